@@ -1,0 +1,1 @@
+"""The bynder connector for syncbridge (work in progress)."""

@@ -1,0 +1,1 @@
+"""The cloudinary connector for syncbridge (work in progress)."""

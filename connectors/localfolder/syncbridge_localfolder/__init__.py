@@ -1,0 +1,1 @@
+"""The localfolder connector for syncbridge (work in progress)."""

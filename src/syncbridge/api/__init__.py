@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every domain router: errors, auth, pagination, body caps."""

@@ -1,0 +1,61 @@
+"""The FastAPI application: ``create_app()`` builds it, ``lifespan`` owns every resource."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from syncbridge import __version__
+from syncbridge.api.body_limit import BodyLimitMiddleware
+from syncbridge.api.health import router as health_router
+from syncbridge.api.problems import install_problem_handlers
+from syncbridge.audit.endpoints import router as audit_router
+from syncbridge.auth.endpoints import router as keys_router
+from syncbridge.connections.endpoints import router as connections_router
+from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.mapping.endpoints import router as mapping_router
+from syncbridge.settings import Settings, get_settings
+from syncbridge.taxonomy.endpoints import router as taxonomy_router
+
+DESCRIPTION = """\
+syncbridge joins CRM and analytics records with DAM assets through one shared taxonomy.
+
+Admin calls take `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. Nothing connects until the lifespan starts."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="syncbridge",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for router in (
+        health_router,
+        taxonomy_router,
+        mapping_router,
+        connections_router,
+        keys_router,
+        audit_router,
+    ):
+        app.include_router(router)
+    return app

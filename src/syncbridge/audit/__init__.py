@@ -1,0 +1,1 @@
+"""The audit log: every admin write, with who, when, before and after."""

@@ -1,0 +1,120 @@
+"""``syncbridge``: run the service, migrate the store, manage keys and the taxonomy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from syncbridge.auth.service import Role, create_key
+from syncbridge.connector.cli import app as connectors_app
+from syncbridge.db import create_engine, create_sessionmaker, migrate, normalise_url
+from syncbridge.sandbox.cli import app as sandbox_app
+from syncbridge.settings import get_settings
+from syncbridge.taxonomy.cli import app as taxonomy_app
+
+app = typer.Typer(
+    name="syncbridge",
+    help=(
+        "syncbridge joins CRM and analytics records with DAM assets through one shared "
+        "taxonomy, and writes performance tags back to the DAM.\n\n"
+        "Start with `syncbridge serve`: it creates a SQLite store in this folder, loads the "
+        "default marketing taxonomy and prints an admin API key the first time. Settings come "
+        "from SYNCBRIDGE_* environment variables (see the README)."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+keys_app = typer.Typer(help="Create and rotate API keys and secret keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(sandbox_app, name="sandbox")
+
+console = Console(stderr=True)
+
+
+@app.command("migrate")
+def migrate_command(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (to the latest by default)."""
+    settings = get_settings()
+    migrate(settings.database_url, revision)
+    console.print(
+        f"[green]Store migrated to {revision}[/green] ({_safe_url(settings.database_url)})"
+    )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    auto_migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Migrate the store on start (default: on for SQLite, off for PostgreSQL).",
+        ),
+    ] = None,
+) -> None:
+    """Run the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from syncbridge.app import create_app
+    from syncbridge.bootstrap import bootstrap_store
+    from syncbridge.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    is_sqlite = normalise_url(settings.database_url).startswith("sqlite")
+    if auto_migrate if auto_migrate is not None else is_sqlite:
+        migrate(settings.database_url)
+    first_key = asyncio.run(bootstrap_store(settings))
+    if first_key:
+        console.print(
+            "[bold yellow]First start: created an admin API key (shown once, store it):"
+            f"[/bold yellow]\n  {first_key}"
+        )
+    console.print(f"syncbridge on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    role: Annotated[Role, typer.Option(help="admin, editor or viewer.")] = Role.viewer,
+) -> None:
+    """Create an API key and print it once."""
+
+    async def run() -> str:
+        engine = create_engine(get_settings().database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                _row, raw = await create_key(session, name=name, role=role)
+                from syncbridge.audit.service import record
+
+                await record(
+                    session,
+                    actor="cli",
+                    action="key.create",
+                    entity_type="api_key",
+                    entity_id=_row.id,
+                    after={"name": name, "role": role.value, "prefix": _row.prefix},
+                )
+                await session.commit()
+                return raw
+        finally:
+            await engine.dispose()
+
+    raw = asyncio.run(run())
+    console.print(f"Created {role.value} key '{name}'. It is shown once:")
+    typer.echo(raw)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""Connections: configured instances of connectors, with encrypted secrets."""

@@ -1,0 +1,59 @@
+"""The error tree of syncbridge, mapped once to ``application/problem+json``.
+
+    SyncbridgeError
+    +-- NotFound            404
+    +-- Conflict            409  (duplicate label, cycle, concept in use...)
+    +-- InvalidInput        422  (field-level reasons)
+    +-- Unauthorized        401
+    +-- Forbidden           403
+
+Connector errors live in :mod:`syncbridge.connector.errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SyncbridgeError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra or {}
+
+
+class NotFound(SyncbridgeError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(SyncbridgeError):
+    status = 409
+    title = "Conflict"
+
+
+class InvalidInput(SyncbridgeError):
+    status = 422
+    title = "Invalid input"
+
+
+class Unauthorized(SyncbridgeError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(SyncbridgeError):
+    status = 403
+    title = "Forbidden"

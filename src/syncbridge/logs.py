@@ -1,0 +1,40 @@
+"""Structured logging: events with fields, JSON in production, never a secret."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_HINTS = ("secret", "password", "token", "api_key", "authorization", "credential")
+
+
+def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if any(hint in key.lower() for hint in _SECRET_HINTS):
+            event[key] = "***"
+    return event
+
+
+def configure_logging(level: str = "INFO", json: bool = True) -> None:
+    """Route stdlib and structlog output through one processor chain."""
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level.upper(), format="%(message)s")
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger bound to ``name``."""
+    return structlog.get_logger(name)

@@ -1,0 +1,1 @@
+"""Mapping rules: source field values onto taxonomy concepts."""

@@ -1,0 +1,30 @@
+"""ORM models, all in one place so Alembic sees every table."""
+
+from syncbridge.models.access import ApiKey, AuditEntry, Connection
+from syncbridge.models.base import Base, utcnow
+from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
+from syncbridge.models.taxonomy import (
+    Concept,
+    ConceptBroader,
+    ConceptLabel,
+    ConceptScheme,
+    ConceptStatus,
+    LabelKind,
+)
+
+__all__ = [
+    "OPERATORS",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Concept",
+    "ConceptBroader",
+    "ConceptLabel",
+    "ConceptScheme",
+    "ConceptStatus",
+    "Connection",
+    "LabelKind",
+    "MappingRule",
+    "MappingRuleVersion",
+    "utcnow",
+]

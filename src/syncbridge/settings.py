@@ -1,0 +1,54 @@
+"""Service settings, read once from the environment (prefix ``SYNCBRIDGE_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The development secret. Safe only on a developer machine; production refuses it.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-0000000000000"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, validated together."""
+
+    model_config = SettingsConfigDict(env_prefix="SYNCBRIDGE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./syncbridge.db",
+        description="SQLAlchemy async URL; SQLite file in the working directory by default.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET_KEY),
+        description="Key material for encrypting connection secrets. Comma-separate several "
+        "keys to rotate: the first encrypts, all decrypt.",
+    )
+    environment: Literal["development", "production"] = "development"
+    allow_local_connections: bool = Field(
+        default=False,
+        description="Allow connection base URLs on loopback/private hosts (the sandbox only).",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request body cap.")
+    page_size_max: int = Field(default=200, ge=1, le=1000)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            key = self.secret_key.get_secret_value()
+            if not key or key == DEVELOPMENT_SECRET_KEY or len(key) < 32:
+                raise ValueError(
+                    "SYNCBRIDGE_SECRET_KEY must be set to a random value of at least 32 "
+                    "characters in production"
+                )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The shared taxonomy: SKOS-shaped schemes and concepts, import and export."""

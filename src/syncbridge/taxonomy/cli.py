@@ -1,0 +1,7 @@
+"""`syncbridge taxonomy` commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="taxonomy commands.", no_args_is_help=True)

@@ -1,0 +1,151 @@
+"""Shared fixtures: a real, migrated database per test on SQLite or PostgreSQL.
+
+Choose the backend with ``SYNCBRIDGE_TEST_DB``:
+
+* ``sqlite`` (default): each test gets a copy of a migrated SQLite file.
+* a PostgreSQL URL such as ``postgresql://postgres@127.0.0.1:5432/postgres``: the session
+  creates a throwaway database beside it, migrates it, truncates every table after each
+  test, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.app import create_app
+from syncbridge.auth.service import Role, create_key
+from syncbridge.db import create_engine, create_sessionmaker, migrate
+from syncbridge.models import Base
+from syncbridge.settings import Settings
+
+TEST_DB = os.environ.get("SYNCBRIDGE_TEST_DB", "sqlite")
+BACKEND = "sqlite" if TEST_DB == "sqlite" else "postgresql"
+
+
+def _pg_url(admin_url: str, database: str) -> str:
+    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+async def _pg_admin(admin_url: str, sql: str) -> None:
+    engine = create_engine(
+        _pg_url(admin_url, make_url(admin_url).database or "postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head once per session: a SQLite file path or a PostgreSQL URL."""
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        migrate(f"sqlite+aiosqlite:///{path}")
+        yield str(path)
+        return
+    name = f"sbtest_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_admin(TEST_DB, f'CREATE DATABASE "{name}"'))
+    url = _pg_url(TEST_DB, name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        asyncio.run(_pg_admin(TEST_DB, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate_all(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def db_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An isolated, migrated database for one test."""
+    if BACKEND == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(migrated_database, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    yield migrated_database
+    await _truncate_all(migrated_database)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, environment="development", log_json=False)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session on the test database, for arranging and checking state directly."""
+    async with app.state.sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+async def api_keys(db_url: str) -> dict[Role, str]:
+    """One raw key per role."""
+    engine = create_engine(db_url)
+    keys: dict[Role, str] = {}
+    try:
+        async with create_sessionmaker(engine)() as s:
+            for role in Role:
+                _row, raw = await create_key(s, name=f"test-{role.value}", role=role)
+                keys[role] = raw
+            await s.commit()
+    finally:
+        await engine.dispose()
+    return keys
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def admin(api_keys: dict[Role, str]) -> dict[str, str]:
+    return bearer(api_keys[Role.admin])
+
+
+@pytest.fixture
+def editor(api_keys: dict[Role, str]) -> dict[str, str]:
+    return bearer(api_keys[Role.editor])
+
+
+@pytest.fixture
+def viewer(api_keys: dict[Role, str]) -> dict[str, str]:
+    return bearer(api_keys[Role.viewer])
