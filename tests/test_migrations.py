@@ -1,0 +1,106 @@
+"""QUALITY R16: migrations upgrade, downgrade and upgrade again on the test backend, the
+schema matches the models, and data survives every upgrade step."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from syncbridge.db import alembic_config, downgrade, migrate
+from syncbridge.models import Base
+from tests.conftest import BACKEND, TEST_DB, _pg_admin, _pg_url
+
+
+@pytest.fixture
+def empty_db_url(tmp_path: Path) -> Iterator[str]:
+    """A brand-new, unmigrated database."""
+    if BACKEND == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"sbmig_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(TEST_DB, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _pg_url(TEST_DB, name)
+    finally:
+        asyncio.run(_pg_admin(TEST_DB, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _sync_url(url: str) -> str:
+    parsed = make_url(url)
+    driver = "sqlite" if parsed.drivername.startswith("sqlite") else "postgresql+psycopg2"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _schema_diff(url: str) -> list[object]:
+    engine = create_sync_engine(_sync_url(url))
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(ctx, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_sync_engine(_sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_matches_models(empty_db_url: str) -> None:
+    migrate(empty_db_url)
+    assert _schema_diff(empty_db_url) == []
+    command.check(alembic_config(empty_db_url))
+    downgrade(empty_db_url, "base")
+    assert _tables(empty_db_url) <= {"alembic_version"}
+    migrate(empty_db_url)
+    assert _schema_diff(empty_db_url) == []
+    assert {t.name for t in Base.metadata.sorted_tables} <= _tables(empty_db_url)
+
+
+def test_data_survives_every_upgrade_step(empty_db_url: str) -> None:
+    script = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    migrate(empty_db_url, revisions[0])
+    scheme_id, concept_id = uuid.uuid4(), uuid.uuid4()
+    engine = create_sync_engine(_sync_url(empty_db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO concept_schemes (id, key, title, created_at, updated_at) "
+                    "VALUES (:id, 'channel', 'Channel', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": scheme_id.hex if BACKEND == "sqlite" else scheme_id},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO concepts (id, scheme_id, key, status, revision, created_at, "
+                    "updated_at) VALUES (:id, :scheme, 'channel:email', 'approved', 1, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "id": concept_id.hex if BACKEND == "sqlite" else concept_id,
+                    "scheme": scheme_id.hex if BACKEND == "sqlite" else scheme_id,
+                },
+            )
+        for revision in [*revisions[1:], "head"]:
+            migrate(empty_db_url, revision)
+            with engine.connect() as conn:
+                keys = conn.execute(text("SELECT key FROM concepts")).scalars().all()
+            assert keys == ["channel:email"], f"data lost upgrading to {revision}"
+    finally:
+        engine.dispose()
