@@ -95,7 +95,10 @@ class ConnectorSpec:
     factory: ConnectorFactory
     #: Errors that mean "try again later" beyond the core's own transient errors.
     transient_errors: tuple[type[Exception], ...] = (TransientConnectorError,)
-    #: Builds the vendor simulator (an ASGI app): ``simulator(world, **knobs)``.
+    #: Builds the vendor simulator: ``simulator(world, faults=FaultKnobs(...))`` returns an
+    #: ASGI app. It may carry ``sandbox_info: Mapping[str, str]``, the settings a connection
+    #: needs against it besides the base URL (sandbox credentials, account ids), which
+    #: ``syncbridge sandbox serve`` prints.
     simulator: Callable[..., Any] | None = None
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -1,7 +1,64 @@
-"""`syncbridge sandbox` commands."""
+"""`syncbridge sandbox` commands: serve a connector's vendor simulator over HTTP."""
 
 from __future__ import annotations
 
-import typer
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-app = typer.Typer(help="sandbox commands.", no_args_is_help=True)
+import typer
+from rich.console import Console
+
+from syncbridge.connector.cli import registry_from
+from syncbridge.connector.errors import ConnectorError
+from syncbridge.connector.spec import ConnectorSpec
+from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.world import World
+
+app = typer.Typer(help="Vendor simulators for demos and local development.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def build_simulator(spec: ConnectorSpec, world: World, faults: FaultKnobs) -> Any:
+    """The ASGI app of ``spec``'s simulator; raises ``ValueError`` when it ships none."""
+    if spec.simulator is None:
+        raise ValueError(f"connector '{spec.key}' ships no simulator")
+    return spec.simulator(world, faults=faults)
+
+
+def sandbox_info(simulator: Any) -> Mapping[str, str]:
+    """The settings a connection needs against ``simulator`` (its ``sandbox_info``, if any)."""
+    info = getattr(simulator, "sandbox_info", None)
+    return {str(k): str(v) for k, v in info.items()} if isinstance(info, Mapping) else {}
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Connector key, e.g. bynder.")],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9001,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    assets: Annotated[int, typer.Option(help="Assets in the sandbox world.", min=0)] = 5000,
+    seed: Annotated[int, typer.Option(help="World seed (same seed, same data).")] = 42,
+    rate_429: Annotated[float, typer.Option(help="Share of 429 answers.", min=0, max=1)] = 0.0,
+    rate_5xx: Annotated[float, typer.Option(help="Share of 503 answers.", min=0, max=1)] = 0.0,
+    rate_drop: Annotated[float, typer.Option(help="Share of cut connections.", min=0, max=1)] = 0.0,
+    latency: Annotated[float, typer.Option(help="Seconds added to every call.", min=0)] = 0.0,
+) -> None:
+    """Serve KEY's vendor simulator, built from a deterministic sandbox world."""
+    try:
+        spec = registry_from(ctx).get(key)
+        faults = FaultKnobs(
+            rate_429=rate_429, rate_5xx=rate_5xx, rate_drop=rate_drop, latency_s=latency
+        )
+        simulator = build_simulator(spec, World(seed=seed, assets_count=assets), faults)
+    except (ConnectorError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc
+    console.print(f"{spec.display_name} simulator on [bold]http://{host}:{port}[/bold]")
+    console.print(f"  world: {assets} assets, seed {seed}")
+    for name, value in sandbox_info(simulator).items():
+        # Sandbox credentials are fixed, public test values, printed to configure a connection.
+        console.print(f"  {name}: {value}")
+    import uvicorn
+
+    uvicorn.run(simulator, host=host, port=port, log_level="warning")

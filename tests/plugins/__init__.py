@@ -1,0 +1,1 @@
+"""Real connector plugins for the tests: a working one (``sample``) and broken ones."""
