@@ -14,6 +14,10 @@ from syncbridge.api.problems import install_problem_handlers
 from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
 from syncbridge.connections.endpoints import router as connections_router
+from syncbridge.connections.secrets import SecretBox
+from syncbridge.connections.ssrf import guarded_transport, resolve_host
+from syncbridge.connector.http import create_http_client
+from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.mapping.endpoints import router as mapping_router
 from syncbridge.settings import Settings, get_settings
@@ -35,9 +39,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.registry = ConnectorRegistry.from_entry_points()
+        app.state.secret_box = SecretBox.from_key_material(settings.secret_key.get_secret_value())
+        app.state.ssrf_resolver = resolve_host
+        # The sandbox calls simulators on localhost; everywhere else every request is checked.
+        http = create_http_client(
+            transport=None if settings.allow_local_connections else guarded_transport()
+        )
+        app.state.http = http
         try:
             yield
         finally:
+            await http.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -114,6 +114,48 @@ def keys_create(
     typer.echo(raw)
 
 
+@keys_app.command("rotate-secrets")
+def keys_rotate_secrets() -> None:
+    """Re-encrypt every connection's secrets under the first SYNCBRIDGE_SECRET_KEY entry.
+
+    Set the key list to `new,old` everywhere first, run this, then drop the old key. All rows
+    are rewritten in one transaction: on any unreadable row nothing changes.
+    """
+    from rich.progress import Progress
+
+    from syncbridge.connections.secrets import SecretBox, SecretsUnreadable
+    from syncbridge.connections.service import rotate_secrets
+
+    settings = get_settings()
+    box = SecretBox.from_key_material(settings.secret_key.get_secret_value())
+
+    async def run(progress: Progress) -> int:
+        task = progress.add_task("Re-encrypting connection secrets", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                count = await rotate_secrets(session, box, actor="cli", on_row=advance)
+                await session.commit()
+                return count
+        finally:
+            await engine.dispose()
+
+    try:
+        with Progress(console=console, transient=True) as progress:
+            count = asyncio.run(run(progress))
+    except SecretsUnreadable as exc:
+        console.print(f"[red]{exc.detail}[/red] Nothing was changed.")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]Re-encrypted the secrets of {count} connection(s)[/green] under the first "
+        f"of {box.key_count} key(s)."
+    )
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -1,0 +1,107 @@
+"""Checking a connection: build its connector, call ``check()`` once, classify what happened."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from pydantic import ValidationError
+
+from syncbridge.connections.schemas import CheckStatus, ConnectionCheckOut
+from syncbridge.connections.service import ConnectionContext, connector_settings
+from syncbridge.connections.ssrf import SSRFRefused
+from syncbridge.connector.errors import AuthError, ConnectorError, TransientConnectorError
+from syncbridge.connector.spec import Connector
+from syncbridge.logs import get_logger
+from syncbridge.models import Connection
+
+log = get_logger(__name__)
+
+#: How long a check may take in all, retries included.
+CHECK_TIMEOUT_S = 20.0
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    # A connector may wrap what the transport raised; look down the chain for it.
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def classify(exc: BaseException, timeout_s: float) -> ConnectionCheckOut:
+    """The check answer for an error raised while checking."""
+    refused = _cause(exc, SSRFRefused)
+    if refused is not None:
+        return ConnectionCheckOut(status=CheckStatus.unreachable, detail=str(refused))
+    if isinstance(exc, TimeoutError):
+        return ConnectionCheckOut(
+            status=CheckStatus.unreachable, detail=f"no answer within {timeout_s:g} s"
+        )
+    if isinstance(exc, AuthError):
+        return ConnectionCheckOut(status=CheckStatus.auth_failed, detail=str(exc))
+    if isinstance(exc, httpx.TimeoutException):
+        return ConnectionCheckOut(
+            status=CheckStatus.unreachable, detail=f"timed out ({type(exc).__name__})"
+        )
+    if isinstance(exc, httpx.TransportError):
+        return ConnectionCheckOut(
+            status=CheckStatus.unreachable, detail=f"could not connect ({type(exc).__name__})"
+        )
+    if isinstance(exc, TransientConnectorError):
+        return ConnectionCheckOut(status=CheckStatus.unreachable, detail=str(exc))
+    if isinstance(exc, ConnectorError):
+        return ConnectionCheckOut(status=CheckStatus.error, detail=str(exc))
+    raise exc
+
+
+async def _call_check(instance: Connector, timeout_s: float) -> ConnectionCheckOut:
+    async with asyncio.timeout(timeout_s):
+        result = await instance.check()
+    if result.ok:
+        return ConnectionCheckOut(
+            status=CheckStatus.ok, detail=result.detail, account=dict(result.account)
+        )
+    return ConnectionCheckOut(status=CheckStatus.error, detail=result.detail)
+
+
+async def check_connection(
+    ctx: ConnectionContext,
+    connection: Connection,
+    client: httpx.AsyncClient,
+    *,
+    timeout_s: float = CHECK_TIMEOUT_S,
+) -> ConnectionCheckOut:
+    """Call the vendor through ``connection`` once, within ``timeout_s``; never raises for
+    what the vendor or the network did. The instance is always closed.
+
+    Raises ``SecretsUnreadable`` and the registry's errors, which are not the vendor's doing.
+    """
+    try:
+        settings = connector_settings(ctx, connection)
+    except ValidationError as exc:
+        # The connector changed since the connection was saved; never echo the inputs.
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
+        return ConnectionCheckOut(
+            status=CheckStatus.error,
+            detail=f"the stored settings no longer fit the connector ({fields}); update them",
+        )
+    spec = ctx.registry.get(connection.connector_key)
+    instance = spec.factory(settings, client)
+    try:
+        outcome = await _call_check(instance, timeout_s)
+    except (ConnectorError, httpx.TransportError, TimeoutError) as exc:
+        outcome = classify(exc, timeout_s)
+    finally:
+        await instance.aclose()
+    log.info(
+        "connection.checked",
+        connection_id=str(connection.id),
+        connector=connection.connector_key,
+        status=outcome.status.value,
+    )
+    return outcome

@@ -1,0 +1,295 @@
+"""Connections: validate settings with the connector's model, keep secrets encrypted apart.
+
+A connection's non-secret settings live in ``Connection.settings`` (JSON); its secret
+fields (``settings_model.secret_fields()``) live in ``Connection.secrets``, one Fernet token.
+Nothing here returns, logs or audits a secret: views show ``"***"`` for a set secret field.
+Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.audit.service import record
+from syncbridge.connections import repository
+from syncbridge.connections.schemas import (
+    SECRET_MASK,
+    ConnectionCreate,
+    ConnectionOut,
+    ConnectionUpdate,
+)
+from syncbridge.connections.secrets import SecretBox, SecretsUnreadable
+from syncbridge.connections.ssrf import Resolver, resolve_host, validate_url
+from syncbridge.connector.errors import ConnectorError, ConnectorNotFound
+from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec
+from syncbridge.errors import Conflict, InvalidInput
+from syncbridge.logs import get_logger
+from syncbridge.models import Connection
+
+log = get_logger(__name__)
+
+ENTITY = "connection"
+
+
+@dataclass(frozen=True)
+class ConnectionContext:
+    """What connection work needs besides the session: connectors, keys and the SSRF policy."""
+
+    registry: ConnectorRegistry
+    box: SecretBox
+    allow_local: bool
+    resolver: Resolver = field(default=resolve_host)
+
+
+def _spec(ctx: ConnectionContext, key: str) -> ConnectorSpec:
+    try:
+        return ctx.registry.get(key)
+    except ConnectorNotFound as exc:
+        installed = ", ".join(ctx.registry.keys()) or "none"
+        raise InvalidInput(
+            f"Unknown connector '{key}'; installed: {installed}.",
+            errors=[{"field": "connector", "reason": f"not installed; installed: {installed}"}],
+        ) from exc
+
+
+def _validated(spec: ConnectorSpec, raw: Mapping[str, Any]) -> ConnectorSettings:
+    try:
+        return spec.settings_model.model_validate(dict(raw))
+    except ValidationError as exc:
+        # Only the location and message: pydantic's "input" would echo a secret back.
+        errors = [
+            {
+                "field": ".".join(["settings", *(str(p) for p in e["loc"])]),
+                "reason": e["msg"],
+            }
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InvalidInput(
+            f"The settings do not fit the '{spec.key}' connector.", errors=errors
+        ) from None
+
+
+def _refuse_masks(spec: ConnectorSpec, raw: Mapping[str, Any]) -> None:
+    masked = sorted(n for n in spec.settings_model.secret_fields() if raw.get(n) == SECRET_MASK)
+    if masked:
+        raise InvalidInput(
+            "A secret field holds the mask '***' instead of a value.",
+            errors=[
+                {"field": f"settings.{name}", "reason": "'***' is the mask; send the secret"}
+                for name in masked
+            ],
+        )
+
+
+def _split(model: ConnectorSettings) -> tuple[dict[str, Any], dict[str, str]]:
+    secret_names = type(model).secret_fields()
+    public = model.model_dump(mode="json", exclude=set(secret_names))
+    secrets: dict[str, str] = {}
+    for name in secret_names:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            secrets[name] = value.get_secret_value()
+    return public, secrets
+
+
+async def _check_urls(ctx: ConnectionContext, model: ConnectorSettings) -> None:
+    for name in sorted(type(model).url_fields()):
+        value = getattr(model, name)
+        if value is not None:
+            await validate_url(
+                str(value),
+                allow_local=ctx.allow_local,
+                field=f"settings.{name}",
+                resolver=ctx.resolver,
+            )
+
+
+def read_secrets(ctx: ConnectionContext, connection: Connection) -> dict[str, Any]:
+    """The decrypted secret settings of ``connection``; raises ``SecretsUnreadable``."""
+    return ctx.box.decrypt(connection.secrets, connection=connection.name)
+
+
+def connector_settings(ctx: ConnectionContext, connection: Connection) -> ConnectorSettings:
+    """The validated settings model of ``connection``, secrets included: what a factory takes.
+
+    Raises ``ConnectorNotFound``/``ConnectorLoadError`` for a missing connector and
+    ``SecretsUnreadable`` when no key decrypts the secrets.
+    """
+    spec = ctx.registry.get(connection.connector_key)
+    raw = {**connection.settings, **read_secrets(ctx, connection)}
+    return spec.settings_model.model_validate(raw)
+
+
+def view(ctx: ConnectionContext, connection: Connection) -> ConnectionOut:
+    """The API view of ``connection``: secret fields as ``"***"`` when set, null when not."""
+    try:
+        names: frozenset[str] = ctx.registry.get(
+            connection.connector_key
+        ).settings_model.secret_fields()
+    except ConnectorError:
+        names = frozenset()
+    try:
+        present = set(read_secrets(ctx, connection))
+        readable = True
+    except SecretsUnreadable:
+        present, readable = set(), False
+    masked = {name: SECRET_MASK if name in present else None for name in names | present}
+    return ConnectionOut(
+        id=connection.id,
+        connector=connection.connector_key,
+        name=connection.name,
+        settings={**connection.settings, **masked},
+        enabled=connection.enabled,
+        secrets_readable=readable,
+        created_at=connection.created_at,
+        updated_at=connection.updated_at,
+    )
+
+
+def _audit_view(ctx: ConnectionContext, connection: Connection) -> dict[str, Any]:
+    return view(ctx, connection).model_dump(mode="json", exclude={"created_at", "updated_at"})
+
+
+async def _flush_unique(session: AsyncSession, name: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"A connection named '{name}' already exists.",
+            errors=[{"field": "name", "reason": "already taken"}],
+        ) from exc
+
+
+async def create_connection(
+    session: AsyncSession, ctx: ConnectionContext, body: ConnectionCreate, *, actor: str
+) -> Connection:
+    """Validate and store a new connection (audited). 422 on bad settings, 409 on its name."""
+    spec = _spec(ctx, body.connector)
+    _refuse_masks(spec, body.settings)
+    model = _validated(spec, body.settings)
+    await _check_urls(ctx, model)
+    public, secrets = _split(model)
+    connection = Connection(
+        connector_key=spec.key,
+        name=body.name,
+        settings=public,
+        secrets=ctx.box.encrypt(secrets),
+        enabled=body.enabled,
+    )
+    session.add(connection)
+    await _flush_unique(session, body.name)
+    await record(
+        session,
+        actor=actor,
+        action="connection.create",
+        entity_type=ENTITY,
+        entity_id=connection.id,
+        after=_audit_view(ctx, connection),
+    )
+    log.info("connection.created", connection_id=str(connection.id), connector=spec.key)
+    return connection
+
+
+def _merged(
+    spec: ConnectorSpec, stored: dict[str, Any], changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    secret_names = spec.settings_model.secret_fields()
+    merged = dict(stored)
+    for name, value in changes.items():
+        if name in secret_names and value == SECRET_MASK:
+            continue  # "***" is what the API showed: keep the stored secret
+        merged[name] = value
+    return merged
+
+
+async def update_connection(
+    session: AsyncSession,
+    ctx: ConnectionContext,
+    connection: Connection,
+    body: ConnectionUpdate,
+    *,
+    actor: str,
+) -> Connection:
+    """Merge ``body`` into ``connection`` and re-validate the whole (audited)."""
+    before = _audit_view(ctx, connection)
+    if body.settings is not None:
+        spec = _spec(ctx, connection.connector_key)
+        stored = {**connection.settings, **read_secrets(ctx, connection)}
+        model = _validated(spec, _merged(spec, stored, body.settings))
+        await _check_urls(ctx, model)
+        public, secrets = _split(model)
+        connection.settings = public
+        connection.secrets = ctx.box.encrypt(secrets)
+    if body.name is not None:
+        connection.name = body.name
+    if body.enabled is not None:
+        connection.enabled = body.enabled
+    await _flush_unique(session, connection.name)
+    await session.refresh(connection)
+    await record(
+        session,
+        actor=actor,
+        action="connection.update",
+        entity_type=ENTITY,
+        entity_id=connection.id,
+        before=before,
+        after=_audit_view(ctx, connection),
+    )
+    log.info("connection.updated", connection_id=str(connection.id))
+    return connection
+
+
+async def delete_connection(
+    session: AsyncSession, ctx: ConnectionContext, connection: Connection, *, actor: str
+) -> None:
+    """Delete ``connection`` (audited)."""
+    before = _audit_view(ctx, connection)
+    await session.delete(connection)
+    await session.flush()
+    await record(
+        session,
+        actor=actor,
+        action="connection.delete",
+        entity_type=ENTITY,
+        entity_id=connection.id,
+        before=before,
+    )
+    log.info("connection.deleted", connection_id=str(connection.id))
+
+
+async def rotate_secrets(
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    actor: str,
+    on_row: Callable[[int, int], None] | None = None,
+) -> int:
+    """Re-encrypt every connection's secrets under the first key; returns how many rows.
+
+    All rows or none: raises ``SecretsUnreadable`` (naming the connection) before anything is
+    committed when a row is unreadable. Every process that writes connections must already
+    run with the new key first, or it would keep writing under the old one.
+    """
+    rows = await repository.all_for_update(session)
+    for done, connection in enumerate(rows, start=1):
+        connection.secrets = box.rotate(connection.secrets, connection=connection.name)
+        if on_row is not None:
+            on_row(done, len(rows))
+    await session.flush()
+    await record(
+        session,
+        actor=actor,
+        action="connection.rotate_secrets",
+        entity_type=ENTITY,
+        entity_id=None,
+        after={"connections": len(rows), "keys": box.key_count},
+    )
+    log.info("connection.secrets_rotated", connections=len(rows), keys=box.key_count)
+    return len(rows)
