@@ -1,1 +1,24 @@
-"""The cloudinary connector for syncbridge (work in progress)."""
+"""The Cloudinary connector for syncbridge: Admin API reads, signed Upload API tag writes,
+signed webhook notifications, and a simulator of those APIs."""
+
+from __future__ import annotations
+
+from syncbridge.connector.spec import ConnectorSpec
+from syncbridge.connector.types import Capability, SystemKind
+from syncbridge_cloudinary.connector import CloudinaryConnector, factory
+from syncbridge_cloudinary.settings import CloudinarySettings
+from syncbridge_cloudinary.simulator import simulator
+
+spec = ConnectorSpec(
+    key="cloudinary",
+    display_name="Cloudinary",
+    kind=SystemKind.dam,
+    settings_model=CloudinarySettings,
+    capabilities=frozenset({Capability.read, Capability.webhooks, Capability.write_back}),
+    factory=factory,
+    simulator=simulator,
+    description="Cloudinary assets (Admin API), performance tags written back through the "
+    "signed Upload API, webhook notifications verified with X-Cld-Signature.",
+)
+
+__all__ = ["CloudinaryConnector", "CloudinarySettings", "spec"]

@@ -1,0 +1,223 @@
+"""QUALITY R3 for Cloudinary notifications: the valid fixtures pass, every forgery is refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from syncbridge_cloudinary.connector import CloudinaryConnector
+from syncbridge_cloudinary.signatures import notification_signature
+from syncbridge_cloudinary.simulator import CloudinarySimulator, NotificationType
+
+from syncbridge.connector.errors import InvalidWebhook
+
+from .support import client_for, connector_for, make_simulator
+
+
+@pytest.fixture
+def sim() -> CloudinarySimulator:
+    return make_simulator()
+
+
+@pytest.fixture
+async def connector(sim: CloudinarySimulator) -> AsyncIterator[CloudinaryConnector]:
+    async with client_for(sim) as client:
+        yield connector_for(sim, client)
+
+
+def first(sim: CloudinarySimulator, resource_type: str = "image") -> tuple[str, str]:
+    resource = next(r for r in sim.store.by_asset_id.values() if r.resource_type == resource_type)
+    return resource.asset_id, resource.public_id
+
+
+def signed(
+    sim: CloudinarySimulator, body: dict[str, object], timestamp: int | None = None
+) -> tuple[dict[str, str], bytes]:
+    raw = json.dumps(body).encode()
+    sent = str(int(time.time()) if timestamp is None else timestamp)
+    signature = notification_signature(raw, sent, sim.options.api_secret)
+    return {"X-Cld-Timestamp": sent, "X-Cld-Signature": signature}, raw
+
+
+# ---- valid fixtures -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"),
+    [
+        ("upload", "created"),
+        ("resource_tags_changed", "updated"),
+        ("resource_context_changed", "updated"),
+        ("resource_metadata_changed", "updated"),
+        ("delete", "deleted"),
+    ],
+)
+async def test_valid_notifications_become_events(
+    sim: CloudinarySimulator, connector: CloudinaryConnector, kind: NotificationType, action: str
+) -> None:
+    asset_id, public_id = first(sim)
+    headers, body = sim.notification(kind, public_id)
+    (event,) = await connector.parse_webhook(headers, body)
+    assert (event.stream, event.external_id, event.action) == ("resources", asset_id, action)
+    assert event.payload["public_id"] == public_id
+    assert event.delivery_key.startswith(json.loads(body)["request_id"])
+    assert event.occurred_at is not None
+    assert int(event.occurred_at.timestamp()) == int(headers["X-Cld-Timestamp"])
+
+
+async def test_header_names_are_case_insensitive(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    headers, body = sim.notification("upload", first(sim)[1])
+    lowered = {k.lower(): v for k, v in headers.items()}
+    assert len(await connector.parse_webhook(lowered, body)) == 1
+
+
+async def test_timestamps_inside_the_window_are_accepted(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    public_id = first(sim)[1]
+    now = int(time.time())
+    for timestamp in (now - 7000, now + 200):
+        headers, body = sim.notification("upload", public_id, timestamp=timestamp)
+        assert await connector.parse_webhook(headers, body)
+
+
+async def test_delivery_key_without_request_id_is_stable_and_distinct(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    asset_id, public_id = first(sim)
+    body = {"notification_type": "upload", "asset_id": asset_id, "public_id": public_id}
+    headers, raw = signed(sim, body, timestamp=int(time.time()))
+    (one,) = await connector.parse_webhook(headers, raw)
+    (again,) = await connector.parse_webhook(headers, raw)
+    later_headers, later_raw = signed(sim, body, timestamp=int(time.time()) + 1)
+    (later,) = await connector.parse_webhook(later_headers, later_raw)
+    assert one.delivery_key == again.delivery_key != later.delivery_key
+
+
+async def test_a_delivery_about_several_resources_gives_distinct_keys(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    ids = sorted(sim.store.by_asset_id)[:2]
+    resources = [{"asset_id": i, "public_id": sim.store.by_asset_id[i].public_id} for i in ids]
+    body = {"notification_type": "delete", "request_id": "r1", "resources": resources}
+    events = await connector.parse_webhook(*signed(sim, body))
+    assert [e.external_id for e in events] == ids
+    assert len({e.delivery_key for e in events}) == 2
+
+
+async def test_a_notification_without_asset_id_names_the_public_id(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    body = {"notification_type": "upload", "public_id": "some/asset"}
+    (event,) = await connector.parse_webhook(*signed(sim, body))
+    assert event.external_id is None
+    assert event.payload["public_id"] == "some/asset"
+
+
+# ---- the R3 matrix ----------------------------------------------------------------------
+
+
+async def refused(connector: CloudinaryConnector, headers: dict[str, str], body: bytes) -> None:
+    with pytest.raises(InvalidWebhook):
+        await connector.parse_webhook(headers, body)
+
+
+async def test_flipped_byte_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    headers, body = sim.notification("upload", first(sim)[1])
+    i = len(body) // 2
+    await refused(connector, headers, body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1 :])
+
+
+async def test_flipped_signature_character_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    headers, body = sim.notification("upload", first(sim)[1])
+    signature = headers["X-Cld-Signature"]
+    headers["X-Cld-Signature"] = ("0" if signature[0] != "0" else "1") + signature[1:]
+    await refused(connector, headers, body)
+
+
+async def test_wrong_secret_is_refused(connector: CloudinaryConnector) -> None:
+    other = make_simulator(api_secret="another-secret")
+    await refused(connector, *other.notification("upload", first(other)[1]))
+
+
+@pytest.mark.parametrize("header", ["X-Cld-Signature", "X-Cld-Timestamp"])
+async def test_missing_header_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector, header: str
+) -> None:
+    headers, body = sim.notification("upload", first(sim)[1])
+    del headers[header]
+    await refused(connector, headers, body)
+
+
+@pytest.mark.parametrize("offset", [-7201, 301])
+async def test_timestamp_outside_tolerance_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector, offset: int
+) -> None:
+    timestamp = int(time.time()) + offset
+    await refused(connector, *sim.notification("upload", first(sim)[1], timestamp=timestamp))
+
+
+async def test_timestamp_in_milliseconds_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    asset_id, public_id = first(sim)
+    body = {"notification_type": "upload", "asset_id": asset_id, "public_id": public_id}
+    await refused(connector, *signed(sim, body, timestamp=int(time.time() * 1000)))
+
+
+async def test_reserialised_json_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    headers, body = sim.notification("upload", first(sim)[1])
+    reserialised = json.dumps(json.loads(body), indent=1).encode()
+    assert json.loads(reserialised) == json.loads(body)
+    await refused(connector, headers, reserialised)
+
+
+async def test_wrong_account_is_refused(connector: CloudinaryConnector) -> None:
+    # Same secret, another API key: the payload's signature_key names another account.
+    other = make_simulator(api_key="999999999999999")
+    await refused(connector, *other.notification("upload", first(other)[1]))
+
+
+async def test_unsupported_topic_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    body = {"notification_type": "eager", "public_id": "dog", "eager": []}
+    await refused(connector, *signed(sim, body))
+
+
+async def test_signed_garbage_is_refused(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    raw = b"not json"
+    sent = str(int(time.time()))
+    headers = {
+        "X-Cld-Timestamp": sent,
+        "X-Cld-Signature": notification_signature(raw, sent, sim.options.api_secret),
+    }
+    await refused(connector, headers, raw)
+    await refused(connector, *signed(sim, {"notification_type": "upload"}))
+
+
+async def test_sha1_delivery_is_refused_when_the_account_signs_sha256(
+    sim: CloudinarySimulator,
+) -> None:
+    headers, body = sim.notification("upload", first(sim)[1])
+    async with httpx.AsyncClient() as client:
+        strict = connector_for(sim, client, notification_signature_algorithm="sha256")
+        await refused(strict, headers, body)
+        sha256_sim = make_simulator(signature_algorithm="sha256")
+        sha256_connector = connector_for(sha256_sim, client)
+        assert await sha256_connector.parse_webhook(
+            *sha256_sim.notification("upload", first(sha256_sim)[1])
+        )
