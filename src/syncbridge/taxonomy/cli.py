@@ -1,7 +1,165 @@
-"""`syncbridge taxonomy` commands."""
+"""`syncbridge taxonomy` commands: import, export and validate taxonomy files."""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+from pathlib import Path
+from typing import Annotated
 
-app = typer.Typer(help="taxonomy commands.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.errors import SyncbridgeError
+from syncbridge.settings import get_settings
+from syncbridge.taxonomy import transfer
+from syncbridge.taxonomy.document import Taxonomy
+from syncbridge.taxonomy.formats.sources import (
+    TaxonomyFormat,
+    read_files,
+    render,
+    source_files,
+)
+from syncbridge.taxonomy.importer import plan_import
+from syncbridge.taxonomy.validation import TaxonomyImportError
+
+app = typer.Typer(
+    help="Import, export and validate the taxonomy (YAML or SKOS Turtle).", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+PathArgument = Annotated[
+    Path,
+    typer.Argument(
+        exists=True, help="A .yaml/.yml/.ttl file, or a folder of them (read in name order)."
+    ),
+]
+
+
+def _read(path: Path) -> Taxonomy:
+    files = source_files(path)
+    if not files:
+        console.print(f"[red]No .yaml, .yml or .ttl files in {path}[/red]")
+        raise typer.Exit(1)
+    return read_files(files)
+
+
+def _show_problems(exc: TaxonomyImportError) -> None:
+    table = Table(title="Taxonomy problems", title_justify="left", show_lines=False)
+    for column in ("file", "line", "concept", "reason"):
+        table.add_column(column, overflow="fold")
+    for p in exc.problems:
+        line = "" if p.line is None else str(p.line)
+        table.add_row(p.file or "", line, p.key or "", p.reason)
+    console.print(table)
+    console.print(f"[bold red]{exc.detail}[/bold red]")
+
+
+def _show_report(result: transfer.ImportResult) -> None:
+    plan = result.plan
+    if result.dry_run:
+        title = "Dry run: nothing written"
+    else:
+        title = "Imported" if plan.changes_anything else "Nothing to change: the store matches"
+    table = Table(title=title)
+    for column in ("", "created", "updated", "unchanged"):
+        table.add_column(column, justify="right" if column else "left")
+    for name, counts in (
+        ("schemes", (plan.schemes_created, plan.schemes_updated, plan.schemes_unchanged)),
+        ("concepts", (plan.concepts_created, plan.concepts_updated, plan.concepts_unchanged)),
+    ):
+        table.add_row(name, *(str(len(c)) for c in counts))
+    console.print(table)
+    for rule in result.moved_rules:
+        console.print(f"moved mapping rule '{rule.name}' ({rule.id}) to its replacement concept")
+
+
+async def _import(url: str, incoming: Taxonomy, dry_run: bool) -> transfer.ImportResult:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await transfer.import_taxonomy(session, incoming, actor="cli", dry_run=dry_run)
+            if not dry_run:
+                await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+@app.command("import")
+def import_command(
+    path: PathArgument,
+    dry_run: Annotated[bool, typer.Option(help="Validate and report; write nothing.")] = False,
+) -> None:
+    """Load taxonomy files into the store: upsert by key, all or nothing, idempotent."""
+    try:
+        incoming = _read(path)
+        result = asyncio.run(_import(get_settings().database_url, incoming, dry_run))
+    except TaxonomyImportError as exc:
+        _show_problems(exc)
+        raise typer.Exit(1) from exc
+    except SyncbridgeError as exc:
+        console.print(f"[bold red]{exc.detail}[/bold red]")
+        raise typer.Exit(1) from exc
+    _show_report(result)
+
+
+@app.command("validate")
+def validate_command(path: PathArgument) -> None:
+    """Check taxonomy files on their own, without a store (broader keys must be in the files)."""
+    try:
+        plan = plan_import(_read(path), Taxonomy())
+    except TaxonomyImportError as exc:
+        _show_problems(exc)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"[green]Valid:[/green] {len(plan.schemes_created)} schemes, "
+        f"{len(plan.concepts_created)} concepts"
+    )
+
+
+async def _export(url: str, scheme: str | None) -> Taxonomy:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await transfer.export_taxonomy(session, scheme)
+    finally:
+        await engine.dispose()
+
+
+@app.command("export")
+def export_command(
+    fmt: Annotated[
+        TaxonomyFormat, typer.Option("--format", help="yaml or turtle.")
+    ] = TaxonomyFormat.yaml,
+    scheme: Annotated[str | None, typer.Option(help="Only this scheme.")] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            help="A file, or a folder (existing, or ending in '/') for one file per scheme. "
+            "Default: standard output."
+        ),
+    ] = None,
+) -> None:
+    """Write the taxonomy out as YAML (one document per scheme) or SKOS Turtle."""
+    try:
+        taxonomy = asyncio.run(_export(get_settings().database_url, scheme))
+    except SyncbridgeError as exc:
+        console.print(f"[bold red]{exc.detail}[/bold red]")
+        raise typer.Exit(1) from exc
+    if output is None:
+        typer.echo(render(taxonomy, fmt), nl=False)
+        return
+    target = Path(output)
+    if target.is_dir() or output.endswith(("/", "\\")):
+        target.mkdir(parents=True, exist_ok=True)
+        for key in sorted(taxonomy.schemes):
+            path = target / f"{key}{fmt.suffix}"
+            path.write_text(render(taxonomy.only_schemes([key]), fmt), encoding="utf-8")
+        console.print(f"Wrote {len(taxonomy.schemes)} scheme files to {target}")
+        return
+    target.write_text(render(taxonomy, fmt), encoding="utf-8")
+    console.print(
+        f"Wrote {len(taxonomy.schemes)} schemes, {len(taxonomy.concepts)} concepts to {target}"
+    )

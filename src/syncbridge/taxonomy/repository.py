@@ -1,0 +1,236 @@
+"""Taxonomy queries: schemes and concepts by key, label search, and the store as values."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.models import (
+    Concept,
+    ConceptBroader,
+    ConceptLabel,
+    ConceptScheme,
+    MappingRule,
+    MappingRuleVersion,
+)
+from syncbridge.taxonomy.document import ConceptData, SchemeData, Taxonomy
+from syncbridge.taxonomy.validation import normalise_label
+
+
+async def scheme_by_key(session: AsyncSession, key: str) -> ConceptScheme | None:
+    return (
+        await session.execute(select(ConceptScheme).where(ConceptScheme.key == key))
+    ).scalar_one_or_none()
+
+
+async def concept_by_key(session: AsyncSession, key: str) -> Concept | None:
+    return (await session.execute(select(Concept).where(Concept.key == key))).scalar_one_or_none()
+
+
+async def ids_by_key(session: AsyncSession) -> dict[str, uuid.UUID]:
+    """Every concept id by key."""
+    rows = await session.execute(select(Concept.key, Concept.id))
+    return dict(rows.all())
+
+
+async def scheme_ids_by_key(session: AsyncSession) -> dict[str, uuid.UUID]:
+    rows = await session.execute(select(ConceptScheme.key, ConceptScheme.id))
+    return dict(rows.all())
+
+
+async def count_schemes(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(ConceptScheme.id)))).scalar_one())
+
+
+async def count_rows(session: AsyncSession, stmt: Select[ConceptScheme] | Select[Concept]) -> int:
+    return int(
+        (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    )
+
+
+def schemes_query() -> Select[ConceptScheme]:
+    return select(ConceptScheme).order_by(ConceptScheme.key)
+
+
+async def concept_counts(
+    session: AsyncSession, scheme_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = await session.execute(
+        select(Concept.scheme_id, func.count(Concept.id))
+        .where(Concept.scheme_id.in_(scheme_ids))
+        .group_by(Concept.scheme_id)
+    )
+    return {scheme_id: int(n) for scheme_id, n in rows}
+
+
+def concepts_query(
+    *, scheme_id: uuid.UUID | None = None, status: str | None = None, q: str | None = None
+) -> Select[Concept]:
+    """Concepts by key; ``q`` matches any label (case-insensitive substring) or the key."""
+    stmt = select(Concept).order_by(Concept.key)
+    if scheme_id is not None:
+        stmt = stmt.where(Concept.scheme_id == scheme_id)
+    if status is not None:
+        stmt = stmt.where(Concept.status == status)
+    if q:
+        needle = normalise_label(q)
+        label_hit = exists().where(
+            ConceptLabel.concept_id == Concept.id,
+            ConceptLabel.norm.contains(needle, autoescape=True),
+        )
+        stmt = stmt.where(or_(label_hit, Concept.key.contains(q.strip().lower(), autoescape=True)))
+    return stmt
+
+
+async def page_of(
+    session: AsyncSession, stmt: Select[Concept], limit: int, offset: int
+) -> tuple[list[Concept], int]:
+    total = await count_rows(session, stmt)
+    rows = await session.execute(stmt.limit(limit).offset(offset))
+    return list(rows.scalars()), total
+
+
+async def labels_of(
+    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[ConceptLabel]]:
+    rows = await session.execute(
+        select(ConceptLabel)
+        .where(ConceptLabel.concept_id.in_(concept_ids))
+        .order_by(ConceptLabel.lang, ConceptLabel.text)
+    )
+    out: dict[uuid.UUID, list[ConceptLabel]] = defaultdict(list)
+    for label in rows.scalars():
+        out[label.concept_id].append(label)
+    return out
+
+
+async def broader_keys(
+    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The broader concepts' keys of each concept."""
+    rows = await session.execute(
+        select(ConceptBroader.concept_id, Concept.key)
+        .join(Concept, Concept.id == ConceptBroader.broader_id)
+        .where(ConceptBroader.concept_id.in_(concept_ids))
+        .order_by(Concept.key)
+    )
+    out: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for concept_id, key in rows:
+        out[concept_id].append(key)
+    return out
+
+
+async def narrower_keys(
+    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The narrower concepts' keys of each concept."""
+    rows = await session.execute(
+        select(ConceptBroader.broader_id, Concept.key)
+        .join(Concept, Concept.id == ConceptBroader.concept_id)
+        .where(ConceptBroader.broader_id.in_(concept_ids))
+        .order_by(Concept.key)
+    )
+    out: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for broader_id, key in rows:
+        out[broader_id].append(key)
+    return out
+
+
+async def keys_of(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Concept.id, Concept.key).where(Concept.id.in_(ids)))
+    return dict(rows.all())
+
+
+async def replaced_concepts(session: AsyncSession, concept_id: uuid.UUID) -> list[Concept]:
+    """Concepts whose replacement is ``concept_id``."""
+    rows = await session.execute(select(Concept).where(Concept.replaced_by_id == concept_id))
+    return list(rows.scalars())
+
+
+async def rules_referencing(session: AsyncSession, concept_id: uuid.UUID) -> list[MappingRule]:
+    """Every rule, archived or not, whose current or past version targets the concept."""
+    in_versions = select(MappingRuleVersion.rule_id).where(
+        MappingRuleVersion.concept_id == concept_id
+    )
+    rows = await session.execute(
+        select(MappingRule)
+        .where(or_(MappingRule.concept_id == concept_id, MappingRule.id.in_(in_versions)))
+        .order_by(MappingRule.name)
+    )
+    return list(rows.scalars())
+
+
+async def load_taxonomy(session: AsyncSession) -> Taxonomy:
+    """The whole store as plain values (a handful of queries, whatever its size)."""
+    schemes = list((await session.execute(select(ConceptScheme))).scalars())
+    scheme_keys = {s.id: s.key for s in schemes}
+    concepts = list((await session.execute(select(Concept))).scalars())
+    keys = {c.id: c.key for c in concepts}
+    labels: dict[uuid.UUID, list[ConceptLabel]] = defaultdict(list)
+    for label in (await session.execute(select(ConceptLabel))).scalars():
+        labels[label.concept_id].append(label)
+    broader: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for concept_id, broader_id in await session.execute(
+        select(ConceptBroader.concept_id, ConceptBroader.broader_id)
+    ):
+        broader[concept_id].append(keys[broader_id])
+    return Taxonomy(
+        schemes={
+            s.key: SchemeData(key=s.key, title=s.title, description=s.description) for s in schemes
+        },
+        concepts={
+            c.key: to_data(c, scheme_keys[c.scheme_id], labels[c.id], broader[c.id], keys)
+            for c in concepts
+        },
+    )
+
+
+def to_data(
+    concept: Concept,
+    scheme_key: str,
+    labels: list[ConceptLabel],
+    broader: list[str],
+    keys: dict[uuid.UUID, str],
+) -> ConceptData:
+    """A stored concept as a plain value."""
+    alt: dict[str, list[str]] = defaultdict(list)
+    for label in labels:
+        if label.kind == "alt":
+            alt[label.lang].append(label.text)
+    return ConceptData.build(
+        key=concept.key,
+        scheme=scheme_key,
+        pref_label={lb.lang: lb.text for lb in labels if lb.kind == "pref"},
+        alt_labels=alt,
+        definition=concept.definition,
+        broader=broader,
+        status=concept.status,
+        replaced_by=keys.get(concept.replaced_by_id) if concept.replaced_by_id else None,
+    )
+
+
+async def concept_data(session: AsyncSession, concept: Concept) -> ConceptData:
+    """One stored concept as a plain value."""
+    scheme = await session.get_one(ConceptScheme, concept.scheme_id)
+    labels = (await labels_of(session, [concept.id])).get(concept.id, [])
+    broader = (await broader_keys(session, [concept.id])).get(concept.id, [])
+    replaced = [concept.replaced_by_id] if concept.replaced_by_id else []
+    return to_data(concept, scheme.key, labels, broader, await keys_of(session, replaced))
+
+
+async def broader_edges(
+    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(concept, broader) id pairs for the given concepts."""
+    rows = await session.execute(
+        select(ConceptBroader.concept_id, ConceptBroader.broader_id).where(
+            ConceptBroader.concept_id.in_(concept_ids)
+        )
+    )
+    return list(rows.all())

@@ -1,0 +1,397 @@
+"""Taxonomy writes: schemes and concepts, deprecation and deletion, each audited.
+
+Every change is checked against the whole taxonomy with the same rules an import uses
+(:func:`check_taxonomy`), bumps ``Concept.revision`` and writes an audit entry with full
+before/after snapshots (keys, never ids) in the caller's transaction. Services only flush.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any, NoReturn
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.audit.service import record
+from syncbridge.errors import Conflict, InvalidInput, NotFound
+from syncbridge.mapping.service import retarget_rules, rules_using_concept
+from syncbridge.models import Concept, ConceptBroader, ConceptLabel, ConceptScheme, MappingRule
+from syncbridge.taxonomy import repository
+from syncbridge.taxonomy.document import ConceptData, Taxonomy
+from syncbridge.taxonomy.schemas import ConceptIn, ConceptPatch, SchemeIn, SchemePatch
+from syncbridge.taxonomy.validation import Problem, check_taxonomy, normalise_label
+
+CONCEPT = "concept"
+SCHEME = "concept_scheme"
+
+
+async def flush_or_conflict(session: AsyncSession, what: str) -> None:
+    """Flush; a constraint the checks could not see coming becomes a 409.
+
+    That is a race (two writers taking one label or key) or rows elsewhere still referring
+    to what is being removed.
+    """
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{what} conflicts with a concurrent change or with data that refers to it; "
+            "reload and retry"
+        ) from exc
+
+
+def refuse(problems: list[Problem]) -> NoReturn:
+    """Raise 409 when a problem is a clash with other concepts, else 422."""
+    errors = [{"field": p.attribute or p.field, "reason": p.reason} for p in problems]
+    clashes = [p for p in problems if p.conflict]
+    if clashes:
+        raise Conflict(clashes[0].reason, errors=errors)
+    raise InvalidInput(problems[0].reason, errors=errors)
+
+
+def rule_refs(rules: list[MappingRule]) -> list[dict[str, str]]:
+    """Rules as ``{"id", "name"}`` for error bodies and reports."""
+    return [{"id": str(rule.id), "name": rule.name} for rule in rules]
+
+
+def concept_snapshot(data: ConceptData, revision: int) -> dict[str, Any]:
+    return {**data.snapshot(), "revision": revision}
+
+
+# --- schemes ---------------------------------------------------------------------------
+
+
+async def get_scheme(session: AsyncSession, key: str) -> ConceptScheme:
+    """The scheme with ``key``; raises NotFound."""
+    scheme = await repository.scheme_by_key(session, key)
+    if scheme is None:
+        raise NotFound(f"No concept scheme '{key}'.")
+    return scheme
+
+
+def _scheme_snapshot(scheme: ConceptScheme) -> dict[str, Any]:
+    return {"key": scheme.key, "title": scheme.title, "description": scheme.description}
+
+
+async def create_scheme(session: AsyncSession, data: SchemeIn, actor: str) -> ConceptScheme:
+    """Create a scheme; 409 when the key is taken."""
+    if await repository.scheme_by_key(session, data.key) is not None:
+        raise Conflict(
+            f"A concept scheme '{data.key}' already exists.",
+            errors=[{"field": "key", "reason": "already exists"}],
+        )
+    scheme = ConceptScheme(key=data.key, title=data.title, description=data.description)
+    session.add(scheme)
+    await flush_or_conflict(session, f"Scheme '{data.key}'")
+    await record(
+        session,
+        actor=actor,
+        action="scheme.create",
+        entity_type=SCHEME,
+        entity_id=scheme.id,
+        after=_scheme_snapshot(scheme),
+    )
+    return scheme
+
+
+async def update_scheme(
+    session: AsyncSession, key: str, patch: SchemePatch, actor: str
+) -> ConceptScheme:
+    """Change a scheme's title or description (audited when something changed)."""
+    scheme = await get_scheme(session, key)
+    changes = patch.model_dump(exclude_unset=True)
+    if "title" in changes and changes["title"] is None:
+        raise InvalidInput("title cannot be null", errors=[{"field": "title", "reason": "null"}])
+    before = _scheme_snapshot(scheme)
+    for name, value in changes.items():
+        setattr(scheme, name, value)
+    if _scheme_snapshot(scheme) != before:
+        await session.flush()
+        await record(
+            session,
+            actor=actor,
+            action="scheme.update",
+            entity_type=SCHEME,
+            entity_id=scheme.id,
+            before=before,
+            after=_scheme_snapshot(scheme),
+        )
+    return scheme
+
+
+async def delete_scheme(session: AsyncSession, key: str, actor: str) -> None:
+    """Delete an empty scheme; 409 while it has concepts."""
+    scheme = await get_scheme(session, key)
+    count = (await repository.concept_counts(session, [scheme.id])).get(scheme.id, 0)
+    if count:
+        raise Conflict(
+            f"Scheme '{key}' still has {count} concepts; delete or move them first.",
+            extra={"concept_count": count},
+        )
+    before = _scheme_snapshot(scheme)
+    await session.delete(scheme)
+    await flush_or_conflict(session, f"Deleting scheme '{key}'")
+    await record(
+        session,
+        actor=actor,
+        action="scheme.delete",
+        entity_type=SCHEME,
+        entity_id=scheme.id,
+        before=before,
+    )
+
+
+# --- concept state ---------------------------------------------------------------------
+
+
+async def clear_state(session: AsyncSession, concept_ids: list[uuid.UUID]) -> None:
+    """Remove the labels and broader links of concepts about to be rewritten.
+
+    Done for all rewritten concepts before any is written back, so that labels moving
+    between concepts never trip the unique index half-way.
+    """
+    if concept_ids:
+        await session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id.in_(concept_ids)))
+        await session.execute(
+            delete(ConceptBroader).where(ConceptBroader.concept_id.in_(concept_ids))
+        )
+        await session.flush()
+
+
+def write_state(
+    session: AsyncSession,
+    concept: Concept,
+    data: ConceptData,
+    *,
+    ids: dict[str, uuid.UUID],
+    scheme_ids: dict[str, uuid.UUID],
+) -> None:
+    """Set a concept's columns, labels and broader links from ``data`` (after clear_state)."""
+    scheme_id = scheme_ids[data.scheme]
+    concept.scheme_id = scheme_id
+    concept.status = data.status
+    concept.definition = data.definition
+    concept.replaced_by_id = ids[data.replaced_by] if data.replaced_by else None
+    labels = [("pref", lang, text) for lang, text in data.pref_label.items()] + [
+        ("alt", lang, text) for lang, texts in data.alt_labels.items() for text in texts
+    ]
+    session.add_all(
+        ConceptLabel(
+            concept_id=concept.id,
+            scheme_id=scheme_id,
+            kind=kind,
+            lang=lang,
+            text=text,
+            norm=normalise_label(text),
+        )
+        for kind, lang, text in labels
+    )
+    session.add_all(ConceptBroader(concept_id=concept.id, broader_id=ids[b]) for b in data.broader)
+
+
+async def _store_change(
+    session: AsyncSession,
+    concept: Concept,
+    before: ConceptData,
+    after: ConceptData,
+    *,
+    action: str,
+    actor: str,
+) -> None:
+    """Rewrite an existing concept to ``after``, bump its revision and audit the change."""
+    before_revision = concept.revision
+    await clear_state(session, [concept.id])
+    write_state(
+        session,
+        concept,
+        after,
+        ids=await repository.ids_by_key(session),
+        scheme_ids=await repository.scheme_ids_by_key(session),
+    )
+    concept.revision = before_revision + 1
+    await flush_or_conflict(session, f"Concept '{concept.key}'")
+    await record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=CONCEPT,
+        entity_id=concept.id,
+        before=concept_snapshot(before, before_revision),
+        after=concept_snapshot(after, concept.revision),
+    )
+
+
+def _check_one(data: ConceptData, store: Taxonomy) -> None:
+    problems = check_taxonomy(Taxonomy(concepts={data.key: data}), store)
+    if problems:
+        refuse(problems)
+
+
+# --- concepts --------------------------------------------------------------------------
+
+
+async def get_concept(session: AsyncSession, key: str) -> Concept:
+    """The concept with ``key``; raises NotFound."""
+    concept = await repository.concept_by_key(session, key)
+    if concept is None:
+        raise NotFound(f"No concept '{key}'.")
+    return concept
+
+
+async def create_concept(session: AsyncSession, data: ConceptIn, actor: str) -> Concept:
+    """Create a concept; 422 for unknown scheme or broader keys, 409 for clashes."""
+    if await repository.scheme_by_key(session, data.scheme) is None:
+        raise InvalidInput(
+            f"No concept scheme '{data.scheme}'.",
+            errors=[{"field": "scheme", "reason": "unknown scheme"}],
+        )
+    if await repository.concept_by_key(session, data.key) is not None:
+        raise Conflict(
+            f"A concept '{data.key}' already exists.",
+            errors=[{"field": "key", "reason": "already exists"}],
+        )
+    new = ConceptData.build(
+        key=data.key,
+        scheme=data.scheme,
+        pref_label=data.pref_label,
+        alt_labels=data.alt_labels,
+        definition=data.definition,
+        broader=data.broader,
+        status=data.status,
+    )
+    _check_one(new, await repository.load_taxonomy(session))
+    scheme_ids = await repository.scheme_ids_by_key(session)
+    concept = Concept(key=data.key, scheme_id=scheme_ids[data.scheme], status=data.status)
+    concept.revision = 1
+    session.add(concept)
+    await flush_or_conflict(session, f"Concept '{data.key}'")
+    ids = await repository.ids_by_key(session)
+    write_state(session, concept, new, ids=ids, scheme_ids=scheme_ids)
+    await flush_or_conflict(session, f"Concept '{data.key}'")
+    await record(
+        session,
+        actor=actor,
+        action="concept.create",
+        entity_type=CONCEPT,
+        entity_id=concept.id,
+        after=concept_snapshot(new, 1),
+    )
+    return concept
+
+
+def _patched(before: ConceptData, patch: ConceptPatch) -> ConceptData:
+    changes = patch.model_dump(exclude_unset=True)
+    for name in ("pref_label", "broader", "status"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(
+                f"{name} cannot be null", errors=[{"field": name, "reason": "cannot be null"}]
+            )
+    status = changes.get("status", before.status)
+    merged = {
+        "pref_label": changes.get("pref_label", before.pref_label),
+        "alt_labels": changes.get("alt_labels", before.alt_labels) or {},
+        "definition": changes.get("definition", before.definition),
+        "broader": changes.get("broader", before.broader),
+        "status": status,
+        # Leaving deprecation (back to draft or approved) drops the replacement.
+        "replaced_by": before.replaced_by if status == "deprecated" else None,
+    }
+    return ConceptData.build(key=before.key, scheme=before.scheme, **merged)
+
+
+async def update_concept(
+    session: AsyncSession, key: str, patch: ConceptPatch, actor: str
+) -> Concept:
+    """Apply ``patch``; no-op patches leave the revision and the audit log alone."""
+    concept = await get_concept(session, key)
+    store = await repository.load_taxonomy(session)
+    before = store.concepts[key]
+    after = _patched(before, patch)
+    if after == before:
+        return concept
+    _check_one(after, store)
+    await _store_change(session, concept, before, after, action="concept.update", actor=actor)
+    return concept
+
+
+async def deprecate_concept(
+    session: AsyncSession, key: str, replacement: str | None, actor: str
+) -> tuple[Concept, list[MappingRule]]:
+    """Deprecate a concept, moving its mapping rules to ``replacement``.
+
+    Without a replacement, a concept that live mapping rules still target is refused
+    (409 listing them in ``mappings``). Returns the concept and the rules moved.
+    """
+    concept = await get_concept(session, key)
+    store = await repository.load_taxonomy(session)
+    before = store.concepts[key]
+    if replacement is not None and replacement not in store.concepts:
+        raise InvalidInput(
+            f"No concept '{replacement}' to replace '{key}' with.",
+            errors=[{"field": "replacement", "reason": "unknown concept"}],
+        )
+    after = replace(before, status="deprecated", replaced_by=replacement)
+    _check_one(after, store)
+    rules = await rules_using_concept(session, concept.id)
+    if rules and replacement is None:
+        raise Conflict(
+            f"{len(rules)} mapping rule(s) still map to '{key}'; deprecate it with a "
+            "replacement to move them, or change the rules first.",
+            extra={"mappings": rule_refs(rules)},
+        )
+    moved: list[MappingRule] = []
+    if rules and replacement is not None:
+        ids = await repository.ids_by_key(session)
+        moved = await retarget_rules(
+            session, from_concept_id=concept.id, to_concept_id=ids[replacement], actor=actor
+        )
+    if after != before:
+        await _store_change(
+            session, concept, before, after, action="concept.deprecate", actor=actor
+        )
+    return concept, moved
+
+
+async def delete_concept(session: AsyncSession, key: str, actor: str) -> None:
+    """Delete a concept nothing depends on.
+
+    Refused (409) while it has narrower concepts or mapping rules (current or past versions)
+    point to it. Concepts it replaced lose their replacement, audited.
+    """
+    concept = await get_concept(session, key)
+    narrower = (await repository.narrower_keys(session, [concept.id])).get(concept.id, [])
+    if narrower:
+        raise Conflict(
+            f"'{key}' has narrower concepts; move or delete them first.",
+            extra={"narrower": narrower},
+        )
+    rules = await repository.rules_referencing(session, concept.id)
+    if rules:
+        raise Conflict(
+            f"{len(rules)} mapping rule(s) map or mapped to '{key}'; deprecate it instead.",
+            extra={"mappings": rule_refs(rules)},
+        )
+    for dependent in await repository.replaced_concepts(session, concept.id):
+        before = await repository.concept_data(session, dependent)
+        await _store_change(
+            session,
+            dependent,
+            before,
+            replace(before, replaced_by=None),
+            action="concept.update",
+            actor=actor,
+        )
+    before = await repository.concept_data(session, concept)
+    await session.delete(concept)
+    await flush_or_conflict(session, f"Deleting concept '{key}'")
+    await record(
+        session,
+        actor=actor,
+        action="concept.delete",
+        entity_type=CONCEPT,
+        entity_id=concept.id,
+        before=concept_snapshot(before, concept.revision),
+    )
