@@ -108,3 +108,10 @@ async def test_chunked_body_over_cap_is_413(
         "/v1/keys", content=chunks(), headers={**admin, "content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+async def test_metrics_expose_vendor_call_counters(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "syncbridge_vendor_calls_total" in response.text

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from syncbridge import __version__
 from syncbridge.api.body_limit import BodyLimitMiddleware
 from syncbridge.api.health import router as health_router
+from syncbridge.api.metrics import router as metrics_router
 from syncbridge.api.problems import install_problem_handlers
 from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for router in (
         health_router,
+        metrics_router,
         taxonomy_router,
         mapping_router,
         connections_router,

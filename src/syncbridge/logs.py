@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -30,9 +31,11 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        # stderr, so command output on stdout (exports, keys) stays clean for pipes.
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), format="%(message)s")
+    logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
 
 
 def get_logger(name: str) -> Any:

@@ -36,6 +36,15 @@ app.add_typer(sandbox_app, name="sandbox")
 console = Console(stderr=True)
 
 
+@app.callback()
+def _configure() -> None:
+    """Route structured logs to stderr before any command runs."""
+    from syncbridge.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+
 @app.command("migrate")
 def migrate_command(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
@@ -65,10 +74,8 @@ def serve(
 
     from syncbridge.app import create_app
     from syncbridge.bootstrap import bootstrap_store
-    from syncbridge.logs import configure_logging
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
     is_sqlite = normalise_url(settings.database_url).startswith("sqlite")
     if auto_migrate if auto_migrate is not None else is_sqlite:
         migrate(settings.database_url)

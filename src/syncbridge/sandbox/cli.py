@@ -1,8 +1,9 @@
-"""`syncbridge sandbox` commands: serve a connector's vendor simulator over HTTP."""
+"""`syncbridge sandbox` commands: serve a vendor simulator, or write a sandbox asset folder."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -62,3 +63,29 @@ def serve(
     import uvicorn
 
     uvicorn.run(simulator, host=host, port=port, log_level="warning")
+
+
+@app.command("materialize")
+def materialize(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Connector key of a file-based DAM: localfolder.")],
+    directory: Annotated[Path, typer.Argument(help="Folder to write the sandbox assets into.")],
+    assets: Annotated[int, typer.Option(help="Assets in the sandbox world.", min=0)] = 200,
+    seed: Annotated[int, typer.Option(help="World seed (same seed, same data).")] = 42,
+) -> None:
+    """Write the sandbox world's assets as files (with XMP sidecars) into DIRECTORY."""
+    try:
+        spec = registry_from(ctx).get(key)
+    except ConnectorError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc
+    writer = spec.extra.get("materialize")
+    if not callable(writer):
+        console.print(
+            f"[red]connector '{key}' has no file-based sandbox; try `sandbox serve`[/red]"
+        )
+        raise typer.Exit(code=2)
+    directory.mkdir(parents=True, exist_ok=True)
+    writer(World(seed=seed, assets_count=assets), directory.resolve())
+    console.print(f"Wrote {assets} sandbox assets into [bold]{directory.resolve()}[/bold]")
+    console.print(f'  connection settings: {{"root": "{directory.resolve()}"}}')
