@@ -1,0 +1,54 @@
+"""Settings of one Bynder connection."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, SecretStr, field_validator
+
+from syncbridge.connector.spec import ConnectorSettings
+from syncbridge_bynder.sns import DEFAULT_CERT_HOSTS
+
+
+class BynderSettings(ConnectorSettings):
+    """A Bynder portal, its permanent token, what syncbridge owns there, and SNS webhooks."""
+
+    base_url: str = Field(description="The portal, e.g. https://acme.bynder.com")
+    permanent_token: SecretStr
+    tag_prefix: str = Field(default="perf:", min_length=1)
+    #: The metaproperty syncbridge owns (its options carry the performance tier), if any.
+    owned_metaproperty_id: str | None = None
+    page_size: int = Field(default=100, ge=1, le=1000)
+    #: SNS topics whose deliveries are accepted; empty refuses every delivery.
+    sns_topic_arns: list[str] = Field(default_factory=list)
+    #: A PEM certificate used instead of fetching ``SigningCertURL`` (tests and sandbox only).
+    sns_pinned_cert_pem: str | None = None
+    #: Host patterns (full match) a signing certificate may be fetched from.
+    sns_allow_cert_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_CERT_HOSTS))
+    sns_max_age_s: float = Field(default=3600.0, gt=0)
+    #: Bynder recommends waiting 2-5 s after a webhook before re-reading the asset.
+    fetch_delay_s: float = Field(default=3.0, ge=0)
+    rate_limit_requests: int = Field(default=4500, ge=1)
+    rate_limit_period_s: float = Field(default=300.0, gt=0)
+    #: After a 429 Bynder blocks the IP until it has been quiet this long.
+    rate_limit_block_s: float = Field(default=300.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _portal_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+/?$", value):
+            raise ValueError("base_url must be the portal origin, e.g. https://acme.bynder.com")
+        return value.rstrip("/")
+
+    @field_validator("sns_allow_cert_hosts")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {pattern!r}") from exc
+        return value
+
+
+__all__ = ["BynderSettings"]

@@ -1,0 +1,141 @@
+"""The official ``bynder-sdk`` against the simulator served over TLS: proof of the shapes.
+
+The SDK always builds ``https://{domain}/api/...`` URLs, so the simulator runs under uvicorn
+with a certificate from a throwaway ``trustme`` CA, and ``requests`` trusts that CA through
+``REQUESTS_CA_BUNDLE``.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+import trustme
+from bynder_sdk import BynderClient
+from syncbridge_bynder import BynderSimulator
+
+from .support import make_simulator
+
+#: Runs the simulator under uvicorn with TLS in a child process: an in-thread server leaves
+#: half-closed TLS transports behind when its loop stops, which pytest reports as errors.
+SERVE = """
+import sys, uvicorn
+from syncbridge.sandbox.world import World
+from syncbridge_bynder.simulator import BynderSimulator
+port, keyfile, assets = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+app = BynderSimulator(World(seed=42, assets_count=assets), write_delay_s=0.2)
+uvicorn.run(app, host="127.0.0.1", port=port, ssl_keyfile=keyfile, ssl_certfile=keyfile,
+            log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+"""
+
+
+@dataclass
+class Served:
+    #: A local twin of the served portal (same world), to compare what the SDK reads.
+    twin: BynderSimulator
+    domain: str
+    ca_file: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_until_served(port: int, ca_file: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the simulator process exited"
+        try:
+            requests.get(f"https://127.0.0.1:{port}/api/v4/account/", verify=ca_file, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("the simulator did not start serving")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    twin = make_simulator()
+    with leaf.private_key_and_cert_chain_pem.tempfile() as keyfile:
+        with ca.cert_pem.tempfile() as ca_file:
+            port = _free_port()
+            args = [sys.executable, "-c", SERVE, str(port), keyfile, str(len(twin.portal.media))]
+            process = subprocess.Popen(args)
+            try:
+                _wait_until_served(port, ca_file, process)
+                yield Served(twin, f"127.0.0.1:{port}", ca_file)
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture
+def sdk(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[BynderClient]:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", served.ca_file)
+    client = BynderClient(domain=served.domain, permanent_token=served.twin.sandbox_info["token"])
+    yield client
+    # Closing the keep-alive connections lets uvicorn shut down at once.
+    client.session.close()
+
+
+def test_sdk_lists_media_page_by_page(served: Served, sdk: BynderClient) -> None:
+    bank = sdk.asset_bank_client
+    first = bank.media_list({"limit": 20, "page": 1, "orderBy": "dateModified asc"})
+    rest = bank.media_list({"limit": 20, "page": 2, "orderBy": "dateModified asc"})
+    assert len(first) == 20
+    ids = [m["id"] for m in first + rest]
+    assert len(set(ids)) == 40
+    assert set(ids) <= set(served.twin.portal.media)
+    counted = bank.media_list({"count": 1, "limit": 1})
+    assert counted["count"]["total"] == len(served.twin.portal.media)
+
+
+def test_sdk_reads_one_medium_as_the_simulator_holds_it(served: Served, sdk: BynderClient) -> None:
+    media_id = sorted(served.twin.portal.media)[1]
+    info = sdk.asset_bank_client.media_info(media_id, {"versions": 1})
+    assert info == served.twin.media(media_id)
+
+
+def test_sdk_reads_metaproperties_and_tags(served: Served, sdk: BynderClient) -> None:
+    metaproperties = sdk.asset_bank_client.meta_properties()
+    assert "PerformanceTier" in metaproperties
+    tags = sdk.asset_bank_client.tags({"limit": 1000})
+    assert {t["tag"] for t in tags} == set(served.twin.portal.tag_counts())
+
+
+def test_sdk_write_is_accepted_and_lands_after_the_delay(served: Served, sdk: BynderClient) -> None:
+    media_id = sorted(served.twin.portal.media)[2]
+    tags = [*served.twin.media(media_id)["tags"], "perf:top-10"]
+    bank = sdk.asset_bank_client
+    answer = bank.set_media_properties(media_id, {"tags": ",".join(tags)})
+    assert answer == {"message": "Accepted", "statuscode": 202}
+    deadline = time.monotonic() + 10
+    while "perf:top-10" not in bank.media_info(media_id)["tags"]:
+        assert time.monotonic() < deadline, "the accepted write never landed"
+        time.sleep(0.05)
+    assert bank.media_info(media_id)["tags"] == tags
+
+
+def test_sdk_sees_a_wrong_token_as_401(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", served.ca_file)
+    wrong = BynderClient(domain=served.domain, permanent_token="wrong")
+    with pytest.raises(requests.HTTPError) as caught:
+        wrong.asset_bank_client.media_list()
+    wrong.session.close()
+    assert caught.value.response.status_code == 401
+    assert caught.value.response.json()["statuscode"] == 401
