@@ -1,0 +1,185 @@
+"""Per-field-path indexes of compiled rules, so evaluation cost barely grows with rule count."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from syncbridge.mapping.comparison import (
+    candidates,
+    compile_regex,
+    is_present,
+    normalise,
+    number_form,
+    text_form,
+)
+from syncbridge.mapping.field_path import FieldPath
+from syncbridge.mapping.views import ConceptView, RuleView
+
+__all__ = ["CompiledRule", "PathIndex"]
+
+# Patterns that refer to their own groups, or set global flags, cannot join a combined
+# screen: inside the alternation their references would point at other patterns' groups.
+_UNSHAREABLE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(|^\(\?[a-zA-Z]+\)")
+
+
+class CompiledRule:
+    """One in-scope rule with its effective target concept and its label set."""
+
+    __slots__ = ("labels", "rank", "rule", "target")
+
+    def __init__(self, rule: RuleView, target: ConceptView, labels: frozenset[str]) -> None:
+        self.rule = rule
+        self.target = target
+        self.labels = labels
+        #: Lower ranks win: higher priority first, then the lower rule id.
+        self.rank = (-rule.priority, rule.id)
+
+
+Hits = dict[CompiledRule, Any]
+
+
+class _TextIndex:
+    """The text rules of one path and one case sensitivity."""
+
+    def __init__(self, sensitive: bool) -> None:
+        self.sensitive = sensitive
+        self.exact: dict[str, list[CompiledRule]] = {}
+        # prefix length -> prefix -> rules: a text has one candidate prefix per length.
+        self.prefixes: dict[int, dict[str, list[CompiledRule]]] = {}
+        self.needles: list[tuple[str, CompiledRule]] = []
+        self.patterns: list[tuple[re.Pattern[str], CompiledRule]] = []
+        self.loose_patterns: list[tuple[re.Pattern[str], CompiledRule]] = []
+        self._needle_screen: Callable[[str], object] | None = None
+        self._pattern_screen: Callable[[str], object] | None = None
+        self._prefix_lengths: list[int] = []
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.exact or self.prefixes or self.needles or self.patterns or self.loose_patterns
+        )
+
+    def add_exact(self, key: str, compiled: CompiledRule) -> None:
+        bucket = self.exact.setdefault(key, [])
+        if compiled not in bucket:
+            bucket.append(compiled)
+
+    def add_prefix(self, prefix: str, compiled: CompiledRule) -> None:
+        self.prefixes.setdefault(len(prefix), {}).setdefault(prefix, []).append(compiled)
+
+    def add_regex(self, pattern: re.Pattern[str], compiled: CompiledRule) -> None:
+        if _UNSHAREABLE.search(pattern.pattern):
+            self.loose_patterns.append((pattern, compiled))
+        else:
+            self.patterns.append((pattern, compiled))
+
+    def seal(self) -> None:
+        self._prefix_lengths = sorted(self.prefixes)
+        if self.needles:
+            alternation = "|".join(re.escape(needle) for needle, _ in self.needles)
+            self._needle_screen = re.compile(alternation).search
+        if self.patterns:
+            alternation = "|".join(f"(?:{p.pattern})" for p, _ in self.patterns)
+            try:
+                flags = 0 if self.sensitive else re.IGNORECASE
+                self._pattern_screen = re.compile(alternation, flags).search
+            except re.error:
+                self.loose_patterns += self.patterns
+                self.patterns = []
+
+    def match(self, raw: str, value: Any, hits: Hits) -> None:
+        """Add the rules ``raw`` (a candidate's text form) satisfies."""
+        key = normalise(raw, self.sensitive)
+        for compiled in self.exact.get(key, ()):
+            hits.setdefault(compiled, value)
+        for length in self._prefix_lengths:
+            if length > len(key):
+                break
+            for compiled in self.prefixes[length].get(key[:length], ()):
+                hits.setdefault(compiled, value)
+        if self._needle_screen is not None and self._needle_screen(key):
+            for needle, compiled in self.needles:
+                if needle in key:
+                    hits.setdefault(compiled, value)
+        if self._pattern_screen is not None and self._pattern_screen(raw):
+            for pattern, compiled in self.patterns:
+                if pattern.search(raw):
+                    hits.setdefault(compiled, value)
+        for pattern, compiled in self.loose_patterns:
+            if pattern.search(raw):
+                hits.setdefault(compiled, value)
+
+
+class PathIndex:
+    """Every in-scope rule reading one field path, indexed by operator."""
+
+    def __init__(self, path: FieldPath) -> None:
+        self.path = path
+        self._by_case = (_TextIndex(sensitive=False), _TextIndex(sensitive=True))
+        self._texts: tuple[_TextIndex, ...] = ()
+        self._ranges: list[tuple[float | None, float | None, CompiledRule]] = []
+        self._exists: list[CompiledRule] = []
+
+    def add(self, compiled: CompiledRule) -> None:
+        """Index one rule; raises ``re.error`` for a bad regex."""
+        rule = compiled.rule
+        texts = self._by_case[rule.case_sensitive]
+        for label in compiled.labels:
+            self._by_case[False].add_exact(normalise(label, False), compiled)
+        first = text_form(rule.values[0]) if rule.values else None
+        if rule.operator == "exists":
+            self._exists.append(compiled)
+        elif rule.operator in ("equals", "in"):
+            for value in rule.values:
+                text = text_form(value)
+                if text is not None:
+                    texts.add_exact(normalise(text, rule.case_sensitive), compiled)
+        elif rule.operator == "prefix" and first is not None:
+            texts.add_prefix(normalise(first, rule.case_sensitive), compiled)
+        elif rule.operator == "contains" and first is not None:
+            texts.needles.append((normalise(first, rule.case_sensitive), compiled))
+        elif rule.operator == "regex" and first is not None:
+            texts.add_regex(compile_regex(first, rule.case_sensitive), compiled)
+        elif rule.operator == "range" and rule.values:
+            low, high = (*rule.values, None)[:2]
+            self._ranges.append((low, high, compiled))
+
+    def seal(self) -> None:
+        """Build the screens; call once after the last :meth:`add`."""
+        for texts in self._by_case:
+            texts.seal()
+        self._texts = tuple(texts for texts in self._by_case if texts)
+        # Ranges sorted by lower bound (open first) so a scan can stop early.
+        self._ranges.sort(key=lambda item: (item[0] is not None, item[0] or 0))
+
+    def matches(self, record: Any) -> Hits:
+        """Each rule of this path that ``record`` satisfies, with its first matching value."""
+        reached = self.path.resolve(record)
+        hits: Hits = {}
+        if not reached:
+            return hits
+        exists_done = not self._exists
+        for value in candidates(reached):
+            if not exists_done and is_present(value):
+                for compiled in self._exists:
+                    hits.setdefault(compiled, value)
+                exists_done = True
+            raw = text_form(value)
+            if raw is None:
+                continue
+            for texts in self._texts:
+                texts.match(raw, value, hits)
+            if self._ranges:
+                self._match_range(value, hits)
+        return hits
+
+    def _match_range(self, value: Any, hits: Hits) -> None:
+        number = number_form(value)
+        if number is None:
+            return
+        for low, high, compiled in self._ranges:
+            if low is not None and low > number:
+                break  # no later range can hold the number
+            if high is None or number <= high:
+                hits.setdefault(compiled, value)
