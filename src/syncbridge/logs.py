@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -17,6 +17,16 @@ def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
         if any(hint in key.lower() for hint in _SECRET_HINTS):
             event[key] = "***"
     return event
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at write time (test runners and CLIs swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
@@ -32,8 +42,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # stderr, so command output on stdout (exports, keys) stays clean for pipes.
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
+        # Not cached: reconfiguring (tests, CLI) must reach loggers already handed out.
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
 
