@@ -21,6 +21,7 @@ from syncbridge.connector.http import create_http_client
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.mapping.endpoints import router as mapping_router
+from syncbridge.sandbox.embedded import EmbeddedSandbox
 from syncbridge.settings import Settings, get_settings
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
 
@@ -31,8 +32,8 @@ Admin calls take `Authorization: Bearer <api key>`. Errors are `application/prob
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API. Nothing connects until the lifespan starts."""
+def create_app(settings: Settings | None = None, sandbox: EmbeddedSandbox | None = None) -> FastAPI:
+    """Build the API (with ``sandbox`` simulators mounted). Nothing connects until lifespan."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -73,4 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
     ):
         app.include_router(router)
+    if sandbox is not None:
+        sandbox.mount(app)
     return app

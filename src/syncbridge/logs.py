@@ -47,6 +47,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
+    # Alembic narrates every plugin it loads at INFO; only its warnings matter to operators.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def get_logger(name: str) -> Any:

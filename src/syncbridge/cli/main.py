@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from syncbridge.auth.service import Role, create_key
+from syncbridge.cli.serve import serve
 from syncbridge.connector.cli import app as connectors_app
-from syncbridge.db import create_engine, create_sessionmaker, migrate, normalise_url
+from syncbridge.db import create_engine, create_sessionmaker, migrate
 from syncbridge.sandbox.cli import app as sandbox_app
 from syncbridge.settings import get_settings
 from syncbridge.taxonomy.cli import app as taxonomy_app
@@ -20,9 +21,10 @@ app = typer.Typer(
     help=(
         "syncbridge joins CRM and analytics records with DAM assets through one shared "
         "taxonomy, and writes performance tags back to the DAM.\n\n"
-        "Start with `syncbridge serve`: it creates a SQLite store in this folder, loads the "
-        "default marketing taxonomy and prints an admin API key the first time. Settings come "
-        "from SYNCBRIDGE_* environment variables (see the README)."
+        "Start with `syncbridge serve --sandbox`: it creates a SQLite store in this folder, loads "
+        "the default marketing taxonomy, prints an admin API key the first time, and serves "
+        "simulated vendors (Bynder, Cloudinary, a local folder) with ready connections. "
+        "Settings come from SYNCBRIDGE_* environment variables (see the README)."
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -32,6 +34,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(sandbox_app, name="sandbox")
+app.command("serve")(serve)
 
 console = Console(stderr=True)
 
@@ -55,38 +58,6 @@ def migrate_command(
     console.print(
         f"[green]Store migrated to {revision}[/green] ({_safe_url(settings.database_url)})"
     )
-
-
-@app.command("serve")
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    auto_migrate: Annotated[
-        bool | None,
-        typer.Option(
-            "--migrate/--no-migrate",
-            help="Migrate the store on start (default: on for SQLite, off for PostgreSQL).",
-        ),
-    ] = None,
-) -> None:
-    """Run the REST API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from syncbridge.app import create_app
-    from syncbridge.bootstrap import bootstrap_store
-
-    settings = get_settings()
-    is_sqlite = normalise_url(settings.database_url).startswith("sqlite")
-    if auto_migrate if auto_migrate is not None else is_sqlite:
-        migrate(settings.database_url)
-    first_key = asyncio.run(bootstrap_store(settings))
-    if first_key:
-        console.print(
-            "[bold yellow]First start: created an admin API key (shown once, store it):"
-            f"[/bold yellow]\n  {first_key}"
-        )
-    console.print(f"syncbridge on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 @keys_app.command("create")

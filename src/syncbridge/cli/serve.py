@@ -1,0 +1,80 @@
+"""``syncbridge serve``: the REST API, optionally with the embedded sandbox vendors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from syncbridge.db import migrate, normalise_url
+from syncbridge.settings import get_settings
+
+console = Console(stderr=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    auto_migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Migrate the store on start (default: on for SQLite, off for PostgreSQL).",
+        ),
+    ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox/--no-sandbox",
+            help="Also serve simulated vendors at /sandbox/<connector> with ready "
+            "'sandbox-<connector>' connections (allows connections to local hosts).",
+        ),
+    ] = False,
+    sandbox_assets: Annotated[
+        int, typer.Option(help="Assets in the sandbox world.", min=1, max=100_000)
+    ] = 500,
+    sandbox_folder: Annotated[
+        Path, typer.Option(help="Where the local-folder sandbox DAM is written.")
+    ] = Path("sandbox-dam"),
+) -> None:
+    """Run the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from syncbridge.app import create_app
+    from syncbridge.bootstrap import bootstrap_store
+
+    settings = get_settings()
+    is_sqlite = normalise_url(settings.database_url).startswith("sqlite")
+    if auto_migrate if auto_migrate is not None else is_sqlite:
+        migrate(settings.database_url)
+    first_key = asyncio.run(bootstrap_store(settings))
+    embedded = None
+    if sandbox:
+        from syncbridge.connector.registry import ConnectorRegistry
+        from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
+        from syncbridge.sandbox.world import World
+
+        settings = settings.model_copy(update={"allow_local_connections": True})
+        registry = ConnectorRegistry.from_entry_points()
+        public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        embedded = EmbeddedSandbox.build(
+            registry,
+            world=World(assets_count=sandbox_assets),
+            public_url=f"http://{public_host}:{port}",
+            folder=sandbox_folder,
+        )
+        names = asyncio.run(prepare_sandbox_connections(settings, embedded, registry))
+        console.print(
+            f"Sandbox vendors at http://{public_host}:{port}/sandbox/<connector>; "
+            f"connections: {', '.join(names)}"
+        )
+    if first_key:
+        console.print(
+            "[bold yellow]First start: created an admin API key (shown once, store it):"
+            f"[/bold yellow]\n  {first_key}"
+        )
+    console.print(f"syncbridge on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, embedded), host=host, port=port, log_level="warning")

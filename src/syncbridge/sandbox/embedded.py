@@ -1,0 +1,134 @@
+"""The embedded sandbox: vendor simulators inside the API process, with ready connections.
+
+``syncbridge serve --sandbox`` mounts every installed connector's simulator at
+``/sandbox/<key>`` of the API itself, writes a sandbox asset folder for file-based DAMs, and
+keeps one connection per simulator (``sandbox-<key>``) pointing at it, so a fresh machine has
+working vendors to check, read and write against without any account anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.connections.schemas import ConnectionCreate, ConnectionUpdate
+from syncbridge.connections.secrets import SecretBox
+from syncbridge.connections.service import (
+    ConnectionContext,
+    create_connection,
+    read_secrets,
+    update_connection,
+)
+from syncbridge.connector.errors import ConnectorError
+from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.logs import get_logger
+from syncbridge.models import Connection
+from syncbridge.sandbox.world import World
+from syncbridge.settings import Settings
+
+log = get_logger(__name__)
+ACTOR = "sandbox"
+
+
+@dataclass
+class EmbeddedSandbox:
+    """Simulators built from one world, and the connection settings that reach them."""
+
+    world: World
+    public_url: str
+    folder: Path
+    simulators: dict[str, Any] = field(default_factory=dict)
+    connection_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, registry: ConnectorRegistry, *, world: World, public_url: str, folder: Path
+    ) -> EmbeddedSandbox:
+        """Build every installed simulator; write the asset folder for file-based DAMs."""
+        sandbox = cls(world=world, public_url=public_url.rstrip("/"), folder=folder.resolve())
+        for key in registry.keys():
+            try:
+                spec = registry.get(key)
+            except ConnectorError as exc:
+                log.warning("sandbox.connector_skipped", connector=key, reason=exc.detail)
+                continue
+            if spec.simulator is not None:
+                sandbox._add_simulator(key, spec.simulator(world))
+            elif callable(writer := spec.extra.get("materialize")):
+                sandbox._add_folder(key, writer)
+        return sandbox
+
+    def _add_simulator(self, key: str, simulator: Any) -> None:
+        settings_for = getattr(simulator, "connection_settings", None)
+        if not callable(settings_for):
+            log.warning("sandbox.simulator_without_settings", connector=key)
+            return
+        self.simulators[key] = simulator
+        self.connection_settings[key] = dict(settings_for(f"{self.public_url}/sandbox/{key}"))
+
+    def _add_folder(self, key: str, writer: Any) -> None:
+        if not self.folder.exists():
+            self.folder.mkdir(parents=True)
+            writer(self.world, self.folder)
+        self.connection_settings[key] = {"root": str(self.folder)}
+
+    def mount(self, app: FastAPI) -> None:
+        """Serve each simulator under ``/sandbox/<key>`` of ``app``."""
+        for key, simulator in self.simulators.items():
+            app.mount(f"/sandbox/{key}", simulator, name=f"sandbox-{key}")
+
+    async def ensure_connections(self, session: AsyncSession, ctx: ConnectionContext) -> list[str]:
+        """Create or refresh ``sandbox-<key>`` connections (flushed, audited); returns names."""
+        names = []
+        for key, settings in self.connection_settings.items():
+            name = f"sandbox-{key}"
+            await _upsert(session, ctx, key, name, settings)
+            names.append(name)
+        return names
+
+
+async def _upsert(
+    session: AsyncSession,
+    ctx: ConnectionContext,
+    key: str,
+    name: str,
+    settings: Mapping[str, Any],
+) -> None:
+    existing = (
+        await session.execute(select(Connection).where(Connection.name == name))
+    ).scalar_one_or_none()
+    if existing is None:
+        body = ConnectionCreate(connector=key, name=name, settings=dict(settings))
+        await create_connection(session, ctx, body, actor=ACTOR)
+    elif existing.connector_key == key:
+        stored = {**existing.settings, **read_secrets(ctx, existing)}
+        if any(stored.get(name) != value for name, value in settings.items()):
+            # Simulators make fresh keys (e.g. an SNS signing cert) on each start.
+            update = ConnectionUpdate(settings=dict(settings))
+            await update_connection(session, ctx, existing, update, actor=ACTOR)
+
+
+async def prepare_sandbox_connections(
+    settings: Settings, sandbox: EmbeddedSandbox, registry: ConnectorRegistry
+) -> list[str]:
+    """Create or refresh the sandbox connections in the store at ``settings.database_url``."""
+    ctx = ConnectionContext(
+        registry=registry,
+        box=SecretBox.from_key_material(settings.secret_key.get_secret_value()),
+        allow_local=True,
+    )
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            names = await sandbox.ensure_connections(session, ctx)
+            await session.commit()
+            return names
+    finally:
+        await engine.dispose()
