@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,18 +178,19 @@ def vendor_client(*, guard: bool, hosts: HostTable) -> httpx.AsyncClient:
     return create_http_client(transport=transport)
 
 
-async def install_echo(app: FastAPI, *, guard: bool) -> EchoVendor:
+@asynccontextmanager
+async def echo_installed(app: FastAPI, *, guard: bool) -> AsyncIterator[EchoVendor]:
     """Register the echo connector; point the app's shared client and resolver at its vendor.
 
-    The caller closes ``vendor.client``.
+    The vendor's client is closed when the block ends.
     """
     if "echo" not in app.state.registry:
         app.state.registry.register(SPEC)
     hosts = HostTable(HOSTS)
     app.state.ssrf_resolver = hosts
-    client = vendor_client(guard=guard, hosts=hosts)
-    app.state.http = client
-    return EchoVendor(client=client, hosts=hosts)
+    async with vendor_client(guard=guard, hosts=hosts) as client:
+        app.state.http = client
+        yield EchoVendor(client=client, hosts=hosts)
 
 
 def echo_settings(**changes: Any) -> dict[str, Any]:

@@ -14,15 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.connections import repository
 from syncbridge.connections.checks import check_connection
 from syncbridge.connections.endpoints import app_context
-from tests.plugins_connections import GOOD_TOKEN, EchoConnector, EchoVendor, echo_settings
-from tests.plugins_connections import install_echo as install
+from tests.plugins_connections import (
+    GOOD_TOKEN,
+    EchoConnector,
+    EchoVendor,
+    echo_installed,
+    echo_settings,
+)
 
 
 @pytest.fixture
 async def vendor(app: FastAPI) -> AsyncIterator[EchoVendor]:
-    installed = await install(app, guard=True)
-    yield installed
-    await installed.client.aclose()
+    async with echo_installed(app, guard=True) as installed:
+        yield installed
 
 
 async def _create(

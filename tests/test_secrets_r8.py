@@ -24,7 +24,7 @@ from syncbridge.db import create_engine
 from syncbridge.models import Base, Connection
 from syncbridge.settings import Settings, get_settings
 from tests.conftest import BACKEND
-from tests.plugins_connections import EchoVendor, echo_settings, install_echo
+from tests.plugins_connections import EchoVendor, echo_installed, echo_settings
 
 NEW_KEY = Fernet.generate_key().decode()
 #: Distinctive plaintexts: none may appear anywhere but in the vendor's Authorization header.
@@ -45,9 +45,8 @@ def _assert_no_plaintext(haystack: str | bytes, where: str) -> None:
 
 @pytest.fixture
 async def vendor(app: FastAPI) -> AsyncIterator[EchoVendor]:
-    installed = await install_echo(app, guard=True)
-    yield installed
-    await installed.client.aclose()
+    async with echo_installed(app, guard=True) as installed:
+        yield installed
 
 
 @pytest.fixture

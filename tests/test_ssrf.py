@@ -22,8 +22,8 @@ from tests.plugins_connections import (
     HOSTS,
     EchoVendor,
     HostTable,
+    echo_installed,
     echo_settings,
-    install_echo,
     vendor_client,
 )
 
@@ -80,9 +80,8 @@ def _ids(cases: list[tuple[str, str]]) -> list[Any]:
 
 @pytest.fixture
 async def vendor(app: FastAPI) -> AsyncIterator[EchoVendor]:
-    installed = await install_echo(app, guard=True)
-    yield installed
-    await installed.client.aclose()
+    async with echo_installed(app, guard=True) as installed:
+        yield installed
 
 
 @pytest.fixture
@@ -142,18 +141,25 @@ async def test_refused_when_patched_in(
     assert response.json()["errors"][0]["field"] == "settings.base_url"
 
 
+async def _save_and_check_in_sandbox(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], base_url: str, *, guard: bool
+) -> Any:
+    """Save ``base_url`` where local hosts are allowed, then check it through the app's client
+    (SSRF-guarded when ``guard``)."""
+    async with echo_installed(app, guard=guard):
+        saved = await _save(client, admin, base_url)
+        assert saved.status_code == 201, saved.text
+        return await _check(client, admin, saved.json()["id"])
+
+
 @pytest.mark.parametrize("base_url", _ids(LOCAL_HOSTS))
 async def test_refused_when_called(
     sandbox_app: FastAPI, sandbox_client: httpx.AsyncClient, admin: dict[str, str], base_url: str
 ) -> None:
     # Saved where local hosts were allowed, called through the guarded client.
-    vendor = await install_echo(sandbox_app, guard=True)
-    try:
-        saved = await _save(sandbox_client, admin, base_url)
-        assert saved.status_code == 201, saved.text
-        result = await _check(sandbox_client, admin, saved.json()["id"])
-    finally:
-        await vendor.client.aclose()
+    result = await _save_and_check_in_sandbox(
+        sandbox_app, sandbox_client, admin, base_url, guard=True
+    )
     assert result["status"] == "unreachable"
     assert "Refused by the SSRF guard" in result["detail"]
 
@@ -162,13 +168,9 @@ async def test_refused_when_called(
 async def test_allowed_in_the_sandbox(
     sandbox_app: FastAPI, sandbox_client: httpx.AsyncClient, admin: dict[str, str], base_url: str
 ) -> None:
-    vendor = await install_echo(sandbox_app, guard=False)
-    try:
-        saved = await _save(sandbox_client, admin, base_url)
-        assert saved.status_code == 201, saved.text
-        result = await _check(sandbox_client, admin, saved.json()["id"])
-    finally:
-        await vendor.client.aclose()
+    result = await _save_and_check_in_sandbox(
+        sandbox_app, sandbox_client, admin, base_url, guard=False
+    )
     assert result["status"] == "ok"
 
 
@@ -193,12 +195,9 @@ async def test_redirect_to_loopback_is_refused_when_followed(
 async def test_redirect_to_loopback_is_followed_in_the_sandbox(
     sandbox_app: FastAPI, sandbox_client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    vendor = await install_echo(sandbox_app, guard=False)
-    try:
-        saved = await _save(sandbox_client, admin, "http://bounce.vendor.example")
-        result = await _check(sandbox_client, admin, saved.json()["id"])
-    finally:
-        await vendor.client.aclose()
+    result = await _save_and_check_in_sandbox(
+        sandbox_app, sandbox_client, admin, "http://bounce.vendor.example", guard=False
+    )
     assert result["status"] == "ok"
 
 

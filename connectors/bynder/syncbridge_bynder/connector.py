@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from syncbridge.connector.errors import (
+    AuthError,
     InvalidWebhook,
     PermanentConnectorError,
     TransientConnectorError,
@@ -111,9 +112,15 @@ class BynderConnector:
         )
 
     async def check(self) -> CheckResult:
-        """``GET /api/v4/account/``: ok with the account name, or not ok when refused."""
+        """``GET /api/v4/account/``: ok with the account name, or not ok when refused.
+
+        A refused token raises ``AuthError`` (so a connection check reports ``auth_failed``);
+        other refusals answer not ok with the reason.
+        """
         try:
             account = await self.http.get_json("v4/account/")
+        except AuthError:
+            raise
         except PermanentConnectorError as exc:
             return CheckResult(ok=False, detail=str(exc))
         if not isinstance(account, dict):
@@ -230,15 +237,17 @@ class BynderConnector:
         log.info("bynder.sns_subscription_confirmed")
 
     def _sandbox_origin(self, url: str) -> bool:
-        """A SubscribeURL on the portal's own origin, allowed only with a pinned cert (sandbox)."""
+        """A SubscribeURL under the portal's own URL, allowed only with a pinned cert (sandbox)."""
         if self.settings.sns_pinned_cert_pem is None:
             return False
         target, portal = httpx.URL(url), httpx.URL(self.settings.base_url)
-        return (target.scheme, target.host, target.port) == (
+        same_origin = (target.scheme, target.host, target.port) == (
             portal.scheme,
             portal.host,
             portal.port,
         )
+        below = portal.path.rstrip("/") + "/"
+        return same_origin and not target.userinfo and target.path.startswith(below)
 
     async def _fetch_cert(self, url: str) -> bytes:
         try:

@@ -13,6 +13,8 @@ from syncbridge_bynder.sns import DEFAULT_CERT_HOSTS
 class BynderSettings(ConnectorSettings):
     """A Bynder portal, its permanent token, what syncbridge owns there, and SNS webhooks."""
 
+    #: The portal origin, e.g. https://acme.bynder.com; a path prefix is kept (a sandbox
+    #: simulator mounted at, say, http://127.0.0.1:8000/sandbox/bynder).
     base_url: str = Field(description="The portal, e.g. https://acme.bynder.com")
     permanent_token: SecretStr
     tag_prefix: str = Field(default="perf:", min_length=1)
@@ -36,9 +38,18 @@ class BynderSettings(ConnectorSettings):
     @field_validator("base_url")
     @classmethod
     def _portal_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+/?$", value):
-            raise ValueError("base_url must be the portal origin, e.g. https://acme.bynder.com")
+        if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError("base_url must be the portal URL, e.g. https://acme.bynder.com")
         return value.rstrip("/")
+
+    @field_validator("permanent_token")
+    @classmethod
+    def _token_fits_a_header(cls, value: SecretStr) -> SecretStr:
+        # It travels as "Authorization: Bearer <token>"; the HTTP library refuses a header
+        # with control characters in an error that quotes the whole value.
+        if re.search(r"[\x00-\x1f\x7f]", value.get_secret_value()):
+            raise ValueError("must not contain control characters (line breaks, tabs, NUL)")
+        return value
 
     @field_validator("sns_allow_cert_hosts")
     @classmethod

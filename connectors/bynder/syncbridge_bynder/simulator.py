@@ -24,6 +24,8 @@ Implemented, following reference/vendor-apis.md section 4 and the official SDKs:
   5 minutes (requests during the block extend it); no rate-limit headers. All configurable.
 * SNS deliveries signed with a test key (``notification``, ``subscription_confirmation``),
   the signing certificate at its SNS-style path and a ``SubscribeURL`` endpoint.
+* Mountable under a path prefix (ASGI ``root_path``); ``connection_settings(base_url)``
+  gives a connection's settings for the public address and points the SNS URLs there.
 
 Left out: OAuth 2 flows, uploads, downloads, collections, brands, usage, workflow, derivatives,
 text/date metaproperties, the ``total=1`` variant, versions, and the v7 webhooks API.
@@ -96,6 +98,7 @@ class BynderSimulator:
             "defaultLanguage": "en_US",
             "timeZone": "Europe/Amsterdam",
         }
+        self.faults = faults
         self.requests = 0
         self.cert_downloads = 0
         self.rate_limited = 0
@@ -118,6 +121,33 @@ class BynderSimulator:
         await self._app(scope, receive, send)
 
     # -- helpers for tests and the sandbox ---------------------------------------------------
+
+    def connection_settings(self, base_url: str) -> dict[str, Any]:
+        """The settings of a syncbridge connection to this portal served at ``base_url``.
+
+        ``base_url`` becomes the portal's public address: the ``SigningCertURL`` and
+        ``SubscribeURL`` of later SNS deliveries point under it. The SNS certificate is pinned
+        (it is a test key) and the fetch delay covers the simulated write delay. The IP block
+        after a 429 is the simulator's own, or the injected ``Retry-After`` when 429s are
+        injected (those are not Bynder blocks, and waiting 5 minutes would stall a demo).
+        """
+        public = base_url.rstrip("/")
+        self.topic.public_base_url = public
+        self.sandbox_info["base_url"] = public
+        block_s = self.rate_limit.block_s
+        if self.faults is not None and self.faults.rate_429:
+            block_s = min(block_s, max(float(self.faults.retry_after_s), 1.0))
+        return {
+            "base_url": public,
+            "permanent_token": self.token,
+            "owned_metaproperty_id": self.sandbox_info["owned_metaproperty_id"],
+            "sns_topic_arns": [self.topic.arn],
+            "sns_pinned_cert_pem": self.topic.identity.cert_pem,
+            "fetch_delay_s": self.portal.write_delay_s,
+            "rate_limit_requests": self.rate_limit.max_requests,
+            "rate_limit_period_s": self.rate_limit.window_s,
+            "rate_limit_block_s": block_s,
+        }
 
     def notification(
         self, subject: str, media_id: str, *, signature_version: str = "1"
@@ -277,7 +307,7 @@ class _Edge:
         self.sim = sim
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not _route_path(scope).startswith("/api/"):
             await self.app(scope, receive, send)
             return
         self.sim.requests += 1
@@ -294,6 +324,13 @@ class _Edge:
             await _error(401, "Unauthorized: invalid or missing access token")(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request path below the simulator's mount point (the ASGI ``root_path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _paging(params: Mapping[str, str]) -> tuple[int, int]:

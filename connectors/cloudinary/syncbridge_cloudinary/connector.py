@@ -215,7 +215,8 @@ class CloudinaryConnector:
     # -- writes ------------------------------------------------------------------------
 
     async def write(self, changes: Sequence[TagChange]) -> list[WriteOutcome]:
-        """Apply owned-tag (and owned metadata field) changes with grouped, signed calls."""
+        """Apply owned tags, owned context keys and the owned metadata field (values from
+        ``change.metadata``) with grouped, signed calls."""
         for change in changes:
             self._stream(change.stream)
         try:
@@ -233,6 +234,7 @@ class CloudinaryConnector:
             current,
             tag_prefix=self.settings.tag_prefix,
             owned_metadata_field=self.settings.owned_metadata_field,
+            owned_context_keys=self.settings.owned_context_keys,
         )
         failures: dict[int, WriteOutcome] = {}
         for call in plan.calls:
@@ -257,6 +259,8 @@ class CloudinaryConnector:
         params: dict[str, Any] = {"public_ids": list(call.public_ids), "type": call.type}
         if call.action == "tags":
             params |= {"command": call.command, "tag": call.value}
+        elif call.action == "context":
+            params |= {"command": call.command, "context": call.value}
         else:
             params["metadata"] = call.value
         signed = signed_upload_params(

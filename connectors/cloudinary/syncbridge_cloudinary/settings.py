@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from syncbridge.connector.ratelimit import RateLimitPolicy
 from syncbridge.connector.spec import ConnectorSettings
@@ -33,6 +33,11 @@ class CloudinarySettings(ConnectorSettings):
         default=None,
         description="External id of a structured metadata field syncbridge may set.",
     )
+    owned_context_keys: list[str] = Field(
+        default_factory=list,
+        description="Contextual metadata keys syncbridge may set (values from the change's "
+        "metadata under the same key); other context keys are never sent.",
+    )
     signature_algorithm: Literal["sha1", "sha256"] = Field(
         default="sha1", description="The account's signature algorithm for Upload API calls."
     )
@@ -53,6 +58,22 @@ class CloudinarySettings(ConnectorSettings):
         if len(set(value)) != len(value):
             raise ValueError("resource types must be distinct")
         return value
+
+    @field_validator("owned_context_keys")
+    @classmethod
+    def _context_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not key.strip() or any(c in key for c in "=|\\"):
+                raise ValueError(f"not a context key: {key!r} (no '=', '|' or '\\', not blank)")
+        if len(set(value)) != len(value):
+            raise ValueError("context keys must be distinct")
+        return value
+
+    @model_validator(mode="after")
+    def _one_owner_per_key(self) -> CloudinarySettings:
+        if self.owned_metadata_field in self.owned_context_keys:
+            raise ValueError("a key cannot be both the owned metadata field and a context key")
+        return self
 
     def admin_rate_policy(self) -> RateLimitPolicy:
         """The Admin API budget, adapted at run time from ``X-FeatureRateLimit-*``."""

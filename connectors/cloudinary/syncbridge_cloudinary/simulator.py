@@ -21,6 +21,10 @@ Implements (paths under ``/v1_1/{cloud_name}``):
   ``public_ids[]``), ``POST /{rt}/context`` (add, remove_all; ``k=v|k2=v2`` with backslash
   escapes) and ``POST /{rt}/metadata`` (validated against the field definitions). Bodies may
   be urlencoded or multipart (the SDK sends multipart). Not counted against the Admin budget.
+* Delivery URLs: ``url``/``secure_url`` point at res.cloudinary.com until
+  :meth:`CloudinarySimulator.connection_settings` tells the simulator its public address;
+  then they point under it and ``GET {cloud}/{rt}/upload/v{version}/{public_id}`` serves a
+  placeholder (an SVG for images). Mountable under a path prefix (ASGI ``root_path``).
 * Notifications: :meth:`CloudinarySimulator.notification` builds a signed delivery
   (``X-Cld-Timestamp``, ``X-Cld-Signature`` = hex SHA-1/SHA-256 of body + timestamp +
   secret) for ``upload``, ``resource_tags_changed``, ``resource_context_changed``,
@@ -39,12 +43,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
@@ -52,7 +59,13 @@ from syncbridge.sandbox.world import World
 from syncbridge_cloudinary.signatures import Algorithm, notification_signature
 from syncbridge_cloudinary.simulator_gates import AdminBudget
 from syncbridge_cloudinary.simulator_routes import build_api, error_body
-from syncbridge_cloudinary.simulator_store import ResourceStore, SimResource, iso_z
+from syncbridge_cloudinary.simulator_store import (
+    PERFORMANCE_TIER_FIELD,
+    CloudinaryApiError,
+    ResourceStore,
+    SimResource,
+    iso_z,
+)
 
 NotificationType = Literal[
     "upload",
@@ -96,6 +109,9 @@ class CloudinarySimulator:
         #: Calls seen, keyed ``admin:<what>`` / ``upload:<what>`` (faults injected before).
         self.calls: Counter[str] = Counter()
         self.api = build_api(self)
+        self.api.add_route(
+            "/{cloud}/{resource_type}/{type_}/{version}/{public_id:path}", self._deliver
+        )
         self.faults: FaultMiddleware | None = None
         if faults is not None and faults.active:
             self.faults = FaultMiddleware(self.api, faults, error_body=error_body)
@@ -113,6 +129,29 @@ class CloudinarySimulator:
 
     # -- inspection helpers for tests and the sandbox ------------------------------------
 
+    def connection_settings(self, base_url: str) -> dict[str, Any]:
+        """The settings of a syncbridge connection to this simulator served at ``base_url``.
+
+        ``base_url`` also becomes the simulator's public address: delivery URLs
+        (``url``/``secure_url``) and ``sandbox_info`` point under it from now on.
+        """
+        public = base_url.rstrip("/")
+        opts = self.options
+        opts.public_url = public
+        self.store.delivery_base = public
+        self.sandbox_info |= {"upload_prefix": public, "base_url": public}
+        per_hour = opts.admin_rate_limit * 3600.0 / opts.rate_limit_window_s
+        return {
+            "base_url": public,
+            "cloud_name": opts.cloud_name,
+            "api_key": opts.api_key,
+            "api_secret": opts.api_secret,
+            "signature_algorithm": opts.signature_algorithm,
+            "notification_signature_algorithm": opts.signature_algorithm,
+            "owned_metadata_field": PERFORMANCE_TIER_FIELD.external_id,
+            "admin_rate_limit_per_hour": max(1, round(per_hour)),
+        }
+
     def resource(self, public_id: str, resource_type: str = "image") -> SimResource:
         """The live state of one resource (KeyError when unknown)."""
         found = self.store.get(resource_type, "upload", public_id)
@@ -123,6 +162,23 @@ class CloudinarySimulator:
     def set_tags(self, asset_id: str, tags: Iterable[str]) -> None:
         """Change an asset's tags as a person in the console would."""
         self.store.by_asset_id[asset_id].tags = list(dict.fromkeys(tags))
+
+    async def _deliver(self, request: Request) -> Response:
+        """A delivery URL: a placeholder for the asset (the simulator holds no files)."""
+        params = request.path_params
+        public_id: str = params["public_id"]
+        found = None
+        if params["cloud"] == self.options.cloud_name:
+            found = self.store.get(params["resource_type"], params["type_"], public_id)
+            if found is None and "." in public_id:
+                found = self.store.get(
+                    params["resource_type"], params["type_"], public_id.rsplit(".", 1)[0]
+                )
+        if found is None or params["version"] != f"v{found.version}":
+            raise CloudinaryApiError(404, "Resource not found")
+        if found.resource_type == "image":
+            return Response(_placeholder_svg(found), media_type="image/svg+xml")
+        return Response(found.asset_id.encode(), media_type="application/octet-stream")
 
     def notification(
         self,
@@ -181,6 +237,21 @@ class CloudinarySimulator:
             entry |= {"version": target.version, "asset_folder": target.asset_folder}
         entry |= dict(change)
         return {"notification_type": notification_type, "resources": [entry], **common}
+
+
+def _placeholder_svg(resource: SimResource) -> bytes:
+    width, height = resource.width or 640, resource.height or 480
+    root = ET.Element(
+        "svg",
+        xmlns="http://www.w3.org/2000/svg",
+        width=str(width),
+        height=str(height),
+        viewBox=f"0 0 {width} {height}",
+    )
+    ET.SubElement(root, "rect", width="100%", height="100%", fill="#d8dee9")
+    label = ET.SubElement(root, "text", x="50%", y="50%", attrib={"text-anchor": "middle"})
+    label.text = resource.display_name
+    return ET.tostring(root)
 
 
 def simulator(

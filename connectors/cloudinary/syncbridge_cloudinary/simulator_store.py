@@ -66,11 +66,10 @@ class SimResource:
         return (self.public_id, self.asset_id)
 
     def delivery_path(self, cloud_name: str) -> str:
+        """``{cloud}/{resource_type}/{type}/v{version}/{public_id}.{format}``."""
         suffix = f".{self.format}" if self.format else ""
-        return (
-            f"res.cloudinary.com/{cloud_name}/{self.resource_type}/{self.type}/"
-            f"v{self.version}/{self.public_id}{suffix}"
-        )
+        kind = f"{self.resource_type}/{self.type}"
+        return f"{cloud_name}/{kind}/v{self.version}/{self.public_id}{suffix}"
 
 
 def resource_from_asset(asset: SandboxAsset) -> SimResource:
@@ -166,6 +165,8 @@ class ResourceStore:
 
     def __init__(self, cloud_name: str) -> None:
         self.cloud_name = cloud_name
+        #: Where delivery URLs point: Cloudinary's CDN, or the simulator's public address.
+        self.delivery_base: str | None = None
         self.by_asset_id: dict[str, SimResource] = {}
         self.by_public_id: dict[tuple[str, str, str], SimResource] = {}
         self._by_time: dict[str, list[tuple[float, str]]] = {rt: [] for rt in RESOURCE_TYPES}
@@ -215,7 +216,6 @@ class ResourceStore:
         fields: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """The Admin API JSON of one resource; include-only fields appear only when asked."""
-        path = resource.delivery_path(self.cloud_name)
         out: dict[str, Any] = {"asset_id": resource.asset_id, "public_id": resource.public_id}
         if resource.format is not None:
             out["format"] = resource.format
@@ -231,8 +231,7 @@ class ResourceStore:
         out |= {
             "asset_folder": resource.asset_folder,
             "display_name": resource.display_name,
-            "url": f"http://{path}",
-            "secure_url": f"https://{path}",
+            **self.delivery_urls(resource),
         }
         if tags:
             out["tags"] = list(resource.tags)
@@ -244,6 +243,19 @@ class ResourceStore:
             keep = fields | {"asset_id", "public_id"}
             out = {key: value for key, value in out.items() if key in keep}
         return out
+
+    def delivery_urls(self, resource: SimResource) -> dict[str, str]:
+        """``url`` and ``secure_url``: on res.cloudinary.com, or under ``delivery_base``."""
+        path = resource.delivery_path(self.cloud_name)
+        if self.delivery_base is not None:
+            return {
+                "url": f"{self.delivery_base}/{path}",
+                "secure_url": f"{self.delivery_base}/{path}",
+            }
+        return {
+            "url": f"http://res.cloudinary.com/{path}",
+            "secure_url": f"https://res.cloudinary.com/{path}",
+        }
 
     # -- listing -----------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
-"""Plan owned-tag and metadata writes as few Upload API calls as possible (pure functions).
+"""Plan owned-tag, context and metadata writes as few Upload API calls as possible (pure).
 
 Given the changes and what Cloudinary holds now, each asset gets the owned tags it lacks
 added and the owned tags it should not carry removed, with ``add``/``remove`` commands that
 never touch other tags (``replace`` and ``remove_all`` would erase what people put there).
 Identical operations are grouped: one call per (resource type, delivery type, command, tag
-set) with up to 1000 public ids, the vendor's batch limit.
+set) with up to 1000 public ids, the vendor's batch limit. Context and structured metadata
+are written only for the keys the connection owns, with ``add``/``set`` of those keys alone.
 """
 
 from __future__ import annotations
@@ -14,22 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from syncbridge.connector.types import TagChange, WriteOutcome
-from syncbridge_cloudinary.pipe_pairs import encode_value
+from syncbridge_cloudinary.pipe_pairs import encode_pairs, encode_value
 
 #: Cloudinary's limit of public ids per tags/context/metadata call.
 MAX_PUBLIC_IDS_PER_CALL = 1000
+#: The Upload API endpoint a call goes to (``POST /{resource_type}/{action}``).
+Action = Literal["tags", "context", "metadata"]
 
 
 @dataclass(frozen=True)
 class UploadCall:
     """One Upload API call and the changes (by index) it serves."""
 
-    action: Literal["tags", "metadata"]
+    action: Action
     resource_type: str
     type: str
-    #: ``add``/``remove`` for tags; ``set`` for metadata.
+    #: ``add``/``remove`` for tags, ``add`` for context, ``set`` for metadata.
     command: str
-    #: Comma-joined tags, or ``external_id=value`` for metadata.
+    #: Comma-joined tags, or ``key=value|...`` for context and metadata.
     value: str
     public_ids: tuple[str, ...]
     changes: tuple[int, ...]
@@ -73,11 +76,12 @@ def plan_writes(
     *,
     tag_prefix: str,
     owned_metadata_field: str | None,
+    owned_context_keys: Sequence[str] = (),
     batch_size: int = MAX_PUBLIC_IDS_PER_CALL,
 ) -> WritePlan:
     """Decide every change: skipped, failed before any call, or served by grouped calls."""
     plan = WritePlan()
-    groups: dict[tuple[str, str, str, str, str], list[tuple[str, int]]] = {}
+    groups: dict[tuple[str, str, Action, str, str], list[tuple[str, int]]] = {}
     last_of = {change.external_id: index for index, change in enumerate(changes)}
     for index, change in enumerate(changes):
         resource = current.get(change.external_id)
@@ -93,7 +97,9 @@ def plan_writes(
         if resource is None:
             plan.decided[index] = WriteOutcome(change.external_id, "failed", "resource not found")
             continue
-        operations = list(_operations(change, resource, tag_prefix, owned_metadata_field))
+        operations = list(
+            _operations(change, resource, tag_prefix, owned_metadata_field, owned_context_keys)
+        )
         if not operations:
             plan.decided[index] = WriteOutcome(change.external_id, "skipped")
             continue
@@ -108,7 +114,7 @@ def plan_writes(
             chunk = members[start : start + batch_size]
             plan.calls.append(
                 UploadCall(
-                    action="tags" if action == "tags" else "metadata",
+                    action=action,
                     resource_type=resource_type,
                     type=type_,
                     command=command,
@@ -125,7 +131,8 @@ def _operations(
     resource: Mapping[str, Any],
     tag_prefix: str,
     owned_metadata_field: str | None,
-) -> Iterator[tuple[str, str, str]]:
+    owned_context_keys: Sequence[str],
+) -> Iterator[tuple[Action, str, str]]:
     """``(action, command, value)`` for what this asset needs; nothing when it is in shape."""
     tags = resource.get("tags") or []
     owned_now = {str(t) for t in tags if str(t).startswith(tag_prefix)}
@@ -140,6 +147,21 @@ def _operations(
         metadata = resource.get("metadata") or {}
         if not _same_metadata(wanted, metadata.get(owned_metadata_field)):
             yield "metadata", "set", f"{owned_metadata_field}={_metadata_value(wanted)}"
+    custom = (resource.get("context") or {}).get("custom") or {}
+    context = {
+        key: _context_text(change.metadata[key])
+        for key in sorted(owned_context_keys)
+        if key in change.metadata
+        and _context_text(change.metadata[key]) != _context_text(custom.get(key))
+    }
+    if context:
+        # People's other context keys are not sent at all. None is sent as an empty value,
+        # which the simulator reads as "clear the key" (Cloudinary's reading: UNVERIFIED).
+        yield "context", "add", encode_pairs(context)
+
+
+def _context_text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 __all__ = ["MAX_PUBLIC_IDS_PER_CALL", "UploadCall", "WritePlan", "plan_writes"]

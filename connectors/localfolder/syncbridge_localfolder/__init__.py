@@ -5,7 +5,7 @@ from __future__ import annotations
 from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_localfolder.connector import LocalFolderConnector, create_connector
-from syncbridge_localfolder.settings import LocalFolderSettings
+from syncbridge_localfolder.settings import LocalFolderSettings, allow_sandbox_root
 from syncbridge_localfolder.simulator import materialize
 
 spec = ConnectorSpec(
@@ -21,7 +21,7 @@ spec = ConnectorSpec(
         "A directory tree of asset files; performance tags are written as dc:subject keywords "
         "into XMP sidecars (name.ext.xmp or name.xmp) that exiftool and Adobe tools read."
     ),
-    extra={"materialize": materialize},
+    extra={"materialize": materialize, "allow_sandbox_root": allow_sandbox_root},
 )
 
 __all__ = ["LocalFolderConnector", "LocalFolderSettings", "materialize", "spec"]

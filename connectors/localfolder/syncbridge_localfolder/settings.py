@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,12 +15,39 @@ from syncbridge.connector.spec import ConnectorSettings
 HASH_ALGORITHMS = frozenset(
     name for name in hashlib.algorithms_guaranteed if not name.startswith("shake_")
 )
+#: Environment variable: the directories (``os.pathsep``-separated) a root may lie in.
+ROOTS_ENV = "SYNCBRIDGE_LOCAL_FOLDER_ROOTS"
+_sandbox_roots: set[Path] = set()
+
+
+def allow_sandbox_root(folder: Path) -> None:
+    """Permit ``folder`` as a root in this process (the sandbox's own asset folder)."""
+    _sandbox_roots.add(folder.resolve())
+
+
+def permitted_roots() -> list[Path]:
+    """Where a root may lie: ``SYNCBRIDGE_LOCAL_FOLDER_ROOTS`` (else the working directory),
+    plus the sandbox folders of this process."""
+    raw = os.environ.get(ROOTS_ENV, "")
+    bases = [Path(entry).resolve() for entry in raw.split(os.pathsep) if entry.strip()]
+    return (bases or [Path.cwd().resolve()]) + sorted(_sandbox_roots)
 
 
 class LocalFolderSettings(ConnectorSettings):
-    """A directory tree of asset files, with keywords in XMP sidecars next to them."""
+    """A directory tree of asset files, with keywords in XMP sidecars next to them.
 
-    #: The directory that is the DAM. It must exist and be a directory when saved.
+    ``root`` is confined: whoever may configure connections could otherwise point one at
+    ``/`` or ``/etc`` and read any file through syncbridge (and write sidecars beside them).
+    The resolved root (symbolic links followed) must lie in a directory listed in the
+    environment variable ``SYNCBRIDGE_LOCAL_FOLDER_ROOTS`` (``os.pathsep``-separated, e.g.
+    ``/srv/dam:/mnt/assets``); when it is unset, in the working directory. The sandbox's
+    own asset folder is always permitted (:func:`allow_sandbox_root`). It is checked
+    whenever the settings are validated, so narrowing the list disables connections
+    outside it.
+    """
+
+    #: The directory that is the DAM. It must exist, be a directory, and lie in a permitted
+    #: directory (see the class docstring) when saved and whenever it is used.
     root: Path
     #: ``ext``: ``photo.jpg.xmp`` (exiftool's and Lightroom's RAW+JPEG-safe form);
     #: ``stem``: ``photo.xmp`` (Adobe's default; ``photo.jpg`` and ``photo.png`` then share one).
@@ -45,6 +73,14 @@ class LocalFolderSettings(ConnectorSettings):
             raise ValueError(f"root {str(value)!r} does not exist")
         if not value.is_dir():
             raise ValueError(f"root {str(value)!r} is not a directory")
+        resolved = value.resolve()
+        permitted = permitted_roots()
+        if not any(resolved.is_relative_to(base) for base in permitted):
+            listed = os.pathsep.join(str(base) for base in permitted)
+            raise ValueError(
+                f"root {str(value)!r} is outside the permitted directories ({listed}); "
+                f"an operator can widen them with {ROOTS_ENV}"
+            )
         return value
 
     @field_validator("hash_algorithm")

@@ -44,8 +44,8 @@ credentials; streams have primary keys; a full read gives every id exactly once;
 from any page's cursor gives exactly the rest; the last page of an incremental stream carries
 a watermark cursor from which a later read sees changed items; fetch matches read and leaves
 unknown ids out; write-back adds and removes owned tags only and a repeated write changes
-nothing; webhooks verify and tampering is refused; and a read through 10 % 429s, 5 % 5xx and
-dropped connections returns exactly what a fault-free read returns (QUALITY R10).
+nothing; webhooks verify and tampering is refused; and a read through 10 % 429s, 5 % 5xx,
+timeouts and dropped connections returns exactly what a fault-free read returns (QUALITY R10).
 
 Every connector made through the suite runs on virtual time (:class:`FakeClock`): its rate
 limiter and backoff compute the real waits, but nobody sleeps them.
@@ -122,9 +122,9 @@ class ConnectorContract:
     spec: ClassVar[ConnectorSpec]
     #: Three tags in syncbridge's owned namespace, used by the write-back tests.
     owned_tags: ClassVar[tuple[str, str, str]] = ("perf:top-10", "perf:rising", "perf:steady")
-    #: The faults of the R10 test: 10 % 429, 5 % 5xx, 3 % dropped connections.
+    #: The faults of the R10 test: 10 % 429, 5 % 5xx, 3 % dropped connections, 3 % timeouts.
     fault_knobs: ClassVar[FaultKnobs] = FaultKnobs(
-        rate_429=0.10, rate_5xx=0.05, rate_drop=0.03, retry_after_s=1, seed=11
+        rate_429=0.10, rate_5xx=0.05, rate_drop=0.03, rate_timeout=0.03, retry_after_s=1, seed=11
     )
 
     resources: AsyncExitStack

@@ -89,7 +89,8 @@ class TagChange:
     desired: frozenset[str]
     add: frozenset[str] = frozenset()
     remove: frozenset[str] = frozenset()
-    #: Owned metadata fields to set (Bynder metaproperty, Cloudinary structured metadata).
+    #: Owned metadata to set (Bynder metaproperty, Cloudinary structured metadata field or
+    #: context keys): only keys the connection's settings name as owned are written.
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 

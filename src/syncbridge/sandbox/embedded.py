@@ -62,7 +62,7 @@ class EmbeddedSandbox:
             if spec.simulator is not None:
                 sandbox._add_simulator(key, spec.simulator(world))
             elif callable(writer := spec.extra.get("materialize")):
-                sandbox._add_folder(key, writer)
+                sandbox._add_folder(key, writer, spec.extra.get("allow_sandbox_root"))
         return sandbox
 
     def _add_simulator(self, key: str, simulator: Any) -> None:
@@ -73,10 +73,13 @@ class EmbeddedSandbox:
         self.simulators[key] = simulator
         self.connection_settings[key] = dict(settings_for(f"{self.public_url}/sandbox/{key}"))
 
-    def _add_folder(self, key: str, writer: Any) -> None:
+    def _add_folder(self, key: str, writer: Any, allow_root: Any) -> None:
         if not self.folder.exists():
             self.folder.mkdir(parents=True)
             writer(self.world, self.folder)
+        elif callable(allow_root):
+            # Written by an earlier start: still the sandbox's own folder.
+            allow_root(self.folder)
         self.connection_settings[key] = {"root": str(self.folder)}
 
     def mount(self, app: FastAPI) -> None:

@@ -287,6 +287,16 @@ async def test_sandbox_subscribe_url_on_the_portal_is_allowed_with_a_pinned_cert
     assert len(sim.topic.confirmed) == 1
 
 
+async def test_sandbox_subscribe_url_must_lie_under_the_portal_path() -> None:
+    # Same origin as the portal, but not under its path: another app on that host.
+    sim = make_simulator(assets=3, sns_public_base_url=f"{PORTAL}/other")
+    async with client_for(sim) as client:
+        connector = connector_for(sim, client, base_url=f"{PORTAL}/sandbox/bynder")
+        with pytest.raises(InvalidWebhook, match="SubscribeURL"):
+            await connector.parse_webhook(*sim.subscription_confirmation())
+    assert sim.topic.confirmed == []
+
+
 async def test_subscribe_url_elsewhere_is_refused() -> None:
     sim = make_simulator(assets=3, sns_public_base_url="https://evil.example")
     async with client_for(sim) as client:
@@ -308,7 +318,8 @@ async def test_wrong_token_fails_check_and_raises_auth_error_on_read(
     sim: BynderSimulator, client: httpx.AsyncClient
 ) -> None:
     connector = connector_for(sim, client, permanent_token="wrong")
-    assert not (await connector.check()).ok
+    with pytest.raises(AuthError):
+        await connector.check()
     with pytest.raises(AuthError):
         await read_all(connector, "media")
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 from syncbridge_cloudinary.connector import CloudinaryConnector
@@ -23,7 +24,15 @@ from syncbridge.connector.testing import FakeClock, ids_of, read_all
 from syncbridge.connector.types import Ref, TagChange
 from syncbridge.sandbox.faults import FaultKnobs
 
-from .support import PAGE_SIZE, client_for, connector_for, human, make_simulator, owned
+from .support import (
+    PAGE_SIZE,
+    client_for,
+    connector_for,
+    human,
+    make_simulator,
+    owned,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -224,6 +233,33 @@ async def test_owned_metadata_field_is_set_and_others_left_alone(
     assert sim.store.by_asset_id[asset_id].metadata == {"performance_tier": "top-10"}
     assert (await connector.write([change]))[0].status == "skipped"
     assert sim.calls["upload:metadata"] == 1
+
+
+async def test_owned_context_keys_are_set_and_people_s_context_kept(
+    sim: CloudinarySimulator, client: httpx.AsyncClient
+) -> None:
+    connector = connector_for(sim, client, owned_context_keys=["perf_tier", "perf_rank"])
+    asset_id = of_type(sim, "image")[0]
+    people = dict(sim.store.by_asset_id[asset_id].context)
+    assert people, "the sandbox gives assets an alt text and a campaign"
+    change = TagChange(
+        "resources",
+        asset_id,
+        frozenset(),
+        metadata={"perf_tier": "top|10=a", "alt": "not ours", "perf_rank": None},
+    )
+    (outcome,) = await connector.write([change])
+    assert outcome.status == "applied", outcome.detail
+    assert sim.store.by_asset_id[asset_id].context == {**people, "perf_tier": "top|10=a"}
+    (record,) = await connector.fetch([Ref("resources", asset_id)])
+    assert record.data["context"]["custom"]["perf_tier"] == "top|10=a"
+    assert (await connector.write([change]))[0].status == "skipped"
+    assert sim.calls["upload:context"] == 1
+
+
+def test_a_key_cannot_be_owned_twice() -> None:
+    with pytest.raises(ValidationError, match="both"):
+        settings_for(make_simulator(assets=1), owned_metadata_field="t", owned_context_keys=["t"])
 
 
 async def test_metadata_is_untouched_without_an_owned_field(

@@ -7,11 +7,7 @@ each test.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import cloudinary
@@ -20,36 +16,10 @@ import cloudinary.exceptions
 import cloudinary.uploader
 import cloudinary.utils
 import pytest
-import uvicorn
 from syncbridge_cloudinary.simulator import CloudinarySimulator
 
+from ..serving import serving
 from .support import make_simulator
-
-START_TIMEOUT_S = 10.0
-
-
-@contextmanager
-def serving(sim: CloudinarySimulator) -> Iterator[str]:
-    """Serve ``sim`` on a free loopback port for the block; yields its origin."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(sim, lifespan="off", log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the simulator did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=START_TIMEOUT_S)
-        sock.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from syncbridge_cloudinary.connector import CloudinaryConnector
-from syncbridge_cloudinary.signatures import notification_signature
+from syncbridge_cloudinary.signatures import MAX_NOTIFICATION_BYTES, notification_signature
 from syncbridge_cloudinary.simulator import CloudinarySimulator, NotificationType
 
 from syncbridge.connector.errors import InvalidWebhook
@@ -147,6 +147,15 @@ async def test_flipped_signature_character_is_refused(
 async def test_wrong_secret_is_refused(connector: CloudinaryConnector) -> None:
     other = make_simulator(api_secret="another-secret")
     await refused(connector, *other.notification("upload", first(other)[1]))
+
+
+async def test_an_oversized_body_is_refused_even_when_signed(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    padding = "x" * MAX_NOTIFICATION_BYTES
+    headers, body = signed(sim, {"notification_type": "upload", "public_id": padding})
+    with pytest.raises(InvalidWebhook, match="larger"):
+        await connector.parse_webhook(headers, body)
 
 
 @pytest.mark.parametrize("header", ["X-Cld-Signature", "X-Cld-Timestamp"])

@@ -90,3 +90,33 @@ def test_tags_with_commas_are_refused() -> None:
     )
     assert plan.decided[0].status == "failed"
     assert not plan.calls
+
+
+def test_only_owned_context_keys_are_sent_and_in_shape_ones_skipped() -> None:
+    current = {
+        "a": resource("p", [], context={"custom": {"alt": "A cat", "tier": "top-10"}}),
+        "b": resource("q", [], context={"custom": {"tier": "top-10"}}),
+    }
+    plan = plan_writes(
+        [change("a", tier="top-10", rank=3, alt="ours?"), change("b", tier="top-10")],
+        current,
+        tag_prefix="perf:",
+        owned_metadata_field=None,
+        owned_context_keys=["tier", "rank"],
+    )
+    assert [(c.action, c.command, c.value, c.changes) for c in plan.calls] == [
+        ("context", "add", "rank=3", (0,))
+    ]
+    assert plan.decided[1].status == "skipped"
+
+
+def test_context_values_are_escaped_and_none_clears() -> None:
+    current = {"a": resource("p", [], context={"custom": {"tier": "x"}})}
+    plan = plan_writes(
+        [change("a", tier=None, note="a=b|c")],
+        current,
+        tag_prefix="perf:",
+        owned_metadata_field=None,
+        owned_context_keys=["tier", "note"],
+    )
+    assert [c.value for c in plan.calls] == ["note=a\\=b\\|c|tier="]

@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 from syncbridge_localfolder import spec
 from syncbridge_localfolder.connector import LocalFolderConnector
+from syncbridge_localfolder.settings import ROOTS_ENV
 
 MakeConnector = Callable[..., LocalFolderConnector]
+
+
+@pytest.fixture(autouse=True)
+def _roots_under_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Permit connection roots in the test's temporary directory only."""
+    monkeypatch.setenv(ROOTS_ENV, str(tmp_path))
 
 
 @pytest.fixture
