@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,12 +45,23 @@ def serve(
     rate_5xx: Annotated[float, typer.Option(help="Share of 503 answers.", min=0, max=1)] = 0.0,
     rate_drop: Annotated[float, typer.Option(help="Share of cut connections.", min=0, max=1)] = 0.0,
     latency: Annotated[float, typer.Option(help="Seconds added to every call.", min=0)] = 0.0,
+    rate_timeout: Annotated[
+        float, typer.Option(help="Share of calls that stall, then get cut.", min=0, max=1)
+    ] = 0.0,
+    timeout_stall: Annotated[
+        float, typer.Option(help="Seconds a stalled call hangs (above the client's timeout).")
+    ] = 35.0,
 ) -> None:
     """Serve KEY's vendor simulator, built from a deterministic sandbox world."""
     try:
         spec = registry_from(ctx).get(key)
         faults = FaultKnobs(
-            rate_429=rate_429, rate_5xx=rate_5xx, rate_drop=rate_drop, latency_s=latency
+            rate_429=rate_429,
+            rate_5xx=rate_5xx,
+            rate_drop=rate_drop,
+            latency_s=latency,
+            rate_timeout=rate_timeout,
+            timeout_stall_s=timeout_stall,
         )
         simulator = build_simulator(spec, World(seed=seed, assets_count=assets), faults)
     except (ConnectorError, ValueError) as exc:
@@ -57,9 +69,16 @@ def serve(
         raise typer.Exit(code=2) from exc
     console.print(f"{spec.display_name} simulator on [bold]http://{host}:{port}[/bold]")
     console.print(f"  world: {assets} assets, seed {seed}")
-    for name, value in sandbox_info(simulator).items():
-        # Sandbox credentials are fixed, public test values, printed to configure a connection.
-        console.print(f"  {name}: {value}")
+    settings_for = getattr(simulator, "connection_settings", None)
+    if callable(settings_for):
+        # Sandbox credentials are public test values, printed to configure a connection.
+        settings = settings_for(f"http://{host}:{port}")
+        console.print("  connection settings (POST /v1/connections, with SYNCBRIDGE_ALLOW_LOCAL_")
+        console.print("  CONNECTIONS=true):")
+        console.print_json(json.dumps({"connector": key, "settings": settings}))
+    else:
+        for name, value in sandbox_info(simulator).items():
+            console.print(f"  {name}: {value}")
     import uvicorn
 
     uvicorn.run(simulator, host=host, port=port, log_level="warning")
