@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import Any
 
-from tests.conftest import bearer
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import BACKEND, bearer
 
 
 async def test_healthz_answers_without_a_key(client: httpx.AsyncClient) -> None:
@@ -115,3 +118,103 @@ async def test_metrics_expose_vendor_call_counters(client: httpx.AsyncClient) ->
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "syncbridge_vendor_calls_total" in response.text
+
+
+async def test_wrong_method_is_405_naming_every_allowed_method(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Starlette names only the first route's methods; some paths have several routes.
+    for path, allow in [
+        ("/v1/taxonomy/schemes", "GET, POST"),
+        ("/v1/mappings/preview", "POST"),
+        ("/v1/mappings/00000000-0000-4000-8000-000000000000", "DELETE, GET, PATCH"),
+    ]:
+        response = await client.put(path, json={}, headers=admin)
+        assert response.status_code == 405, response.text
+        assert response.headers["allow"] == allow
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_every_error_status_is_documented_as_problem_json(app: FastAPI) -> None:
+    document = app.openapi()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if operation.get("security"):
+                assert {"401", "403"} <= set(responses), (method, path)
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], status
+    assert "HTTPValidationError" not in str(document)
+
+
+async def test_nul_in_text_is_never_a_server_error(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Found by fuzzing (R5): PostgreSQL cannot store NUL in text, SQLite can.
+    created = await client.post(
+        "/v1/keys", json={"name": "a\u0000b", "role": "viewer"}, headers=admin
+    )
+    searched = await client.get("/v1/taxonomy/concepts?q=%00", headers=admin)
+    if BACKEND == "postgresql":
+        for response in (created, searched):
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "NUL" in response.json()["detail"]
+    else:
+        assert (created.status_code, searched.status_code) == (201, 200)
+
+
+class AuditTrail:
+    """Checks that each write added the expected entries to ``/v1/audit``."""
+
+    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        self.client, self.headers, self.seen = client, headers, 0
+
+    async def write(self, action: str, method: str, url: str, **arguments: Any) -> Any:
+        headers = {**self.headers, **arguments.pop("headers", {})}
+        response = await self.client.request(method, url, headers=headers, **arguments)
+        assert response.status_code < 300, (method, url, response.text)
+        log = (await self.client.get("/v1/audit?limit=200", headers=self.headers)).json()
+        added = [entry["action"] for entry in log["items"][: log["total"] - self.seen]]
+        assert action in added, (method, url, added)
+        self.seen = log["total"]
+        return response.json() if response.content else None
+
+
+async def test_every_admin_write_is_in_the_audit_log(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Issue 2: /v1/audit covers every write (connections have their own audit tests)."""
+    trail = AuditTrail(client, admin)
+    tax = "/v1/taxonomy"
+    await trail.write("scheme.create", "POST", f"{tax}/schemes", json={"key": "t", "title": "T"})
+    await trail.write("scheme.update", "PATCH", f"{tax}/schemes/t", json={"title": "Topic"})
+    for key in ("t:a", "t:b", "t:c"):
+        body = {"scheme": "t", "key": key, "pref_label": {"en": key.upper()}}
+        await trail.write("concept.create", "POST", f"{tax}/concepts", json=body)
+    await trail.write("concept.update", "PATCH", f"{tax}/concepts/t:a", json={"definition": "A"})
+    rule = {"connector_key": "hubspot", "field_path": "source", "operator": "equals"}
+    rule_id = (
+        await trail.write(
+            "mapping_rule.create",
+            "POST",
+            "/v1/mappings",
+            json={**rule, "values": ["a"], "concept": "t:a"},
+        )
+    )["id"]
+    await trail.write(
+        "mapping_rule.update", "PATCH", f"/v1/mappings/{rule_id}", json={"priority": 5}
+    )
+    deprecate = f"{tax}/concepts/t:a/deprecate"
+    await trail.write("mapping_rule.retarget", "POST", deprecate, json={"replacement": "t:b"})
+    await trail.write("concept.deprecate", "POST", f"{tax}/concepts/t:c/deprecate", json={})
+    await trail.write("mapping_rule.archive", "DELETE", f"/v1/mappings/{rule_id}")
+    await trail.write("concept.delete", "DELETE", f"{tax}/concepts/t:c")
+    yaml_file = b"scheme: {key: u, title: U}\nconcepts:\n- {key: 'u:a', pref_label: A}\n"
+    media = {"content-type": "application/yaml"}
+    await trail.write("scheme.create", "POST", f"{tax}/import", content=yaml_file, headers=media)
+    await trail.write("concept.delete", "DELETE", f"{tax}/concepts/u:a")
+    await trail.write("scheme.delete", "DELETE", f"{tax}/schemes/u")
+    key = await trail.write("key.create", "POST", "/v1/keys", json={"name": "bi", "role": "viewer"})
+    await trail.write("key.revoke", "DELETE", f"/v1/keys/{key['id']}")

@@ -147,13 +147,15 @@ async def test_patch_creates_a_new_version_each_time(
     )
     assert second.json()["version"] == 3
     assert second.json()["stream"] is None
-    versions = (await client.get(f"{url}/versions", headers=viewer)).json()
+    versions = (await client.get(f"{url}/versions", headers=viewer)).json()["items"]
     assert [(v["version"], v["priority"], v["operator"]) for v in versions] == [
         (1, 50, "in"),
         (2, 70, "in"),
         (3, 70, "equals"),
     ]
     assert all(v["created_by"] == "key:test-editor" for v in versions)
+    page = (await client.get(f"{url}/versions?limit=2&offset=1", headers=viewer)).json()
+    assert ([v["version"] for v in page["items"]], page["total"]) == ([2, 3], 3)
     v1 = (await client.get(f"{url}/versions/1", headers=viewer)).json()
     assert v1["values"] == ["lnkd"]
     assert v1["concept"] == "channel:linkedin"
@@ -202,7 +204,7 @@ async def test_delete_archives_but_keeps_versions(
     archived = (await client.get("/v1/mappings?include_archived=true", headers=viewer)).json()
     assert archived["items"][0]["archived_at"] is not None
     assert (await client.get(url, headers=viewer)).json()["archived_at"] is not None
-    assert len((await client.get(f"{url}/versions", headers=viewer)).json()) == 1
+    assert (await client.get(f"{url}/versions", headers=viewer)).json()["total"] == 1
     actions = [e["action"] for e in await audit(client, viewer, rule["id"])]
     assert actions == ["mapping_rule.archive", "mapping_rule.create"]
     edit = await client.patch(url, json={"priority": 1}, headers=editor)

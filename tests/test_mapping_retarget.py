@@ -50,7 +50,8 @@ async def test_retarget_moves_rules_as_new_audited_versions(
     for rule in (first, second):
         now = (await client.get(f"/v1/mappings/{rule['id']}", headers=viewer)).json()
         assert (now["concept"], now["version"]) == ("channel:email", 2)
-        versions = (await client.get(f"/v1/mappings/{rule['id']}/versions", headers=viewer)).json()
+        url = f"/v1/mappings/{rule['id']}/versions"
+        versions = (await client.get(url, headers=viewer)).json()["items"]
         assert [(v["concept"], v["created_by"]) for v in versions] == [
             ("channel:linkedin", "key:test-editor"),
             ("channel:email", "key:taxonomy"),

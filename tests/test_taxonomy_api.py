@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.errors import Conflict
 from syncbridge.models import Concept, ConceptLabel
-from syncbridge.taxonomy.service import flush_or_conflict
 from syncbridge.taxonomy.validation import normalise_label
+from syncbridge.taxonomy.writes import flush_or_conflict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "taxonomy"
 YAML = {"content-type": "application/yaml"}
@@ -192,6 +192,25 @@ async def test_key_with_a_slash_works_in_paths(
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/concepts/topic:sport/history", "GET"),
+        ("DELETE", "/concepts/topic:sport/deprecate", "POST"),
+        ("GET", "/concepts/topic:sport/deprecate", "POST"),
+    ],
+)
+@pytest.mark.usefixtures("loaded")
+async def test_sub_resources_are_not_taken_for_concept_keys(
+    client: httpx.AsyncClient, editor: dict[str, str], method: str, path: str, allow: str
+) -> None:
+    # Keys may hold "/", but never end in "/history" or "/deprecate" (found by fuzzing, R5).
+    response = await client.request(method, f"{BASE}{path}", headers=editor)
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allow
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         (concept_body("topic:x", "X") | {"scheme": "nope"}, "scheme"),
@@ -206,6 +225,7 @@ async def test_key_with_a_slash_works_in_paths(
         (concept_body("topic:x", "X", alt_labels={"en": ["x"]}), "alt_labels"),
         (concept_body("topic:x", "X", broader=["topic:x"]), "broader"),
         (concept_body("topic:x", "X", extra_field=1), "extra_field"),
+        (concept_body("topic:x/history", "X"), "key"),
     ],
 )
 @pytest.mark.usefixtures("loaded")

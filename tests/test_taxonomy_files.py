@@ -198,6 +198,34 @@ def test_invalid_turtle_names_its_line() -> None:
     assert problem.reason.startswith("invalid Turtle")
 
 
+@pytest.mark.parametrize("text", ["false", "0", "((((", "<x> <y> "])
+def test_turtle_the_parser_chokes_on_is_refused_not_crashed(text: str) -> None:
+    # Found by fuzzing (R5): rdflib raised IndexError on a bare ``false``.
+    with pytest.raises(TaxonomyImportError) as caught:
+        parse(text.encode(), TaxonomyFormat.turtle, "bad.ttl")
+    (problem,) = caught.value.problems
+    assert problem.file == "bad.ttl"
+    assert problem.reason.startswith("invalid Turtle")
+
+
+def test_yaml_nested_too_deeply_is_refused_not_crashed() -> None:
+    with pytest.raises(TaxonomyImportError) as caught:
+        parse(b"[" * 100_000, TaxonomyFormat.yaml, "deep.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.reason) == (
+        "deep.yaml",
+        "invalid YAML: collections are nested too deeply",
+    )
+
+
+@pytest.mark.parametrize("key", ["topic:a/history", "topic:a/deprecate"])
+def test_key_ending_in_a_concept_sub_resource_is_refused(key: str) -> None:
+    # GET /concepts/topic:a/history is the history of topic:a, so no concept may be called that.
+    (problem,) = problems_of(HEAD + f"  - key: {key}\n    pref_label: A\n")
+    assert problem.line == 5
+    assert "cannot end in" in problem.reason
+
+
 @pytest.mark.parametrize(
     ("raw", "reason", "line"),
     [
@@ -301,3 +329,16 @@ def test_random_cycles_are_always_rejected(edges: dict[int, set[int]], data: st.
         assert any("its own broader" in p.reason for p in problems)
     else:
         assert any("cycle" in p.reason and p.conflict for p in problems)
+
+
+def test_part_of_a_taxonomy_keeps_the_origins_of_its_concepts() -> None:
+    text = (
+        HEAD
+        + "  - {key: 'topic:a', pref_label: A}\n---\n"
+        + HEAD.replace("topic", "tone")
+        + ("  - {key: 'tone:b', pref_label: B}\n")
+    )
+    part = read_yaml(text, "two.yaml").only_schemes(["tone"])
+    assert set(part.concepts) == {"tone:b"}
+    assert part.origins["tone:b"].file == "two.yaml"
+    assert set(part.origins) == {"tone:b"}

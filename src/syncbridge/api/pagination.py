@@ -6,6 +6,8 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.errors import InvalidInput
 
@@ -54,3 +56,13 @@ class Page(BaseModel, Generic[T]):
             offset=params.offset,
             next_offset=end if end < total else None,
         )
+
+
+async def fetch_page(
+    session: AsyncSession, stmt: Select[T], params: PageParams
+) -> tuple[list[T], int]:
+    """One page of the rows ``stmt`` selects (order it first), and how many there are."""
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = (await session.execute(counted)).scalar_one()
+    rows = await session.execute(stmt.limit(params.limit).offset(params.offset))
+    return list(rows.scalars()), int(total)

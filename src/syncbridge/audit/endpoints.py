@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BeforeValidator
 
 from syncbridge.api.deps import SessionDep, Viewer
-from syncbridge.api.pagination import Page, Paging
+from syncbridge.api.pagination import Page, Paging, fetch_page
 from syncbridge.audit import repository
 from syncbridge.audit.schemas import AuditEntryOut
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic would read "1700000000" as a Unix time; the API promises RFC 3339 only.
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
+    return value
+
+
+Since = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_not_a_number),
+    Query(description="Only entries at or after this RFC 3339 date-time (with an offset)."),
+]
 
 
 @router.get("", operation_id="list_audit_entries")
@@ -23,11 +42,11 @@ async def list_audit_entries(
     entity_id: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-    since: datetime | None = None,
+    since: Since = None,
 ) -> Page[AuditEntryOut]:
     """Every admin change, newest first: who, when, what, before and after."""
     stmt = repository.audit_query(
         entity_type=entity_type, entity_id=entity_id, actor=actor, action=action, since=since
     )
-    rows, total = await repository.page(session, stmt, paging.limit, paging.offset)
+    rows, total = await fetch_page(session, stmt, paging)
     return Page.of([AuditEntryOut.model_validate(r) for r in rows], total, paging)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select
 
 from syncbridge.models import AuditEntry
 
@@ -18,7 +17,8 @@ def audit_query(
     action: str | None = None,
     since: datetime | None = None,
 ) -> Select[AuditEntry]:
-    stmt = select(AuditEntry)
+    """Entries matching every filter given, newest first."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)
     if entity_id:
@@ -30,12 +30,3 @@ def audit_query(
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     return stmt
-
-
-async def page(
-    session: AsyncSession, stmt: Select[AuditEntry], limit: int, offset: int
-) -> tuple[list[AuditEntry], int]:
-    """Newest first."""
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = await session.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return list(rows.scalars()), total

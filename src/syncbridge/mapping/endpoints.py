@@ -7,7 +7,8 @@ import uuid
 from fastapi import APIRouter, status
 
 from syncbridge.api.deps import Editor, SessionDep, Viewer
-from syncbridge.api.pagination import Page, Paging
+from syncbridge.api.pagination import Page, Paging, fetch_page
+from syncbridge.api.problems import problem_responses
 from syncbridge.mapping import repository, service
 from syncbridge.mapping.preview import preview
 from syncbridge.mapping.schemas import (
@@ -48,11 +49,16 @@ async def list_rules(
         enabled=enabled,
         include_archived=include_archived,
     )
-    rules, total = await repository.page(session, stmt, paging.limit, paging.offset)
+    rules, total = await fetch_page(session, repository.listing_order(stmt), paging)
     return Page.of(await service.rule_outs(session, rules), total, paging)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_mapping_rule")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_mapping_rule",
+    responses=problem_responses(409),
+)
 async def create_rule(body: RuleCreate, session: SessionDep, principal: Editor) -> RuleOut:
     """Create a rule (version 1). 422 for a bad path, operator, values or concept key;
     409 when the target concept is deprecated."""
@@ -61,7 +67,7 @@ async def create_rule(body: RuleCreate, session: SessionDep, principal: Editor) 
     return (await service.rule_outs(session, [rule]))[0]
 
 
-@router.post("/preview", operation_id="preview_mapping")
+@router.post("/preview", operation_id="preview_mapping", responses=problem_responses(409))
 async def preview_mapping(
     body: PreviewRequest, session: SessionDep, _principal: Viewer
 ) -> PreviewResult:
@@ -69,14 +75,16 @@ async def preview_mapping(
     return await preview(session, body)
 
 
-@router.get("/{rule_id}", operation_id="get_mapping_rule")
+@router.get("/{rule_id:uuid}", operation_id="get_mapping_rule")
 async def get_rule(rule_id: uuid.UUID, session: SessionDep, _principal: Viewer) -> RuleOut:
     """One rule as it is now (archived rules too)."""
     rule = await service.get_rule(session, rule_id)
     return (await service.rule_outs(session, [rule]))[0]
 
 
-@router.patch("/{rule_id}", operation_id="update_mapping_rule")
+@router.patch(
+    "/{rule_id:uuid}", operation_id="update_mapping_rule", responses=problem_responses(409)
+)
 async def update_rule(
     rule_id: uuid.UUID, body: RulePatch, session: SessionDep, principal: Editor
 ) -> RuleOut:
@@ -87,7 +95,7 @@ async def update_rule(
 
 
 @router.delete(
-    "/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="archive_mapping_rule"
+    "/{rule_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, operation_id="archive_mapping_rule"
 )
 async def archive_rule(rule_id: uuid.UUID, session: SessionDep, principal: Editor) -> None:
     """Archive a rule: it stops mapping; it and its versions stay readable."""
@@ -95,16 +103,16 @@ async def archive_rule(rule_id: uuid.UUID, session: SessionDep, principal: Edito
     await session.commit()
 
 
-@router.get("/{rule_id}/versions", operation_id="list_mapping_rule_versions")
+@router.get("/{rule_id:uuid}/versions", operation_id="list_mapping_rule_versions")
 async def list_versions(
-    rule_id: uuid.UUID, session: SessionDep, _principal: Viewer
-) -> list[RuleVersionOut]:
-    """Every version of a rule, oldest first."""
-    versions = await service.list_versions(session, rule_id)
-    return await _version_outs(session, versions)
+    rule_id: uuid.UUID, session: SessionDep, _principal: Viewer, paging: Paging
+) -> Page[RuleVersionOut]:
+    """A rule's versions, oldest first."""
+    versions, total = await service.list_versions(session, rule_id, paging)
+    return Page.of(await _version_outs(session, versions), total, paging)
 
 
-@router.get("/{rule_id}/versions/{version}", operation_id="get_mapping_rule_version")
+@router.get("/{rule_id:uuid}/versions/{version}", operation_id="get_mapping_rule_version")
 async def get_version(
     rule_id: uuid.UUID, version: int, session: SessionDep, _principal: Viewer
 ) -> RuleVersionOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.mapping.comparison import normalise
@@ -36,17 +36,9 @@ def rules_query(
     return stmt
 
 
-async def page(
-    session: AsyncSession, stmt: Select[MappingRule], limit: int, offset: int
-) -> tuple[list[MappingRule], int]:
-    """One page of rules, highest priority first, then oldest first."""
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    ordered = (
-        stmt.order_by(MappingRule.priority.desc(), MappingRule.created_at, MappingRule.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list((await session.execute(ordered)).scalars()), total
+def listing_order(stmt: Select[MappingRule]) -> Select[MappingRule]:
+    """Highest priority first, then oldest first."""
+    return stmt.order_by(MappingRule.priority.desc(), MappingRule.created_at, MappingRule.id)
 
 
 async def get_rule(
@@ -69,13 +61,13 @@ async def rules_using_concept(
     return list((await session.execute(stmt)).scalars())
 
 
-async def versions(session: AsyncSession, rule_id: uuid.UUID) -> list[MappingRuleVersion]:
-    stmt = (
+def versions_query(rule_id: uuid.UUID) -> Select[MappingRuleVersion]:
+    """A rule's versions, oldest first."""
+    return (
         select(MappingRuleVersion)
         .where(MappingRuleVersion.rule_id == rule_id)
         .order_by(MappingRuleVersion.version)
     )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def get_version(

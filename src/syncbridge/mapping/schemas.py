@@ -6,14 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+
+from syncbridge.taxonomy.validation import optional_not_null
 
 Operator = Literal["equals", "in", "prefix", "contains", "regex", "range", "exists"]
 #: A value a rule compares with: text, a number, a boolean, or null (an open range bound);
 #: checked per operator by :mod:`syncbridge.mapping.rule_validation`.
 RuleValue = Any
 Key = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Priority = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+# Flags and priorities take JSON booleans and integers only (not 0 for false, "5" for 5).
+Flag = StrictBool
+Priority = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
 MAX_VALUES = 1000
 
 
@@ -31,11 +35,11 @@ class RuleCreate(_Body):
     field_path: Annotated[str, StringConstraints(min_length=1, max_length=500)]
     operator: Operator
     values: Annotated[list[RuleValue], Field(max_length=MAX_VALUES)] = Field(default_factory=list)
-    case_sensitive: bool = False
-    match_labels: bool = False
+    case_sensitive: Flag = False
+    match_labels: Flag = False
     concept: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     priority: Priority = 100
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class DraftRule(RuleCreate):
@@ -45,20 +49,27 @@ class DraftRule(RuleCreate):
 
 
 class RulePatch(_Body):
-    """Fields to change; absent fields stay as they are."""
+    """Fields to change; absent fields stay as they are. Only the scope's ``connection_id``
+    and ``stream`` may be cleared with null; the schema leaves null out of the others."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    connector_key: Key | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
+        optional_not_null()
+    )
+    connector_key: Key | None = optional_not_null()
     connection_id: uuid.UUID | None = None
     stream: Key | None = None
-    field_path: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
-    operator: Operator | None = None
-    values: Annotated[list[RuleValue], Field(max_length=MAX_VALUES)] | None = None
-    case_sensitive: bool | None = None
-    match_labels: bool | None = None
-    concept: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    priority: Priority | None = None
-    enabled: bool | None = None
+    field_path: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = (
+        optional_not_null()
+    )
+    operator: Operator | None = optional_not_null()
+    values: Annotated[list[RuleValue], Field(max_length=MAX_VALUES)] | None = optional_not_null()
+    case_sensitive: Flag | None = optional_not_null()
+    match_labels: Flag | None = optional_not_null()
+    concept: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
+        optional_not_null()
+    )
+    priority: Priority | None = optional_not_null()
+    enabled: Flag | None = optional_not_null()
 
 
 class _RuleContent(BaseModel):
@@ -106,7 +117,7 @@ class PreviewRequest(_Body):
     stream: Key | None = None
     connection_id: uuid.UUID | None = None
     draft_rules: Annotated[list[DraftRule], Field(max_length=100)] = Field(default_factory=list)
-    include_saved: bool = Field(default=True, description="Also evaluate the saved rules.")
+    include_saved: Flag = Field(default=True, description="Also evaluate the saved rules.")
 
 
 class PreviewConcept(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.api.pagination import PageParams, fetch_page
 from syncbridge.audit.service import record
 from syncbridge.errors import Conflict, InvalidInput, NotFound
 from syncbridge.mapping import repository
@@ -106,19 +107,37 @@ async def retarget_rules(
     for rule in rules:
         before = snapshot(rule)
         rule.concept_id = to_concept_id
-        rule.version += 1
-        rule.updated_at = utcnow()
-        await append_version(session, rule, actor)
-        await record(
-            session,
-            actor=actor,
-            action="mapping_rule.retarget",
-            entity_type=ENTITY_TYPE,
-            entity_id=rule.id,
-            before=before,
-            after=snapshot(rule),
-        )
+        await _save_version(session, rule, before, action="mapping_rule.retarget", actor=actor)
     return rules
+
+
+async def _audit(
+    session: AsyncSession,
+    rule: MappingRule,
+    *,
+    action: str,
+    actor: str,
+    before: dict[str, Any] | None = None,
+) -> None:
+    await record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=ENTITY_TYPE,
+        entity_id=rule.id,
+        before=before,
+        after=snapshot(rule),
+    )
+
+
+async def _save_version(
+    session: AsyncSession, rule: MappingRule, before: dict[str, Any], *, action: str, actor: str
+) -> None:
+    """Make the rule's changed content a new version, frozen and audited."""
+    rule.version += 1
+    rule.updated_at = utcnow()
+    await append_version(session, rule, actor)
+    await _audit(session, rule, action=action, actor=actor, before=before)
 
 
 async def get_rule(
@@ -131,10 +150,12 @@ async def get_rule(
     return rule
 
 
-async def list_versions(session: AsyncSession, rule_id: uuid.UUID) -> list[MappingRuleVersion]:
-    """Every version of a rule, oldest first; raises NotFound for an unknown rule."""
+async def list_versions(
+    session: AsyncSession, rule_id: uuid.UUID, paging: PageParams
+) -> tuple[list[MappingRuleVersion], int]:
+    """One page of a rule's versions, oldest first; raises NotFound for an unknown rule."""
     await get_rule(session, rule_id)
-    return await repository.versions(session, rule_id)
+    return await fetch_page(session, repository.versions_query(rule_id), paging)
 
 
 async def get_version(
@@ -198,14 +219,7 @@ async def create_rule(session: AsyncSession, body: RuleCreate, actor: str) -> Ma
     session.add(rule)
     await session.flush()
     await append_version(session, rule, actor)
-    await record(
-        session,
-        actor=actor,
-        action="mapping_rule.create",
-        entity_type=ENTITY_TYPE,
-        entity_id=rule.id,
-        after=snapshot(rule),
-    )
+    await _audit(session, rule, action="mapping_rule.create", actor=actor)
     return rule
 
 
@@ -226,18 +240,7 @@ async def update_rule(
     before = snapshot(rule)
     for field, value in changes.items():
         setattr(rule, field, value)
-    rule.version += 1
-    rule.updated_at = utcnow()
-    await append_version(session, rule, actor)
-    await record(
-        session,
-        actor=actor,
-        action="mapping_rule.update",
-        entity_type=ENTITY_TYPE,
-        entity_id=rule.id,
-        before=before,
-        after=snapshot(rule),
-    )
+    await _save_version(session, rule, before, action="mapping_rule.update", actor=actor)
     return rule
 
 
@@ -277,15 +280,7 @@ async def archive_rule(session: AsyncSession, rule_id: uuid.UUID, actor: str) ->
     rule.archived_at = utcnow()
     rule.updated_at = rule.archived_at
     await session.flush()
-    await record(
-        session,
-        actor=actor,
-        action="mapping_rule.archive",
-        entity_type=ENTITY_TYPE,
-        entity_id=rule.id,
-        before=before,
-        after=snapshot(rule),
-    )
+    await _audit(session, rule, action="mapping_rule.archive", actor=actor, before=before)
     return rule
 
 

@@ -108,10 +108,12 @@ class Taxonomy:
     def only_schemes(self, keys: Iterable[str]) -> Taxonomy:
         """The part of this taxonomy in the given schemes."""
         wanted = set(keys)
+        concepts = {k: c for k, c in self.concepts.items() if c.scheme in wanted}
         return Taxonomy(
             schemes={k: s for k, s in self.schemes.items() if k in wanted},
-            concepts={k: c for k, c in self.concepts.items() if c.scheme in wanted},
-            origins={k: o for k, o in self.origins.items() if k in wanted},
+            concepts=concepts,
+            # Origins are by concept key.
+            origins={k: o for k, o in self.origins.items() if k in concepts},
         )
 
     def concepts_of(self, scheme: str) -> list[ConceptData]:

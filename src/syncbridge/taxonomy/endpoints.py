@@ -1,7 +1,8 @@
 """``/v1/taxonomy``: schemes, concepts, import and export.
 
 Reads need the ``viewer`` role, writes ``editor``. Concept keys may contain ``/``, so the
-concept routes take the rest of the path as the key.
+concept routes take the rest of the path as the key, except a last ``/history`` or
+``/deprecate``, which name sub-resources (and which no key may end in).
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from starlette.convertors import Convertor, register_url_convertor
 
 from syncbridge.api.deps import Editor, SessionDep, Viewer
-from syncbridge.api.pagination import Page, Paging
+from syncbridge.api.pagination import Page, Paging, fetch_page
+from syncbridge.api.problems import problem_responses
 from syncbridge.audit import repository as audit_repository
 from syncbridge.errors import InvalidInput
 from syncbridge.models import ConceptStatus
-from syncbridge.taxonomy import repository, service, transfer
+from syncbridge.taxonomy import repository, service, transfer, writes
 from syncbridge.taxonomy.formats.sources import (
     MEDIA_TYPES,
     TaxonomyFormat,
@@ -38,7 +41,24 @@ from syncbridge.taxonomy.schemas import (
     SchemeOut,
     SchemePatch,
 )
+from syncbridge.taxonomy.validation import CONCEPT_KEY_IN_PATH
 from syncbridge.taxonomy.views import concept_tree, concept_view, concept_views, scheme_views
+
+
+class ConceptKeyConvertor(Convertor[str]):
+    """``{key:concept_key}``: the rest of the path, unless it ends in a sub-resource, so
+    ``PATCH /concepts/x/history`` is a 405 rather than an edit of a concept ``x/history``."""
+
+    regex = CONCEPT_KEY_IN_PATH
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("concept_key", ConceptKeyConvertor())
 
 router = APIRouter(prefix="/v1/taxonomy", tags=["taxonomy"])
 
@@ -51,13 +71,16 @@ _TEXT_BODY: dict[str, Any] = {"schema": {"type": "string"}}
 @router.get("/schemes", operation_id="list_schemes")
 async def list_schemes(session: SessionDep, _principal: Viewer, paging: Paging) -> Page[SchemeOut]:
     """Every concept scheme, by key, with its number of concepts."""
-    stmt = repository.schemes_query()
-    total = await repository.count_rows(session, stmt)
-    rows = list((await session.execute(stmt.limit(paging.limit).offset(paging.offset))).scalars())
+    rows, total = await fetch_page(session, repository.schemes_query(), paging)
     return Page.of(await scheme_views(session, rows), total, paging)
 
 
-@router.post("/schemes", operation_id="create_scheme", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/schemes",
+    operation_id="create_scheme",
+    responses=problem_responses(409),
+    status_code=status.HTTP_201_CREATED,
+)
 async def create_scheme(session: SessionDep, principal: Editor, body: SchemeIn) -> SchemeOut:
     """Create a concept scheme (409 when the key is taken)."""
     scheme = await service.create_scheme(session, body, principal.actor)
@@ -82,7 +105,10 @@ async def update_scheme(
 
 
 @router.delete(
-    "/schemes/{key}", operation_id="delete_scheme", status_code=status.HTTP_204_NO_CONTENT
+    "/schemes/{key}",
+    operation_id="delete_scheme",
+    responses=problem_responses(409),
+    status_code=status.HTTP_204_NO_CONTENT,
 )
 async def delete_scheme(session: SessionDep, principal: Editor, key: str) -> None:
     """Delete an empty scheme (409 while it has concepts)."""
@@ -93,7 +119,7 @@ async def delete_scheme(session: SessionDep, principal: Editor, key: str) -> Non
 # --- concepts --------------------------------------------------------------------------
 
 
-@router.get("/concepts", operation_id="list_concepts")
+@router.get("/concepts", operation_id="list_concepts", responses=problem_responses(404))
 async def list_concepts(
     session: SessionDep,
     _principal: Viewer,
@@ -121,11 +147,16 @@ async def list_concepts(
     stmt = repository.concepts_query(
         scheme_id=scheme_row.id if scheme_row else None, status=status_value, q=q
     )
-    rows, total = await repository.page_of(session, stmt, paging.limit, paging.offset)
+    rows, total = await fetch_page(session, stmt, paging)
     return Page.of(await concept_views(session, rows), total, paging)
 
 
-@router.post("/concepts", operation_id="create_concept", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/concepts",
+    operation_id="create_concept",
+    responses=problem_responses(409),
+    status_code=status.HTTP_201_CREATED,
+)
 async def create_concept(session: SessionDep, principal: Editor, body: ConceptIn) -> ConceptOut:
     """Create a concept (409 on a duplicate key or preferred label, or a broader cycle)."""
     concept = await service.create_concept(session, body, principal.actor)
@@ -139,8 +170,8 @@ async def get_concept_history(
 ) -> Page[ConceptChange]:
     """Every change of a concept, newest first, with full before/after snapshots."""
     concept = await service.get_concept(session, key)
-    stmt = audit_repository.audit_query(entity_type=service.CONCEPT, entity_id=str(concept.id))
-    rows, total = await audit_repository.page(session, stmt, paging.limit, paging.offset)
+    stmt = audit_repository.audit_query(entity_type=writes.CONCEPT, entity_id=str(concept.id))
+    rows, total = await fetch_page(session, stmt, paging)
     items = [
         ConceptChange(
             id=r.id, at=r.at, actor=r.actor, action=r.action, before=r.before, after=r.after
@@ -150,7 +181,11 @@ async def get_concept_history(
     return Page.of(items, total, paging)
 
 
-@router.post("/concepts/{key:path}/deprecate", operation_id="deprecate_concept")
+@router.post(
+    "/concepts/{key:path}/deprecate",
+    operation_id="deprecate_concept",
+    responses=problem_responses(409),
+)
 async def deprecate_concept(
     session: SessionDep, principal: Editor, key: str, body: DeprecateIn
 ) -> DeprecationOut:
@@ -169,13 +204,15 @@ async def deprecate_concept(
     )
 
 
-@router.get("/concepts/{key:path}", operation_id="get_concept")
+@router.get("/concepts/{key:concept_key}", operation_id="get_concept")
 async def get_concept(session: SessionDep, _principal: Viewer, key: str) -> ConceptOut:
     """One concept with its labels, broader and narrower keys."""
     return await concept_view(session, await service.get_concept(session, key))
 
 
-@router.patch("/concepts/{key:path}", operation_id="update_concept")
+@router.patch(
+    "/concepts/{key:concept_key}", operation_id="update_concept", responses=problem_responses(409)
+)
 async def update_concept(
     session: SessionDep, principal: Editor, key: str, body: ConceptPatch
 ) -> ConceptOut:
@@ -186,7 +223,10 @@ async def update_concept(
 
 
 @router.delete(
-    "/concepts/{key:path}", operation_id="delete_concept", status_code=status.HTTP_204_NO_CONTENT
+    "/concepts/{key:concept_key}",
+    operation_id="delete_concept",
+    responses=problem_responses(409),
+    status_code=status.HTTP_204_NO_CONTENT,
 )
 async def delete_concept(session: SessionDep, principal: Editor, key: str) -> None:
     """Delete a concept (409 while it has narrower concepts or mapping rules use it)."""
@@ -200,6 +240,7 @@ async def delete_concept(session: SessionDep, principal: Editor, key: str) -> No
 @router.post(
     "/import",
     operation_id="import_taxonomy",
+    responses=problem_responses(409, 415),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -258,7 +299,10 @@ def import_report(result: transfer.ImportResult) -> ImportReport:
     "/export",
     operation_id="export_taxonomy",
     response_class=Response,
-    responses={200: {"content": {"application/yaml": _TEXT_BODY, "text/turtle": _TEXT_BODY}}},
+    responses={
+        200: {"content": {"application/yaml": _TEXT_BODY, "text/turtle": _TEXT_BODY}},
+        **problem_responses(404),
+    },
 )
 async def export_taxonomy(
     session: SessionDep,

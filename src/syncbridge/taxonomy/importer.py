@@ -1,11 +1,12 @@
 """The pure core of an import: validate incoming values against the store and diff them.
 
 ``plan_import(incoming, store)`` decides what to create, update and leave alone; applying
-the plan to the database is :func:`syncbridge.taxonomy.service.import_taxonomy`'s job.
+the plan to the database is :func:`syncbridge.taxonomy.transfer.import_taxonomy`'s job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from syncbridge.taxonomy.document import Taxonomy
@@ -43,21 +44,29 @@ def plan_import(incoming: Taxonomy, store: Taxonomy) -> ImportPlan:
     problems = check_taxonomy(incoming, store)
     if problems:
         raise TaxonomyImportError(problems)
-    plan = ImportPlan(incoming=incoming)
-    for key, scheme in sorted(incoming.schemes.items()):
-        current = store.schemes.get(key)
-        if current is None:
-            plan.schemes_created.append(key)
-        elif current != scheme:
-            plan.schemes_updated.append(key)
+    schemes = _diff(incoming.schemes, store.schemes)
+    concepts = _diff(incoming.concepts, store.concepts)
+    return ImportPlan(
+        incoming=incoming,
+        schemes_created=schemes[0],
+        schemes_updated=schemes[1],
+        schemes_unchanged=schemes[2],
+        concepts_created=concepts[0],
+        concepts_updated=concepts[1],
+        concepts_unchanged=concepts[2],
+    )
+
+
+def _diff(
+    incoming: Mapping[str, object], store: Mapping[str, object]
+) -> tuple[list[str], list[str], list[str]]:
+    """The keys of ``incoming`` that are new, changed and unchanged against ``store``."""
+    created, updated, unchanged = [], [], []
+    for key, item in sorted(incoming.items()):
+        if key not in store:
+            created.append(key)
+        elif store[key] != item:
+            updated.append(key)
         else:
-            plan.schemes_unchanged.append(key)
-    for key, concept in sorted(incoming.concepts.items()):
-        existing = store.concepts.get(key)
-        if existing is None:
-            plan.concepts_created.append(key)
-        elif existing != concept:
-            plan.concepts_updated.append(key)
-        else:
-            plan.concepts_unchanged.append(key)
-    return plan
+            unchanged.append(key)
+    return created, updated, unchanged

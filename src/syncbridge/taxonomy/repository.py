@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from syncbridge.models import (
     Concept,
@@ -46,12 +47,6 @@ async def count_schemes(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count(ConceptScheme.id)))).scalar_one())
 
 
-async def count_rows(session: AsyncSession, stmt: Select[ConceptScheme] | Select[Concept]) -> int:
-    return int(
-        (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    )
-
-
 def schemes_query() -> Select[ConceptScheme]:
     return select(ConceptScheme).order_by(ConceptScheme.key)
 
@@ -86,14 +81,6 @@ def concepts_query(
     return stmt
 
 
-async def page_of(
-    session: AsyncSession, stmt: Select[Concept], limit: int, offset: int
-) -> tuple[list[Concept], int]:
-    total = await count_rows(session, stmt)
-    rows = await session.execute(stmt.limit(limit).offset(offset))
-    return list(rows.scalars()), total
-
-
 async def labels_of(
     session: AsyncSession, concept_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, list[ConceptLabel]]:
@@ -108,14 +95,18 @@ async def labels_of(
     return out
 
 
-async def broader_keys(
-    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+async def _linked_keys(
+    session: AsyncSession,
+    concept_ids: Collection[uuid.UUID],
+    *,
+    side: InstrumentedAttribute[uuid.UUID],
+    other: InstrumentedAttribute[uuid.UUID],
 ) -> dict[uuid.UUID, list[str]]:
-    """The broader concepts' keys of each concept."""
+    """For each concept on ``side`` of a broader link, the keys of the concepts on ``other``."""
     rows = await session.execute(
-        select(ConceptBroader.concept_id, Concept.key)
-        .join(Concept, Concept.id == ConceptBroader.broader_id)
-        .where(ConceptBroader.concept_id.in_(concept_ids))
+        select(side, Concept.key)
+        .join(Concept, Concept.id == other)
+        .where(side.in_(concept_ids))
         .order_by(Concept.key)
     )
     out: dict[uuid.UUID, list[str]] = defaultdict(list)
@@ -124,20 +115,22 @@ async def broader_keys(
     return out
 
 
+async def broader_keys(
+    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The broader concepts' keys of each concept."""
+    return await _linked_keys(
+        session, concept_ids, side=ConceptBroader.concept_id, other=ConceptBroader.broader_id
+    )
+
+
 async def narrower_keys(
     session: AsyncSession, concept_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, list[str]]:
     """The narrower concepts' keys of each concept."""
-    rows = await session.execute(
-        select(ConceptBroader.broader_id, Concept.key)
-        .join(Concept, Concept.id == ConceptBroader.concept_id)
-        .where(ConceptBroader.broader_id.in_(concept_ids))
-        .order_by(Concept.key)
+    return await _linked_keys(
+        session, concept_ids, side=ConceptBroader.broader_id, other=ConceptBroader.concept_id
     )
-    out: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for broader_id, key in rows:
-        out[broader_id].append(key)
-    return out
 
 
 async def keys_of(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -8,12 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncbridge.taxonomy.validation import (
+    AltLabels,
     ConceptKey,
     Description,
-    LabelText,
-    LangTag,
+    PrefLabels,
     SchemeKey,
     Title,
+    optional_not_null,
 )
 
 EditableStatus = Literal["draft", "approved"]
@@ -34,7 +35,8 @@ class SchemePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    # Optional, not nullable: a null title is refused (a scheme always has one).
+    title: Title | None = optional_not_null()
     description: Description | None = None
 
 
@@ -54,12 +56,10 @@ class ConceptIn(BaseModel):
 
     scheme: SchemeKey
     key: ConceptKey
-    pref_label: dict[LangTag, LabelText] = Field(
-        min_length=1, examples=[{"en": "Paid social", "de": "Bezahlte soziale Medien"}]
+    pref_label: PrefLabels = Field(
+        examples=[{"en": "Paid social", "de": "Bezahlte soziale Medien"}]
     )
-    alt_labels: dict[LangTag, list[LabelText]] = Field(
-        default_factory=dict, examples=[{"en": ["PSM", "Social ads"]}]
-    )
+    alt_labels: AltLabels = Field(default_factory=dict, examples=[{"en": ["PSM", "Social ads"]}])
     definition: Description | None = None
     broader: list[ConceptKey] = Field(default_factory=list)
     status: EditableStatus = "approved"
@@ -73,11 +73,12 @@ class ConceptPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pref_label: dict[LangTag, LabelText] | None = Field(default=None, min_length=1)
-    alt_labels: dict[LangTag, list[LabelText]] | None = None
+    # Fields that cannot be null are optional but not nullable in the schema.
+    pref_label: PrefLabels | None = optional_not_null()
+    alt_labels: AltLabels | None = None
     definition: Description | None = None
-    broader: list[ConceptKey] | None = None
-    status: EditableStatus | None = None
+    broader: list[ConceptKey] | None = optional_not_null()
+    status: EditableStatus | None = optional_not_null()
 
 
 class DeprecateIn(BaseModel):

@@ -1,46 +1,36 @@
-"""Taxonomy writes: schemes and concepts, deprecation and deletion, each audited.
+"""Taxonomy changes through the API: schemes and concepts, deprecation and deletion.
 
 Every change is checked against the whole taxonomy with the same rules an import uses
-(:func:`check_taxonomy`), bumps ``Concept.revision`` and writes an audit entry with full
-before/after snapshots (keys, never ids) in the caller's transaction. Services only flush.
+(:func:`check_taxonomy`), bumps ``Concept.revision`` and is audited, through the steps of
+:mod:`syncbridge.taxonomy.writes`. Services only flush.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.audit.service import record
 from syncbridge.errors import Conflict, InvalidInput, NotFound
 from syncbridge.mapping.service import retarget_rules, rules_using_concept
-from syncbridge.models import Concept, ConceptBroader, ConceptLabel, ConceptScheme, MappingRule
+from syncbridge.models import Concept, ConceptScheme, MappingRule
 from syncbridge.taxonomy import repository
-from syncbridge.taxonomy.document import ConceptData, Taxonomy
+from syncbridge.taxonomy.document import ConceptData, SchemeData, Taxonomy
 from syncbridge.taxonomy.schemas import ConceptIn, ConceptPatch, SchemeIn, SchemePatch
-from syncbridge.taxonomy.validation import Problem, check_taxonomy, normalise_label
-
-CONCEPT = "concept"
-SCHEME = "concept_scheme"
-
-
-async def flush_or_conflict(session: AsyncSession, what: str) -> None:
-    """Flush; a constraint the checks could not see coming becomes a 409.
-
-    That is a race (two writers taking one label or key) or rows elsewhere still referring
-    to what is being removed.
-    """
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            f"{what} conflicts with a concurrent change or with data that refers to it; "
-            "reload and retry"
-        ) from exc
+from syncbridge.taxonomy.validation import Problem, check_taxonomy
+from syncbridge.taxonomy.writes import (
+    SCHEME,
+    add_scheme,
+    audit_concept,
+    clear_state,
+    concept_snapshot,
+    flush_or_conflict,
+    rewrite_scheme,
+    scheme_data,
+    write_state,
+)
 
 
 def refuse(problems: list[Problem]) -> NoReturn:
@@ -57,10 +47,6 @@ def rule_refs(rules: list[MappingRule]) -> list[dict[str, str]]:
     return [{"id": str(rule.id), "name": rule.name} for rule in rules]
 
 
-def concept_snapshot(data: ConceptData, revision: int) -> dict[str, Any]:
-    return {**data.snapshot(), "revision": revision}
-
-
 # --- schemes ---------------------------------------------------------------------------
 
 
@@ -72,10 +58,6 @@ async def get_scheme(session: AsyncSession, key: str) -> ConceptScheme:
     return scheme
 
 
-def _scheme_snapshot(scheme: ConceptScheme) -> dict[str, Any]:
-    return {"key": scheme.key, "title": scheme.title, "description": scheme.description}
-
-
 async def create_scheme(session: AsyncSession, data: SchemeIn, actor: str) -> ConceptScheme:
     """Create a scheme; 409 when the key is taken."""
     if await repository.scheme_by_key(session, data.key) is not None:
@@ -83,18 +65,8 @@ async def create_scheme(session: AsyncSession, data: SchemeIn, actor: str) -> Co
             f"A concept scheme '{data.key}' already exists.",
             errors=[{"field": "key", "reason": "already exists"}],
         )
-    scheme = ConceptScheme(key=data.key, title=data.title, description=data.description)
-    session.add(scheme)
-    await flush_or_conflict(session, f"Scheme '{data.key}'")
-    await record(
-        session,
-        actor=actor,
-        action="scheme.create",
-        entity_type=SCHEME,
-        entity_id=scheme.id,
-        after=_scheme_snapshot(scheme),
-    )
-    return scheme
+    new = SchemeData(key=data.key, title=data.title, description=data.description)
+    return await add_scheme(session, new, actor)
 
 
 async def update_scheme(
@@ -105,20 +77,7 @@ async def update_scheme(
     changes = patch.model_dump(exclude_unset=True)
     if "title" in changes and changes["title"] is None:
         raise InvalidInput("title cannot be null", errors=[{"field": "title", "reason": "null"}])
-    before = _scheme_snapshot(scheme)
-    for name, value in changes.items():
-        setattr(scheme, name, value)
-    if _scheme_snapshot(scheme) != before:
-        await session.flush()
-        await record(
-            session,
-            actor=actor,
-            action="scheme.update",
-            entity_type=SCHEME,
-            entity_id=scheme.id,
-            before=before,
-            after=_scheme_snapshot(scheme),
-        )
+    await rewrite_scheme(session, scheme, replace(scheme_data(scheme), **changes), actor)
     return scheme
 
 
@@ -131,7 +90,7 @@ async def delete_scheme(session: AsyncSession, key: str, actor: str) -> None:
             f"Scheme '{key}' still has {count} concepts; delete or move them first.",
             extra={"concept_count": count},
         )
-    before = _scheme_snapshot(scheme)
+    before = scheme_data(scheme).snapshot()
     await session.delete(scheme)
     await flush_or_conflict(session, f"Deleting scheme '{key}'")
     await record(
@@ -142,54 +101,6 @@ async def delete_scheme(session: AsyncSession, key: str, actor: str) -> None:
         entity_id=scheme.id,
         before=before,
     )
-
-
-# --- concept state ---------------------------------------------------------------------
-
-
-async def clear_state(session: AsyncSession, concept_ids: list[uuid.UUID]) -> None:
-    """Remove the labels and broader links of concepts about to be rewritten.
-
-    Done for all rewritten concepts before any is written back, so that labels moving
-    between concepts never trip the unique index half-way.
-    """
-    if concept_ids:
-        await session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id.in_(concept_ids)))
-        await session.execute(
-            delete(ConceptBroader).where(ConceptBroader.concept_id.in_(concept_ids))
-        )
-        await session.flush()
-
-
-def write_state(
-    session: AsyncSession,
-    concept: Concept,
-    data: ConceptData,
-    *,
-    ids: dict[str, uuid.UUID],
-    scheme_ids: dict[str, uuid.UUID],
-) -> None:
-    """Set a concept's columns, labels and broader links from ``data`` (after clear_state)."""
-    scheme_id = scheme_ids[data.scheme]
-    concept.scheme_id = scheme_id
-    concept.status = data.status
-    concept.definition = data.definition
-    concept.replaced_by_id = ids[data.replaced_by] if data.replaced_by else None
-    labels = [("pref", lang, text) for lang, text in data.pref_label.items()] + [
-        ("alt", lang, text) for lang, texts in data.alt_labels.items() for text in texts
-    ]
-    session.add_all(
-        ConceptLabel(
-            concept_id=concept.id,
-            scheme_id=scheme_id,
-            kind=kind,
-            lang=lang,
-            text=text,
-            norm=normalise_label(text),
-        )
-        for kind, lang, text in labels
-    )
-    session.add_all(ConceptBroader(concept_id=concept.id, broader_id=ids[b]) for b in data.broader)
 
 
 async def _store_change(
@@ -213,12 +124,11 @@ async def _store_change(
     )
     concept.revision = before_revision + 1
     await flush_or_conflict(session, f"Concept '{concept.key}'")
-    await record(
+    await audit_concept(
         session,
-        actor=actor,
+        concept,
         action=action,
-        entity_type=CONCEPT,
-        entity_id=concept.id,
+        actor=actor,
         before=concept_snapshot(before, before_revision),
         after=concept_snapshot(after, concept.revision),
     )
@@ -271,14 +181,8 @@ async def create_concept(session: AsyncSession, data: ConceptIn, actor: str) -> 
     ids = await repository.ids_by_key(session)
     write_state(session, concept, new, ids=ids, scheme_ids=scheme_ids)
     await flush_or_conflict(session, f"Concept '{data.key}'")
-    await record(
-        session,
-        actor=actor,
-        action="concept.create",
-        entity_type=CONCEPT,
-        entity_id=concept.id,
-        after=concept_snapshot(new, 1),
-    )
+    after = concept_snapshot(new, 1)
+    await audit_concept(session, concept, action="concept.create", actor=actor, after=after)
     return concept
 
 
@@ -387,11 +291,5 @@ async def delete_concept(session: AsyncSession, key: str, actor: str) -> None:
     before = await repository.concept_data(session, concept)
     await session.delete(concept)
     await flush_or_conflict(session, f"Deleting concept '{key}'")
-    await record(
-        session,
-        actor=actor,
-        action="concept.delete",
-        entity_type=CONCEPT,
-        entity_id=concept.id,
-        before=concept_snapshot(before, concept.revision),
-    )
+    snapshot = concept_snapshot(before, concept.revision)
+    await audit_concept(session, concept, action="concept.delete", actor=actor, before=snapshot)

@@ -11,22 +11,22 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.audit.service import record
 from syncbridge.mapping.service import retarget_rules, rules_using_concept
-from syncbridge.models import Concept, ConceptScheme, MappingRule
+from syncbridge.models import Concept, MappingRule
 from syncbridge.taxonomy import repository
-from syncbridge.taxonomy.document import ConceptData, Taxonomy
+from syncbridge.taxonomy.document import Taxonomy
 from syncbridge.taxonomy.importer import ImportPlan, plan_import
-from syncbridge.taxonomy.service import (
-    CONCEPT,
-    SCHEME,
+from syncbridge.taxonomy.service import get_scheme
+from syncbridge.taxonomy.validation import Problem, TaxonomyImportError
+from syncbridge.taxonomy.writes import (
+    add_scheme,
+    audit_concept,
     clear_state,
     concept_snapshot,
     flush_or_conflict,
-    get_scheme,
+    rewrite_scheme,
     write_state,
 )
-from syncbridge.taxonomy.validation import Problem, TaxonomyImportError
 
 
 @dataclass
@@ -108,7 +108,7 @@ async def _rule_moves(session: AsyncSession, plan: ImportPlan, store: Taxonomy) 
 
 
 async def _apply(session: AsyncSession, plan: ImportPlan, store: Taxonomy, actor: str) -> None:
-    await _apply_schemes(session, plan, store, actor)
+    await _apply_schemes(session, plan, actor)
     scheme_ids = await repository.scheme_ids_by_key(session)
     incoming = plan.incoming.concepts
     created = [
@@ -131,60 +131,24 @@ async def _apply(session: AsyncSession, plan: ImportPlan, store: Taxonomy, actor
     for concept in updated:
         concept.revision += 1
     await flush_or_conflict(session, "The import")
-    for concept in created:
-        await _audit(session, actor, concept, None, incoming[concept.key])
-    for concept in updated:
-        before = concept_snapshot(store.concepts[concept.key], revisions[concept.key])
-        await _audit(session, actor, concept, before, incoming[concept.key])
-
-
-async def _audit(
-    session: AsyncSession,
-    actor: str,
-    concept: Concept,
-    before: dict[str, object] | None,
-    after: ConceptData,
-) -> None:
-    await record(
-        session,
-        actor=actor,
-        action="concept.create" if before is None else "concept.update",
-        entity_type=CONCEPT,
-        entity_id=concept.id,
-        before=before,
-        after=concept_snapshot(after, concept.revision),
-    )
-
-
-async def _apply_schemes(
-    session: AsyncSession, plan: ImportPlan, store: Taxonomy, actor: str
-) -> None:
-    for key in plan.schemes_created:
-        data = plan.incoming.schemes[key]
-        scheme = ConceptScheme(key=key, title=data.title, description=data.description)
-        session.add(scheme)
-        await flush_or_conflict(session, f"Scheme '{key}'")
-        await record(
-            session,
-            actor=actor,
-            action="scheme.create",
-            entity_type=SCHEME,
-            entity_id=scheme.id,
-            after=data.snapshot(),
+    for concept in [*created, *updated]:
+        after = concept_snapshot(incoming[concept.key], concept.revision)
+        if concept.key in revisions:
+            before = concept_snapshot(store.concepts[concept.key], revisions[concept.key])
+            action = "concept.update"
+        else:
+            before, action = None, "concept.create"
+        await audit_concept(
+            session, concept, action=action, actor=actor, before=before, after=after
         )
+
+
+async def _apply_schemes(session: AsyncSession, plan: ImportPlan, actor: str) -> None:
+    for key in plan.schemes_created:
+        await add_scheme(session, plan.incoming.schemes[key], actor)
     for key in plan.schemes_updated:
-        data = plan.incoming.schemes[key]
-        scheme = await get_scheme(session, key)
-        scheme.title, scheme.description = data.title, data.description
-        await flush_or_conflict(session, f"Scheme '{key}'")
-        await record(
-            session,
-            actor=actor,
-            action="scheme.update",
-            entity_type=SCHEME,
-            entity_id=scheme.id,
-            before=store.schemes[key].snapshot(),
-            after=data.snapshot(),
+        await rewrite_scheme(
+            session, await get_scheme(session, key), plan.incoming.schemes[key], actor
         )
 
 

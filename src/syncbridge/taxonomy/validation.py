@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from syncbridge.errors import InvalidInput
 from syncbridge.taxonomy.document import ConceptData, Taxonomy
@@ -21,12 +21,77 @@ SCHEME_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 CONCEPT_KEY_PATTERN = r"^[a-z0-9][a-z0-9._:/-]*$"
 LANG_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
+#: URL segments after a concept key that name a sub-resource (``/concepts/{key}/history``);
+#: no key may end in one, so every concept URL means one thing.
+CONCEPT_SUBRESOURCES = ("history", "deprecate")
+_NO_SUBRESOURCE_END = r"(?!.*/(?:" + "|".join(CONCEPT_SUBRESOURCES) + r")$)"
+#: What the concept routes' ``{key}`` matches: anything not ending in a sub-resource.
+CONCEPT_KEY_IN_PATH = _NO_SUBRESOURCE_END + ".+"
+LABEL_MAX = 300
+LANG_MAX = 16
+
+
+def _not_a_subresource(key: str) -> str:
+    head, _, last = key.rpartition("/")
+    if head and last in CONCEPT_SUBRESOURCES:
+        raise ValueError(f"a concept key cannot end in '/{last}' (that URL is the {last} call)")
+    return key
+
+
 SchemeKey = Annotated[str, StringConstraints(pattern=SCHEME_KEY_PATTERN, max_length=100)]
-ConceptKey = Annotated[str, StringConstraints(pattern=CONCEPT_KEY_PATTERN, max_length=200)]
-LangTag = Annotated[str, StringConstraints(pattern=LANG_PATTERN, max_length=16)]
-LabelText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ConceptKey = Annotated[
+    str,
+    StringConstraints(pattern=CONCEPT_KEY_PATTERN, max_length=200),
+    AfterValidator(_not_a_subresource),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^" + _NO_SUBRESOURCE_END + CONCEPT_KEY_PATTERN.removeprefix("^"),
+            "maxLength": 200,
+        }
+    ),
+]
+LangTag = Annotated[str, StringConstraints(pattern=LANG_PATTERN, max_length=LANG_MAX)]
+LabelText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LABEL_MAX)
+]
+_LANG_KEYS = {"propertyNames": {"pattern": LANG_PATTERN, "maxLength": LANG_MAX}}
+_LABEL = {"type": "string", "minLength": 1, "maxLength": LABEL_MAX}
+# pydantic documents language-keyed maps with ``patternProperties``, which lets any other
+# key through; ``propertyNames`` says what the validation does.
+PrefLabels = Annotated[
+    dict[LangTag, LabelText],
+    Field(min_length=1),
+    WithJsonSchema(
+        {"type": "object", **_LANG_KEYS, "additionalProperties": _LABEL, "minProperties": 1}
+    ),
+]
+AltLabels = Annotated[
+    dict[LangTag, list[LabelText]],
+    WithJsonSchema(
+        {
+            "type": "object",
+            **_LANG_KEYS,
+            "additionalProperties": {"type": "array", "items": _LABEL},
+        }
+    ),
+]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+
+
+def optional_not_null() -> Any:
+    """A patch field that may be left out but not sent as null (refused with 422)."""
+    return Field(default=None, json_schema_extra=_drop_null)
 
 
 def normalise_label(text: str) -> str:
@@ -168,29 +233,8 @@ def check_taxonomy(incoming: Taxonomy, store: Taxonomy | None = None) -> list[Pr
 
     problems: list[Problem] = []
     for key, concept in sorted(incoming.concepts.items()):
-        problems += [problem(key, attr, reason) for attr, reason in concept_problems(concept)]
-        if concept.scheme not in merged.schemes:
-            problems.append(problem(key, "scheme", f"scheme '{concept.scheme}' does not exist"))
-        for parent in concept.broader:
-            if parent == key:
-                problems.append(
-                    problem(key, "broader", "a concept cannot be its own broader concept")
-                )
-            elif parent not in merged.concepts:
-                problems.append(
-                    problem(key, "broader", f"broader concept '{parent}' does not exist")
-                )
-        replacement = concept.replaced_by
-        if replacement and replacement != key:
-            target = merged.concepts.get(replacement)
-            if target is None:
-                problems.append(
-                    problem(key, "replaced_by", f"replacement '{replacement}' does not exist")
-                )
-            elif target.status == "deprecated":
-                problems.append(
-                    problem(key, "replaced_by", f"replacement '{replacement}' is deprecated too")
-                )
+        reasons = concept_problems(concept) + _link_problems(concept, merged)
+        problems += [problem(key, attribute, reason) for attribute, reason in reasons]
     problems += _duplicate_pref_labels(incoming, merged, problem)
     # A concept naming itself as broader is reported above; find longer cycles here.
     cycle = find_cycle({k: [b for b in c.broader if b != k] for k, c in merged.concepts.items()})
@@ -205,6 +249,27 @@ def check_taxonomy(incoming: Taxonomy, store: Taxonomy | None = None) -> list[Pr
             )
         )
     return problems
+
+
+def _link_problems(concept: ConceptData, merged: Taxonomy) -> list[tuple[str, str]]:
+    """A concept's scheme, broader and replacement keys that lead nowhere, as
+    (attribute, reason)."""
+    key, reasons = concept.key, []
+    if concept.scheme not in merged.schemes:
+        reasons.append(("scheme", f"scheme '{concept.scheme}' does not exist"))
+    for parent in concept.broader:
+        if parent == key:
+            reasons.append(("broader", "a concept cannot be its own broader concept"))
+        elif parent not in merged.concepts:
+            reasons.append(("broader", f"broader concept '{parent}' does not exist"))
+    replacement = concept.replaced_by
+    if replacement and replacement != key:
+        target = merged.concepts.get(replacement)
+        if target is None:
+            reasons.append(("replaced_by", f"replacement '{replacement}' does not exist"))
+        elif target.status == "deprecated":
+            reasons.append(("replaced_by", f"replacement '{replacement}' is deprecated too"))
+    return reasons
 
 
 def _duplicate_pref_labels(incoming: Taxonomy, merged: Taxonomy, problem: Any) -> list[Problem]:

@@ -68,6 +68,11 @@ def read_turtle(text: str, file: str | None = None) -> Taxonomy:
         raise TaxonomyImportError([Problem(f"invalid Turtle: {reason}", file, line)]) from exc
     except (ValueError, RdflibError) as exc:
         raise TaxonomyImportError([Problem(f"invalid Turtle: {exc}", file=file)]) from exc
+    except Exception as exc:
+        # rdflib's parser trips over some malformed input with IndexError and the like
+        # (a bare ``false`` does it); whatever it raises, the file is at fault, not us.
+        reason = f"invalid Turtle: the parser gave up ({type(exc).__name__})"
+        raise TaxonomyImportError([Problem(reason, file=file)]) from exc
     return _TurtleReader(graph, file).read()
 
 

@@ -41,6 +41,10 @@ def read_yaml(text: str, file: str | None = None) -> Taxonomy:
         raise TaxonomyImportError([_syntax_problem(exc, file)]) from exc
     except yaml.YAMLError as exc:
         raise TaxonomyImportError([_reader_problem(exc, text, file)]) from exc
+    except RecursionError as exc:
+        # PyYAML builds nested collections recursively: ``[[[[...`` exhausts the stack.
+        problem = Problem("invalid YAML: collections are nested too deeply", file=file)
+        raise TaxonomyImportError([problem]) from exc
     finally:
         loader.dispose()
     if not problems and not taxonomy.schemes:
