@@ -63,7 +63,13 @@ def migrate_command(
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
-    role: Annotated[Role, typer.Option(help="admin, editor or viewer.")] = Role.viewer,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="viewer: read everything; editor: also change the taxonomy and mappings; "
+            "admin: also keys and connections."
+        ),
+    ] = Role.viewer,
 ) -> None:
     """Create an API key and print it once."""
 

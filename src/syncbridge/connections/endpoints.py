@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, status
 
 from syncbridge.api.deps import Admin, SessionDep, Viewer
 from syncbridge.api.pagination import Page, Paging
+from syncbridge.api.problems import problem_responses
 from syncbridge.audit.service import record
 from syncbridge.connections import repository, service
 from syncbridge.connections.checks import check_connection
@@ -64,7 +65,12 @@ async def list_connections(
     return Page.of([service.view(ctx, r) for r in rows], total, paging)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_connection")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_connection",
+    responses=problem_responses(409),
+)
 async def create_connection(
     body: ConnectionCreate, session: SessionDep, ctx: ContextDep, principal: Admin
 ) -> ConnectionOut:
@@ -82,7 +88,9 @@ async def get_connection(
     return service.view(ctx, await repository.get(session, connection_id))
 
 
-@router.patch("/{connection_id}", operation_id="update_connection")
+@router.patch(
+    "/{connection_id}", operation_id="update_connection", responses=problem_responses(409)
+)
 async def update_connection(
     connection_id: uuid.UUID,
     body: ConnectionUpdate,
