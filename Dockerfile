@@ -16,7 +16,10 @@ FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    SYNCBRIDGE_DATABASE_URL=sqlite+aiosqlite:////data/syncbridge.db
+    SYNCBRIDGE_DATABASE_URL=sqlite+aiosqlite:////data/syncbridge.db \
+    SYNCBRIDGE_ENVIRONMENT=production
+# Production refuses to start without SYNCBRIDGE_SECRET_KEY (>= 32 random characters); create
+# the first admin key with `docker run ... syncbridge keys create --name NAME --role admin`.
 RUN groupadd --system syncbridge \
  && useradd --system --gid syncbridge --home-dir /data --create-home syncbridge
 COPY --from=build /opt/venv /opt/venv

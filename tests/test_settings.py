@@ -23,7 +23,17 @@ def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.max_body_bytes == 2048
 
 
-@pytest.mark.parametrize("secret", [None, DEVELOPMENT_SECRET_KEY, "short"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        None,
+        DEVELOPMENT_SECRET_KEY,
+        "short",
+        f"x,{DEVELOPMENT_SECRET_KEY}",
+        f"{'k' * 48},{DEVELOPMENT_SECRET_KEY}",
+        f"{'k' * 48},",
+    ],
+)
 def test_production_refuses_a_default_or_weak_secret(
     monkeypatch: pytest.MonkeyPatch, secret: str | None
 ) -> None:
@@ -36,9 +46,10 @@ def test_production_refuses_a_default_or_weak_secret(
         Settings()
 
 
-def test_production_accepts_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("secret", ["k" * 48, f"{'n' * 40},{'o' * 40}"])
+def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
     monkeypatch.setenv("SYNCBRIDGE_ENVIRONMENT", "production")
-    monkeypatch.setenv("SYNCBRIDGE_SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("SYNCBRIDGE_SECRET_KEY", secret)
     assert Settings().environment == "production"
 
 

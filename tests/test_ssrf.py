@@ -19,6 +19,7 @@ from syncbridge.connections.ssrf import SSRFRefused, parse_ip_literal, validate_
 from syncbridge.errors import InvalidInput
 from syncbridge.settings import Settings
 from tests.plugins_connections import (
+    GOOD_TOKEN,
     HOSTS,
     EchoVendor,
     HostTable,
@@ -134,7 +135,8 @@ async def test_refused_when_patched_in(
     created = (await _save(client, admin, "http://api.vendor.example")).json()
     response = await client.patch(
         f"/v1/connections/{created['id']}",
-        json={"settings": {"base_url": base_url}},
+        # The secret is re-entered, as a URL change requires, so only the guard can refuse.
+        json={"settings": {"base_url": base_url, "api_token": GOOD_TOKEN}},
         headers=admin,
     )
     assert response.status_code == 422

@@ -7,7 +7,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import syncbridge
-from syncbridge.auth.service import Role, count_active_keys, create_key
+from syncbridge.audit.service import record
+from syncbridge.auth.service import Role, count_keys, create_key
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.logs import get_logger
 from syncbridge.settings import Settings
@@ -55,15 +56,28 @@ async def load_default_taxonomy(
 async def bootstrap_store(settings: Settings) -> str | None:
     """Load the default taxonomy into an empty store and create the first admin key.
 
-    Idempotent: a store that already has keys gets no new key, one that has schemes no
-    taxonomy. Returns the new key, if any.
+    Idempotent: a store that has (or ever had) keys gets no new key, one that has schemes no
+    taxonomy; outside development no key is created. Returns the new key, if any.
     """
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
             raw: str | None = None
-            if await count_active_keys(session) == 0:
-                _row, raw = await create_key(session, name="bootstrap-admin", role=Role.admin)
+            # Only a development store that never had a key gets one; production creates its
+            # keys with `syncbridge keys create`, so no key is ever printed into its logs.
+            if (
+                settings.environment == "development"
+                and await count_keys(session, active_only=False) == 0
+            ):
+                row, raw = await create_key(session, name="bootstrap-admin", role=Role.admin)
+                await record(
+                    session,
+                    actor=BOOTSTRAP_ACTOR,
+                    action="key.create",
+                    entity_type="api_key",
+                    entity_id=row.id,
+                    after={"name": row.name, "role": row.role, "prefix": row.prefix},
+                )
             await load_default_taxonomy(session)
             await session.commit()
             return raw

@@ -39,11 +39,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
-            key = self.secret_key.get_secret_value()
-            if not key or key == DEVELOPMENT_SECRET_KEY or len(key) < 32:
+            # Every entry of a rotation list counts: any of them can decrypt the secrets.
+            entries = [e.strip() for e in self.secret_key.get_secret_value().split(",")]
+            if any(not e or e == DEVELOPMENT_SECRET_KEY or len(e) < 32 for e in entries):
                 raise ValueError(
-                    "SYNCBRIDGE_SECRET_KEY must be set to a random value of at least 32 "
-                    "characters in production"
+                    "SYNCBRIDGE_SECRET_KEY must be set in production, and each of its "
+                    "comma-separated entries must be a random value of at least 32 characters"
                 )
         return self
 

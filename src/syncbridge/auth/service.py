@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.models import ApiKey, utcnow
@@ -72,6 +72,9 @@ async def revoke_key(session: AsyncSession, key: ApiKey) -> None:
     await session.flush()
 
 
-async def count_active_keys(session: AsyncSession) -> int:
-    rows = await session.execute(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))
-    return len(rows.all())
+async def count_keys(session: AsyncSession, *, active_only: bool = True) -> int:
+    """How many keys exist (by default only those not revoked)."""
+    stmt = select(func.count()).select_from(ApiKey)
+    if active_only:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    return (await session.execute(stmt)).scalar_one()

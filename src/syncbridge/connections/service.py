@@ -209,6 +209,34 @@ def _merged(
     return merged
 
 
+def _require_secrets_on_new_url(
+    spec: ConnectorSpec, stored: Mapping[str, Any], changes: Mapping[str, Any]
+) -> None:
+    """Refuse to carry stored secrets over to a new vendor URL unless they are re-entered.
+
+    Otherwise anyone who may edit a connection could point it at their own host and have
+    syncbridge send it the stored credentials on the next call.
+    """
+    model = spec.settings_model
+    if not any(
+        name in changes and changes[name] != stored.get(name) for name in model.url_fields()
+    ):
+        return
+    missing = sorted(
+        name
+        for name in model.secret_fields()
+        if stored.get(name) is not None and changes.get(name, SECRET_MASK) == SECRET_MASK
+    )
+    if missing:
+        raise InvalidInput(
+            "The vendor URL changed: re-enter the secrets to send them to the new URL.",
+            errors=[
+                {"field": f"settings.{name}", "reason": "must be re-entered when a URL changes"}
+                for name in missing
+            ],
+        )
+
+
 async def update_connection(
     session: AsyncSession,
     ctx: ConnectionContext,
@@ -223,6 +251,7 @@ async def update_connection(
         spec = _spec(ctx, connection.connector_key)
         stored = {**connection.settings, **read_secrets(ctx, connection)}
         model = _validated(spec, _merged(spec, stored, body.settings))
+        _require_secrets_on_new_url(spec, stored, body.settings)
         await _check_urls(ctx, model)
         public, secrets = _split(model)
         connection.settings = public
