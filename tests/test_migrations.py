@@ -72,6 +72,8 @@ def test_upgrade_downgrade_upgrade_matches_models(empty_db_url: str) -> None:
 
 
 def test_data_survives_every_upgrade_step(empty_db_url: str) -> None:
+    # Rows written at the first revision must survive each later step. With one revision
+    # this only re-applies head; every migration added later is checked by the same walk.
     script = ScriptDirectory.from_config(alembic_config(empty_db_url))
     revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
     migrate(empty_db_url, revisions[0])
