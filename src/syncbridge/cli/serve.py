@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from syncbridge.db import migrate, normalise_url
-from syncbridge.settings import get_settings
+from syncbridge.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from syncbridge.sandbox.embedded import EmbeddedSandbox
 
 console = Console(stderr=True)
 
@@ -53,24 +56,8 @@ def serve(
     first_key = asyncio.run(bootstrap_store(settings))
     embedded = None
     if sandbox:
-        from syncbridge.connector.registry import ConnectorRegistry
-        from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
-        from syncbridge.sandbox.world import World
-
         settings = settings.model_copy(update={"allow_local_connections": True})
-        registry = ConnectorRegistry.from_entry_points()
-        public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        embedded = EmbeddedSandbox.build(
-            registry,
-            world=World(assets_count=sandbox_assets),
-            public_url=f"http://{public_host}:{port}",
-            folder=sandbox_folder,
-        )
-        names = asyncio.run(prepare_sandbox_connections(settings, embedded, registry))
-        console.print(
-            f"Sandbox vendors at http://{public_host}:{port}/sandbox/<connector>; "
-            f"connections: {', '.join(names)}"
-        )
+        embedded = _start_sandbox(settings, host, port, sandbox_assets, sandbox_folder)
     if first_key:
         console.print(
             "[bold yellow]First start: created an admin API key (shown once, store it):"
@@ -78,3 +65,27 @@ def serve(
         )
     console.print(f"syncbridge on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings, embedded), host=host, port=port, log_level="warning")
+
+
+def _start_sandbox(
+    settings: Settings, host: str, port: int, assets: int, folder: Path
+) -> EmbeddedSandbox:
+    """Build the simulators and refresh the ``sandbox-<key>`` connections that reach them."""
+    from syncbridge.connector.registry import ConnectorRegistry
+    from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
+    from syncbridge.sandbox.world import World
+
+    registry = ConnectorRegistry.from_entry_points()
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    embedded = EmbeddedSandbox.build(
+        registry,
+        world=World(assets_count=assets),
+        public_url=f"http://{public_host}:{port}",
+        folder=folder,
+    )
+    names = asyncio.run(prepare_sandbox_connections(settings, embedded, registry))
+    console.print(
+        f"Sandbox vendors at http://{public_host}:{port}/sandbox/<connector>; "
+        f"connections: {', '.join(names)}"
+    )
+    return embedded
