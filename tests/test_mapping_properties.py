@@ -37,7 +37,9 @@ CONCEPTS = [
 ]
 TAXONOMY = TaxonomyView.of(CONCEPTS)
 PATHS = ["a", "a", "a", "b", "tags", "tags[*]", "tags[0]", "c.x", "c.*", "c[*]"]
-PATTERNS = ["^a", "b$", "a+b", r"(a)\1", "(?i)^l", "[0-9]+", "LI", "a|B", r"\d\.5"]
+# Patterns in the common subset of RE2 (the engine) and Python re (the oracle below), whose
+# semantics agree on ALPHABET and POOL (ASCII, no newlines).
+PATTERNS = ["^a", "b$", "a+b", "(a+)+$", "(?i)^l", "[0-9]+", "LI", "a|B", r"\d\.5", "(a){2}"]
 ALPHABET = "aAbB lLiI1.5"
 
 # Records and rules draw from one small pool so that matches are common, not rare.

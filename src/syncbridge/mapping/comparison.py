@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 __all__ = [
     "candidates",
-    "compile_regex",
     "is_present",
     "normalise",
     "number_form",
@@ -69,8 +67,3 @@ def candidates(values: list[Any]) -> list[Any]:
 def is_present(value: Any) -> bool:
     """What ``exists`` asks of a candidate: not None and not blank text."""
     return value is not None and not (isinstance(value, str) and not value.strip())
-
-
-def compile_regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    """The compiled pattern a regex rule searches with."""
-    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)

@@ -12,8 +12,10 @@ Semantics
   ``range``; mappings and None never equal anything.
 * **Normalisation.** Text is whitespace-collapsed (trimmed, inner runs to one space) and,
   unless the rule is ``case_sensitive``, case-folded, on both sides, for ``equals``, ``in``,
-  ``prefix`` and ``contains``. ``regex`` searches (``re.search``) the raw text form, with
-  ``re.IGNORECASE`` unless case-sensitive. ``range`` is ``[min, max]``, inclusive, either
+  ``prefix`` and ``contains``. ``regex`` searches (anywhere, not a full match) the raw text
+  form, case-insensitively unless the rule is case-sensitive; patterns are RE2 syntax and run
+  in time linear in the text, never backtracking (see :mod:`syncbridge.mapping.regex_engine`
+  for how RE2 differs from Python ``re``). ``range`` is ``[min, max]``, inclusive, either
   bound None for open; candidates are numbers or numeric strings (booleans never).
   ``exists`` matches a candidate that is neither None nor blank text (CRMs send ``""`` for an
   unset property).
@@ -30,7 +32,7 @@ Semantics
 Cost: :meth:`RuleSet.compile` groups rules by field path, so each distinct path is resolved
 once per record; ``equals``/``in``/label values sit in dicts keyed by normalised text (O(1)
 per candidate whatever the number of rules); ``prefix``, ``contains`` and ``regex`` rules of a
-path are screened by one combined regular expression before they are tested one by one.
+path are screened by one combined RE2 pattern before they are tested one by one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any
 
 from syncbridge.mapping.comparison import normalise
 from syncbridge.mapping.field_path import parse_field_path
+from syncbridge.mapping.regex_engine import UnsupportedPattern
 from syncbridge.mapping.rule_index import CompiledRule, PathIndex
 from syncbridge.mapping.views import ConceptView, Match, RuleView, Scope, TaxonomyView
 
@@ -59,15 +62,29 @@ __all__ = [
 class RuleSet:
     """Rules compiled for one scope and one taxonomy; build once, evaluate many records."""
 
-    def __init__(self, scope: Scope, taxonomy: TaxonomyView, paths: list[PathIndex]) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        taxonomy: TaxonomyView,
+        paths: list[PathIndex],
+        skipped: tuple[str, ...] = (),
+    ) -> None:
         self.scope = scope
         self.taxonomy = taxonomy
         self._paths = paths
+        #: Ids of in-scope regex rules left out because RE2 cannot compile their pattern.
+        self.skipped = skipped
 
     @classmethod
     def compile(cls, rules: Sequence[RuleView], taxonomy: TaxonomyView, scope: Scope) -> RuleSet:
-        """Index the rules of ``scope``; raises ValueError on a bad path or regex."""
+        """Index the rules of ``scope``; raises ValueError on a bad path.
+
+        A regex rule RE2 cannot compile (only possible for a rule saved before patterns were
+        checked against RE2) matches nothing and is listed in :attr:`skipped`, so that one old
+        rule cannot stop every record of its connector from being mapped.
+        """
         by_path: dict[tuple[Any, ...], PathIndex] = {}
+        skipped: list[str] = []
         for rule in rules:
             if not scope.admits(rule):
                 continue
@@ -78,10 +95,13 @@ class RuleSet:
             index = by_path.get(path.steps)
             if index is None:
                 index = by_path[path.steps] = PathIndex(path)
-            index.add(CompiledRule(rule, target, _labels(rule, target, taxonomy)))
+            try:
+                index.add(CompiledRule(rule, target, _labels(rule, target, taxonomy)))
+            except UnsupportedPattern:
+                skipped.append(rule.id)
         for index in by_path.values():
             index.seal()
-        return cls(scope, taxonomy, list(by_path.values()))
+        return cls(scope, taxonomy, list(by_path.values()), tuple(skipped))
 
     def evaluate(self, record: Mapping[str, Any]) -> list[Match]:
         """The concepts ``record`` lands on (see the module docstring)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.logs import get_logger
 from syncbridge.mapping import repository
 from syncbridge.mapping.evaluate import Match, RuleSet, RuleView, Scope, TaxonomyView
 from syncbridge.mapping.schemas import (
@@ -20,6 +21,8 @@ __all__ = ["DRAFT_PREFIX", "preview"]
 
 DRAFT_PREFIX = "draft-"
 
+log = get_logger(__name__)
+
 
 async def preview(session: AsyncSession, body: PreviewRequest) -> PreviewResult:
     """The concepts ``body.record`` would land on, and which rule matched what.
@@ -33,6 +36,8 @@ async def preview(session: AsyncSession, body: PreviewRequest) -> PreviewResult:
     taxonomy = await repository.load_taxonomy_view(session)
     scope = Scope(body.connector_key, body.stream, body.connection_id)
     ruleset = RuleSet.compile(rules, taxonomy, scope)
+    if ruleset.skipped:
+        log.warning("mapping.regex_rules_skipped", rule_ids=list(ruleset.skipped))
     return PreviewResult(
         matches=[_preview_match(m, taxonomy) for m in ruleset.evaluate(body.record)],
         rules_evaluated=sum(1 for rule in rules if scope.admits(rule)),

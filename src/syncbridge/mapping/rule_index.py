@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
 from syncbridge.mapping.comparison import (
     candidates,
-    compile_regex,
     is_present,
     normalise,
     number_form,
     text_form,
 )
 from syncbridge.mapping.field_path import FieldPath
+from syncbridge.mapping.regex_engine import (
+    Pattern,
+    combine_patterns,
+    compile_pattern,
+    literal_screen,
+    searchable,
+)
 from syncbridge.mapping.views import ConceptView, RuleView
 
 __all__ = ["CompiledRule", "PathIndex"]
-
-# Patterns that refer to their own groups, or set global flags, cannot join a combined
-# screen: inside the alternation their references would point at other patterns' groups.
-_UNSHAREABLE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(|^\(\?[a-zA-Z]+\)")
 
 
 class CompiledRule:
@@ -49,16 +49,13 @@ class _TextIndex:
         # prefix length -> prefix -> rules: a text has one candidate prefix per length.
         self.prefixes: dict[int, dict[str, list[CompiledRule]]] = {}
         self.needles: list[tuple[str, CompiledRule]] = []
-        self.patterns: list[tuple[re.Pattern[str], CompiledRule]] = []
-        self.loose_patterns: list[tuple[re.Pattern[str], CompiledRule]] = []
-        self._needle_screen: Callable[[str], object] | None = None
-        self._pattern_screen: Callable[[str], object] | None = None
+        self.patterns: list[tuple[Pattern, CompiledRule]] = []
+        self._needle_screen: Pattern | None = None
+        self._pattern_screen: Pattern | None = None
         self._prefix_lengths: list[int] = []
 
     def __bool__(self) -> bool:
-        return bool(
-            self.exact or self.prefixes or self.needles or self.patterns or self.loose_patterns
-        )
+        return bool(self.exact or self.prefixes or self.needles or self.patterns)
 
     def add_exact(self, key: str, compiled: CompiledRule) -> None:
         bucket = self.exact.setdefault(key, [])
@@ -68,25 +65,14 @@ class _TextIndex:
     def add_prefix(self, prefix: str, compiled: CompiledRule) -> None:
         self.prefixes.setdefault(len(prefix), {}).setdefault(prefix, []).append(compiled)
 
-    def add_regex(self, pattern: re.Pattern[str], compiled: CompiledRule) -> None:
-        if _UNSHAREABLE.search(pattern.pattern):
-            self.loose_patterns.append((pattern, compiled))
-        else:
-            self.patterns.append((pattern, compiled))
-
     def seal(self) -> None:
         self._prefix_lengths = sorted(self.prefixes)
-        if self.needles:
-            alternation = "|".join(re.escape(needle) for needle, _ in self.needles)
-            self._needle_screen = re.compile(alternation).search
-        if self.patterns:
-            alternation = "|".join(f"(?:{p.pattern})" for p, _ in self.patterns)
-            try:
-                flags = 0 if self.sensitive else re.IGNORECASE
-                self._pattern_screen = re.compile(alternation, flags).search
-            except re.error:
-                self.loose_patterns += self.patterns
-                self.patterns = []
+        if len(self.needles) > 1:
+            self._needle_screen = literal_screen([needle for needle, _ in self.needles])
+        if len(self.patterns) > 1:
+            # Without a combined screen (None) every pattern is simply searched on its own.
+            patterns = [pattern for pattern, _ in self.patterns]
+            self._pattern_screen = combine_patterns(patterns, self.sensitive)
 
     def match(self, raw: str, value: Any, hits: Hits) -> None:
         """Add the rules ``raw`` (a candidate's text form) satisfies."""
@@ -98,17 +84,21 @@ class _TextIndex:
                 break
             for compiled in self.prefixes[length].get(key[:length], ()):
                 hits.setdefault(compiled, value)
-        if self._needle_screen is not None and self._needle_screen(key):
+        if self.needles and (
+            self._needle_screen is None or self._needle_screen.search(searchable(key)) is not None
+        ):
             for needle, compiled in self.needles:
                 if needle in key:
                     hits.setdefault(compiled, value)
-        if self._pattern_screen is not None and self._pattern_screen(raw):
-            for pattern, compiled in self.patterns:
-                if pattern.search(raw):
-                    hits.setdefault(compiled, value)
-        for pattern, compiled in self.loose_patterns:
-            if pattern.search(raw):
-                hits.setdefault(compiled, value)
+        if self.patterns:
+            self._match_patterns(searchable(raw), value, hits)
+
+    def _match_patterns(self, text: bytes, value: Any, hits: Hits) -> None:
+        if self._pattern_screen is not None and self._pattern_screen.search(text) is None:
+            return  # one linear scan rules out every pattern of this index
+        for pattern, compiled in self.patterns:
+            if compiled not in hits and pattern.search(text) is not None:
+                hits[compiled] = value
 
 
 class PathIndex:
@@ -122,12 +112,16 @@ class PathIndex:
         self._exists: list[CompiledRule] = []
 
     def add(self, compiled: CompiledRule) -> None:
-        """Index one rule; raises ``re.error`` for a bad regex."""
+        """Index one rule; raises ``UnsupportedPattern`` for a regex RE2 cannot compile."""
         rule = compiled.rule
         texts = self._by_case[rule.case_sensitive]
+        first = text_form(rule.values[0]) if rule.values else None
+        # Compiled before anything is indexed, so a refused pattern leaves no part of the rule.
+        pattern = None
+        if rule.operator == "regex" and first is not None:
+            pattern = compile_pattern(first, rule.case_sensitive)
         for label in compiled.labels:
             self._by_case[False].add_exact(normalise(label, False), compiled)
-        first = text_form(rule.values[0]) if rule.values else None
         if rule.operator == "exists":
             self._exists.append(compiled)
         elif rule.operator in ("equals", "in"):
@@ -139,8 +133,8 @@ class PathIndex:
             texts.add_prefix(normalise(first, rule.case_sensitive), compiled)
         elif rule.operator == "contains" and first is not None:
             texts.needles.append((normalise(first, rule.case_sensitive), compiled))
-        elif rule.operator == "regex" and first is not None:
-            texts.add_regex(compile_regex(first, rule.case_sensitive), compiled)
+        elif pattern is not None:
+            texts.patterns.append((pattern, compiled))
         elif rule.operator == "range" and rule.values:
             low, high = (*rule.values, None)[:2]
             self._ranges.append((low, high, compiled))

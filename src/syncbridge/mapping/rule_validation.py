@@ -1,14 +1,18 @@
-"""Checks a rule's path, operator and values before it is saved or previewed (pure)."""
+"""Checks a rule's path, operator and values before it is saved or previewed (pure).
+
+Regex patterns are checked by compiling them with RE2, the engine that runs them (see
+:mod:`syncbridge.mapping.regex_engine`), so a saved or drafted pattern always runs in linear time.
+"""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from syncbridge.mapping.comparison import text_form
 from syncbridge.mapping.field_path import FieldPathError, parse_field_path
+from syncbridge.mapping.regex_engine import UnsupportedPattern, compile_pattern
 from syncbridge.models import OPERATORS
 
 __all__ = ["MAX_PATTERN_LENGTH", "MAX_VALUE_LENGTH", "rule_errors"]
@@ -70,9 +74,10 @@ def _pattern_errors(pattern: Any) -> Errors:
     if len(pattern) > MAX_PATTERN_LENGTH:
         return _error("values.0", f"a pattern may be at most {MAX_PATTERN_LENGTH} characters")
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        return _error("values.0", f"not a valid regular expression: {exc}")
+        # Case sensitivity changes only RE2 options, never whether a pattern compiles.
+        compile_pattern(pattern, case_sensitive=True)
+    except UnsupportedPattern as exc:
+        return _error("values.0", exc.reason)
     return []
 
 
