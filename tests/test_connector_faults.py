@@ -12,6 +12,9 @@ from starlette.routing import Route
 from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
 from tests.connectors.serving import serving
 
+#: How long a simulated timeout stalls in the real-server test.
+STALL_S = 5.0
+
 
 async def _ok(_request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
@@ -77,7 +80,10 @@ def test_a_dropped_connection_is_cut_under_a_real_server_not_a_500() -> None:
 
 
 def test_a_timeout_stalls_past_the_client_read_timeout_under_a_real_server() -> None:
-    app = faulty(FaultKnobs(rate_timeout=1.0, timeout_stall_s=1.0))
+    # A stall 25 times the read timeout: no scheduling hiccup on a loaded machine closes that
+    # gap. The test does not sit out the stall: the server is stopped once the client gives
+    # up, abandoning the stalled request.
+    app = faulty(FaultKnobs(rate_timeout=1.0, timeout_stall_s=STALL_S))
     with serving(app) as origin, pytest.raises(httpx.ReadTimeout):
-        httpx.get(origin + "/", timeout=httpx.Timeout(5.0, read=0.2))
+        httpx.get(origin + "/", timeout=httpx.Timeout(5.0, read=STALL_S / 25))
     assert app.injected["timeout"] == 1

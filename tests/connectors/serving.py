@@ -16,7 +16,10 @@ START_TIMEOUT_S = 10.0
 
 @contextmanager
 def serving(app: ASGIApp) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port (in a thread) for the block; yields its origin."""
+    """Serve ``app`` on a free loopback port (in a thread) for the block; yields its origin.
+
+    Requests still running when the block ends are abandoned, not awaited.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -33,6 +36,9 @@ def serving(app: ASGIApp) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        # The block is over, so nobody waits on a request still in flight (a stalled fault
+        # outlives the client that gave up on it): stop without draining, tasks are cancelled.
+        server.force_exit = True
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
         sock.close()

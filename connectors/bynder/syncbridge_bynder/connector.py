@@ -147,13 +147,13 @@ class BynderConnector:
             items = _media_list(
                 await self.http.get_json("v4/media/", params={**params, "page": cursor.page})
             )
-            records = [_media_record(m) for m in cursor.fresh(items)]
+            step = cursor.step(items, limit)
+            records = [_media_record(m) for m in step.media]
             log.info("bynder.page_read", stream=MEDIA, page=cursor.page, count=len(records))
-            if len(items) < limit:
-                yield Page(records, cursor.watermark(items).encode())
+            yield Page(records, step.cursor.encode())
+            if step.last:
                 return
-            cursor = cursor.after(items)
-            yield Page(records, cursor.encode())
+            cursor = step.cursor
 
     async def _read_metaproperties(self, cursor: str | None) -> AsyncIterator[Page]:
         # Bynder answers every metaproperty in one object, each with all its options (a

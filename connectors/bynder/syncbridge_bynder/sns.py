@@ -122,18 +122,37 @@ def check_sns_url(url: str, *, hosts: Sequence[str], what: str, cert: bool) -> N
         raise InvalidWebhook(f"{what} is not an SNS certificate path")
 
 
-def load_certificate(pem: bytes, *, now: datetime) -> rsa.RSAPublicKey:
-    """The RSA public key of a PEM certificate valid at ``now``; raises InvalidWebhook."""
+@dataclass(frozen=True)
+class SigningKey:
+    """An SNS certificate's RSA key with the certificate's validity period."""
+
+    key: rsa.RSAPublicKey
+    not_valid_before: datetime
+    not_valid_after: datetime
+
+    def valid_at(self, now: datetime) -> bool:
+        """Whether the certificate is valid at ``now``."""
+        return self.not_valid_before <= now <= self.not_valid_after
+
+
+def load_signing_key(pem: bytes, *, now: datetime) -> SigningKey:
+    """The RSA key of a PEM certificate valid at ``now``, with its validity; InvalidWebhook."""
     try:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise InvalidWebhook("SNS signing certificate is not a PEM certificate") from exc
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise InvalidWebhook("SNS signing certificate is not valid now")
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise InvalidWebhook("SNS signing certificate does not hold an RSA key")
-    return key
+    signing = SigningKey(key, cert.not_valid_before_utc, cert.not_valid_after_utc)
+    if not signing.valid_at(now):
+        raise InvalidWebhook("SNS signing certificate is not valid now")
+    return signing
+
+
+def load_certificate(pem: bytes, *, now: datetime) -> rsa.RSAPublicKey:
+    """The RSA public key of a PEM certificate valid at ``now``; raises InvalidWebhook."""
+    return load_signing_key(pem, now=now).key
 
 
 def verify_signature(envelope: Mapping[str, Any], key: rsa.RSAPublicKey) -> None:
@@ -175,7 +194,7 @@ class SnsPolicy:
 
 
 class SnsVerifier:
-    """Verifies SNS deliveries under an ``SnsPolicy``; fetched certificates are cached by URL."""
+    """Verifies SNS deliveries under an ``SnsPolicy``; caches certificates by URL until expiry."""
 
     def __init__(
         self,
@@ -187,7 +206,7 @@ class SnsVerifier:
         self.policy = policy
         self._fetch_cert = fetch_cert
         self._clock = clock
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._keys: dict[str, SigningKey] = {}
 
     async def verify(self, headers: Mapping[str, str], raw_body: bytes) -> dict[str, Any]:
         """The verified envelope of a delivery; raises InvalidWebhook with the reason."""
@@ -222,16 +241,21 @@ class SnsVerifier:
             # Loaded on every delivery so an expired pinned certificate is noticed.
             return load_certificate(self.policy.pinned_cert_pem.encode(), now=self._clock())
         check_sns_url(url, hosts=self.policy.cert_hosts, what="SigningCertURL", cert=True)
-        key = self._keys.get(url)
-        if key is None:
-            pem = await self._fetch_cert(url)
-            if len(pem) > MAX_CERT_BYTES:
-                raise InvalidWebhook("SNS signing certificate is too large")
-            key = load_certificate(pem, now=self._clock())
-            if len(self._keys) >= 64:
-                self._keys.clear()
-            self._keys[url] = key
-        return key
+        now = self._clock()
+        cached = self._keys.get(url)
+        if cached is not None and cached.valid_at(now):
+            return cached.key
+        # Not cached, or its certificate has expired since: fetch again (and refuse it if
+        # the certificate served there is still out of date).
+        self._keys.pop(url, None)
+        pem = await self._fetch_cert(url)
+        if len(pem) > MAX_CERT_BYTES:
+            raise InvalidWebhook("SNS signing certificate is too large")
+        signing = load_signing_key(pem, now=now)
+        if len(self._keys) >= 64:
+            self._keys.clear()
+        self._keys[url] = signing
+        return signing.key
 
 
 __all__ = [
@@ -242,11 +266,13 @@ __all__ = [
     "SUBSCRIPTION_CONFIRMATION",
     "UNSUBSCRIBE_CONFIRMATION",
     "CertFetcher",
+    "SigningKey",
     "SnsPolicy",
     "SnsVerifier",
     "canonical_string",
     "check_sns_url",
     "load_certificate",
+    "load_signing_key",
     "parse_envelope",
     "parse_timestamp",
     "verify_signature",

@@ -5,7 +5,9 @@ reads the medium first, keeps every tag outside syncbridge's prefix, and sends t
 set. The owned metaproperty is set with ``metaproperty.<id>=<optionId>,...``; missing
 options (one per tier, named after the tag without its prefix) are created first. Bynder
 answers 202 and applies the change a moment later, so a successful write is ``accepted``.
-Nothing is sent when the medium already carries what is desired (``skipped``).
+Nothing is sent when the medium already carries what is desired (``skipped``). A medium
+whose human tags hold a comma cannot be sent back through that comma-separated field without
+splitting the tag, so its write fails (not retryable) rather than corrupting the tag.
 
 Bynder has no conditional update: a person editing tags between our read and Bynder's
 asynchronous apply can lose that edit. The window is one round trip plus Bynder's delay.
@@ -42,6 +44,14 @@ def invalid_desired(desired: frozenset[str], prefix: str) -> str | None:
     if any("," in t for t in desired):
         # Bynder's tags field is one comma-separated string.
         return "a tag containing a comma cannot be written to Bynder"
+    return None
+
+
+def unwritable_kept(current: Sequence[object], prefix: str) -> str | None:
+    """Why the human tags in ``current`` cannot be sent back unchanged, or None."""
+    if any("," in str(t) for t in current if not str(t).startswith(prefix)):
+        # The tags form field is comma-separated: Bynder would split that tag in two.
+        return "bynder: a tag on this media contains a comma and would be split by a write"
     return None
 
 
@@ -82,6 +92,8 @@ class TagWriter:
         if not isinstance(media, dict) or not isinstance(media.get("tags"), list):
             raise PermanentConnectorError("bynder: media answer has no tag list")
         form = self._tag_form(media, change.desired)
+        if "tags" in form and (reason := unwritable_kept(media["tags"], self.prefix)):
+            return WriteOutcome(change.external_id, "failed", reason)
         if self.metaproperty_id is not None:
             form.update(await self._metaproperty_form(media, change.desired))
         if not form:
@@ -137,4 +149,4 @@ class TagWriter:
         return {str(o["name"]): str(o["id"]) for o in options if isinstance(o, dict)}
 
 
-__all__ = ["TagWriter", "invalid_desired", "merged_tags"]
+__all__ = ["TagWriter", "invalid_desired", "merged_tags", "unwritable_kept"]

@@ -40,11 +40,12 @@ MAX_FUTURE_SKEW_S = 300.0
 MAX_NOTIFICATION_BYTES = 4 * 1024 * 1024
 
 
-def _digest(text: str, algorithm: Algorithm) -> str:
+def _digest(data: bytes, algorithm: Algorithm) -> str:
+    """Hex hash of ``data``: the one place both schemes pick SHA-1 or SHA-256."""
     if algorithm == "sha256":
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(data).hexdigest()
     if algorithm == "sha1":
-        return hashlib.sha1(text.encode()).hexdigest()  # the vendor's scheme, not our choice
+        return hashlib.sha1(data).hexdigest()  # the vendor's scheme, not our choice
     raise ValueError(f"unsupported signature algorithm: {algorithm!r}")
 
 
@@ -75,9 +76,8 @@ def sign_params(
     signature_version: int = 2,
 ) -> str:
     """The hex signature of exactly ``params`` (``cloudinary.utils.api_sign_request``)."""
-    return _digest(
-        string_to_sign(params, signature_version=signature_version) + api_secret, algorithm
-    )
+    text = string_to_sign(params, signature_version=signature_version) + api_secret
+    return _digest(text.encode(), algorithm)
 
 
 def signable(params: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
@@ -106,12 +106,7 @@ def notification_signature(
     raw_body: bytes, timestamp: str, api_secret: str, algorithm: Algorithm = "sha1"
 ) -> str:
     """``X-Cld-Signature`` for a notification body: hex hash of body + timestamp + secret."""
-    payload = raw_body + timestamp.encode() + api_secret.encode()
-    if algorithm == "sha256":
-        return hashlib.sha256(payload).hexdigest()
-    if algorithm == "sha1":
-        return hashlib.sha1(payload).hexdigest()  # the vendor's scheme, not our choice
-    raise ValueError(f"unsupported signature algorithm: {algorithm!r}")
+    return _digest(raw_body + timestamp.encode() + api_secret.encode(), algorithm)
 
 
 def verify_notification(
@@ -126,8 +121,8 @@ def verify_notification(
 ) -> int:
     """Check a notification over its raw bytes; return its timestamp or raise InvalidWebhook.
 
-    Refused: a body over ``MAX_NOTIFICATION_BYTES``, a missing or non-numeric
-    ``X-Cld-Timestamp``, a timestamp older than ``max_age_s`` or more than ``max_future_s``
+    Refused: a body over ``MAX_NOTIFICATION_BYTES``, a missing ``X-Cld-Timestamp`` or one
+    that is not ASCII digits, a timestamp older than ``max_age_s`` or more than ``max_future_s``
     ahead of ``now``, a missing ``X-Cld-Signature``, or a signature that does not match
     (compared in constant time).
     """
@@ -138,7 +133,8 @@ def verify_notification(
     signature = lowered.get(SIGNATURE_HEADER, "").strip().lower()
     if not raw_timestamp or not signature:
         raise InvalidWebhook("missing X-Cld-Timestamp or X-Cld-Signature header")
-    if not raw_timestamp.isdigit():
+    # ASCII only: isdigit() alone also takes fullwidth, Arabic-Indic and superscript digits.
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()):
         raise InvalidWebhook("X-Cld-Timestamp is not a Unix timestamp in seconds")
     timestamp = int(raw_timestamp)
     if timestamp < now - max_age_s:

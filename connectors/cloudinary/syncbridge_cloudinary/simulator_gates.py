@@ -115,7 +115,7 @@ def check_upload_signature(
             401,
             f"Invalid Signature {signature}. String to sign - '{string_to_sign(to_sign)}'.",
         )
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         raise CloudinaryApiError(400, "Invalid timestamp")
     if int(timestamp) < now - max_age_s:
         reported = datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d %H:%M:%S +0000")

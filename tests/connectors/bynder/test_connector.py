@@ -100,6 +100,24 @@ async def test_media_changed_during_a_read_is_not_skipped(
     assert {r.external_id for r in rest if r.data["tags"] == ["edited"]} == {read_first[0], later}
 
 
+@pytest.mark.parametrize("pages_before_edit", [3, 9])
+async def test_media_changed_during_a_tie_block_walk_is_not_skipped(
+    sim: BynderSimulator, connector: BynderConnector, pages_before_edit: int
+) -> None:
+    # A bulk import: every medium shares one second, so the block is walked page by page.
+    stamp_all(sim, "2020-01-01T00:00:00Z")
+    block = sorted(sim.portal.media)
+    pages = connector.read("media", None)
+    # 3 pages: into the first walk of the block; 9: into the walk that checks the first.
+    got = [r.external_id for _ in range(pages_before_edit) for r in (await anext(pages)).records]
+    # A person edits a medium from the block's first page: it leaves the block, and every
+    # medium after it shifts one place left across the page boundary being walked.
+    sim.edit_tags(block[0], ["edited"])
+    got += [r.external_id for page in [p async for p in pages] for r in page.records]
+    assert set(got) == set(sim.portal.media)
+    assert sorted(got) == sorted([*sim.portal.media, block[0]])
+
+
 async def test_watermark_reads_only_the_last_second_again(
     sim: BynderSimulator, connector: BynderConnector
 ) -> None:
@@ -110,7 +128,15 @@ async def test_watermark_reads_only_the_last_second_again(
     assert set(again) == {i for i, m in sim.portal.media.items() if m["dateModified"] == newest}
 
 
-@pytest.mark.parametrize("cursor", ["garbage", '{"since": null, "page": 0, "seen": []}', "[]"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        '{"since": null, "page": 0, "seen": []}',
+        "[]",
+        '{"since": null, "page": 2, "seen": [], "walk": "zz", "prior": null}',
+    ],
+)
 async def test_bad_cursor_is_refused(connector: BynderConnector, cursor: str) -> None:
     with pytest.raises(PermanentConnectorError, match="cursor"):
         await read_all(connector, "media", cursor)
@@ -119,6 +145,8 @@ async def test_bad_cursor_is_refused(connector: BynderConnector, cursor: str) ->
 def test_cursor_round_trips() -> None:
     cursor = MediaCursor("2026-01-01T00:00:00Z", 3, ("a", "b"))
     assert MediaCursor.decode(cursor.encode()) == cursor
+    walking = MediaCursor("2026-01-01T00:00:00Z", 2, ("a",), "1:" + "0" * 32, "2:" + "f" * 32)
+    assert MediaCursor.decode(walking.encode()) == walking
 
 
 async def test_unknown_stream_is_refused(connector: BynderConnector) -> None:
@@ -203,6 +231,35 @@ async def test_unwritable_desired_tags_fail_without_a_call(
     assert outcome.status == "failed"
     assert reason in (outcome.detail or "")
     assert sim.portal.pending == []
+
+
+async def test_human_tag_with_a_comma_fails_the_write_instead_of_splitting_it(
+    sim: BynderSimulator, connector: BynderConnector
+) -> None:
+    target, other = sorted(sim.portal.media)[3:5]
+    # The portal's UI lets a person type a comma into one tag; the form field cannot carry it.
+    sim.portal.media[target]["tags"] = ["Paris, France", "perf:top-25"]
+    outcomes = await connector.write(
+        [
+            TagChange("media", target, frozenset({"perf:top-10"})),
+            TagChange("media", other, frozenset({"perf:top-10"})),
+        ]
+    )
+    assert [o.status for o in outcomes] == ["failed", "accepted"]
+    assert "comma" in (outcomes[0].detail or "")
+    assert not outcomes[0].retryable
+    sim.apply_pending()
+    assert sim.media(target)["tags"] == ["Paris, France", "perf:top-25"]
+    assert "perf:top-10" in sim.media(other)["tags"]
+
+
+async def test_human_tag_with_a_comma_does_not_block_a_skipped_write(
+    sim: BynderSimulator, connector: BynderConnector
+) -> None:
+    target = sorted(sim.portal.media)[3]
+    sim.portal.media[target]["tags"] = ["Paris, France", "perf:top-10"]
+    (outcome,) = await connector.write([TagChange("media", target, frozenset({"perf:top-10"}))])
+    assert outcome.status == "skipped"
 
 
 async def test_write_to_unknown_media_fails_and_the_rest_proceed(

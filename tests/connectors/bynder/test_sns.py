@@ -12,14 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 from syncbridge_bynder import BynderConnector, BynderSimulator
+from syncbridge_bynder.sim_sns import SigningIdentity, SnsTopic
 from syncbridge_bynder.sns import SnsPolicy, SnsVerifier, canonical_string
 
 from syncbridge.connector.errors import InvalidWebhook
 
-from .support import client_for, connector_for, make_simulator, other_identity
+from .support import client_for, connector_for, identity, make_simulator, other_identity
 
 GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "sns_golden.json").read_text())
 VERIFY_AT = datetime.fromisoformat(GOLDEN["verify_at"])
@@ -109,6 +111,45 @@ async def test_frozen_delivery_is_stale_an_hour_later() -> None:
     late = golden_verifier(VERIFY_AT + timedelta(hours=1))
     with pytest.raises(InvalidWebhook, match="too old"):
         await late.verify(headers, body)
+
+
+def short_lived(start: datetime, lifetime: timedelta) -> SigningIdentity:
+    """The session's signing key under a certificate valid only from ``start`` for ``lifetime``."""
+    key = identity().key
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + lifetime)
+        .sign(key, hashes.SHA256())
+    )
+    return SigningIdentity(key, cert.public_bytes(serialization.Encoding.PEM).decode())
+
+
+async def test_cached_certificate_is_not_trusted_after_it_expires() -> None:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    topic = SnsTopic(short_lived(start, timedelta(hours=1)))
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return topic.identity.cert_pem.encode()
+
+    now = start + timedelta(minutes=10)
+    verifier = SnsVerifier(SnsPolicy(topic_arns={topic.arn}), fetch, clock=lambda: now)
+    assert await verifier.verify(
+        *topic.notification("asset_bank.media.updated", "m1", timestamp=now)
+    )
+    now = start + timedelta(hours=2)
+    # Freshly signed at the new time, so only the certificate's expiry can refuse it.
+    late = topic.notification("asset_bank.media.updated", "m1", timestamp=now)
+    with pytest.raises(InvalidWebhook, match="not valid now"):
+        await verifier.verify(*late)
+    assert len(fetched) == 2
 
 
 # ----- the R3 matrix through the connector -------------------------------------------------

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from syncbridge_cloudinary.pipe_pairs import decode_pairs, encode_pairs
 from syncbridge_cloudinary.signatures import (
+    notification_signature,
     sign_params,
     signable,
     signed_upload_params,
@@ -81,6 +82,26 @@ def test_sdk_sha256_notification_vector_passes() -> None:
         )
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    "digits",
+    [
+        str(SDK_NOW - 60).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}),  # fullwidth
+        str(SDK_NOW - 60).translate({ord(d): 0x0660 + int(d) for d in "0123456789"}),  # Arabic
+        "\u00b2",  # superscript two: isdigit() but not int()-able
+    ],
+)
+def test_timestamp_of_non_ascii_digits_is_refused_even_when_signed(digits: str) -> None:
+    body = SDK_BODY.encode()
+    headers = {
+        "X-Cld-Timestamp": digits,
+        "X-Cld-Signature": notification_signature(body, digits, SDK_SECRET),
+    }
+    with pytest.raises(InvalidWebhook, match="not a Unix timestamp"):
+        verify_notification(
+            headers, body, api_secret=SDK_SECRET, algorithm="sha1", max_age_s=60, now=SDK_NOW
+        )
 
 
 @pytest.mark.parametrize(

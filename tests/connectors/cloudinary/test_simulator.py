@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from syncbridge_cloudinary.signatures import signed_upload_params
+from syncbridge_cloudinary.signatures import sign_params, signed_upload_params
 from syncbridge_cloudinary.simulator import CloudinarySimulator
 
 from syncbridge.sandbox.faults import FaultKnobs
@@ -238,6 +238,25 @@ async def test_upload_calls_need_a_valid_fresh_signature(
     assert stale.json()["error"]["message"].startswith("Stale request")
     assert "perf:x" not in sim.resource(public_id).tags
     assert "perf:y" not in sim.resource(public_id).tags
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["\u00b2", "\uff11\uff17\uff16\uff17\uff12\uff12\uff15\uff16\uff10\uff10"]
+)
+async def test_upload_timestamp_of_non_ascii_digits_is_a_400(
+    sim: CloudinarySimulator, http: httpx.AsyncClient, timestamp: str
+) -> None:
+    params = {
+        "command": "add",
+        "tag": "perf:x",
+        "public_ids": first_image(sim),
+        "timestamp": timestamp,
+    }
+    signature = sign_params(params, sim.options.api_secret)
+    form = {**params, "signature": signature, "api_key": sim.options.api_key}
+    answer = await http.post(f"{ROOT}/image/tags", data=form)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == "Invalid timestamp"
 
 
 async def test_too_many_public_ids_are_refused(

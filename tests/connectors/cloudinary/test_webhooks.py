@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,19 +13,40 @@ from syncbridge_cloudinary.signatures import MAX_NOTIFICATION_BYTES, notificatio
 from syncbridge_cloudinary.simulator import CloudinarySimulator, NotificationType
 
 from syncbridge.connector.errors import InvalidWebhook
+from syncbridge.connector.ratelimit import override_time
+from syncbridge.connector.testing import FAKE_EPOCH, FakeClock
 
 from .support import client_for, connector_for, make_simulator
+
+#: The one instant these tests run at, on the simulator's and the connector's clocks alike:
+#: window edges are exact, whatever the wall clock does meanwhile.
+NOW = int(FAKE_EPOCH)
+
+
+def sim_at(**options: Any) -> CloudinarySimulator:
+    """A simulator whose notifications are stamped ``NOW``."""
+    return make_simulator(clock=lambda: float(NOW), **options)
+
+
+def connector_at(
+    sim: CloudinarySimulator, client: httpx.AsyncClient, **overrides: Any
+) -> CloudinaryConnector:
+    """A connector whose wall clock stands still at ``NOW``."""
+    clock = FakeClock()
+    assert clock.wall() == NOW
+    with override_time(clock.source):
+        return connector_for(sim, client, **overrides)
 
 
 @pytest.fixture
 def sim() -> CloudinarySimulator:
-    return make_simulator()
+    return sim_at()
 
 
 @pytest.fixture
 async def connector(sim: CloudinarySimulator) -> AsyncIterator[CloudinaryConnector]:
     async with client_for(sim) as client:
-        yield connector_for(sim, client)
+        yield connector_at(sim, client)
 
 
 def first(sim: CloudinarySimulator, resource_type: str = "image") -> tuple[str, str]:
@@ -37,7 +58,7 @@ def signed(
     sim: CloudinarySimulator, body: dict[str, object], timestamp: int | None = None
 ) -> tuple[dict[str, str], bytes]:
     raw = json.dumps(body).encode()
-    sent = str(int(time.time()) if timestamp is None else timestamp)
+    sent = str(NOW if timestamp is None else timestamp)
     signature = notification_signature(raw, sent, sim.options.api_secret)
     return {"X-Cld-Timestamp": sent, "X-Cld-Signature": signature}, raw
 
@@ -80,8 +101,7 @@ async def test_timestamps_inside_the_window_are_accepted(
     sim: CloudinarySimulator, connector: CloudinaryConnector
 ) -> None:
     public_id = first(sim)[1]
-    now = int(time.time())
-    for timestamp in (now - 7000, now + 200):
+    for timestamp in (NOW - 7200, NOW - 7000, NOW + 200, NOW + 300):
         headers, body = sim.notification("upload", public_id, timestamp=timestamp)
         assert await connector.parse_webhook(headers, body)
 
@@ -91,10 +111,10 @@ async def test_delivery_key_without_request_id_is_stable_and_distinct(
 ) -> None:
     asset_id, public_id = first(sim)
     body = {"notification_type": "upload", "asset_id": asset_id, "public_id": public_id}
-    headers, raw = signed(sim, body, timestamp=int(time.time()))
+    headers, raw = signed(sim, body, timestamp=NOW)
     (one,) = await connector.parse_webhook(headers, raw)
     (again,) = await connector.parse_webhook(headers, raw)
-    later_headers, later_raw = signed(sim, body, timestamp=int(time.time()) + 1)
+    later_headers, later_raw = signed(sim, body, timestamp=NOW + 1)
     (later,) = await connector.parse_webhook(later_headers, later_raw)
     assert one.delivery_key == again.delivery_key != later.delivery_key
 
@@ -122,8 +142,10 @@ async def test_a_notification_without_asset_id_names_the_public_id(
 # ---- the R3 matrix ----------------------------------------------------------------------
 
 
-async def refused(connector: CloudinaryConnector, headers: dict[str, str], body: bytes) -> None:
-    with pytest.raises(InvalidWebhook):
+async def refused(
+    connector: CloudinaryConnector, headers: dict[str, str], body: bytes, reason: str | None = None
+) -> None:
+    with pytest.raises(InvalidWebhook, match=reason):
         await connector.parse_webhook(headers, body)
 
 
@@ -145,8 +167,8 @@ async def test_flipped_signature_character_is_refused(
 
 
 async def test_wrong_secret_is_refused(connector: CloudinaryConnector) -> None:
-    other = make_simulator(api_secret="another-secret")
-    await refused(connector, *other.notification("upload", first(other)[1]))
+    other = sim_at(api_secret="another-secret")
+    await refused(connector, *other.notification("upload", first(other)[1]), "does not match")
 
 
 async def test_an_oversized_body_is_refused_even_when_signed(
@@ -167,12 +189,13 @@ async def test_missing_header_is_refused(
     await refused(connector, headers, body)
 
 
-@pytest.mark.parametrize("offset", [-7201, 301])
+@pytest.mark.parametrize(("offset", "reason"), [(-7201, "too old"), (301, "in the future")])
 async def test_timestamp_outside_tolerance_is_refused(
-    sim: CloudinarySimulator, connector: CloudinaryConnector, offset: int
+    sim: CloudinarySimulator, connector: CloudinaryConnector, offset: int, reason: str
 ) -> None:
-    timestamp = int(time.time()) + offset
-    await refused(connector, *sim.notification("upload", first(sim)[1], timestamp=timestamp))
+    headers, body = sim.notification("upload", first(sim)[1], timestamp=NOW + offset)
+    with pytest.raises(InvalidWebhook, match=reason):
+        await connector.parse_webhook(headers, body)
 
 
 async def test_timestamp_in_milliseconds_is_refused(
@@ -180,7 +203,7 @@ async def test_timestamp_in_milliseconds_is_refused(
 ) -> None:
     asset_id, public_id = first(sim)
     body = {"notification_type": "upload", "asset_id": asset_id, "public_id": public_id}
-    await refused(connector, *signed(sim, body, timestamp=int(time.time() * 1000)))
+    await refused(connector, *signed(sim, body, timestamp=NOW * 1000))
 
 
 async def test_reserialised_json_is_refused(
@@ -194,7 +217,7 @@ async def test_reserialised_json_is_refused(
 
 async def test_wrong_account_is_refused(connector: CloudinaryConnector) -> None:
     # Same secret, another API key: the payload's signature_key names another account.
-    other = make_simulator(api_key="999999999999999")
+    other = sim_at(api_key="999999999999999")
     await refused(connector, *other.notification("upload", first(other)[1]))
 
 
@@ -209,7 +232,7 @@ async def test_signed_garbage_is_refused(
     sim: CloudinarySimulator, connector: CloudinaryConnector
 ) -> None:
     raw = b"not json"
-    sent = str(int(time.time()))
+    sent = str(NOW)
     headers = {
         "X-Cld-Timestamp": sent,
         "X-Cld-Signature": notification_signature(raw, sent, sim.options.api_secret),
@@ -223,10 +246,10 @@ async def test_sha1_delivery_is_refused_when_the_account_signs_sha256(
 ) -> None:
     headers, body = sim.notification("upload", first(sim)[1])
     async with httpx.AsyncClient() as client:
-        strict = connector_for(sim, client, notification_signature_algorithm="sha256")
-        await refused(strict, headers, body)
-        sha256_sim = make_simulator(signature_algorithm="sha256")
-        sha256_connector = connector_for(sha256_sim, client)
+        strict = connector_at(sim, client, notification_signature_algorithm="sha256")
+        await refused(strict, headers, body, "does not match")
+        sha256_sim = sim_at(signature_algorithm="sha256")
+        sha256_connector = connector_at(sha256_sim, client)
         assert await sha256_connector.parse_webhook(
             *sha256_sim.notification("upload", first(sha256_sim)[1])
         )
