@@ -282,7 +282,7 @@ async def test_preview_tries_draft_rules_without_saving_them(
             {"field_path": "tags[*]", "operator": "exists", "concept": "channel:linkedin"},
         ],
     }
-    response = await client.post("/v1/mappings/preview", json=body, headers=viewer)
+    response = await client.post("/v1/mappings/preview", json=body, headers=editor)
     matches = response.json()["matches"]
     assert [(m["concept"]["key"], m["rule"]["id"], m["matched_value"]) for m in matches] == [
         ("channel:linkedin", "draft-1", "newsletter"),  # priority 100 beats the saved 50
@@ -295,7 +295,7 @@ async def test_preview_tries_draft_rules_without_saving_them(
 
 
 async def test_preview_can_leave_saved_rules_out(
-    client: httpx.AsyncClient, editor: Headers, viewer: Headers
+    client: httpx.AsyncClient, editor: Headers
 ) -> None:
     await create(client, editor)
     body = {
@@ -311,7 +311,32 @@ async def test_preview_can_leave_saved_rules_out(
             }
         ],
     }
-    response = await client.post("/v1/mappings/preview", json=body, headers=viewer)
+    response = await client.post("/v1/mappings/preview", json=body, headers=editor)
     assert [m["rule"] for m in response.json()["matches"]] == [
         {"id": "draft-0", "version": None, "draft": True}
     ]
+
+
+@pytest.mark.usefixtures("concepts")
+async def test_viewers_preview_saved_rules_but_not_drafts(
+    client: httpx.AsyncClient, viewer: Headers
+) -> None:
+    record = {"connector_key": "hubspot", "record": {"properties": {"utm_source": "x"}}}
+    assert (
+        await client.post("/v1/mappings/preview", json=record, headers=viewer)
+    ).status_code == 200
+    draft = {
+        **record,
+        "draft_rules": [
+            {
+                "connector_key": "hubspot",
+                "field_path": "properties.utm_source",
+                "operator": "regex",
+                "values": ["x"],
+                "concept": "channel:linkedin",
+            }
+        ],
+    }
+    refused = await client.post("/v1/mappings/preview", json=draft, headers=viewer)
+    assert refused.status_code == 403
+    assert "editor" in refused.json()["detail"]

@@ -142,7 +142,7 @@ async def test_deprecated_target_is_409(
 
 
 @pytest.mark.usefixtures("concepts")
-async def test_preview_validates_drafts(client: httpx.AsyncClient, viewer: Headers) -> None:
+async def test_preview_validates_drafts(client: httpx.AsyncClient, editor: Headers) -> None:
     def body(**draft: Any) -> dict[str, Any]:
         rule = {
             "field_path": "a",
@@ -153,17 +153,17 @@ async def test_preview_validates_drafts(client: httpx.AsyncClient, viewer: Heade
         return {"record": {"a": "x"}, "connector_key": "hubspot", "draft_rules": [rule | draft]}
 
     bad_regex = await client.post(
-        "/v1/mappings/preview", json=body(operator="regex", values=["("]), headers=viewer
+        "/v1/mappings/preview", json=body(operator="regex", values=["("]), headers=editor
     )
     assert bad_regex.status_code == 422
     assert bad_regex.json()["errors"][0]["field"] == "draft_rules.0.values.0"
-    unknown = await client.post("/v1/mappings/preview", json=body(concept="x:y"), headers=viewer)
+    unknown = await client.post("/v1/mappings/preview", json=body(concept="x:y"), headers=editor)
     assert unknown.json()["errors"][0]["field"] == "draft_rules.0.concept"
     deprecated = await client.post(
-        "/v1/mappings/preview", json=body(concept="channel:fax"), headers=viewer
+        "/v1/mappings/preview", json=body(concept="channel:fax"), headers=editor
     )
     assert deprecated.status_code == 409
-    missing = await client.post("/v1/mappings/preview", json={"record": {}}, headers=viewer)
+    missing = await client.post("/v1/mappings/preview", json={"record": {}}, headers=editor)
     assert missing.status_code == 422
 
 

@@ -97,7 +97,7 @@ def draft_body(pattern: str, record: dict[str, Any] | None = None) -> dict[str, 
 @pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)"])
 @pytest.mark.usefixtures("concepts")
 async def test_unsupported_patterns_are_422_on_save_and_in_preview(
-    client: httpx.AsyncClient, editor: Headers, viewer: Headers, pattern: str
+    client: httpx.AsyncClient, editor: Headers, pattern: str
 ) -> None:
     body = rule_body(operator="regex", values=[pattern], match_labels=False)
     saved = await client.post("/v1/mappings", json=body, headers=editor)
@@ -107,7 +107,7 @@ async def test_unsupported_patterns_are_422_on_save_and_in_preview(
     assert error["reason"].startswith("not supported by the linear-time regex engine: ")
     assert (await client.get("/v1/mappings", headers=editor)).json()["total"] == 0
 
-    previewed = await client.post("/v1/mappings/preview", json=draft_body(pattern), headers=viewer)
+    previewed = await client.post("/v1/mappings/preview", json=draft_body(pattern), headers=editor)
     assert previewed.status_code == 422, previewed.text
     [error] = previewed.json()["errors"]
     assert error["field"] == "draft_rules.0.values.0"
@@ -116,15 +116,15 @@ async def test_unsupported_patterns_are_422_on_save_and_in_preview(
 
 @pytest.mark.usefixtures("concepts")
 async def test_preview_of_a_nested_quantifier_on_a_long_value_answers(
-    client: httpx.AsyncClient, viewer: Headers
+    client: httpx.AsyncClient, editor: Headers
 ) -> None:
     miss = await client.post(
-        "/v1/mappings/preview", json=draft_body(NESTED, {"a": LONG_MISS}), headers=viewer
+        "/v1/mappings/preview", json=draft_body(NESTED, {"a": LONG_MISS}), headers=editor
     )
     assert miss.status_code == 200, miss.text
     assert miss.json()["matches"] == []
     hit = await client.post(
-        "/v1/mappings/preview", json=draft_body(NESTED, {"a": "a" * 10_000}), headers=viewer
+        "/v1/mappings/preview", json=draft_body(NESTED, {"a": "a" * 10_000}), headers=editor
     )
     assert [m["concept"]["key"] for m in hit.json()["matches"]] == ["channel:email"]
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, status
 from syncbridge.api.deps import Editor, SessionDep, Viewer
 from syncbridge.api.pagination import Page, Paging, fetch_page
 from syncbridge.api.problems import problem_responses
+from syncbridge.auth.service import Role
+from syncbridge.errors import Forbidden
 from syncbridge.mapping import repository, service
 from syncbridge.mapping.preview import preview
 from syncbridge.mapping.schemas import (
@@ -69,9 +71,15 @@ async def create_rule(body: RuleCreate, session: SessionDep, principal: Editor) 
 
 @router.post("/preview", operation_id="preview_mapping", responses=problem_responses(409))
 async def preview_mapping(
-    body: PreviewRequest, session: SessionDep, _principal: Viewer
+    body: PreviewRequest, session: SessionDep, principal: Viewer
 ) -> PreviewResult:
-    """Dry-run a sample record through the saved rules and any draft rules; writes nothing."""
+    """Dry-run a sample record through the saved rules and any draft rules; writes nothing.
+
+    Viewers preview the saved rules; draft rules are rule authoring, so they need the editor
+    role (and that keeps arbitrary patterns away from read-only keys).
+    """
+    if body.draft_rules and not principal.role.allows(Role.editor):
+        raise Forbidden("Previewing draft rules needs the 'editor' role.")
     return await preview(session, body)
 
 
