@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -103,7 +104,7 @@ async def test_body_over_cap_is_413(client: httpx.AsyncClient, admin: dict[str, 
 async def test_chunked_body_over_cap_is_413(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(40):
             yield b"x" * 65536
 

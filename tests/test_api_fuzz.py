@@ -10,6 +10,7 @@ unknown scheme or concept key, a taxonomy file with a cycle, a rule operator wit
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -56,5 +57,5 @@ def api_schema(settings: Settings, api_keys: dict[Role, str]) -> Iterator[schema
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_api(case: schemathesis.Case) -> None:
+def test_api(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(excluded_checks=[positive_data_acceptance])

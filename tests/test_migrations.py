@@ -102,7 +102,7 @@ def test_data_survives_every_upgrade_step(empty_db_url: str) -> None:
         for revision in [*revisions[1:], "head"]:
             migrate(empty_db_url, revision)
             with engine.connect() as conn:
-                keys = conn.execute(text("SELECT key FROM concepts")).scalars().all()
+                keys: list[str] = list(conn.execute(text("SELECT key FROM concepts")).scalars())
             assert keys == ["channel:email"], f"data lost upgrading to {revision}"
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -43,7 +43,7 @@ class FaultKnobs:
 
 
 #: Builds the body of an injected 429/5xx in the vendor's own error shape.
-ErrorBody = Callable[[int], dict[str, object]]
+ErrorBody = Callable[[int], Mapping[str, object]]
 
 
 def _default_error(status: int) -> dict[str, object]:
@@ -106,7 +106,7 @@ async def _drop_connection(send: Send, seen_in_process: httpx.TransportError) ->
 
 
 async def _send_json(
-    send: Send, status: int, body: dict[str, object], extra: dict[str, str]
+    send: Send, status: int, body: Mapping[str, object], extra: dict[str, str]
 ) -> None:
     raw = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]

@@ -137,5 +137,7 @@ def test_sdk_sees_a_wrong_token_as_401(served: Served, monkeypatch: pytest.Monke
     with pytest.raises(requests.HTTPError) as caught:
         wrong.asset_bank_client.media_list()
     wrong.session.close()
-    assert caught.value.response.status_code == 401
-    assert caught.value.response.json()["statuscode"] == 401
+    response = caught.value.response
+    assert response is not None
+    assert response.status_code == 401
+    assert response.json()["statuscode"] == 401

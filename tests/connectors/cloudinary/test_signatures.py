@@ -159,7 +159,7 @@ def test_signed_upload_params_match_the_sdk_signer() -> None:
 
 
 context_values = st.text(
-    alphabet=st.characters(blacklist_characters="\\", blacklist_categories=("Cs",)), max_size=12
+    alphabet=st.characters(blacklist_characters="\\", blacklist_categories=["Cs"]), max_size=12
 )
 
 

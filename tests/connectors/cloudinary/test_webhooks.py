@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -55,7 +55,7 @@ def first(sim: CloudinarySimulator, resource_type: str = "image") -> tuple[str, 
 
 
 def signed(
-    sim: CloudinarySimulator, body: dict[str, object], timestamp: int | None = None
+    sim: CloudinarySimulator, body: Mapping[str, object], timestamp: int | None = None
 ) -> tuple[dict[str, str], bytes]:
     raw = json.dumps(body).encode()
     sent = str(NOW if timestamp is None else timestamp)
