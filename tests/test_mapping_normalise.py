@@ -82,6 +82,8 @@ def test_text_form(value: Any, expected: str | None) -> None:
         ("ten", None),
         ("4 2", None),
         ("0x10", None),
+        ("1_000", None),
+        ("４２", None),
         ("", None),
         ("   ", None),
         ("inf", None),

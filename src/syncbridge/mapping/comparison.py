@@ -41,7 +41,10 @@ def number_form(value: Any) -> int | float | None:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, str) and value.strip()[:1] in _NUMBER_STARTS:
+    # float() also takes "1_000" and non-ASCII digits; CRM text means neither as a number.
+    if isinstance(value, str) and value.strip()[:1] in _NUMBER_STARTS and value.isascii():
+        if "_" in value:
+            return None
         try:
             number = float(value)
         except ValueError:
