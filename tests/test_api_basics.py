@@ -219,3 +219,17 @@ async def test_every_admin_write_is_in_the_audit_log(
     await trail.write("scheme.delete", "DELETE", f"{tax}/schemes/u")
     key = await trail.write("key.create", "POST", "/v1/keys", json={"name": "bi", "role": "viewer"})
     await trail.write("key.revoke", "DELETE", f"/v1/keys/{key['id']}")
+
+
+async def test_keyless_call_with_a_malformed_body_is_401_not_422(
+    client: httpx.AsyncClient,
+) -> None:
+    for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}):
+        response = await client.post(
+            "/v1/taxonomy/concepts",
+            content=b"{not json",
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == "Bearer"

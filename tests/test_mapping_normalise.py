@@ -83,7 +83,7 @@ def test_text_form(value: Any, expected: str | None) -> None:
         ("4 2", None),
         ("0x10", None),
         ("1_000", None),
-        ("４２", None),
+        ("\uff14\uff12", None),  # fullwidth "42"
         ("", None),
         ("   ", None),
         ("inf", None),

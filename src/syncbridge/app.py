@@ -12,6 +12,7 @@ from syncbridge.api.body_limit import BodyLimitMiddleware
 from syncbridge.api.health import router as health_router
 from syncbridge.api.metrics import router as metrics_router
 from syncbridge.api.problems import install_problem_handlers
+from syncbridge.api.require_key import RequireBearerMiddleware
 from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
 from syncbridge.connections.endpoints import router as connections_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, sandbox: EmbeddedSandbox | None
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(RequireBearerMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for router in (
         health_router,
