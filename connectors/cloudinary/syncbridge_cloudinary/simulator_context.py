@@ -1,0 +1,91 @@
+"""State the simulator's route handlers share, and the gates every Admin API call passes."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from syncbridge_cloudinary.simulator_gates import AdminBudget, check_basic_auth
+from syncbridge_cloudinary.simulator_store import (
+    RESOURCE_TYPES,
+    CloudinaryApiError,
+    ResourceStore,
+    SimResource,
+)
+
+if TYPE_CHECKING:
+    from syncbridge_cloudinary.simulator import CloudinarySimulator, SimulatorOptions
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A JSON response carrying a fresh ``X-Request-Id`` plus ``headers``."""
+    merged = {"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
+    return JSONResponse(payload, status_code=status, headers=merged)
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """Whether the boolean query parameter ``name`` is set."""
+    return request.query_params.get(name, "").lower() in ("true", "1")
+
+
+def query_fields(request: Request) -> frozenset[str] | None:
+    """The ``fields`` query parameter as a set of names (``None`` when absent)."""
+    raw = request.query_params.get("fields")
+    return frozenset(f.strip() for f in raw.split(",") if f.strip()) if raw else None
+
+
+def checked_resource_type(value: str) -> str:
+    """``value`` if it names a resource type, else Cloudinary's 404."""
+    if value not in RESOURCE_TYPES:
+        raise CloudinaryApiError(404, f"Invalid resource type {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SimContext:
+    """What the route handlers of one simulator share: its knobs, resources and counters."""
+
+    options: SimulatorOptions
+    store: ResourceStore
+    calls: Counter[str]
+    budget: AdminBudget
+
+    @classmethod
+    def of(cls, sim: CloudinarySimulator) -> SimContext:
+        """The context of ``sim``."""
+        return cls(options=sim.options, store=sim.store, calls=sim.calls, budget=sim.budget)
+
+    def check_cloud(self, cloud: str) -> None:
+        """Refuse a call addressed to another product environment."""
+        if cloud != self.options.cloud_name:
+            raise CloudinaryApiError(401, f"Invalid cloud_name {cloud}")
+
+    def admin(self, request: Request, cloud: str, what: str) -> dict[str, str]:
+        """Auth, cloud check and budget for one Admin API call; returns its rate headers."""
+        opts = self.options
+        self.calls[f"admin:{what}"] += 1
+        check_basic_auth(request.headers.get("authorization"), opts.api_key, opts.api_secret)
+        self.check_cloud(cloud)
+        headers = self.budget.take()
+        request.state.rate_headers = headers
+        return headers
+
+    def render(self, request: Request, resource: SimResource) -> dict[str, Any]:
+        """``resource`` as the Admin API returns it, shaped by the request's query flags."""
+        return self.store.render(
+            resource,
+            tags=query_flag(request, "tags"),
+            context=query_flag(request, "context"),
+            metadata=query_flag(request, "metadata"),
+            fields=query_fields(request),
+        )
+
+
+__all__ = ["SimContext", "checked_resource_type", "json_response", "query_fields", "query_flag"]
