@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from syncbridge.api.problems import problem
 
 
 class BodyTooLarge(HTTPException):
@@ -37,7 +36,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _send_413(send, self.max_bytes)
+                    await _send_413(scope, receive, send, self.max_bytes)
                     return
         received = 0
         response_started = False
@@ -61,26 +60,14 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _send_413(send, self.max_bytes)
+                await _send_413(scope, receive, send, self.max_bytes)
 
 
-async def _send_413(send: Send, max_bytes: int) -> None:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": "Payload too large",
-        "status": 413,
-        "detail": f"Request bodies are limited to {max_bytes} bytes.",
-    }
-    raw = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(raw)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+async def _send_413(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+    response = problem(
+        413,
+        "Payload too large",
+        f"Request bodies are limited to {max_bytes} bytes.",
+        headers={"connection": "close"},
     )
-    await send({"type": "http.response.body", "body": raw})
+    await response(scope, receive, send)

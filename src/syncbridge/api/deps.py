@@ -32,6 +32,8 @@ def get_settings(request: Request) -> Settings:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+MISSING_KEY_DETAIL = "An API key is required: send 'Authorization: Bearer <key>'."
+
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sbk_...`")
 
 
@@ -41,7 +43,7 @@ async def get_principal(
 ) -> Principal:
     """The caller, from a bearer API key; 401 when missing or unknown."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
+        raise Unauthorized(MISSING_KEY_DETAIL)
     async with request.app.state.sessionmaker() as session:
         principal = await authenticate(session, credentials.credentials)
     if principal is None:

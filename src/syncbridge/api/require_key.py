@@ -7,9 +7,10 @@ key itself is still checked by the route's role dependency.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from syncbridge.api.deps import MISSING_KEY_DETAIL
+from syncbridge.api.problems import problem
 
 PROTECTED_PREFIX = "/v1/"
 
@@ -28,23 +29,7 @@ class RequireBearerMiddleware:
             if name == b"authorization" and value[:7].lower() == b"bearer ":
                 await self.app(scope, receive, send)
                 return
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Unauthorized",
-                "status": 401,
-                "detail": "An API key is required: send 'Authorization: Bearer <key>'.",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
+        response = problem(
+            401, "Unauthorized", MISSING_KEY_DETAIL, headers={"WWW-Authenticate": "Bearer"}
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)

@@ -79,13 +79,17 @@ def _validated(spec: ConnectorSpec, raw: Mapping[str, Any]) -> ConnectorSettings
 def _refuse_masks(spec: ConnectorSpec, raw: Mapping[str, Any]) -> None:
     masked = sorted(n for n in spec.settings_model.secret_fields() if raw.get(n) == SECRET_MASK)
     if masked:
-        raise InvalidInput(
+        raise _secret_fields_error(
             "A secret field holds the mask '***' instead of a value.",
-            errors=[
-                {"field": f"settings.{name}", "reason": "'***' is the mask; send the secret"}
-                for name in masked
-            ],
+            masked,
+            "'***' is the mask; send the secret",
         )
+
+
+def _secret_fields_error(detail: str, names: list[str], reason: str) -> InvalidInput:
+    return InvalidInput(
+        detail, errors=[{"field": f"settings.{name}", "reason": reason} for name in names]
+    )
 
 
 def _split(model: ConnectorSettings) -> tuple[dict[str, Any], dict[str, str]]:
@@ -228,12 +232,10 @@ def _require_secrets_on_new_url(
         if stored.get(name) is not None and changes.get(name, SECRET_MASK) == SECRET_MASK
     )
     if missing:
-        raise InvalidInput(
+        raise _secret_fields_error(
             "The vendor URL changed: re-enter the secrets to send them to the new URL.",
-            errors=[
-                {"field": f"settings.{name}", "reason": "must be re-entered when a URL changes"}
-                for name in missing
-            ],
+            missing,
+            "must be re-entered when a URL changes",
         )
 
 
