@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.app import create_app
 from syncbridge.auth.service import Role, create_key
-from syncbridge.db import create_engine, create_sessionmaker, migrate
+from syncbridge.db import create_engine, migrate, open_store
 from syncbridge.models import Base
 from syncbridge.settings import Settings
+from syncbridge.store.unit_of_work import unit_of_work
+from tests.plugins_connections import HOSTS, HostTable, vendor_app
 
 TEST_DB = os.environ.get("SYNCBRIDGE_TEST_DB", "sqlite")
 BACKEND = "sqlite" if TEST_DB == "sqlite" else "postgresql"
@@ -96,8 +98,23 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+def vendor_hosts() -> HostTable:
+    """What the app's SSRF guard resolves host names with: a fixed table."""
+    return HostTable(HOSTS)
+
+
+@pytest.fixture
+def vendor_transport() -> httpx.AsyncBaseTransport:
+    """Where the app's vendor calls go: the in-process echo vendor. Modules that talk to
+    other simulators override this; the app always puts its SSRF guard in front."""
+    return httpx.ASGITransport(app=vendor_app())
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, vendor_transport: httpx.AsyncBaseTransport, vendor_hosts: HostTable
+) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, transport=vendor_transport, resolver=vendor_hosts)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -111,24 +128,23 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    """A session on the test database, for arranging and checking state directly."""
-    async with app.state.sessionmaker() as s:
+    """A session on the test database, for arranging and checking state directly.
+
+    Each statement stands alone (on SQLite no snapshot is held between statements, as on
+    PostgreSQL's read committed), so reads see what the API committed in between.
+    """
+    async with app.state.sessionmaker(execution_options={"sqlite_begin": "AUTOCOMMIT"}) as s:
         yield s
 
 
 @pytest.fixture
 async def api_keys(db_url: str) -> dict[Role, str]:
     """One raw key per role."""
-    engine = create_engine(db_url)
     keys: dict[Role, str] = {}
-    try:
-        async with create_sessionmaker(engine)() as s:
-            for role in Role:
-                _row, raw = await create_key(s, name=f"test-{role.value}", role=role)
-                keys[role] = raw
-            await s.commit()
-    finally:
-        await engine.dispose()
+    async with open_store(db_url) as sessionmaker, unit_of_work(sessionmaker) as s:
+        for role in Role:
+            _row, raw = await create_key(s, name=f"test-{role.value}", role=role, actor="test")
+            keys[role] = raw
     return keys
 
 

@@ -179,18 +179,12 @@ def vendor_client(*, guard: bool, hosts: HostTable) -> httpx.AsyncClient:
 
 
 @asynccontextmanager
-async def echo_installed(app: FastAPI, *, guard: bool) -> AsyncIterator[EchoVendor]:
-    """Register the echo connector; point the app's shared client and resolver at its vendor.
-
-    The vendor's client is closed when the block ends.
-    """
+async def echo_installed(app: FastAPI) -> AsyncIterator[EchoVendor]:
+    """Register the echo connector in ``app``, whose vendor transport (the ``app`` fixture's
+    default) reaches the echo vendor through the app's own SSRF-guarded client."""
     if "echo" not in app.state.registry:
         app.state.registry.register(SPEC)
-    hosts = HostTable(HOSTS)
-    app.state.ssrf_resolver = hosts
-    async with vendor_client(guard=guard, hosts=hosts) as client:
-        app.state.http = client
-        yield EchoVendor(client=client, hosts=hosts)
+    yield EchoVendor(client=app.state.http, hosts=app.state.ssrf_resolver)
 
 
 def echo_settings(**changes: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from tests.plugins_connections import (
 
 @pytest.fixture
 async def vendor(app: FastAPI) -> AsyncIterator[EchoVendor]:
-    async with echo_installed(app, guard=True) as installed:
+    async with echo_installed(app) as installed:
         yield installed
 
 

@@ -7,13 +7,11 @@ and configured from its own ``connection_settings``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from syncbridge_bynder.simulator import BynderSimulator
@@ -21,8 +19,6 @@ from syncbridge_cloudinary.simulator import CloudinarySimulator, SimulatorOption
 from syncbridge_localfolder.settings import ROOTS_ENV
 from syncbridge_localfolder.simulator import materialize
 
-from syncbridge.connections.ssrf import SSRFGuardTransport
-from syncbridge.connector.http import create_http_client
 from syncbridge.sandbox.world import World
 from tests.connectors.bynder.support import identity
 from tests.plugins_connections import HostTable
@@ -48,14 +44,19 @@ class Vendors:
 
 
 @pytest.fixture
-async def vendors(app: FastAPI) -> AsyncIterator[Vendors]:
-    made = Vendors()
-    hosts = HostTable({HOST: ["93.184.216.50"]})
-    guarded = SSRFGuardTransport(httpx.ASGITransport(app=made.app), resolver=hosts)
-    app.state.ssrf_resolver = hosts
-    async with create_http_client(transport=guarded) as shared:
-        app.state.http = shared
-        yield made
+def vendors() -> Vendors:
+    return Vendors()
+
+
+@pytest.fixture
+def vendor_transport(vendors: Vendors) -> httpx.AsyncBaseTransport:
+    """The app's vendor calls reach the simulators (behind the app's own SSRF guard)."""
+    return httpx.ASGITransport(app=vendors.app)
+
+
+@pytest.fixture
+def vendor_hosts() -> HostTable:
+    return HostTable({HOST: ["93.184.216.50"]})
 
 
 async def _create(

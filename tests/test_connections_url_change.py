@@ -15,7 +15,7 @@ from tests.plugins_connections import GOOD_TOKEN, EchoVendor, echo_installed, ec
 async def connection_url(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> AsyncIterator[str]:
-    async with echo_installed(app, guard=True):
+    async with echo_installed(app):
         body = {"connector": "echo", "name": "dam", "settings": echo_settings()}
         created = await client.post("/v1/connections", json=body, headers=admin)
         assert created.status_code == 201, created.text

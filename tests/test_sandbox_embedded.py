@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from syncbridge.app import create_app
 from syncbridge.connector.registry import ConnectorRegistry
@@ -34,17 +35,20 @@ async def sandbox_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     local = settings.model_copy(update={"allow_local_connections": True})
     await prepare_sandbox_connections(local, sandbox, ConnectorRegistry.from_entry_points())
-    app: FastAPI = create_app(local, sandbox)
-    async with app.router.lifespan_context(app):
-        # The API calls its own mounted simulators at PUBLIC_URL; in-process, route that
-        # traffic straight into the app instead of over a socket.
-        await app.state.http.aclose()
-        app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL
-        ) as client:
-            yield client
-        await app.state.http.aclose()
+    # The API calls its own mounted simulators at PUBLIC_URL; in-process, that traffic goes
+    # straight into the app (through its SSRF guard) instead of over a socket.
+    built: list[FastAPI] = []
+
+    async def into_the_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await built[0](scope, receive, send)
+
+    app: FastAPI = create_app(local, sandbox, transport=httpx.ASGITransport(app=into_the_app))
+    built.append(app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as client,
+    ):
+        yield client
 
 
 def test_every_installed_dam_gets_a_sandbox(sandbox: EmbeddedSandbox) -> None:

@@ -45,7 +45,7 @@ def _assert_no_plaintext(haystack: str | bytes, where: str) -> None:
 
 @pytest.fixture
 async def vendor(app: FastAPI) -> AsyncIterator[EchoVendor]:
-    async with echo_installed(app, guard=True) as installed:
+    async with echo_installed(app) as installed:
         yield installed
 
 

@@ -81,14 +81,20 @@ def _ids(cases: list[tuple[str, str]]) -> list[Any]:
 
 @pytest.fixture
 async def vendor(app: FastAPI) -> AsyncIterator[EchoVendor]:
-    async with echo_installed(app, guard=True) as installed:
+    async with echo_installed(app) as installed:
         yield installed
 
 
 @pytest.fixture
-async def sandbox_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The app with ``allow_local_connections`` on (the sandbox)."""
-    application = create_app(settings.model_copy(update={"allow_local_connections": True}))
+async def sandbox_app(
+    settings: Settings, vendor_transport: httpx.AsyncBaseTransport, vendor_hosts: HostTable
+) -> AsyncIterator[FastAPI]:
+    """The app with ``allow_local_connections`` on (the sandbox), on the same store."""
+    application = create_app(
+        settings.model_copy(update={"allow_local_connections": True}),
+        transport=vendor_transport,
+        resolver=vendor_hosts,
+    )
     async with application.router.lifespan_context(application):
         yield application
 
@@ -144,11 +150,10 @@ async def test_refused_when_patched_in(
 
 
 async def _save_and_check_in_sandbox(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], base_url: str, *, guard: bool
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], base_url: str
 ) -> Any:
-    """Save ``base_url`` where local hosts are allowed, then check it through the app's client
-    (SSRF-guarded when ``guard``)."""
-    async with echo_installed(app, guard=guard):
+    """Save ``base_url`` where local hosts are allowed, then check it there."""
+    async with echo_installed(app):
         saved = await _save(client, admin, base_url)
         assert saved.status_code == 201, saved.text
         return await _check(client, admin, saved.json()["id"])
@@ -156,12 +161,19 @@ async def _save_and_check_in_sandbox(
 
 @pytest.mark.parametrize("base_url", _ids(LOCAL_HOSTS))
 async def test_refused_when_called(
-    sandbox_app: FastAPI, sandbox_client: httpx.AsyncClient, admin: dict[str, str], base_url: str
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    sandbox_app: FastAPI,
+    sandbox_client: httpx.AsyncClient,
+    admin: dict[str, str],
+    base_url: str,
 ) -> None:
-    # Saved where local hosts were allowed, called through the guarded client.
-    result = await _save_and_check_in_sandbox(
-        sandbox_app, sandbox_client, admin, base_url, guard=True
-    )
+    # Saved where local hosts were allowed, then called by an app where they are not (the
+    # same store): its client's guard refuses the call.
+    async with echo_installed(sandbox_app), echo_installed(app):
+        saved = await _save(sandbox_client, admin, base_url)
+        assert saved.status_code == 201, saved.text
+        result = await _check(client, admin, saved.json()["id"])
     assert result["status"] == "unreachable"
     assert "Refused by the SSRF guard" in result["detail"]
 
@@ -170,9 +182,7 @@ async def test_refused_when_called(
 async def test_allowed_in_the_sandbox(
     sandbox_app: FastAPI, sandbox_client: httpx.AsyncClient, admin: dict[str, str], base_url: str
 ) -> None:
-    result = await _save_and_check_in_sandbox(
-        sandbox_app, sandbox_client, admin, base_url, guard=False
-    )
+    result = await _save_and_check_in_sandbox(sandbox_app, sandbox_client, admin, base_url)
     assert result["status"] == "ok"
 
 
@@ -198,7 +208,7 @@ async def test_redirect_to_loopback_is_followed_in_the_sandbox(
     sandbox_app: FastAPI, sandbox_client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     result = await _save_and_check_in_sandbox(
-        sandbox_app, sandbox_client, admin, "http://bounce.vendor.example", guard=False
+        sandbox_app, sandbox_client, admin, "http://bounce.vendor.example"
     )
     assert result["status"] == "ok"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from syncbridge import __version__
@@ -15,16 +16,19 @@ from syncbridge.api.problems import install_problem_handlers
 from syncbridge.api.require_key import RequireBearerMiddleware
 from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
+from syncbridge.auth.service import KeyCache
 from syncbridge.connections.endpoints import router as connections_router
 from syncbridge.connections.secrets import SecretBox
-from syncbridge.connections.ssrf import guarded_transport, resolve_host
+from syncbridge.connections.ssrf import Resolver, guarded_transport, resolve_host
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
 from syncbridge.sandbox.embedded import EmbeddedSandbox
 from syncbridge.settings import Settings, get_settings
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
+from syncbridge.taxonomy.read_model import ConceptReadModel
 
 DESCRIPTION = """\
 syncbridge joins CRM and analytics records with DAM assets through one shared taxonomy.
@@ -33,22 +37,37 @@ Admin calls take `Authorization: Bearer <api key>`. Errors are `application/prob
 """
 
 
-def create_app(settings: Settings | None = None, sandbox: EmbeddedSandbox | None = None) -> FastAPI:
-    """Build the API (with ``sandbox`` simulators mounted). Nothing connects until lifespan."""
+def create_app(
+    settings: Settings | None = None,
+    sandbox: EmbeddedSandbox | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+) -> FastAPI:
+    """Build the API (with ``sandbox`` simulators mounted). Nothing connects until lifespan.
+
+    Vendor calls go through ``transport`` (real HTTP by default), always behind the SSRF
+    guard; ``resolver`` answers the guard's DNS look-ups (the system resolver by default).
+    """
     settings = settings or get_settings()
+    resolve = resolver or resolve_host
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
+        app.state.keys = KeyCache(sessionmaker)
+        app.state.catalog = CompiledCatalog()
+        app.state.concepts = ConceptReadModel()
         app.state.registry = ConnectorRegistry.from_entry_points()
         app.state.secret_box = SecretBox.from_key_material(settings.secret_key.get_secret_value())
-        app.state.ssrf_resolver = resolve_host
-        # The sandbox calls simulators on localhost; everywhere else every request is checked.
-        http = create_http_client(
-            transport=None if settings.allow_local_connections else guarded_transport()
+        app.state.ssrf_resolver = resolve
+        # Every vendor call is checked; the sandbox setting lets local hosts through.
+        guard = guarded_transport(
+            transport, resolver=resolve, allow_local=settings.allow_local_connections
         )
+        http = create_http_client(transport=guard)
         app.state.http = http
         try:
             yield

@@ -7,11 +7,11 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import syncbridge
-from syncbridge.audit.service import record
 from syncbridge.auth.service import Role, count_keys, create_key
-from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.db import open_store
 from syncbridge.logs import get_logger
 from syncbridge.settings import Settings
+from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.taxonomy import repository as taxonomy_repository
 from syncbridge.taxonomy import transfer
 from syncbridge.taxonomy.formats.sources import read_files, source_files
@@ -59,27 +59,20 @@ async def bootstrap_store(settings: Settings) -> str | None:
     Idempotent: a store that has (or ever had) keys gets no new key, one that has schemes no
     taxonomy; outside development no key is created. Returns the new key, if any.
     """
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            raw: str | None = None
-            # Only a development store that never had a key gets one; production creates its
-            # keys with `syncbridge keys create`, so no key is ever printed into its logs.
-            if (
-                settings.environment == "development"
-                and await count_keys(session, active_only=False) == 0
-            ):
-                row, raw = await create_key(session, name="bootstrap-admin", role=Role.admin)
-                await record(
-                    session,
-                    actor=BOOTSTRAP_ACTOR,
-                    action="key.create",
-                    entity_type="api_key",
-                    entity_id=row.id,
-                    after={"name": row.name, "role": row.role, "prefix": row.prefix},
-                )
-            await load_default_taxonomy(session)
-            await session.commit()
-            return raw
-    finally:
-        await engine.dispose()
+
+    async def bootstrap(session: AsyncSession) -> str | None:
+        raw: str | None = None
+        # Only a development store that never had a key gets one; production creates its
+        # keys with `syncbridge keys create`, so no key is ever printed into its logs.
+        if (
+            settings.environment == "development"
+            and await count_keys(session, active_only=False) == 0
+        ):
+            _row, raw = await create_key(
+                session, name="bootstrap-admin", role=Role.admin, actor=BOOTSTRAP_ACTOR
+            )
+        await load_default_taxonomy(session)
+        return raw
+
+    async with open_store(settings.database_url) as sessionmaker:
+        return await in_unit_of_work(sessionmaker, bootstrap)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -28,6 +30,9 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own transaction handling starts a transaction only before the first write,
+    # so reads ran outside it; we emit BEGIN ourselves (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -35,6 +40,18 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write unit of work asks for BEGIN IMMEDIATE: it takes the write lock before its first
+    # read, so two writers can never both read a row and then both write it.
+    # AUTOCOMMIT (no BEGIN: every statement stands alone) is for inspection sessions only.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    if mode == "AUTOCOMMIT":
+        return
+    if mode not in ("DEFERRED", "IMMEDIATE"):
+        raise ValueError(f"unknown SQLite begin mode {mode!r}")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -48,12 +65,24 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The sessionmaker of one command's store (CLI, bootstrap); the engine is disposed at
+    the end. Transactions on it are opened with ``store.unit_of_work``."""
+    engine = create_engine(url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def alembic_config(url: str) -> Any:

@@ -6,6 +6,8 @@
     +-- InvalidInput        422  (field-level reasons)
     +-- Unauthorized        401
     +-- Forbidden           403
+    +-- PreconditionFailed  412  (If-Match names a revision that is no longer current)
+    +-- PreconditionRequired 428 (a write that must say which revision it changes)
 
 Connector errors live in :mod:`syncbridge.connector.errors`.
 """
@@ -57,3 +59,13 @@ class Unauthorized(SyncbridgeError):
 class Forbidden(SyncbridgeError):
     status = 403
     title = "Forbidden"
+
+
+class PreconditionFailed(SyncbridgeError):
+    status = 412
+    title = "Precondition failed"
+
+
+class PreconditionRequired(SyncbridgeError):
+    status = 428
+    title = "Precondition required"

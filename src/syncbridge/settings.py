@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         description="Allow connection base URLs on loopback/private hosts (the sandbox only).",
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request body cap.")
+    require_if_match: bool = Field(
+        default=False,
+        description="Refuse (428) PATCH and DELETE of editable resources sent without If-Match.",
+    )
     page_size_max: int = Field(default=200, ge=1, le=1000)
     log_level: str = "INFO"
     log_json: bool = True

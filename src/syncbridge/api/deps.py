@@ -1,7 +1,9 @@
-"""FastAPI dependencies: the request's session, the calling principal and role checks.
+"""FastAPI dependencies: the request's unit of work, the calling principal and role checks.
 
-Write handlers own their transaction: they call ``await session.commit()`` before
-returning, so the commit happens before the response is sent.
+The request owns its transaction: :func:`get_session` (function scope) opens it, commits
+after the handler returns and before the response is sent, and rolls back when the handler
+raises. Handlers and services never commit. :class:`UnitOfWorkRoute` re-runs the whole
+request when the database reports a serialization failure or a deadlock.
 """
 
 from __future__ import annotations
@@ -9,19 +11,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.auth.service import Principal, Role, authenticate
+from syncbridge.auth.service import KeyCache, Principal, Role
 from syncbridge.errors import Forbidden, Unauthorized
 from syncbridge.settings import Settings
+from syncbridge.store.unit_of_work import retrying, unit_of_work
+
+#: Methods that never write: their transaction is a read transaction.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; rolled back if the handler did not commit."""
-    async with request.app.state.sessionmaker() as session:
+    """The request's unit of work: committed before the response, rolled back on error."""
+    write = request.method not in READ_METHODS
+    async with unit_of_work(request.app.state.sessionmaker, write=write) as session:
         yield session
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """For the steps that need several units of work (a vendor call between two)."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,8 +43,26 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+class UnitOfWorkRoute(APIRoute):
+    """A route whose whole request (dependencies, handler and commit) is re-run when the
+    database asks for a retry. The body is read once and cached by the request."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            async for attempt in retrying():
+                with attempt:
+                    return await handler(request)
+            raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
+
+        return run
+
 
 MISSING_KEY_DETAIL = "An API key is required: send 'Authorization: Bearer <key>'."
 
@@ -44,8 +76,8 @@ async def get_principal(
     """The caller, from a bearer API key; 401 when missing or unknown."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(MISSING_KEY_DETAIL)
-    async with request.app.state.sessionmaker() as session:
-        principal = await authenticate(session, credentials.credentials)
+    keys: KeyCache = request.app.state.keys
+    principal = await keys.authenticate(credentials.credentials)
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
     return principal

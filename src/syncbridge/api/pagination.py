@@ -1,28 +1,25 @@
-"""Offset pagination with a capped page size, shared by every list endpoint."""
+"""The ``limit``/``offset`` query parameters of every list endpoint (paging itself is the
+store's: :mod:`syncbridge.store.paging`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.errors import InvalidInput
+from syncbridge.store.paging import Page, PageParams
 
-T = TypeVar("T")
+__all__ = ["MAX_OFFSET", "Page", "PageParams", "Paging", "page_params"]
 
-
-class PageParams(BaseModel):
-    limit: int
-    offset: int
+#: The largest offset a list accepts (a signed 64-bit integer, what the databases take).
+MAX_OFFSET = 2**63 - 1
 
 
 def page_params(
     request: Request,
     limit: Annotated[int, Query(ge=1, description="Page size (capped by the server).")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> PageParams:
     """Read ``limit``/``offset``; a limit above the cap is a 422, not a silent clamp."""
     cap: int = request.app.state.settings.page_size_max
@@ -35,34 +32,3 @@ def page_params(
 
 
 Paging = Annotated[PageParams, Depends(page_params)]
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list: the items, the total, and where the next page starts."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-    next_offset: int | None
-
-    @classmethod
-    def of(cls, items: list[T], total: int, params: PageParams) -> Page[T]:
-        end = params.offset + len(items)
-        return cls(
-            items=items,
-            total=total,
-            limit=params.limit,
-            offset=params.offset,
-            next_offset=end if end < total else None,
-        )
-
-
-async def fetch_page(
-    session: AsyncSession, stmt: Select[T], params: PageParams
-) -> tuple[list[T], int]:
-    """One page of the rows ``stmt`` selects (order it first), and how many there are."""
-    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
-    total = (await session.execute(counted)).scalar_one()
-    rows = await session.execute(stmt.limit(params.limit).offset(params.offset))
-    return list(rows.scalars()), int(total)

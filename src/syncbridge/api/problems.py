@@ -27,8 +27,10 @@ STATUS_MEANINGS: dict[int, str] = {
     404: "Nothing has this key or id.",
     409: "The change clashes with stored data (duplicate, cycle, in use, archived...).",
     413: "The request body is over the size cap.",
+    412: "If-Match names a revision that is no longer current: reload and retry.",
     415: "The body's media type is not one this operation reads.",
     422: "The request did not validate; `errors` names each field and why.",
+    428: "This write needs an If-Match header with the revision it was made against.",
     503: "Not ready to serve.",
 }
 

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BeforeValidator
 
-from syncbridge.api.deps import SessionDep, Viewer
-from syncbridge.api.pagination import Page, Paging, fetch_page
-from syncbridge.audit import repository
+from syncbridge.api.deps import SessionDep, UnitOfWorkRoute, Viewer
+from syncbridge.api.pagination import Page, Paging
+from syncbridge.audit import service
 from syncbridge.audit.schemas import AuditEntryOut
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=UnitOfWorkRoute)
 
 
 def _not_a_number(value: object) -> object:
@@ -45,8 +45,12 @@ async def list_audit_entries(
     since: Since = None,
 ) -> Page[AuditEntryOut]:
     """Every admin change, newest first: who, when, what, before and after."""
-    stmt = repository.audit_query(
-        entity_type=entity_type, entity_id=entity_id, actor=actor, action=action, since=since
+    return await service.list_entries(
+        session,
+        paging,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor,
+        action=action,
+        since=since,
     )
-    rows, total = await fetch_page(session, stmt, paging)
-    return Page.of([AuditEntryOut.model_validate(r) for r in rows], total, paging)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.audit import repository
+from syncbridge.audit.schemas import AuditEntryOut
 from syncbridge.models import AuditEntry
+from syncbridge.store.paging import Page, PageParams, fetch_page
 
 
 async def record(
@@ -34,3 +38,21 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def list_entries(
+    session: AsyncSession,
+    paging: PageParams,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> Page[AuditEntryOut]:
+    """One page of the entries matching every filter given, newest first."""
+    stmt = repository.audit_query(
+        entity_type=entity_type, entity_id=entity_id, actor=actor, action=action, since=since
+    )
+    rows, total = await fetch_page(session, stmt, paging)
+    return Page.of([AuditEntryOut.model_validate(r) for r in rows], total, paging)

@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.auth.service import Role, create_key
 from syncbridge.cli.serve import serve
 from syncbridge.connector.cli import app as connectors_app
-from syncbridge.db import create_engine, create_sessionmaker, migrate
+from syncbridge.db import migrate, open_store
 from syncbridge.sandbox.cli import app as sandbox_app
 from syncbridge.settings import get_settings
+from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.taxonomy.cli import app as taxonomy_app
 
 app = typer.Typer(
@@ -74,24 +76,12 @@ def keys_create(
     """Create an API key and print it once."""
 
     async def run() -> str:
-        engine = create_engine(get_settings().database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                _row, raw = await create_key(session, name=name, role=role)
-                from syncbridge.audit.service import record
+        async def create(session: AsyncSession) -> str:
+            _row, raw = await create_key(session, name=name, role=role, actor="cli")
+            return raw
 
-                await record(
-                    session,
-                    actor="cli",
-                    action="key.create",
-                    entity_type="api_key",
-                    entity_id=_row.id,
-                    after={"name": name, "role": role.value, "prefix": _row.prefix},
-                )
-                await session.commit()
-                return raw
-        finally:
-            await engine.dispose()
+        async with open_store(get_settings().database_url) as sessionmaker:
+            return await in_unit_of_work(sessionmaker, create)
 
     raw = asyncio.run(run())
     console.print(f"Created {role.value} key '{name}'. It is shown once:")
@@ -119,14 +109,11 @@ def keys_rotate_secrets() -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                count = await rotate_secrets(session, box, actor="cli", on_row=advance)
-                await session.commit()
-                return count
-        finally:
-            await engine.dispose()
+        async def rotate(session: AsyncSession) -> int:
+            return await rotate_secrets(session, box, actor="cli", on_row=advance)
+
+        async with open_store(settings.database_url) as sessionmaker:
+            return await in_unit_of_work(sessionmaker, rotate)
 
     try:
         with Progress(console=console, transient=True) as progress:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from syncbridge.audit.service import record
+from syncbridge.connections import repository
 from syncbridge.connections.schemas import CheckStatus, ConnectionCheckOut
-from syncbridge.connections.service import ConnectionContext, connector_settings
+from syncbridge.connections.service import ENTITY, ConnectionContext, connector_settings
 from syncbridge.connections.ssrf import SSRFRefused
 from syncbridge.connector.errors import AuthError, ConnectorError, TransientConnectorError
 from syncbridge.connector.spec import Connector
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
+from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
 
 log = get_logger(__name__)
 
@@ -104,4 +109,35 @@ async def check_connection(
         connector=connection.connector_key,
         status=outcome.status.value,
     )
+    return outcome
+
+
+async def check_and_record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: ConnectionContext,
+    connection_id: uuid.UUID,
+    client: httpx.AsyncClient,
+    *,
+    actor: str,
+) -> ConnectionCheckOut:
+    """Call the vendor once through the connection, and audit the outcome.
+
+    Two units of work with the vendor call between them, as every worker step that calls a
+    vendor is written: no transaction is open while the vendor answers.
+    """
+    async with unit_of_work(sessionmaker, write=False) as session:
+        connection = await repository.get(session, connection_id)
+    outcome = await check_connection(ctx, connection, client)
+
+    async def audit(session: AsyncSession) -> None:
+        await record(
+            session,
+            actor=actor,
+            action="connection.check",
+            entity_type=ENTITY,
+            entity_id=connection.id,
+            after=outcome.model_dump(mode="json", exclude={"account"}),
+        )
+
+    await in_unit_of_work(sessionmaker, audit)
     return outcome

@@ -1,4 +1,7 @@
-"""``/v1/connections``: connection CRUD and checks. Secrets are write-only."""
+"""``/v1/connections``: connection CRUD and checks. Secrets are write-only.
+
+A connection's ``revision`` is its ``ETag``; PATCH and DELETE honour ``If-Match``.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,14 @@ import uuid
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 
-from syncbridge.api.deps import Admin, SessionDep, Viewer
+from syncbridge.api.deps import Admin, SessionDep, SessionmakerDep, UnitOfWorkRoute, Viewer
+from syncbridge.api.etags import IfMatch, set_etag
 from syncbridge.api.pagination import Page, Paging
 from syncbridge.api.problems import problem_responses
-from syncbridge.audit.service import record
-from syncbridge.connections import repository, service
-from syncbridge.connections.checks import check_connection
+from syncbridge.connections import service
+from syncbridge.connections.checks import check_and_record
 from syncbridge.connections.schemas import (
     ConnectionCheckOut,
     ConnectionCreate,
@@ -22,7 +25,7 @@ from syncbridge.connections.schemas import (
 )
 from syncbridge.connections.service import ConnectionContext
 
-router = APIRouter(prefix="/v1/connections", tags=["connections"])
+router = APIRouter(prefix="/v1/connections", tags=["connections"], route_class=UnitOfWorkRoute)
 
 
 def app_context(app: FastAPI) -> ConnectionContext:
@@ -42,7 +45,7 @@ def connection_context(request: Request) -> ConnectionContext:
 
 
 def http_client(request: Request) -> httpx.AsyncClient:
-    """The process's shared HTTP client (SSRF-guarded unless local hosts are allowed)."""
+    """The process's shared HTTP client (always behind the SSRF guard)."""
     client: httpx.AsyncClient = request.app.state.http
     return client
 
@@ -60,9 +63,7 @@ async def list_connections(
     connector: str | None = None,
 ) -> Page[ConnectionOut]:
     """Every connection by name; secret fields read ``"***"`` when set."""
-    stmt = repository.connections_query(connector=connector)
-    rows, total = await repository.page(session, stmt, paging.limit, paging.offset)
-    return Page.of([service.view(ctx, r) for r in rows], total, paging)
+    return await service.list_page(session, ctx, paging, connector)
 
 
 @router.post(
@@ -72,24 +73,36 @@ async def list_connections(
     responses=problem_responses(409),
 )
 async def create_connection(
-    body: ConnectionCreate, session: SessionDep, ctx: ContextDep, principal: Admin
+    body: ConnectionCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    principal: Admin,
+    response: Response,
 ) -> ConnectionOut:
     """Configure a connection. 422 names the bad field (``settings.base_url``); 409 on the name."""
-    connection = await service.create_connection(session, ctx, body, actor=principal.actor)
-    await session.commit()
-    return service.view(ctx, connection)
+    out = await service.create(session, ctx, body, actor=principal.actor)
+    set_etag(response, out.revision)
+    return out
 
 
 @router.get("/{connection_id}", operation_id="get_connection")
 async def get_connection(
-    connection_id: uuid.UUID, session: SessionDep, ctx: ContextDep, _principal: Viewer
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    ctx: ContextDep,
+    _principal: Viewer,
+    response: Response,
 ) -> ConnectionOut:
     """One connection; secret fields read ``"***"`` when set."""
-    return service.view(ctx, await repository.get(session, connection_id))
+    out = await service.show(session, ctx, connection_id)
+    set_etag(response, out.revision)
+    return out
 
 
 @router.patch(
-    "/{connection_id}", operation_id="update_connection", responses=problem_responses(409)
+    "/{connection_id}",
+    operation_id="update_connection",
+    responses=problem_responses(409, 412, 428),
 )
 async def update_connection(
     connection_id: uuid.UUID,
@@ -97,48 +110,44 @@ async def update_connection(
     session: SessionDep,
     ctx: ContextDep,
     principal: Admin,
+    expect: IfMatch,
+    response: Response,
 ) -> ConnectionOut:
     """Merge settings; a secret left out or sent as ``"***"`` keeps its stored value."""
-    connection = await repository.get(session, connection_id)
-    connection = await service.update_connection(
-        session, ctx, connection, body, actor=principal.actor
+    out = await service.update(
+        session, ctx, connection_id, body, actor=principal.actor, expect=expect
     )
-    await session.commit()
-    return service.view(ctx, connection)
+    set_etag(response, out.revision)
+    return out
 
 
 @router.delete(
-    "/{connection_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="delete_connection"
+    "/{connection_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_connection",
+    responses=problem_responses(412, 428),
 )
 async def delete_connection(
-    connection_id: uuid.UUID, session: SessionDep, ctx: ContextDep, principal: Admin
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    ctx: ContextDep,
+    principal: Admin,
+    expect: IfMatch,
 ) -> None:
     """Delete a connection."""
-    connection = await repository.get(session, connection_id)
-    await service.delete_connection(session, ctx, connection, actor=principal.actor)
-    await session.commit()
+    await service.delete(session, ctx, connection_id, actor=principal.actor, expect=expect)
 
 
 @router.post("/{connection_id}/check", operation_id="check_connection")
 async def check(
     connection_id: uuid.UUID,
-    session: SessionDep,
+    sessionmaker: SessionmakerDep,
     ctx: ContextDep,
     client: HttpDep,
     principal: Admin,
 ) -> ConnectionCheckOut:
-    """Call the vendor once: ``ok``, ``auth_failed``, ``unreachable`` or ``error``, with why."""
-    connection = await repository.get(session, connection_id)
-    # No transaction stays open while the vendor is called.
-    await session.commit()
-    outcome = await check_connection(ctx, connection, client)
-    await record(
-        session,
-        actor=principal.actor,
-        action="connection.check",
-        entity_type=service.ENTITY,
-        entity_id=connection.id,
-        after=outcome.model_dump(mode="json", exclude={"account"}),
-    )
-    await session.commit()
-    return outcome
+    """Call the vendor once: ``ok``, ``auth_failed``, ``unreachable`` or ``error``, with why.
+
+    No transaction is open while the vendor is called.
+    """
+    return await check_and_record(sessionmaker, ctx, connection_id, client, actor=principal.actor)

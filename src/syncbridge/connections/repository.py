@@ -30,9 +30,12 @@ async def page(
     return list(rows.scalars()), total
 
 
-async def get(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
-    """The connection ``connection_id``; raises :class:`NotFound`."""
-    row = await session.get(Connection, connection_id)
+async def get(
+    session: AsyncSession, connection_id: uuid.UUID, *, for_update: bool = False
+) -> Connection:
+    """The connection ``connection_id`` (its row locked with ``for_update``); raises
+    :class:`NotFound`."""
+    row = await session.get(Connection, connection_id, with_for_update=for_update)
     if row is None:
         raise NotFound(f"No connection {connection_id}.")
     return row

@@ -50,6 +50,7 @@ class ConnectionOut(BaseModel):
     secrets_readable: bool = Field(
         description="False when no configured secret key decrypts this connection's secrets."
     )
+    revision: int = Field(description="Counts every committed change; the connection's ETag.")
     created_at: datetime
     updated_at: datetime
 

@@ -8,6 +8,7 @@ Services flush; the caller commits.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec
 from syncbridge.errors import Conflict, InvalidInput
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
+from syncbridge.store.paging import Page, PageParams
+from syncbridge.store.preconditions import UNCONDITIONAL, Precondition
 
 log = get_logger(__name__)
 
@@ -152,6 +155,7 @@ def view(ctx: ConnectionContext, connection: Connection) -> ConnectionOut:
         settings={**connection.settings, **masked},
         enabled=connection.enabled,
         secrets_readable=readable,
+        revision=connection.revision,
         created_at=connection.created_at,
         updated_at=connection.updated_at,
     )
@@ -159,6 +163,10 @@ def view(ctx: ConnectionContext, connection: Connection) -> ConnectionOut:
 
 def _audit_view(ctx: ConnectionContext, connection: Connection) -> dict[str, Any]:
     return view(ctx, connection).model_dump(mode="json", exclude={"created_at", "updated_at"})
+
+
+def _masked(ctx: ConnectionContext, connection: Connection) -> dict[str, Any]:
+    return view(ctx, connection).model_dump(mode="json")
 
 
 async def _flush_unique(session: AsyncSession, name: str) -> None:
@@ -186,6 +194,7 @@ async def create_connection(
         settings=public,
         secrets=ctx.box.encrypt(secrets),
         enabled=body.enabled,
+        revision=1,
     )
     session.add(connection)
     await _flush_unique(session, body.name)
@@ -262,6 +271,8 @@ async def update_connection(
         connection.name = body.name
     if body.enabled is not None:
         connection.enabled = body.enabled
+    if session.is_modified(connection):
+        connection.revision += 1
     await _flush_unique(session, connection.name)
     await session.refresh(connection)
     await record(
@@ -324,3 +335,55 @@ async def rotate_secrets(
     )
     log.info("connection.secrets_rotated", connections=len(rows), keys=box.key_count)
     return len(rows)
+
+
+# --- what the API answers: one call per endpoint ----------------------------------------
+
+
+async def list_page(
+    session: AsyncSession, ctx: ConnectionContext, paging: PageParams, connector: str | None
+) -> Page[ConnectionOut]:
+    """Every connection by name; secret fields read ``"***"`` when set."""
+    stmt = repository.connections_query(connector=connector)
+    rows, total = await repository.page(session, stmt, paging.limit, paging.offset)
+    return Page.of([view(ctx, r) for r in rows], total, paging)
+
+
+async def show(
+    session: AsyncSession, ctx: ConnectionContext, connection_id: uuid.UUID
+) -> ConnectionOut:
+    return view(ctx, await repository.get(session, connection_id))
+
+
+async def create(
+    session: AsyncSession, ctx: ConnectionContext, body: ConnectionCreate, *, actor: str
+) -> ConnectionOut:
+    return view(ctx, await create_connection(session, ctx, body, actor=actor))
+
+
+async def update(
+    session: AsyncSession,
+    ctx: ConnectionContext,
+    connection_id: uuid.UUID,
+    body: ConnectionUpdate,
+    *,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
+) -> ConnectionOut:
+    """Merge ``body`` into the connection (its row locked), unless ``expect`` is stale."""
+    connection = await repository.get(session, connection_id, for_update=True)
+    expect.check(connection.revision, f"Connection {connection_id}")
+    return view(ctx, await update_connection(session, ctx, connection, body, actor=actor))
+
+
+async def delete(
+    session: AsyncSession,
+    ctx: ConnectionContext,
+    connection_id: uuid.UUID,
+    *,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
+) -> None:
+    connection = await repository.get(session, connection_id, for_update=True)
+    expect.check(connection.revision, f"Connection {connection_id}")
+    await delete_connection(session, ctx, connection, actor=actor)

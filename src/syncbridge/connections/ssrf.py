@@ -222,16 +222,29 @@ async def validate_url(
 
 
 class SSRFGuardTransport(httpx.AsyncBaseTransport):
-    """Wraps a transport and re-checks the host of every request before it is sent."""
+    """Wraps a transport and re-checks the host of every request before it is sent.
+
+    With ``allow_local`` (the sandbox setting) loopback and private hosts pass, but the
+    scheme and userinfo checks still apply.
+    """
 
     def __init__(
-        self, inner: httpx.AsyncBaseTransport, *, resolver: Resolver = resolve_host
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        resolver: Resolver = resolve_host,
+        allow_local: bool = False,
     ) -> None:
         self._inner = inner
         self._resolver = resolver
+        self.allow_local = allow_local
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the inner transport, or raise :class:`SSRFRefused`."""
+        if self.allow_local:
+            if reason := _scheme_refusal(request.url):
+                raise SSRFRefused(f"Refused by the SSRF guard: {reason}.")
+            return await self._inner.handle_async_request(request)
         try:
             reason = await url_refusal(request.url, resolver=self._resolver)
         except (OSError, TimeoutError) as exc:
@@ -249,6 +262,15 @@ class SSRFGuardTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def guarded_transport(resolver: Resolver = resolve_host) -> SSRFGuardTransport:
-    """The shared client's transport outside the sandbox: real HTTP, every host checked."""
-    return SSRFGuardTransport(httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS), resolver=resolver)
+def guarded_transport(
+    inner: httpx.AsyncBaseTransport | None = None,
+    *,
+    resolver: Resolver = resolve_host,
+    allow_local: bool = False,
+) -> SSRFGuardTransport:
+    """The shared client's transport: ``inner`` (real HTTP by default) behind the guard."""
+    return SSRFGuardTransport(
+        inner or httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS),
+        resolver=resolver,
+        allow_local=allow_local,
+    )

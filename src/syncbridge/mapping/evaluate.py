@@ -68,10 +68,13 @@ class RuleSet:
         taxonomy: TaxonomyView,
         paths: list[PathIndex],
         skipped: tuple[str, ...] = (),
+        rule_count: int = 0,
     ) -> None:
         self.scope = scope
         self.taxonomy = taxonomy
         self._paths = paths
+        #: How many rules the scope admitted (evaluated, whether or not they can match).
+        self.rule_count = rule_count
         #: Ids of in-scope regex rules left out because RE2 cannot compile their pattern.
         self.skipped = skipped
 
@@ -85,9 +88,11 @@ class RuleSet:
         """
         by_path: dict[tuple[Any, ...], PathIndex] = {}
         skipped: list[str] = []
+        admitted = 0
         for rule in rules:
             if not scope.admits(rule):
                 continue
+            admitted += 1
             target = taxonomy.effective(rule.concept_id)
             if target is None:
                 continue
@@ -101,7 +106,7 @@ class RuleSet:
                 skipped.append(rule.id)
         for index in by_path.values():
             index.seal()
-        return cls(scope, taxonomy, list(by_path.values()), tuple(skipped))
+        return cls(scope, taxonomy, list(by_path.values()), tuple(skipped), admitted)
 
     def evaluate(self, record: Mapping[str, Any]) -> list[Match]:
         """The concepts ``record`` lands on (see the module docstring)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.auth.service import Role
+from syncbridge.errors import Forbidden
 from syncbridge.logs import get_logger
-from syncbridge.mapping import repository
+from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.evaluate import Match, RuleSet, RuleView, Scope, TaxonomyView
 from syncbridge.mapping.schemas import (
     DraftRule,
@@ -24,23 +26,35 @@ DRAFT_PREFIX = "draft-"
 log = get_logger(__name__)
 
 
-async def preview(session: AsyncSession, body: PreviewRequest) -> PreviewResult:
+async def preview(
+    session: AsyncSession, catalog: CompiledCatalog, body: PreviewRequest, role: Role
+) -> PreviewResult:
     """The concepts ``body.record`` would land on, and which rule matched what.
 
-    Drafts are validated like a save (InvalidInput, Conflict for a deprecated target) with
-    field names ``draft_rules.N.<field>``; draft N is reported as rule ``draft-N``.
+    Drafts need the editor role (Forbidden otherwise) and are validated like a save
+    (InvalidInput, Conflict for a deprecated target) with field names
+    ``draft_rules.N.<field>``; draft N is reported as rule ``draft-N``. Saved rules come
+    compiled from ``catalog``.
     """
-    drafts = [await _draft_view(session, body, i, d) for i, d in enumerate(body.draft_rules)]
-    saved = await repository.load_rule_views(session, body.connector_key)
-    rules = (saved if body.include_saved else []) + drafts
-    taxonomy = await repository.load_taxonomy_view(session)
+    if body.draft_rules and not role.allows(Role.editor):
+        raise Forbidden("Previewing draft rules needs the 'editor' role.")
     scope = Scope(body.connector_key, body.stream, body.connection_id)
-    ruleset = RuleSet.compile(rules, taxonomy, scope)
-    if ruleset.skipped:
-        log.warning("mapping.regex_rules_skipped", rule_ids=list(ruleset.skipped))
+    taxonomy = await catalog.taxonomy(session)
+    if not body.draft_rules:
+        ruleset = await catalog.rule_set(session, scope) if body.include_saved else None
+        matches = ruleset.evaluate(body.record) if ruleset is not None else []
+        evaluated = ruleset.rule_count if ruleset is not None else 0
+    else:
+        drafts = [await _draft_view(session, body, i, d) for i, d in enumerate(body.draft_rules)]
+        saved = await catalog.rules(session, body.connector_key) if body.include_saved else []
+        rules = saved + drafts
+        ruleset = RuleSet.compile(rules, taxonomy, scope)
+        if ruleset.skipped:
+            log.warning("mapping.regex_rules_skipped", rule_ids=list(ruleset.skipped))
+        matches = ruleset.evaluate(body.record)
+        evaluated = sum(1 for rule in rules if scope.admits(rule))
     return PreviewResult(
-        matches=[_preview_match(m, taxonomy) for m in ruleset.evaluate(body.record)],
-        rules_evaluated=sum(1 for rule in rules if scope.admits(rule)),
+        matches=[_preview_match(m, taxonomy) for m in matches], rules_evaluated=evaluated
     )
 
 

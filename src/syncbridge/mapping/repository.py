@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.mapping.comparison import normalise
@@ -160,3 +160,16 @@ async def load_taxonomy_view(session: AsyncSession) -> TaxonomyView:
             )
         )
     return TaxonomyView.of(concepts)
+
+
+async def rules_referencing(session: AsyncSession, concept_id: uuid.UUID) -> list[MappingRule]:
+    """Every rule, archived or not, whose current or past version targets the concept."""
+    in_versions = select(MappingRuleVersion.rule_id).where(
+        MappingRuleVersion.concept_id == concept_id
+    )
+    rows = await session.execute(
+        select(MappingRule)
+        .where(or_(MappingRule.concept_id == concept_id, MappingRule.id.in_(in_versions)))
+        .order_by(MappingRule.name)
+    )
+    return list(rows.scalars())

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from syncbridge.taxonomy.validation import optional_not_null
+from syncbridge.patch_fields import optional_not_null
 
 Operator = Literal["equals", "in", "prefix", "contains", "regex", "range", "exists"]
 #: A value a rule compares with: text, a number, a boolean, or null (an open range bound);
@@ -95,6 +95,9 @@ class RuleOut(_RuleContent):
 
     id: uuid.UUID
     version: int
+    revision: int = Field(
+        description="Counts every committed change (new versions and archiving); the ETag."
+    )
     archived_at: datetime | None
     created_at: datetime
     updated_at: datetime

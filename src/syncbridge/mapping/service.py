@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.api.pagination import PageParams, fetch_page
 from syncbridge.audit.service import record
 from syncbridge.errors import Conflict, InvalidInput, NotFound
 from syncbridge.mapping import repository
 from syncbridge.mapping.rule_validation import rule_errors
-from syncbridge.mapping.schemas import RuleCreate, RuleOut, RulePatch
+from syncbridge.mapping.schemas import RuleCreate, RuleOut, RulePatch, RuleVersionOut
 from syncbridge.models import Concept, ConceptStatus, MappingRule, MappingRuleVersion, utcnow
+from syncbridge.store import revisions
+from syncbridge.store.paging import Page, PageParams, fetch_page
+from syncbridge.store.preconditions import UNCONDITIONAL, Precondition
 
 ENTITY_TYPE = "mapping_rule"
 
@@ -55,6 +57,7 @@ __all__ = [
     "resolve_concept",
     "retarget_rules",
     "rule_outs",
+    "rules_referencing",
     "rules_using_concept",
     "snapshot",
     "update_rule",
@@ -70,6 +73,7 @@ def snapshot(rule: MappingRule) -> dict[str, Any]:
     data["values"] = list(rule.values or [])
     data["id"] = str(rule.id)
     data["version"] = rule.version
+    data["revision"] = rule.revision
     data["archived_at"] = rule.archived_at.isoformat() if rule.archived_at else None
     return data
 
@@ -87,6 +91,11 @@ async def append_version(session: AsyncSession, rule: MappingRule, actor: str) -
 async def rules_using_concept(session: AsyncSession, concept_id: uuid.UUID) -> list[MappingRule]:
     """Non-archived rules that target ``concept_id`` (for "concept in use" checks)."""
     return await repository.rules_using_concept(session, concept_id)
+
+
+async def rules_referencing(session: AsyncSession, concept_id: uuid.UUID) -> list[MappingRule]:
+    """Every rule, archived or not, whose current or past version targets ``concept_id``."""
+    return await repository.rules_referencing(session, concept_id)
 
 
 async def retarget_rules(
@@ -135,6 +144,7 @@ async def _save_version(
 ) -> None:
     """Make the rule's changed content a new version, frozen and audited."""
     rule.version += 1
+    rule.revision += 1
     rule.updated_at = utcnow()
     await append_version(session, rule, actor)
     await _audit(session, rule, action=action, actor=actor, before=before)
@@ -213,9 +223,10 @@ async def create_rule(session: AsyncSession, body: RuleCreate, actor: str) -> Ma
     """Save a new rule as version 1; audited. Raises InvalidInput or Conflict."""
     content = body.model_dump(exclude={"concept"})
     check_rule(content)
+    await revisions.lock_for_write(session, revisions.CATALOG)
     concept = await resolve_concept(session, body.concept)
     content["name"] = body.name or default_name(body)
-    rule = MappingRule(**content, concept_id=concept.id, version=1)
+    rule = MappingRule(**content, concept_id=concept.id, version=1, revision=1)
     session.add(rule)
     await session.flush()
     await append_version(session, rule, actor)
@@ -224,17 +235,23 @@ async def create_rule(session: AsyncSession, body: RuleCreate, actor: str) -> Ma
 
 
 async def update_rule(
-    session: AsyncSession, rule_id: uuid.UUID, patch: RulePatch, actor: str
+    session: AsyncSession,
+    rule_id: uuid.UUID,
+    patch: RulePatch,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
 ) -> MappingRule:
     """Apply a patch; a real change bumps the version, appends a snapshot and is audited.
 
     A patch that changes nothing writes nothing. Raises NotFound, Conflict (archived rule,
     deprecated target) or InvalidInput.
     """
+    await revisions.lock_for_write(session, revisions.CATALOG)
     rule = await get_rule(session, rule_id, for_update=True)
     if rule.archived_at is not None:
         raise Conflict(f"Mapping rule {rule_id} is archived and cannot be edited.")
     changes = await _patch_changes(session, rule, patch)
+    expect.check(rule.revision, f"Mapping rule {rule_id}")
     if not changes:
         return rule
     before = snapshot(rule)
@@ -271,12 +288,20 @@ def _same(new: Any, old: Any) -> bool:
     )
 
 
-async def archive_rule(session: AsyncSession, rule_id: uuid.UUID, actor: str) -> MappingRule:
+async def archive_rule(
+    session: AsyncSession,
+    rule_id: uuid.UUID,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
+) -> MappingRule:
     """Archive a rule (idempotent): it leaves evaluation and default lists; versions stay."""
+    await revisions.lock_for_write(session, revisions.CATALOG)
     rule = await get_rule(session, rule_id, for_update=True)
+    expect.check(rule.revision, f"Mapping rule {rule_id}")
     if rule.archived_at is not None:
         return rule
     before = snapshot(rule)
+    rule.revision += 1
     rule.archived_at = utcnow()
     rule.updated_at = rule.archived_at
     await session.flush()
@@ -291,5 +316,79 @@ async def rule_outs(session: AsyncSession, rules: list[MappingRule]) -> list[Rul
     for rule in rules:
         out = RuleOut.model_validate(rule)
         concept = concepts.get(rule.concept_id)
+        outs.append(out.model_copy(update={"concept": concept.key if concept else None}))
+    return outs
+
+
+# --- what the API answers: one call per endpoint ----------------------------------------
+
+
+async def list_rules(
+    session: AsyncSession,
+    paging: PageParams,
+    *,
+    connector_key: str | None = None,
+    stream: str | None = None,
+    concept: str | None = None,
+    enabled: bool | None = None,
+    include_archived: bool = False,
+) -> Page[RuleOut]:
+    """Rules, highest priority first; an unknown concept key matches nothing."""
+    concept_id = None
+    if concept is not None:
+        found = await repository.concept_by_key(session, concept)
+        if found is None:
+            return Page.of([], 0, paging)
+        concept_id = found.id
+    stmt = repository.rules_query(
+        connector_key=connector_key,
+        stream=stream,
+        concept_id=concept_id,
+        enabled=enabled,
+        include_archived=include_archived,
+    )
+    rules, total = await fetch_page(session, repository.listing_order(stmt), paging)
+    return Page.of(await rule_outs(session, rules), total, paging)
+
+
+async def create(session: AsyncSession, body: RuleCreate, actor: str) -> RuleOut:
+    """:func:`create_rule`, answered as the API shows a rule."""
+    return (await rule_outs(session, [await create_rule(session, body, actor)]))[0]
+
+
+async def show(session: AsyncSession, rule_id: uuid.UUID) -> RuleOut:
+    """One rule as the API shows it (archived rules too); raises NotFound."""
+    return (await rule_outs(session, [await get_rule(session, rule_id)]))[0]
+
+
+async def update(
+    session: AsyncSession, rule_id: uuid.UUID, patch: RulePatch, actor: str, expect: Precondition
+) -> RuleOut:
+    """:func:`update_rule`, answered as the API shows a rule."""
+    rule = await update_rule(session, rule_id, patch, actor, expect)
+    return (await rule_outs(session, [rule]))[0]
+
+
+async def versions_page(
+    session: AsyncSession, rule_id: uuid.UUID, paging: PageParams
+) -> Page[RuleVersionOut]:
+    """One page of a rule's versions, oldest first."""
+    versions, total = await list_versions(session, rule_id, paging)
+    return Page.of(await version_outs(session, versions), total, paging)
+
+
+async def show_version(session: AsyncSession, rule_id: uuid.UUID, version: int) -> RuleVersionOut:
+    """One version of a rule as the API shows it."""
+    return (await version_outs(session, [await get_version(session, rule_id, version)]))[0]
+
+
+async def version_outs(
+    session: AsyncSession, versions: list[MappingRuleVersion]
+) -> list[RuleVersionOut]:
+    concepts = await repository.concepts_by_id(session, [v.concept_id for v in versions])
+    outs = []
+    for version in versions:
+        concept = concepts.get(version.concept_id)
+        out = RuleVersionOut.model_validate(version)
         outs.append(out.model_copy(update={"concept": concept.key if concept else None}))
     return outs

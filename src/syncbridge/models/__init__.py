@@ -1,6 +1,6 @@
 """ORM models, all in one place so Alembic sees every table."""
 
-from syncbridge.models.access import ApiKey, AuditEntry, Connection
+from syncbridge.models.access import ApiKey, AuditEntry, Connection, StoreRevision
 from syncbridge.models.base import Base, utcnow
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.taxonomy import (
@@ -26,5 +26,6 @@ __all__ = [
     "LabelKind",
     "MappingRule",
     "MappingRuleVersion",
+    "StoreRevision",
     "utcnow",
 ]

@@ -58,5 +58,16 @@ class Connection(IdMixin, Base):
     #: Secret settings as one Fernet token over their JSON.
     secrets: Mapped[str] = mapped_column(String(8000), default="")
     enabled: Mapped[bool] = mapped_column(default=True)
+    #: Counts every committed change; exposed as the connection's ``ETag``.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StoreRevision(Base):
+    """A counter of committed changes to one part of the store (see ``store.revisions``)."""
+
+    __tablename__ = "store_revisions"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    revision: Mapped[int] = mapped_column(default=1)

@@ -39,6 +39,8 @@ class MappingRule(MappingRuleFields, IdMixin, TimestampMixin, Base):
     __table_args__ = (CheckConstraint(f"operator IN ({_OPS_SQL})", name="operator"),)
 
     version: Mapped[int] = mapped_column(default=1)
+    #: Counts every committed change (content versions and archiving); the rule's ``ETag``.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -30,6 +30,8 @@ class ConceptScheme(IdMixin, TimestampMixin, Base):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    #: Counts every committed change; exposed as the scheme's ``ETag``.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class Concept(IdMixin, TimestampMixin, Base):

@@ -27,11 +27,12 @@ from syncbridge.connections.service import (
 )
 from syncbridge.connector.errors import ConnectorError
 from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.db import open_store
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
 from syncbridge.sandbox.world import World
 from syncbridge.settings import Settings
+from syncbridge.store.unit_of_work import in_unit_of_work
 
 log = get_logger(__name__)
 ACTOR = "sandbox"
@@ -127,11 +128,7 @@ async def prepare_sandbox_connections(
         box=SecretBox.from_key_material(settings.secret_key.get_secret_value()),
         allow_local=True,
     )
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            names = await sandbox.ensure_connections(session, ctx)
-            await session.commit()
-            return names
-    finally:
-        await engine.dispose()
+    async with open_store(settings.database_url) as sessionmaker:
+        return await in_unit_of_work(
+            sessionmaker, lambda session: sandbox.ensure_connections(session, ctx)
+        )

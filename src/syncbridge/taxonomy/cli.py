@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.db import open_store
 from syncbridge.errors import SyncbridgeError
 from syncbridge.settings import get_settings
+from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
 from syncbridge.taxonomy import transfer
 from syncbridge.taxonomy.document import Taxonomy
 from syncbridge.taxonomy.formats.sources import (
@@ -22,7 +24,7 @@ from syncbridge.taxonomy.formats.sources import (
     source_files,
 )
 from syncbridge.taxonomy.importer import plan_import
-from syncbridge.taxonomy.validation import TaxonomyImportError
+from syncbridge.taxonomy.validation import MAX_REPORTED_PROBLEMS, TaxonomyImportError
 
 app = typer.Typer(
     help="Import, export and validate the taxonomy (YAML or SKOS Turtle).", no_args_is_help=True
@@ -49,7 +51,7 @@ def _show_problems(exc: TaxonomyImportError) -> None:
     table = Table(title="Taxonomy problems", title_justify="left", show_lines=False)
     for column in ("file", "line", "concept", "reason"):
         table.add_column(column, overflow="fold")
-    for p in exc.problems:
+    for p in exc.problems[:MAX_REPORTED_PROBLEMS]:
         line = "" if p.line is None else str(p.line)
         table.add_row(p.file or "", line, p.key or "", p.reason)
     console.print(table)
@@ -76,15 +78,11 @@ def _show_report(result: transfer.ImportResult) -> None:
 
 
 async def _import(url: str, incoming: Taxonomy, dry_run: bool) -> transfer.ImportResult:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await transfer.import_taxonomy(session, incoming, actor="cli", dry_run=dry_run)
-            if not dry_run:
-                await session.commit()
-            return result
-    finally:
-        await engine.dispose()
+    async def work(session: AsyncSession) -> transfer.ImportResult:
+        return await transfer.import_taxonomy(session, incoming, actor="cli", dry_run=dry_run)
+
+    async with open_store(url) as sessionmaker:
+        return await in_unit_of_work(sessionmaker, work, write=not dry_run)
 
 
 @app.command("import")
@@ -131,12 +129,8 @@ def validate_command(path: PathArgument) -> None:
 
 
 async def _export(url: str, scheme: str | None) -> Taxonomy:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return await transfer.export_taxonomy(session, scheme)
-    finally:
-        await engine.dispose()
+    async with open_store(url) as sessionmaker, unit_of_work(sessionmaker, write=False) as session:
+        return await transfer.export_taxonomy(session, scheme)
 
 
 @app.command("export")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +16,6 @@ from syncbridge.models import (
     ConceptBroader,
     ConceptLabel,
     ConceptScheme,
-    MappingRule,
-    MappingRuleVersion,
 )
 from syncbridge.taxonomy.document import ConceptData, SchemeData, Taxonomy
 from syncbridge.taxonomy.validation import normalise_label
@@ -146,19 +145,6 @@ async def replaced_concepts(session: AsyncSession, concept_id: uuid.UUID) -> lis
     return list(rows.scalars())
 
 
-async def rules_referencing(session: AsyncSession, concept_id: uuid.UUID) -> list[MappingRule]:
-    """Every rule, archived or not, whose current or past version targets the concept."""
-    in_versions = select(MappingRuleVersion.rule_id).where(
-        MappingRuleVersion.concept_id == concept_id
-    )
-    rows = await session.execute(
-        select(MappingRule)
-        .where(or_(MappingRule.concept_id == concept_id, MappingRule.id.in_(in_versions)))
-        .order_by(MappingRule.name)
-    )
-    return list(rows.scalars())
-
-
 async def load_taxonomy(session: AsyncSession) -> Taxonomy:
     """The whole store as plain values (a handful of queries, whatever its size)."""
     schemes = list((await session.execute(select(ConceptScheme))).scalars())
@@ -227,3 +213,50 @@ async def broader_edges(
         )
     )
     return list(rows.all())
+
+
+# --- lean reads for the concept read model: columns, not ORM objects -------------------
+
+
+async def concept_rows(session: AsyncSession) -> list[Any]:
+    """Every concept's columns, by key."""
+    stmt = select(
+        Concept.id,
+        Concept.key,
+        Concept.scheme_id,
+        Concept.status,
+        Concept.definition,
+        Concept.replaced_by_id,
+        Concept.revision,
+        Concept.created_at,
+        Concept.updated_at,
+    ).order_by(Concept.key)
+    return list((await session.execute(stmt)).all())
+
+
+async def label_rows(session: AsyncSession) -> list[Any]:
+    """Every label as (concept id, kind, lang, text, norm), by language and text."""
+    stmt = select(
+        ConceptLabel.concept_id,
+        ConceptLabel.kind,
+        ConceptLabel.lang,
+        ConceptLabel.text,
+        ConceptLabel.norm,
+    ).order_by(ConceptLabel.lang, ConceptLabel.text)
+    return list((await session.execute(stmt)).all())
+
+
+async def all_broader_edges(session: AsyncSession) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Every (concept, broader) id pair."""
+    rows = await session.execute(select(ConceptBroader.concept_id, ConceptBroader.broader_id))
+    return [(a, b) for a, b in rows.all()]
+
+
+async def scheme_keys_by_id(session: AsyncSession) -> dict[uuid.UUID, str]:
+    rows = await session.execute(select(ConceptScheme.id, ConceptScheme.key))
+    return dict(rows.all())
+
+
+async def concepts(session: AsyncSession, stmt: Select[Concept]) -> list[Concept]:
+    """The concepts ``stmt`` selects."""
+    return list((await session.execute(stmt)).scalars())

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from syncbridge.patch_fields import optional_not_null
 from syncbridge.taxonomy.validation import (
     AltLabels,
     ConceptKey,
@@ -14,7 +15,6 @@ from syncbridge.taxonomy.validation import (
     PrefLabels,
     SchemeKey,
     Title,
-    optional_not_null,
 )
 
 EditableStatus = Literal["draft", "approved"]
@@ -45,6 +45,7 @@ class SchemeOut(BaseModel):
     title: str
     description: str | None
     concept_count: int
+    revision: int = Field(description="Counts every committed change; the scheme's ETag.")
     created_at: datetime
     updated_at: datetime
 

@@ -1,8 +1,11 @@
 """Taxonomy changes through the API: schemes and concepts, deprecation and deletion.
 
-Every change is checked against the whole taxonomy with the same rules an import uses
-(:func:`check_taxonomy`), bumps ``Concept.revision`` and is audited, through the steps of
-:mod:`syncbridge.taxonomy.writes`. Services only flush.
+Every change first takes the catalog's write lock (:func:`revisions.lock_for_write`), so
+concurrent writers queue up and each checks its change against what the one before it
+committed; then it is checked against the whole taxonomy with the same rules an import uses
+(:func:`check_taxonomy`), bumps the revision of what it changes and is audited, through the
+steps of :mod:`syncbridge.taxonomy.writes`. A write made against a stale revision
+(``If-Match``) is refused with 412. Services only flush.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.audit.service import record
 from syncbridge.errors import Conflict, InvalidInput, NotFound
-from syncbridge.mapping.service import retarget_rules, rules_using_concept
+from syncbridge.mapping.service import retarget_rules, rules_referencing, rules_using_concept
 from syncbridge.models import Concept, ConceptScheme, MappingRule
+from syncbridge.store import revisions
+from syncbridge.store.preconditions import UNCONDITIONAL, Precondition
 from syncbridge.taxonomy import repository
 from syncbridge.taxonomy.document import ConceptData, SchemeData, Taxonomy
 from syncbridge.taxonomy.schemas import ConceptIn, ConceptPatch, SchemeIn, SchemePatch
@@ -29,6 +34,7 @@ from syncbridge.taxonomy.writes import (
     flush_or_conflict,
     rewrite_scheme,
     scheme_data,
+    scheme_snapshot,
     write_state,
 )
 
@@ -60,6 +66,7 @@ async def get_scheme(session: AsyncSession, key: str) -> ConceptScheme:
 
 async def create_scheme(session: AsyncSession, data: SchemeIn, actor: str) -> ConceptScheme:
     """Create a scheme; 409 when the key is taken."""
+    await revisions.lock_for_write(session, revisions.CATALOG)
     if await repository.scheme_by_key(session, data.key) is not None:
         raise Conflict(
             f"A concept scheme '{data.key}' already exists.",
@@ -70,27 +77,37 @@ async def create_scheme(session: AsyncSession, data: SchemeIn, actor: str) -> Co
 
 
 async def update_scheme(
-    session: AsyncSession, key: str, patch: SchemePatch, actor: str
+    session: AsyncSession,
+    key: str,
+    patch: SchemePatch,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
 ) -> ConceptScheme:
     """Change a scheme's title or description (audited when something changed)."""
+    await revisions.lock_for_write(session, revisions.CATALOG)
     scheme = await get_scheme(session, key)
     changes = patch.model_dump(exclude_unset=True)
     if "title" in changes and changes["title"] is None:
         raise InvalidInput("title cannot be null", errors=[{"field": "title", "reason": "null"}])
+    expect.check(scheme.revision, f"Scheme '{key}'")
     await rewrite_scheme(session, scheme, replace(scheme_data(scheme), **changes), actor)
     return scheme
 
 
-async def delete_scheme(session: AsyncSession, key: str, actor: str) -> None:
+async def delete_scheme(
+    session: AsyncSession, key: str, actor: str, expect: Precondition = UNCONDITIONAL
+) -> None:
     """Delete an empty scheme; 409 while it has concepts."""
+    await revisions.lock_for_write(session, revisions.CATALOG)
     scheme = await get_scheme(session, key)
+    expect.check(scheme.revision, f"Scheme '{key}'")
     count = (await repository.concept_counts(session, [scheme.id])).get(scheme.id, 0)
     if count:
         raise Conflict(
             f"Scheme '{key}' still has {count} concepts; delete or move them first.",
             extra={"concept_count": count},
         )
-    before = scheme_data(scheme).snapshot()
+    before = scheme_snapshot(scheme_data(scheme), scheme.revision)
     await session.delete(scheme)
     await flush_or_conflict(session, f"Deleting scheme '{key}'")
     await record(
@@ -153,6 +170,7 @@ async def get_concept(session: AsyncSession, key: str) -> Concept:
 
 async def create_concept(session: AsyncSession, data: ConceptIn, actor: str) -> Concept:
     """Create a concept; 422 for unknown scheme or broader keys, 409 for clashes."""
+    await revisions.lock_for_write(session, revisions.CATALOG)
     if await repository.scheme_by_key(session, data.scheme) is None:
         raise InvalidInput(
             f"No concept scheme '{data.scheme}'.",
@@ -207,13 +225,19 @@ def _patched(before: ConceptData, patch: ConceptPatch) -> ConceptData:
 
 
 async def update_concept(
-    session: AsyncSession, key: str, patch: ConceptPatch, actor: str
+    session: AsyncSession,
+    key: str,
+    patch: ConceptPatch,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
 ) -> Concept:
     """Apply ``patch``; no-op patches leave the revision and the audit log alone."""
+    await revisions.lock_for_write(session, revisions.CATALOG)
     concept = await get_concept(session, key)
     store = await repository.load_taxonomy(session)
     before = store.concepts[key]
     after = _patched(before, patch)
+    expect.check(concept.revision, f"Concept '{key}'")
     if after == before:
         return concept
     _check_one(after, store)
@@ -222,14 +246,20 @@ async def update_concept(
 
 
 async def deprecate_concept(
-    session: AsyncSession, key: str, replacement: str | None, actor: str
+    session: AsyncSession,
+    key: str,
+    replacement: str | None,
+    actor: str,
+    expect: Precondition = UNCONDITIONAL,
 ) -> tuple[Concept, list[MappingRule]]:
     """Deprecate a concept, moving its mapping rules to ``replacement``.
 
     Without a replacement, a concept that live mapping rules still target is refused
     (409 listing them in ``mappings``). Returns the concept and the rules moved.
     """
+    await revisions.lock_for_write(session, revisions.CATALOG)
     concept = await get_concept(session, key)
+    expect.check(concept.revision, f"Concept '{key}'")
     store = await repository.load_taxonomy(session)
     before = store.concepts[key]
     if replacement is not None and replacement not in store.concepts:
@@ -259,20 +289,24 @@ async def deprecate_concept(
     return concept, moved
 
 
-async def delete_concept(session: AsyncSession, key: str, actor: str) -> None:
+async def delete_concept(
+    session: AsyncSession, key: str, actor: str, expect: Precondition = UNCONDITIONAL
+) -> None:
     """Delete a concept nothing depends on.
 
     Refused (409) while it has narrower concepts or mapping rules (current or past versions)
     point to it. Concepts it replaced lose their replacement, audited.
     """
+    await revisions.lock_for_write(session, revisions.CATALOG)
     concept = await get_concept(session, key)
+    expect.check(concept.revision, f"Concept '{key}'")
     narrower = (await repository.narrower_keys(session, [concept.id])).get(concept.id, [])
     if narrower:
         raise Conflict(
             f"'{key}' has narrower concepts; move or delete them first.",
             extra={"narrower": narrower},
         )
-    rules = await repository.rules_referencing(session, concept.id)
+    rules = await rules_referencing(session, concept.id)
     if rules:
         raise Conflict(
             f"{len(rules)} mapping rule(s) map or mapped to '{key}'; deprecate it instead.",

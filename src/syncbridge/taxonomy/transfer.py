@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.mapping.service import retarget_rules, rules_using_concept
 from syncbridge.models import Concept, MappingRule
+from syncbridge.offload import run_cpu
+from syncbridge.store import revisions
 from syncbridge.taxonomy import repository
 from syncbridge.taxonomy.document import Taxonomy
 from syncbridge.taxonomy.importer import ImportPlan, plan_import
@@ -54,8 +56,10 @@ async def import_taxonomy(
     deprecating a concept that live mapping rules target without giving ``replaced_by``.
     Flushes only: the caller commits.
     """
+    if not dry_run:
+        await revisions.lock_for_write(session, revisions.CATALOG)
     store = await repository.load_taxonomy(session)
-    plan = plan_import(incoming, store)
+    plan = await run_cpu(plan_import, incoming, store)
     moves = await _rule_moves(session, plan, store)
     if dry_run or not plan.changes_anything:
         # A dry run reports the rules the import would move.

@@ -80,20 +80,6 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-def _drop_null(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
-    if len(options) == 1:
-        schema.update(options[0])
-    elif options:
-        schema["anyOf"] = options
-
-
-def optional_not_null() -> Any:
-    """A patch field that may be left out but not sent as null (refused with 422)."""
-    return Field(default=None, json_schema_extra=_drop_null)
-
-
 def normalise_label(text: str) -> str:
     """A label's comparison form: whitespace collapsed, case-folded (the ``norm`` column)."""
     return " ".join(text.split()).casefold()
@@ -136,14 +122,27 @@ class Problem:
         return f"{where or '<input>'}:{subject} {self.reason}"
 
 
+#: How many problems an error response lists; the rest are only counted.
+MAX_REPORTED_PROBLEMS = 100
+
+
 class TaxonomyImportError(InvalidInput):
-    """A taxonomy source was refused; carries every problem found. Nothing was imported."""
+    """A taxonomy source was refused; carries every problem found. Nothing was imported.
+
+    The error body lists the first :data:`MAX_REPORTED_PROBLEMS` problems, and
+    ``problem_count`` says how many there were in all.
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
         count = len(problems)
+        shown = problems[:MAX_REPORTED_PROBLEMS]
+        detail = f"The taxonomy was not imported: {count} problem{'s' if count != 1 else ''} found"
+        if count > len(shown):
+            detail += f"; the first {len(shown)} are listed"
         super().__init__(
-            f"The taxonomy was not imported: {count} problem{'s' if count != 1 else ''} found.",
-            errors=[p.as_error() for p in problems],
+            detail + ".",
+            errors=[p.as_error() for p in shown],
+            extra={"problem_count": count},
         )
         self.problems = problems
 

@@ -64,6 +64,11 @@ async def audit_concept(
     )
 
 
+def scheme_snapshot(data: SchemeData, revision: int) -> dict[str, Any]:
+    """A scheme's audit form: its content, and the revision it had."""
+    return {**data.snapshot(), "revision": revision}
+
+
 def scheme_data(scheme: ConceptScheme) -> SchemeData:
     """A stored scheme as a plain value."""
     return SchemeData(key=scheme.key, title=scheme.title, description=scheme.description)
@@ -71,7 +76,7 @@ def scheme_data(scheme: ConceptScheme) -> SchemeData:
 
 async def add_scheme(session: AsyncSession, data: SchemeData, actor: str) -> ConceptScheme:
     """Insert a scheme whose key is free, audited."""
-    scheme = ConceptScheme(key=data.key, title=data.title, description=data.description)
+    scheme = ConceptScheme(key=data.key, title=data.title, description=data.description, revision=1)
     session.add(scheme)
     await flush_or_conflict(session, f"Scheme '{data.key}'")
     await record(
@@ -80,7 +85,7 @@ async def add_scheme(session: AsyncSession, data: SchemeData, actor: str) -> Con
         action="scheme.create",
         entity_type=SCHEME,
         entity_id=scheme.id,
-        after=data.snapshot(),
+        after=scheme_snapshot(data, 1),
     )
     return scheme
 
@@ -92,7 +97,9 @@ async def rewrite_scheme(
     before = scheme_data(scheme)
     if data == before:
         return
+    before_revision = scheme.revision
     scheme.title, scheme.description = data.title, data.description
+    scheme.revision = before_revision + 1
     await flush_or_conflict(session, f"Scheme '{scheme.key}'")
     await record(
         session,
@@ -100,8 +107,8 @@ async def rewrite_scheme(
         action="scheme.update",
         entity_type=SCHEME,
         entity_id=scheme.id,
-        before=before.snapshot(),
-        after=data.snapshot(),
+        before=scheme_snapshot(before, before_revision),
+        after=scheme_snapshot(data, scheme.revision),
     )
 
 

@@ -1,0 +1,79 @@
+"""The event loop never waits on CPU-heavy work: while a large taxonomy import is parsed and
+validated, ``/healthz`` keeps answering about as fast as when the service is idle."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import httpx
+
+YAML = {"content-type": "application/yaml"}
+
+
+def large_taxonomy(concepts: int) -> bytes:
+    """A valid YAML taxonomy of about 1 MiB: one scheme, a few thousand concepts."""
+    lines = ["scheme:", "  key: big", "  title: Big", "concepts:"]
+    for i in range(concepts):
+        lines += [
+            f"  - key: big:c{i}",
+            f"    pref_label: {{en: Concept {i}, de: Begriff {i}, fr: Concept fr {i}}}",
+            f"    alt_labels: {{en: [Alias {i} one, Alias {i} two, Alias {i} three]}}",
+            f"    definition: The concept number {i}, written out to give the parser work.",
+        ]
+        if i:
+            lines.append(f"    broader: [big:c{(i - 1) // 4}]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def _latency(client: httpx.AsyncClient) -> float:
+    started = time.perf_counter()
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    return time.perf_counter() - started
+
+
+async def test_healthz_does_not_wait_on_a_large_import(
+    client: httpx.AsyncClient, editor: dict[str, str]
+) -> None:
+    body = large_taxonomy(3_600)
+    assert len(body) > 900_000
+    idle = [await _latency(client) for _ in range(30)]
+
+    started = time.perf_counter()
+    importing = asyncio.create_task(
+        client.post("/v1/taxonomy/import?dry_run=true", content=body, headers={**editor, **YAML})
+    )
+    busy: list[float] = []
+    while not importing.done():
+        busy.append(await _latency(client))
+        await asyncio.sleep(0.02)  # a health probe every 20 ms
+    response = await importing
+    duration = time.perf_counter() - started
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["concepts"]["created"] == 3_600
+
+    # Health checks answered all along: many of them, each a small fraction of the import
+    # (a loop blocked by the import would answer once, after it, as slow as the import).
+    assert len(busy) >= 10, f"only {len(busy)} health checks answered during the import"
+    assert max(busy) < 0.2 * duration, (max(busy), duration)
+    # And typically within a small factor of an idle health check.
+    ratio = statistics.median(busy) / statistics.median(idle)
+    assert ratio < 50, f"healthz median {ratio:.0f}x slower during the import than idle"
+
+
+async def test_a_file_with_many_problems_reports_the_first_hundred(
+    client: httpx.AsyncClient, editor: dict[str, str]
+) -> None:
+    lines = ["scheme:", "  key: bad", "  title: Bad", "concepts:"]
+    for i in range(1_000):
+        lines += [f"  - key: bad:c{i}", "    pref_label: Same label"]
+    response = await client.post(
+        "/v1/taxonomy/import", content="\n".join(lines).encode(), headers={**editor, **YAML}
+    )
+    assert response.status_code in (409, 422), response.text[:300]
+    problem = response.json()
+    assert len(problem["errors"]) == 100
+    assert problem["problem_count"] > 100
+    assert str(problem["problem_count"]) in problem["detail"]
