@@ -29,6 +29,7 @@ from syncbridge.auth.service import Role, create_key
 from syncbridge.db import create_engine, migrate, open_store
 from syncbridge.models import Base
 from syncbridge.settings import Settings
+from syncbridge.store import revisions
 from syncbridge.store.unit_of_work import unit_of_work
 from tests.plugins_connections import HOSTS, HostTable, vendor_app
 
@@ -76,6 +77,11 @@ async def _truncate_all(url: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # Back to what the migrations leave: the store counters seeded at 1.
+            await conn.execute(
+                text("INSERT INTO store_revisions (name, revision) VALUES (:name, 1)"),
+                [{"name": name} for name in revisions.NAMES],
+            )
     finally:
         await engine.dispose()
 

@@ -72,8 +72,8 @@ def test_upgrade_downgrade_upgrade_matches_models(empty_db_url: str) -> None:
 
 
 def test_data_survives_every_upgrade_step(empty_db_url: str) -> None:
-    # Rows written at the first revision must survive each later step. With one revision
-    # this only re-applies head; every migration added later is checked by the same walk.
+    # Rows written at the first revision must survive each later step (the walk starts at
+    # the first revision and upgrades one revision at a time).
     script = ScriptDirectory.from_config(alembic_config(empty_db_url))
     revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
     migrate(empty_db_url, revisions[0])
@@ -104,5 +104,71 @@ def test_data_survives_every_upgrade_step(empty_db_url: str) -> None:
             with engine.connect() as conn:
                 keys: list[str] = list(conn.execute(text("SELECT key FROM concepts")).scalars())
             assert keys == ["channel:email"], f"data lost upgrading to {revision}"
+    finally:
+        engine.dispose()
+
+
+def test_there_is_a_previous_revision_to_upgrade_from(empty_db_url: str) -> None:
+    # The survival walk above starts at the first revision and upgrades step by step; it
+    # only proves something while there is more than one.
+    script = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    assert len(list(script.walk_revisions())) >= 2
+
+
+def _id(value: uuid.UUID) -> object:
+    return value.hex if BACKEND == "sqlite" else value
+
+
+def test_store_revisions_upgrade_counts_what_rows_went_through(empty_db_url: str) -> None:
+    # Rows written before revisions existed get one; a rule that went through edits counts
+    # its versions (and its archiving); the store counters start at 1.
+    migrate(empty_db_url, "d4387666244d")
+    scheme_id, concept_id, rule_id, conn_id = (uuid.uuid4() for _ in range(4))
+    engine = create_sync_engine(_sync_url(empty_db_url))
+    now = "CURRENT_TIMESTAMP"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO concept_schemes (id, key, title, created_at, updated_at) "
+                    f"VALUES (:id, 'channel', 'Channel', {now}, {now})"
+                ),
+                {"id": _id(scheme_id)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO concepts (id, scheme_id, key, status, revision, created_at, "
+                    f"updated_at) VALUES (:id, :s, 'channel:email', 'approved', 1, {now}, {now})"
+                ),
+                {"id": _id(concept_id), "s": _id(scheme_id)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO mapping_rules (id, name, connector_key, field_path, operator, "
+                    '"values", case_sensitive, match_labels, concept_id, priority, enabled, '
+                    "version, archived_at, created_at, updated_at) VALUES (:id, 'r', 'hubspot', "
+                    "'utm_medium', 'equals', '[\"email\"]', false, false, :c, 100, true, 3, "
+                    f"{now}, {now}, {now})"
+                ),
+                {"id": _id(rule_id), "c": _id(concept_id)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO connections (id, connector_key, name, settings, secrets, "
+                    f"enabled, created_at, updated_at) VALUES (:id, 'bynder', 'b', '{{}}', '', "
+                    f"true, {now}, {now})"
+                ),
+                {"id": _id(conn_id)},
+            )
+        migrate(empty_db_url, "6b1f0c2a9e41")
+        with engine.connect() as conn:
+            scheme = conn.execute(text("SELECT revision FROM concept_schemes")).scalar_one()
+            rule = conn.execute(text("SELECT revision FROM mapping_rules")).scalar_one()
+            connection = conn.execute(text("SELECT revision FROM connections")).scalar_one()
+            counters = dict(conn.execute(text("SELECT name, revision FROM store_revisions")).all())
+            concepts = list(conn.execute(text("SELECT key FROM concepts")).scalars())
+        assert (scheme, rule, connection) == (1, 4, 1)
+        assert counters == {"catalog": 1, "api_keys": 1}
+        assert concepts == ["channel:email"]
     finally:
         engine.dispose()
