@@ -162,11 +162,13 @@ def test_store_revisions_upgrade_counts_what_rows_went_through(empty_db_url: str
             )
         migrate(empty_db_url, "6b1f0c2a9e41")
         with engine.connect() as conn:
-            scheme = conn.execute(text("SELECT revision FROM concept_schemes")).scalar_one()
-            rule = conn.execute(text("SELECT revision FROM mapping_rules")).scalar_one()
-            connection = conn.execute(text("SELECT revision FROM connections")).scalar_one()
-            counters = dict(conn.execute(text("SELECT name, revision FROM store_revisions")).all())
-            concepts = list(conn.execute(text("SELECT key FROM concepts")).scalars())
+            scheme: int = conn.execute(text("SELECT revision FROM concept_schemes")).scalar_one()
+            rule: int = conn.execute(text("SELECT revision FROM mapping_rules")).scalar_one()
+            connection: int = conn.execute(text("SELECT revision FROM connections")).scalar_one()
+            counters: dict[str, int] = dict(
+                conn.execute(text("SELECT name, revision FROM store_revisions")).all()
+            )
+            concepts: list[str] = list(conn.execute(text("SELECT key FROM concepts")).scalars())
         assert (scheme, rule, connection) == (1, 4, 1)
         assert counters == {"catalog": 1, "api_keys": 1}
         assert concepts == ["channel:email"]
