@@ -4,6 +4,7 @@ the app's own client."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -182,3 +183,21 @@ async def test_a_sqlite_write_unit_holds_the_write_lock_from_its_first_read(
         # A plain read was enough to take the lock: no second writer can start.
         assert not another_writer_can_begin()
     assert another_writer_can_begin()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="BEGIN IMMEDIATE is SQLite's write lock")
+async def test_a_preview_is_a_read_and_never_waits_for_the_write_lock(
+    client: httpx.AsyncClient, viewer: dict[str, str], db_url: str
+) -> None:
+    body = {"connector_key": "hubspot", "record": {"utm_source": "linkedin"}}
+    assert (await client.post("/v1/mappings/preview", json=body, headers=viewer)).is_success
+    holder = sqlite3.connect(Path(db_url.split("///", 1)[1]), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+        response = await asyncio.wait_for(
+            client.post("/v1/mappings/preview", json=body, headers=viewer), timeout=10
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 200, response.text

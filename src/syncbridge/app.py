@@ -56,8 +56,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
-        app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
-        app.state.keys = KeyCache(sessionmaker)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.keys = KeyCache()
         app.state.catalog = CompiledCatalog()
         app.state.concepts = ConceptReadModel()
         app.state.registry = ConnectorRegistry.from_entry_points()

@@ -9,7 +9,7 @@ request when the database reports a serialization failure or a deadlock.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
@@ -25,9 +25,28 @@ from syncbridge.store.unit_of_work import retrying, unit_of_work
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+#: The attribute :func:`read_only` sets on an endpoint.
+_READ_ONLY = "syncbridge_read_only"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_only(endpoint: F) -> F:
+    """Mark a POST endpoint that writes nothing (a preview): its unit of work is a read
+    transaction, which on SQLite never waits for, or holds, the write lock."""
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
+def _writes(request: Request) -> bool:
+    if request.method in READ_METHODS:
+        return False
+    return not getattr(request.scope.get("endpoint"), _READ_ONLY, False)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed before the response, rolled back on error."""
-    write = request.method not in READ_METHODS
+    write = _writes(request)
     async with unit_of_work(request.app.state.sessionmaker, write=write) as session:
         yield session
 
@@ -69,24 +88,43 @@ MISSING_KEY_DETAIL = "An API key is required: send 'Authorization: Bearer <key>'
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sbk_...`")
 
 
-async def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, session: AsyncSession
 ) -> Principal:
-    """The caller, from a bearer API key; 401 when missing or unknown."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(MISSING_KEY_DETAIL)
     keys: KeyCache = request.app.state.keys
-    principal = await keys.authenticate(credentials.credentials)
+    principal = await keys.authenticate(session, credentials.credentials)
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
     return principal
 
 
-def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency that lets through callers whose role includes ``role`` (else 403)."""
+async def get_principal(
+    request: Request, credentials: Credentials, session: SessionDep
+) -> Principal:
+    """The caller, from a bearer API key; 401 when missing or unknown. The key is looked up
+    in the request's own transaction."""
+    return await _authenticate(request, credentials, session)
 
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+
+async def get_principal_alone(request: Request, credentials: Credentials) -> Principal:
+    """The caller, looked up in a short transaction of its own: for the endpoints that call
+    a vendor and so must hold no transaction while they run."""
+    async with unit_of_work(request.app.state.sessionmaker, write=False) as session:
+        return await _authenticate(request, credentials, session)
+
+
+def require(role: Role, *, alone: bool = False) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that lets through callers whose role includes ``role`` (else 403);
+    ``alone`` authenticates outside the request's transaction."""
+    source = get_principal_alone if alone else get_principal
+
+    # A default, not an annotation: annotations are strings here and ``source`` is local.
+    async def check(principal: Principal = Depends(source)) -> Principal:
         if not principal.role.allows(role):
             raise Forbidden(f"This needs the '{role.value}' role; the key has '{principal.role}'.")
         return principal
@@ -97,3 +135,5 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 Viewer = Annotated[Principal, Depends(require(Role.viewer))]
 Editor = Annotated[Principal, Depends(require(Role.editor))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
+#: An admin of an endpoint that calls a vendor: no transaction stays open for the request.
+AdminCallingVendor = Annotated[Principal, Depends(require(Role.admin, alone=True))]

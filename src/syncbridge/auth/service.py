@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.audit.service import record
 from syncbridge.auth import repository
 from syncbridge.errors import NotFound
 from syncbridge.models import ApiKey, utcnow
 from syncbridge.store import revisions
-from syncbridge.store.unit_of_work import unit_of_work
 
 KEY_PREFIX = "sbk_"
 ENTITY = "api_key"
@@ -130,25 +129,26 @@ async def count_keys(session: AsyncSession, *, active_only: bool = True) -> int:
 class KeyCache:
     """Authenticated keys, kept for as long as the ``api_keys`` revision stays the same.
 
-    Each call reads the store revisions (one small query), so a key revoked by any process
-    is refused by every process from its next request on.
+    Each request reads the store revisions (one small query, shared with the read models of
+    the same request), so a key revoked by any process is refused by every process from its
+    next request on.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self) -> None:
         self._revision: int | None = None
         self._principals: dict[str, Principal] = {}
 
-    async def authenticate(self, raw_key: str) -> Principal | None:
+    async def authenticate(self, session: AsyncSession, raw_key: str) -> Principal | None:
+        """The principal of ``raw_key`` (None: unknown or revoked), in ``session``'s
+        transaction."""
         key_digest = digest(raw_key)
-        async with unit_of_work(self._sessionmaker, write=False) as session:
-            revision = (await revisions.current(session)).get(revisions.API_KEYS)
-            if revision != self._revision:
-                self._principals, self._revision = {}, revision
-            cached = self._principals.get(key_digest)
-            if cached is not None:
-                return cached
-            principal = await authenticate(session, raw_key)
+        revision = (await revisions.current(session)).get(revisions.API_KEYS)
+        if revision != self._revision:
+            self._principals, self._revision = {}, revision
+        cached = self._principals.get(key_digest)
+        if cached is not None:
+            return cached
+        principal = await authenticate(session, raw_key)
         if principal is not None and revision == self._revision:
             self._principals[key_digest] = principal
         return principal

@@ -11,7 +11,14 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 
-from syncbridge.api.deps import Admin, SessionDep, SessionmakerDep, UnitOfWorkRoute, Viewer
+from syncbridge.api.deps import (
+    Admin,
+    AdminCallingVendor,
+    SessionDep,
+    SessionmakerDep,
+    UnitOfWorkRoute,
+    Viewer,
+)
 from syncbridge.api.etags import IfMatch, set_etag
 from syncbridge.api.pagination import Page, Paging
 from syncbridge.api.problems import problem_responses
@@ -144,7 +151,7 @@ async def check(
     sessionmaker: SessionmakerDep,
     ctx: ContextDep,
     client: HttpDep,
-    principal: Admin,
+    principal: AdminCallingVendor,
 ) -> ConnectionCheckOut:
     """Call the vendor once: ``ok``, ``auth_failed``, ``unreachable`` or ``error``, with why.
 

@@ -48,7 +48,8 @@ class CompiledCatalog:
 
     async def _still(self, session: AsyncSession, revision: int) -> bool:
         # Another process may have committed between our reads; keep only what is current.
-        return (await revisions.current(session)).get(revisions.CATALOG, 0) == revision
+        counters = await revisions.current(session, fresh=True)
+        return counters.get(revisions.CATALOG, 0) == revision
 
     async def taxonomy(self, session: AsyncSession) -> TaxonomyView:
         """Every concept as evaluation sees it, at the current catalog revision."""

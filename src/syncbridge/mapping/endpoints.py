@@ -9,7 +9,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from syncbridge.api.deps import Editor, SessionDep, UnitOfWorkRoute, Viewer
+from syncbridge.api.deps import Editor, SessionDep, UnitOfWorkRoute, Viewer, read_only
 from syncbridge.api.etags import IfMatch, set_etag
 from syncbridge.api.pagination import Page, Paging
 from syncbridge.api.problems import problem_responses
@@ -67,6 +67,7 @@ async def create_rule(
 
 
 @router.post("/preview", operation_id="preview_mapping", responses=problem_responses(409))
+@read_only
 async def preview_mapping(
     body: PreviewRequest, request: Request, session: SessionDep, principal: Viewer
 ) -> PreviewResult:

@@ -16,7 +16,7 @@ rolls back leaves the counter as it was.
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.models import StoreRevision
 
@@ -25,11 +25,16 @@ API_KEYS = "api_keys"
 NAMES = (CATALOG, API_KEYS)
 
 
+#: Where a transaction keeps the counters it read (see :func:`current`).
+_SEEN = "syncbridge.store_revisions"
+
+
 async def lock_for_write(session: AsyncSession, name: str) -> int:
     """Bump revision ``name`` and hold its lock until the transaction ends; the new revision.
 
     Call it before reading anything the write depends on.
     """
+    session.info.pop(_SEEN, None)
     stmt = (
         update(StoreRevision)
         .where(StoreRevision.name == name)
@@ -46,7 +51,18 @@ async def lock_for_write(session: AsyncSession, name: str) -> int:
     return int(revision)
 
 
-async def current(conn: AsyncConnection | AsyncSession) -> dict[str, int]:
-    """Every revision counter by name (one small query)."""
-    rows = await conn.execute(select(StoreRevision.name, StoreRevision.revision))
-    return {name: int(revision) for name, revision in rows.all()}
+async def current(session: AsyncSession, *, fresh: bool = False) -> dict[str, int]:
+    """Every revision counter by name: one small query, made once per transaction (the
+    authentication and the read models of one request share it) unless ``fresh``."""
+    seen: dict[str, int] | None = session.info.get(_SEEN)
+    if seen is not None and not fresh:
+        return seen
+    rows = await session.execute(select(StoreRevision.name, StoreRevision.revision))
+    counters = {name: int(revision) for name, revision in rows.all()}
+    session.info[_SEEN] = counters
+    return counters
+
+
+def forget(session: AsyncSession) -> None:
+    """Drop the counters a finished transaction read (the unit of work calls it)."""
+    session.info.pop(_SEEN, None)

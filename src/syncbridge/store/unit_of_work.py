@@ -31,6 +31,7 @@ from tenacity import (
 )
 
 from syncbridge.logs import get_logger
+from syncbridge.store import revisions
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -93,6 +94,8 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
+        finally:
+            revisions.forget(session)
         await session.commit()
 
 

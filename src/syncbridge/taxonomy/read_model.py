@@ -80,7 +80,7 @@ class ConceptReadModel:
         if revision == self._revision and self._snapshot is not None:
             return revision, self._snapshot
         snapshot = _Snapshot(await _build(session))
-        if (await revisions.current(session)).get(revisions.CATALOG, 0) == revision:
+        if (await revisions.current(session, fresh=True)).get(revisions.CATALOG, 0) == revision:
             self._revision, self._snapshot = revision, snapshot
         return revision, snapshot
 
