@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.app import create_app
 from syncbridge.connections.ssrf import SSRFRefused
+from syncbridge.db import create_engine
 from syncbridge.models import StoreRevision
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work, is_retryable, unit_of_work
@@ -201,3 +202,44 @@ async def test_a_preview_is_a_read_and_never_waits_for_the_write_lock(
         holder.execute("ROLLBACK")
         holder.close()
     assert response.status_code == 200, response.text
+
+
+async def test_a_lost_connection_is_retried_on_a_fresh_one(app: FastAPI) -> None:
+    # The pool does not ping on checkout; a connection the server dropped fails once and
+    # the unit of work runs again on a new one.
+    lost = OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+    lost.connection_invalidated = True
+    attempts: list[int] = []
+
+    async def work(s: AsyncSession) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise lost
+        return int((await s.execute(text("SELECT 1"))).scalar_one())
+
+    assert await in_unit_of_work(app.state.sessionmaker, work, write=False) == 1
+    assert len(attempts) == 2
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="terminates PostgreSQL backends")
+async def test_requests_survive_the_server_dropping_pooled_connections(
+    app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str], db_url: str
+) -> None:
+    for _ in range(3):
+        assert (await client.get("/v1/taxonomy/schemes", headers=viewer)).is_success
+    assert app.state.engine.pool.checkedin() >= 1
+    outsider = create_engine(db_url)
+    try:
+        async with outsider.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await outsider.dispose()
+    # The pooled connections are dead; each request still answers.
+    for _ in range(3):
+        response = await client.get("/v1/taxonomy/schemes", headers=viewer)
+        assert response.status_code == 200, response.text

@@ -61,7 +61,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping on every checkout (a round trip per request): a connection the server
+        # dropped fails its first statement, is invalidated, and the unit of work retries
+        # on a fresh one (``store.unit_of_work.is_retryable``). Old connections are recycled.
+        kwargs.setdefault("pool_recycle", 1800)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

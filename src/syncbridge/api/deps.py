@@ -1,14 +1,17 @@
 """FastAPI dependencies: the request's unit of work, the calling principal and role checks.
 
-The request owns its transaction: :func:`get_session` (function scope) opens it, commits
-after the handler returns and before the response is sent, and rolls back when the handler
-raises. Handlers and services never commit. :class:`UnitOfWorkRoute` re-runs the whole
-request when the database reports a serialization failure or a deadlock.
+The request owns its transaction: :class:`UnitOfWorkRoute` opens one unit of work per
+attempt around the dependencies and the handler, commits it after the handler returns and
+before the response is sent, rolls it back when anything raises, and re-runs the whole
+attempt (a fresh transaction) when the database reports a serialization failure or a
+deadlock. :func:`get_session` hands that transaction's session to the handler. Handlers and
+services never commit. The session begins lazily: an endpoint that never touches it (one
+that calls a vendor) holds no connection and no transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
@@ -44,11 +47,17 @@ def _writes(request: Request) -> bool:
     return not getattr(request.scope.get("endpoint"), _READ_ONLY, False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed before the response, rolled back on error."""
-    write = _writes(request)
-    async with unit_of_work(request.app.state.sessionmaker, write=write) as session:
-        yield session
+_SESSION = "syncbridge_session"
+
+
+def get_session(request: Request) -> AsyncSession:
+    """The session of the request's unit of work (opened by :class:`UnitOfWorkRoute`)."""
+    session: AsyncSession | None = getattr(request.state, _SESSION, None)
+    if session is None:
+        raise RuntimeError(
+            "no unit of work: routes that take a session must use route_class=UnitOfWorkRoute"
+        )
+    return session
 
 
 def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -62,22 +71,27 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 class UnitOfWorkRoute(APIRoute):
-    """A route whose whole request (dependencies, handler and commit) is re-run when the
-    database asks for a retry. The body is read once and cached by the request."""
+    """A route whose request is one unit of work: dependencies and handler run inside it, it
+    commits before the response is sent, and the whole attempt is re-run (in a new
+    transaction) when the database asks for a retry. The body is read once and cached."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
+            maker = request.app.state.sessionmaker
             async for attempt in retrying():
                 with attempt:
-                    return await handler(request)
+                    async with unit_of_work(maker, write=_writes(request)) as session:
+                        setattr(request.state, _SESSION, session)
+                        response = await handler(request)
+                    return response
             raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
 
         return run

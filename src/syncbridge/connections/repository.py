@@ -41,6 +41,12 @@ async def get(
     return row
 
 
+async def by_name(session: AsyncSession, name: str) -> Connection | None:
+    """The connection called ``name``, if any."""
+    stmt = select(Connection).where(Connection.name == name)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def all_for_update(session: AsyncSession) -> list[Connection]:
     """Every connection, locked (on PostgreSQL) for a rewrite of its secrets."""
     rows = await session.execute(

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.connections import repository as connections_repository
 from syncbridge.connections.schemas import ConnectionCreate, ConnectionUpdate
 from syncbridge.connections.secrets import SecretBox
 from syncbridge.connections.service import (
@@ -29,7 +29,6 @@ from syncbridge.connector.errors import ConnectorError
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import open_store
 from syncbridge.logs import get_logger
-from syncbridge.models import Connection
 from syncbridge.sandbox.world import World
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -105,9 +104,7 @@ async def _upsert(
     name: str,
     settings: Mapping[str, Any],
 ) -> None:
-    existing = (
-        await session.execute(select(Connection).where(Connection.name == name))
-    ).scalar_one_or_none()
+    existing = await connections_repository.by_name(session, name)
     if existing is None:
         body = ConnectionCreate(connector=key, name=name, settings=dict(settings))
         await create_connection(session, ctx, body, actor=ACTOR)

@@ -52,6 +52,9 @@ def is_retryable(exc: BaseException) -> bool:
     """True for a database error that a fresh attempt of the same transaction can cure."""
     if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated:
+        # The connection was lost (a database restart, a dropped socket); a new one may work.
+        return True
     orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code in RETRYABLE_SQLSTATES:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -255,6 +255,20 @@ async def all_broader_edges(session: AsyncSession) -> list[tuple[uuid.UUID, uuid
 async def scheme_keys_by_id(session: AsyncSession) -> dict[uuid.UUID, str]:
     rows = await session.execute(select(ConceptScheme.id, ConceptScheme.key))
     return dict(rows.all())
+
+
+async def delete_labels_and_broader(
+    session: AsyncSession, concept_ids: Collection[uuid.UUID]
+) -> None:
+    """Remove the labels and broader links of the given concepts."""
+    await session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id.in_(concept_ids)))
+    await session.execute(delete(ConceptBroader).where(ConceptBroader.concept_id.in_(concept_ids)))
+
+
+async def concepts_by_keys(session: AsyncSession, keys: Collection[str]) -> list[Concept]:
+    """The concepts with the given keys, by key."""
+    stmt = select(Concept).where(Concept.key.in_(keys)).order_by(Concept.key)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def concepts(session: AsyncSession, stmt: Select[Concept]) -> list[Concept]:

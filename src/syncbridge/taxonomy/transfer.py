@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.mapping.service import retarget_rules, rules_using_concept
@@ -123,8 +122,8 @@ async def _apply(session: AsyncSession, plan: ImportPlan, store: Taxonomy, actor
     await flush_or_conflict(session, "The import")
     updated: list[Concept] = []
     if plan.concepts_updated:
-        rows = await session.execute(select(Concept).where(Concept.key.in_(plan.concepts_updated)))
-        updated = sorted(rows.scalars(), key=lambda c: c.key)
+        rows = await repository.concepts_by_keys(session, plan.concepts_updated)
+        updated = sorted(rows, key=lambda c: c.key)
     await clear_state(session, [c.id for c in updated])
     ids = await repository.ids_by_key(session)
     for concept in [*created, *updated]:

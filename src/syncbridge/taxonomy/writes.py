@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.audit.service import record
 from syncbridge.errors import Conflict
 from syncbridge.models import Concept, ConceptBroader, ConceptLabel, ConceptScheme
+from syncbridge.taxonomy import repository
 from syncbridge.taxonomy.document import ConceptData, SchemeData
 from syncbridge.taxonomy.validation import normalise_label
 
@@ -119,10 +119,7 @@ async def clear_state(session: AsyncSession, concept_ids: list[uuid.UUID]) -> No
     between concepts never trip the unique index half-way.
     """
     if concept_ids:
-        await session.execute(delete(ConceptLabel).where(ConceptLabel.concept_id.in_(concept_ids)))
-        await session.execute(
-            delete(ConceptBroader).where(ConceptBroader.concept_id.in_(concept_ids))
-        )
+        await repository.delete_labels_and_broader(session, concept_ids)
         await session.flush()
 
 
