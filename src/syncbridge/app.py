@@ -27,6 +27,8 @@ from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
 from syncbridge.sandbox.embedded import EmbeddedSandbox
 from syncbridge.settings import Settings, get_settings
+from syncbridge.store import revisions
+from syncbridge.store.revision_watch import RevisionWatch
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
 from syncbridge.taxonomy.read_model import ConceptReadModel
 
@@ -56,7 +58,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        watch = RevisionWatch.for_engine(engine)
+        await watch.start()
+        app.state.revision_watch = watch
+        app.state.sessionmaker = create_sessionmaker(engine, info={revisions.WATCH: watch})
         app.state.keys = KeyCache()
         app.state.catalog = CompiledCatalog()
         app.state.concepts = ConceptReadModel()
@@ -73,6 +78,7 @@ def create_app(
             yield
         finally:
             await http.aclose()
+            await watch.stop()
             await engine.dispose()
 
     app = FastAPI(

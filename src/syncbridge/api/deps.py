@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge.auth.service import KeyCache, Principal, Role
 from syncbridge.errors import Forbidden, Unauthorized
 from syncbridge.settings import Settings
-from syncbridge.store.unit_of_work import retrying, unit_of_work
+from syncbridge.store.unit_of_work import MAX_ATTEMPTS, is_retryable, retrying, unit_of_work
 
 #: Methods that never write: their transaction is a read transaction.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,7 +50,7 @@ def _writes(request: Request) -> bool:
 _SESSION = "syncbridge_session"
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
     """The session of the request's unit of work (opened by :class:`UnitOfWorkRoute`)."""
     session: AsyncSession | None = getattr(request.state, _SESSION, None)
     if session is None:
@@ -60,13 +60,13 @@ def get_session(request: Request) -> AsyncSession:
     return session
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """For the steps that need several units of work (a vendor call between two)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -84,14 +84,22 @@ class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def run(request: Request) -> Response:
+        async def attempt(request: Request) -> Response:
             maker = request.app.state.sessionmaker
-            async for attempt in retrying():
-                with attempt:
-                    async with unit_of_work(maker, write=_writes(request)) as session:
-                        setattr(request.state, _SESSION, session)
-                        response = await handler(request)
-                    return response
+            async with unit_of_work(maker, write=_writes(request)) as session:
+                setattr(request.state, _SESSION, session)
+                return await handler(request)
+
+        async def run(request: Request) -> Response:
+            try:
+                return await attempt(request)
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+            # The database asked for a retry: run the whole request again, with backoff.
+            async for retry in retrying(MAX_ATTEMPTS - 1):
+                with retry:
+                    return await attempt(request)
             raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
 
         return run

@@ -23,7 +23,7 @@ IF_MATCH_DESCRIPTION = (
 )
 
 
-def if_match(
+async def if_match(
     request: Request,
     if_match: Annotated[str | None, Header(description=IF_MATCH_DESCRIPTION)] = None,
 ) -> Precondition:

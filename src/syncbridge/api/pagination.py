@@ -16,7 +16,7 @@ __all__ = ["MAX_OFFSET", "Page", "PageParams", "Paging", "page_params"]
 MAX_OFFSET = 2**63 - 1
 
 
-def page_params(
+async def page_params(
     request: Request,
     limit: Annotated[int, Query(ge=1, description="Page size (capped by the server).")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,

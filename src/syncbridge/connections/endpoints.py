@@ -46,12 +46,12 @@ def app_context(app: FastAPI) -> ConnectionContext:
     )
 
 
-def connection_context(request: Request) -> ConnectionContext:
+async def connection_context(request: Request) -> ConnectionContext:
     """The request's connection context."""
     return app_context(request.app)
 
 
-def http_client(request: Request) -> httpx.AsyncClient:
+async def http_client(request: Request) -> httpx.AsyncClient:
     """The process's shared HTTP client (always behind the SSRF guard)."""
     client: httpx.AsyncClient = request.app.state.http
     return client

@@ -15,10 +15,11 @@ rolls back leaves the counter as it was.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.models import StoreRevision
+from syncbridge.store.revision_watch import CHANNEL, RevisionWatch
 
 CATALOG = "catalog"
 API_KEYS = "api_keys"
@@ -27,6 +28,10 @@ NAMES = (CATALOG, API_KEYS)
 
 #: Where a transaction keeps the counters it read (see :func:`current`).
 _SEEN = "syncbridge.store_revisions"
+#: Where a transaction keeps the counters it moved (see :func:`bumped`).
+_BUMPED = "syncbridge.bumped_revisions"
+#: Where a session finds the process's :class:`RevisionWatch` (set by its sessionmaker).
+WATCH = "syncbridge.revision_watch"
 
 
 async def lock_for_write(session: AsyncSession, name: str) -> int:
@@ -47,16 +52,33 @@ async def lock_for_write(session: AsyncSession, name: str) -> int:
         # Only a store whose migration did not seed the row gets here; seed it once.
         session.add(StoreRevision(name=name, revision=1))
         await session.flush()
-        return 1
+        revision = 1
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered when (and only if) this transaction commits: the other processes'
+        # watches learn the new revision without asking.
+        await session.execute(select(func.pg_notify(CHANNEL, f"{name}:{int(revision)}")))
+    session.info.setdefault(_BUMPED, {})[name] = int(revision)
     return int(revision)
 
 
+def bumped(session: AsyncSession) -> dict[str, int]:
+    """The counters this session's transaction moved, by name (empty after a rollback)."""
+    moved: dict[str, int] = session.info.get(_BUMPED, {})
+    return moved
+
+
 async def current(session: AsyncSession, *, fresh: bool = False) -> dict[str, int]:
-    """Every revision counter by name: one small query, made once per transaction (the
-    authentication and the read models of one request share it) unless ``fresh``."""
-    seen: dict[str, int] | None = session.info.get(_SEEN)
-    if seen is not None and not fresh:
-        return seen
+    """Every revision counter by name. The process's watch answers without a query when it
+    can; else one small query, made once per transaction (the authentication and the read
+    models of one request share it). ``fresh`` always asks the store."""
+    if not fresh:
+        seen: dict[str, int] | None = session.info.get(_SEEN)
+        if seen is not None:
+            return seen
+        watch: RevisionWatch | None = session.info.get(WATCH)
+        known = watch.known() if watch is not None else None
+        if known is not None:
+            return known
     rows = await session.execute(select(StoreRevision.name, StoreRevision.revision))
     counters = {name: int(revision) for name, revision in rows.all()}
     session.info[_SEEN] = counters
@@ -64,5 +86,14 @@ async def current(session: AsyncSession, *, fresh: bool = False) -> dict[str, in
 
 
 def forget(session: AsyncSession) -> None:
-    """Drop the counters a finished transaction read (the unit of work calls it)."""
+    """Drop the counters a finished transaction read and moved (the unit of work calls it)."""
     session.info.pop(_SEEN, None)
+    session.info.pop(_BUMPED, None)
+
+
+def committed(session: AsyncSession) -> None:
+    """Tell the process's watch what the session's committed transaction moved."""
+    watch: RevisionWatch | None = session.info.get(WATCH)
+    if watch is not None:
+        for name, revision in bumped(session).items():
+            watch.saw(name, revision)

@@ -96,10 +96,13 @@ async def unit_of_work(
             yield session
         except BaseException:
             await session.rollback()
+            revisions.forget(session)
             raise
+        try:
+            await session.commit()
+            revisions.committed(session)
         finally:
             revisions.forget(session)
-        await session.commit()
 
 
 async def in_unit_of_work(

@@ -1,0 +1,174 @@
+"""Knowing the store revisions without a database round trip on every request.
+
+The cached read models (the concept list, the compiled catalog, authenticated keys) are
+valid for one revision of the store's counters (:mod:`syncbridge.store.revisions`). Asking
+the store for the counters on every request costs a transaction; a watch knows them:
+
+* **SQLite**: a connection of the watch's own reads ``PRAGMA data_version``, which changes
+  whenever any other connection (of this process or another, such as the CLI) commits; only
+  then are the counters read again. Both are reads of an open file in WAL mode: microseconds,
+  and exact.
+* **PostgreSQL**: every write that bumps a counter also sends ``NOTIFY`` (delivered when it
+  commits); the watch ``LISTEN``\\s on a connection of its own. Until it listens, and whenever
+  that connection is lost, it knows nothing and callers read the counters from the store.
+  A process also learns its own commits at once (:meth:`RevisionWatch.saw`), so it always
+  reads what it wrote; another replica's commit is seen when its notification arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from syncbridge.logs import get_logger
+
+__all__ = ["CHANNEL", "RevisionWatch"]
+
+#: The PostgreSQL notification channel of revision bumps; the payload is ``name:revision``.
+CHANNEL = "syncbridge_revisions"
+
+#: How long the PostgreSQL watch waits before listening again after losing its connection.
+RECONNECT_DELAY_S = 1.0
+
+log = get_logger(__name__)
+
+_READ = "SELECT name, revision FROM store_revisions"
+
+
+class RevisionWatch:
+    """The store counters as last seen, or None while they cannot be vouched for."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] | None = None
+
+    async def start(self) -> None:
+        """Begin watching (a no-op for a watch that knows nothing)."""
+
+    async def stop(self) -> None:
+        """Stop watching and forget."""
+        self._counters = None
+
+    def known(self) -> dict[str, int] | None:
+        """The current counters, or None when the caller must read them from the store."""
+        return None if self._counters is None else dict(self._counters)
+
+    def saw(self, name: str, revision: int) -> None:
+        """A commit of this process moved ``name`` to ``revision``."""
+        if self._counters is not None and revision > self._counters.get(name, 0):
+            self._counters[name] = revision
+
+    @staticmethod
+    def for_engine(engine: AsyncEngine) -> RevisionWatch:
+        """The watch that suits ``engine``'s database."""
+        if engine.dialect.name == "sqlite":
+            return SQLiteRevisionWatch(engine)
+        if engine.dialect.name == "postgresql":
+            return PostgresRevisionWatch(engine)
+        return RevisionWatch()
+
+
+class SQLiteRevisionWatch(RevisionWatch):
+    """Counters re-read whenever ``PRAGMA data_version`` says another connection committed."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self._path = make_url(str(engine.url)).database or ""
+        self._conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+
+    async def start(self) -> None:
+        if not self._path or self._path == ":memory:":
+            return
+        # Autocommit, so every statement sees the latest commit; a short busy timeout: a
+        # reader in WAL mode does not wait for writers.
+        self._conn = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, timeout=1.0
+        )
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def known(self) -> dict[str, int] | None:
+        if self._conn is None:
+            return None
+        try:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version or self._counters is None:
+                rows = self._conn.execute(_READ).fetchall()
+                self._counters = {str(name): int(rev) for name, rev in rows}
+                self._version = version
+        except sqlite3.Error:
+            self._counters = None
+            return None
+        return dict(self._counters)
+
+
+class PostgresRevisionWatch(RevisionWatch):
+    """Counters kept current by ``LISTEN``; unknown while not listening."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self._engine = engine
+        self._task: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="revision-watch")
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        name, _, revision = payload.rpartition(":")
+        if name and revision.isdigit():
+            self.saw(name, int(revision))
+
+    def _on_lost(self, _conn: Any) -> None:
+        self._counters = None
+        self._lost.set()
+
+    async def _listen_once(self) -> None:
+        async with self._engine.connect() as conn:
+            driver = await _driver_connection(conn)
+            await driver.add_listener(CHANNEL, self._on_notify)
+            driver.add_termination_listener(self._on_lost)
+            # Listening first, then reading: no bump can fall between the two.
+            rows = await driver.fetch(_READ)
+            self._counters = {str(r["name"]): int(r["revision"]) for r in rows}
+            self._lost.clear()
+            log.info("store.revision_watch_listening")
+            try:
+                await self._lost.wait()
+            finally:
+                self._counters = None
+                with contextlib.suppress(Exception):
+                    await driver.remove_listener(CHANNEL, self._on_notify)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watch is an optimisation: log, then try again
+                self._counters = None
+                log.warning("store.revision_watch_lost", error=type(exc).__name__)
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+
+async def _driver_connection(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
