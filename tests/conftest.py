@@ -100,7 +100,10 @@ async def db_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, environment="development", log_json=False)
+    # The test process builds an app per test: freezing the GC heap each time is for servers.
+    return Settings(
+        database_url=db_url, environment="development", log_json=False, freeze_gc_at_start=False
+    )
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -74,6 +75,9 @@ def create_app(
         )
         http = create_http_client(transport=guard)
         app.state.http = http
+        if settings.freeze_gc_at_start:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
