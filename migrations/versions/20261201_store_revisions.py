@@ -1,4 +1,5 @@
-"""store revisions: a revision on every editable resource, and the store_revisions counters
+"""store revisions: a revision on every editable resource, and the store_revisions counters;
+connection secrets unbounded (an encrypted 10 kB secret overflowed 8,000 characters)
 
 Revision ID: 6b1f0c2a9e41
 Revises: d4387666244d
@@ -37,9 +38,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_store_revisions")),
     )
     op.bulk_insert(revisions, [{"name": name, "revision": 1} for name in COUNTERS])
+    with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.alter_column(
+            "secrets", existing_type=sa.String(length=8000), type_=sa.Text(), nullable=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.alter_column(
+            "secrets", existing_type=sa.Text(), type_=sa.String(length=8000), nullable=False
+        )
     op.drop_table("store_revisions")
     for table in reversed(EDITABLE):
         with op.batch_alter_table(table, schema=None) as batch_op:

@@ -27,13 +27,13 @@ class BynderSettings(ConnectorSettings):
     sns_pinned_cert_pem: str | None = None
     #: Host patterns (full match) a signing certificate may be fetched from.
     sns_allow_cert_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_CERT_HOSTS))
-    sns_max_age_s: float = Field(default=3600.0, gt=0)
+    sns_max_age_s: float = Field(default=3600.0, gt=0, le=86_400)
     #: Bynder recommends waiting 2-5 s after a webhook before re-reading the asset.
-    fetch_delay_s: float = Field(default=3.0, ge=0)
+    fetch_delay_s: float = Field(default=3.0, ge=0, le=300)
     rate_limit_requests: int = Field(default=4500, ge=1)
-    rate_limit_period_s: float = Field(default=300.0, gt=0)
+    rate_limit_period_s: float = Field(default=300.0, gt=0, le=86_400)
     #: After a 429 Bynder blocks the IP until it has been quiet this long.
-    rate_limit_block_s: float = Field(default=300.0, ge=0)
+    rate_limit_block_s: float = Field(default=300.0, ge=0, le=86_400)
 
     @field_validator("base_url")
     @classmethod

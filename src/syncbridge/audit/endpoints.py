@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from syncbridge.api.deps import SessionDep, UnitOfWorkRoute, Viewer
 from syncbridge.api.pagination import Page, Paging
@@ -26,9 +27,20 @@ def _not_a_number(value: object) -> object:
     return value
 
 
+def _in_utc_range(value: datetime | None) -> datetime | None:
+    # 0001-01-01T00:00:00+14:00 is a valid RFC 3339 time that no UTC timestamp can hold.
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must lie between years 1 and 9999 in UTC") from None
+
+
 Since = Annotated[
     AwareDatetime | None,
     BeforeValidator(_not_a_number),
+    AfterValidator(_in_utc_range),
     Query(description="Only entries at or after this RFC 3339 date-time (with an offset)."),
 ]
 

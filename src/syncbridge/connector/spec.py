@@ -27,7 +27,9 @@ from syncbridge.connector.types import (
 class ConnectorSettings(BaseModel):
     """Base of every connector's settings model. Credentials are ``SecretStr`` fields."""
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities are refused in every connector's numbers: they pass "> 0" checks and
+    # then break whatever uses them (timedelta, sleeps, rate budgets).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:

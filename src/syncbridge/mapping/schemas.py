@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from syncbridge.patch_fields import optional_not_null
 
@@ -21,8 +30,41 @@ Priority = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
 MAX_VALUES = 1000
 
 
+#: How deep a preview's sample record may nest (a vendor record is a few levels deep).
+MAX_RECORD_DEPTH = 32
+
+
+def _shallow_and_finite(record: dict[str, Any]) -> dict[str, Any]:
+    """Refuse records nested deeper than :data:`MAX_RECORD_DEPTH` or holding NaN/infinity."""
+    stack: list[tuple[Any, int]] = [(record, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("numbers must be finite (no NaN or Infinity)")
+        children = (
+            value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list) and depth >= MAX_RECORD_DEPTH:
+                raise ValueError(f"the record nests deeper than {MAX_RECORD_DEPTH} levels")
+            stack.append((child, depth + 1))
+    return record
+
+
+def _finite_values(values: list[Any]) -> list[Any]:
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
+    return values
+
+
+RuleValues = Annotated[
+    list[RuleValue], Field(max_length=MAX_VALUES), AfterValidator(_finite_values)
+]
+
+
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities cannot be compared with and PostgreSQL's JSON cannot store them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RuleCreate(_Body):
@@ -34,7 +76,7 @@ class RuleCreate(_Body):
     stream: Key | None = None
     field_path: Annotated[str, StringConstraints(min_length=1, max_length=500)]
     operator: Operator
-    values: Annotated[list[RuleValue], Field(max_length=MAX_VALUES)] = Field(default_factory=list)
+    values: RuleValues = Field(default_factory=list)
     case_sensitive: Flag = False
     match_labels: Flag = False
     concept: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -62,7 +104,7 @@ class RulePatch(_Body):
         optional_not_null()
     )
     operator: Operator | None = optional_not_null()
-    values: Annotated[list[RuleValue], Field(max_length=MAX_VALUES)] | None = optional_not_null()
+    values: RuleValues | None = optional_not_null()
     case_sensitive: Flag | None = optional_not_null()
     match_labels: Flag | None = optional_not_null()
     concept: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = (
@@ -115,7 +157,7 @@ class RuleVersionOut(_RuleContent):
 class PreviewRequest(_Body):
     """A sample record and where it comes from; optional draft rules to try with it."""
 
-    record: dict[str, Any]
+    record: Annotated[dict[str, Any], AfterValidator(_shallow_and_finite)]
     connector_key: Key
     stream: Key | None = None
     connection_id: uuid.UUID | None = None

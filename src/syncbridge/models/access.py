@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from syncbridge.models.base import Base, IdMixin, utcnow
@@ -56,7 +56,7 @@ class Connection(IdMixin, Base):
     #: Non-secret settings as JSON.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Secret settings as one Fernet token over their JSON.
-    secrets: Mapped[str] = mapped_column(String(8000), default="")
+    secrets: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     #: Counts every committed change; exposed as the connection's ``ETag``.
     revision: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -52,8 +52,19 @@ ConceptKey = Annotated[
     ),
 ]
 LangTag = Annotated[str, StringConstraints(pattern=LANG_PATTERN, max_length=LANG_MAX)]
+
+
+def _norm_fits(text: str) -> str:
+    # The stored comparison form (case-folded) can be longer than the text: "ß" folds to "ss".
+    if len(normalise_label(text)) > LABEL_MAX:
+        raise ValueError(f"case-folds to more than {LABEL_MAX} characters")
+    return text
+
+
 LabelText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LABEL_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=LABEL_MAX),
+    AfterValidator(_norm_fits),
 ]
 _LANG_KEYS = {"propertyNames": {"pattern": LANG_PATTERN, "maxLength": LANG_MAX}}
 _LABEL = {"type": "string", "minLength": 1, "maxLength": LABEL_MAX}
