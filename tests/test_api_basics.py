@@ -58,7 +58,7 @@ async def test_admin_creates_key_that_works_and_is_audited(
     listed = await client.get("/v1/keys", headers=admin)
     assert all("key" not in item for item in listed.json()["items"])
     audit = (await client.get("/v1/audit?action=key.create", headers=admin)).json()
-    assert audit["items"][0]["actor"] == "key:test-admin"
+    assert audit["items"][0]["actor"].startswith("key:test-admin (")
     assert audit["items"][0]["after"]["name"] == "bi"
     assert raw not in str(audit)
 

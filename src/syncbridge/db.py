@@ -58,6 +58,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url`` with the per-backend settings syncbridge relies on."""
     url = normalise_url(url)
     is_sqlite = url.startswith("sqlite")
+    # Statement parameters can hold secrets (encrypted or not): keep them out of errors/logs.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     else:

@@ -138,7 +138,8 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.error("api.unhandled_error", error_type=type(exc).__name__)
+    # With its traceback; SQL parameters are never in it (engines hide them).
+    log.error("api.unhandled_error", error_type=type(exc).__name__, exc_info=exc)
     return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
 
 

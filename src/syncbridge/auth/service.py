@@ -44,7 +44,9 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"key:{self.name}"
+        """Who to record in the audit log: the key's name (names need not be unique) and id,
+        within the 200 characters the log keeps."""
+        return f"key:{self.name[:150]} ({self.key_id})"
 
 
 def digest(raw_key: str) -> str:

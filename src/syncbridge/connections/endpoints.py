@@ -132,7 +132,7 @@ async def update_connection(
     "/{connection_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="delete_connection",
-    responses=problem_responses(412, 428),
+    responses=problem_responses(409, 412, 428),
 )
 async def delete_connection(
     connection_id: uuid.UUID,
@@ -141,7 +141,7 @@ async def delete_connection(
     principal: Admin,
     expect: IfMatch,
 ) -> None:
-    """Delete a connection."""
+    """Delete a connection (409 while live mapping rules are scoped to it)."""
     await service.delete(session, ctx, connection_id, actor=principal.actor, expect=expect)
 
 

@@ -32,7 +32,9 @@ from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec
 from syncbridge.errors import Conflict, InvalidInput
 from syncbridge.logs import get_logger
+from syncbridge.mapping.service import rules_of_connection
 from syncbridge.models import Connection
+from syncbridge.store import revisions
 from syncbridge.store.paging import Page, PageParams
 from syncbridge.store.preconditions import UNCONDITIONAL, Precondition
 
@@ -384,6 +386,16 @@ async def delete(
     actor: str,
     expect: Precondition = UNCONDITIONAL,
 ) -> None:
+    # Rules scoped to a connection are catalog data: lock the catalog so no rule can be
+    # scoped to the connection while it goes.
+    await revisions.lock_for_write(session, revisions.CATALOG)
     connection = await repository.get(session, connection_id, for_update=True)
     expect.check(connection.revision, f"Connection {connection_id}")
+    rules = await rules_of_connection(session, connection_id)
+    if rules:
+        raise Conflict(
+            f"{len(rules)} mapping rule(s) are scoped to this connection; archive them or "
+            "change their connection first.",
+            extra={"mappings": [{"id": str(r.id), "name": r.name} for r in rules]},
+        )
     await delete_connection(session, ctx, connection, actor=actor)

@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.mapping.comparison import normalise
 from syncbridge.mapping.views import ConceptView, RuleView, TaxonomyView
-from syncbridge.models import Concept, ConceptLabel, ConceptScheme, MappingRule, MappingRuleVersion
+from syncbridge.models import (
+    Concept,
+    ConceptLabel,
+    ConceptScheme,
+    Connection,
+    MappingRule,
+    MappingRuleVersion,
+)
 
 
 def rules_query(
@@ -77,6 +84,17 @@ async def get_version(
         MappingRuleVersion.rule_id == rule_id, MappingRuleVersion.version == version
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def connection_exists(session: AsyncSession, connection_id: uuid.UUID) -> bool:
+    stmt = select(Connection.id).where(Connection.id == connection_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def rules_of_connection(session: AsyncSession, connection_id: uuid.UUID) -> list[MappingRule]:
+    """Live (non-archived) rules scoped to ``connection_id``, by name."""
+    stmt = rules_query().where(MappingRule.connection_id == connection_id)
+    return list((await session.execute(stmt.order_by(MappingRule.name))).scalars())
 
 
 async def concept_by_key(session: AsyncSession, key: str) -> Concept | None:

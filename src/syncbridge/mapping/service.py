@@ -200,6 +200,22 @@ async def resolve_concept(session: AsyncSession, key: str, *, field: str = "conc
     return concept
 
 
+async def check_connection(
+    session: AsyncSession, connection_id: uuid.UUID | None, *, field: str = "connection_id"
+) -> None:
+    """A rule may be scoped to an existing connection only (InvalidInput otherwise)."""
+    if connection_id is not None and not await repository.connection_exists(session, connection_id):
+        raise InvalidInput(
+            f"No connection {connection_id}.",
+            errors=[{"field": field, "reason": "no such connection"}],
+        )
+
+
+async def rules_of_connection(session: AsyncSession, connection_id: uuid.UUID) -> list[MappingRule]:
+    """Live rules scoped to ``connection_id`` (for "connection in use" checks)."""
+    return await repository.rules_of_connection(session, connection_id)
+
+
 def check_rule(content: dict[str, Any], *, prefix: str = "") -> None:
     """Raise InvalidInput with every field-level reason the rule content is invalid."""
     errors = rule_errors(
@@ -224,6 +240,7 @@ async def create_rule(session: AsyncSession, body: RuleCreate, actor: str) -> Ma
     content = body.model_dump(exclude={"concept"})
     check_rule(content)
     await revisions.lock_for_write(session, revisions.CATALOG)
+    await check_connection(session, body.connection_id)
     concept = await resolve_concept(session, body.concept)
     content["name"] = body.name or default_name(body)
     rule = MappingRule(**content, concept_id=concept.id, version=1, revision=1)
@@ -274,6 +291,8 @@ async def _patch_changes(
     concept_key = given.pop("concept", None)
     merged = {field: getattr(rule, field) for field in CONTENT_FIELDS} | given
     check_rule(merged)
+    if "connection_id" in given:
+        await check_connection(session, given["connection_id"])
     if concept_key is not None:
         current = await repository.concepts_by_id(session, [rule.concept_id])
         if rule.concept_id not in current or current[rule.concept_id].key != concept_key:
