@@ -288,7 +288,7 @@ def _media_events(envelope: Mapping[str, Any]) -> list[WebhookEvent]:
         return []
     try:
         message = json.loads(envelope["Message"])
-    except ValueError:
+    except (ValueError, RecursionError):
         message = None
     media_id = message.get("media_id") if isinstance(message, dict) else None
     if not isinstance(media_id, str) or not media_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import re2
 from pydantic import Field, SecretStr, field_validator
 
 from syncbridge.connector.spec import ConnectorSettings
@@ -56,9 +57,10 @@ class BynderSettings(ConnectorSettings):
     def _patterns(cls, value: list[str]) -> list[str]:
         for pattern in value:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {pattern!r}") from exc
+                # RE2 (linear time): the pattern runs on unauthenticated input.
+                re2.compile(pattern)
+            except re2.error as exc:
+                raise ValueError(f"not a regular expression RE2 can run: {pattern!r}") from exc
         return value
 
 

@@ -308,7 +308,7 @@ class CloudinaryConnector:
         )
         try:
             body = json.loads(raw_body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidWebhook("notification body is not JSON") from exc
         if not isinstance(body, dict):
             raise InvalidWebhook("notification body is not a JSON object")
@@ -317,7 +317,9 @@ class CloudinaryConnector:
             raise InvalidWebhook("notification signed for another API key")
         kind = body.get("notification_type")
         if kind not in ACTIONS:
-            raise InvalidWebhook("unsupported notification_type")
+            # Authentic but of a kind syncbridge does not use (eager, moderation...):
+            # acknowledged with no events, so Cloudinary does not retry it.
+            return []
         listed = body.get("resources")
         items: list[Any] = listed if isinstance(listed, list) else [body]
         digest = hashlib.sha256(raw_body).hexdigest()

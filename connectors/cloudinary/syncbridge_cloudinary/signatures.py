@@ -33,6 +33,9 @@ NON_SIGNABLE_PARAMS = frozenset({"notification_url", "batch_id"})
 
 TIMESTAMP_HEADER = "x-cld-timestamp"
 SIGNATURE_HEADER = "x-cld-signature"
+#: The most digits a Unix timestamp in seconds has for the next 31,000 years.
+MAX_TIMESTAMP_DIGITS = 12
+
 #: How far ahead of our clock a notification timestamp may be (clock skew allowance).
 MAX_FUTURE_SKEW_S = 300.0
 #: Larger bodies are refused before hashing or parsing (a bulk change of 1,000 resources
@@ -134,7 +137,13 @@ def verify_notification(
     if not raw_timestamp or not signature:
         raise InvalidWebhook("missing X-Cld-Timestamp or X-Cld-Signature header")
     # ASCII only: isdigit() alone also takes fullwidth, Arabic-Indic and superscript digits.
-    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()):
+    # At most 12 digits (year 33658): a longer number is no timestamp, and converting
+    # thousands of digits is what Python refuses (and what an attacker would send).
+    if not (
+        raw_timestamp.isascii()
+        and raw_timestamp.isdigit()
+        and len(raw_timestamp) <= MAX_TIMESTAMP_DIGITS
+    ):
         raise InvalidWebhook("X-Cld-Timestamp is not a Unix timestamp in seconds")
     timestamp = int(raw_timestamp)
     if timestamp < now - max_age_s:

@@ -364,3 +364,26 @@ async def test_bodies_that_are_not_sns_envelopes_are_refused(
 ) -> None:
     with pytest.raises(InvalidWebhook):
         await pinned.parse_webhook({"x-amz-sns-message-type": "Notification"}, raw)
+
+
+async def test_a_body_nested_beyond_recursion_is_refused_not_a_crash(
+    sim: BynderSimulator, pinned: BynderConnector
+) -> None:
+    headers, _body = sim.notification("asset_bank.media.updated", media_id(sim))
+    with pytest.raises(InvalidWebhook, match="nests deeper"):
+        await pinned.parse_webhook(headers, b"[" * 100_000)
+
+
+def test_certificate_host_patterns_run_on_re2() -> None:
+    from syncbridge_bynder.settings import BynderSettings
+
+    # A backreference is fine for Python's re, which can take exponential time on
+    # unauthenticated input; RE2 cannot run it, so the settings refuse it.
+    with pytest.raises(ValueError, match="RE2"):
+        BynderSettings.model_validate(
+            {
+                "base_url": "https://dam.example.com",
+                "permanent_token": "tok",
+                "sns_allow_cert_hosts": [r"(sns)\.\1\.amazonaws\.com"],
+            }
+        )

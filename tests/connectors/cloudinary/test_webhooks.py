@@ -221,11 +221,44 @@ async def test_wrong_account_is_refused(connector: CloudinaryConnector) -> None:
     await refused(connector, *other.notification("upload", first(other)[1]))
 
 
-async def test_unsupported_topic_is_refused(
+async def test_an_authentic_notification_of_an_unused_type_is_acknowledged_and_ignored(
     sim: CloudinarySimulator, connector: CloudinaryConnector
 ) -> None:
+    # Refusing it would make Cloudinary retry a delivery that is perfectly fine.
     body = {"notification_type": "eager", "public_id": "dog", "eager": []}
-    await refused(connector, *signed(sim, body))
+    assert await connector.parse_webhook(*signed(sim, body)) == []
+
+
+async def test_a_forged_notification_of_an_unused_type_is_still_refused(
+    connector: CloudinaryConnector,
+) -> None:
+    raw = json.dumps({"notification_type": "eager", "public_id": "dog"}).encode()
+    headers = {"X-Cld-Timestamp": str(NOW), "X-Cld-Signature": "0" * 40}
+    await refused(connector, headers, raw)
+
+
+async def test_a_timestamp_of_thousands_of_digits_is_refused_not_a_crash(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    raw = json.dumps({"notification_type": "upload", "public_id": "dog"}).encode()
+    sent = "9" * 4_400
+    headers = {
+        "X-Cld-Timestamp": sent,
+        "X-Cld-Signature": notification_signature(raw, sent, sim.options.api_secret),
+    }
+    await refused(connector, headers, raw)
+
+
+async def test_a_signed_body_nested_beyond_recursion_is_refused_not_a_crash(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    raw = b"[" * 100_000
+    sent = str(NOW)
+    headers = {
+        "X-Cld-Timestamp": sent,
+        "X-Cld-Signature": notification_signature(raw, sent, sim.options.api_secret),
+    }
+    await refused(connector, headers, raw)
 
 
 async def test_signed_garbage_is_refused(
