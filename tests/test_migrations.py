@@ -174,3 +174,46 @@ def test_store_revisions_upgrade_counts_what_rows_went_through(empty_db_url: str
         assert concepts == ["channel:email"]
     finally:
         engine.dispose()
+
+
+def test_label_norms_are_recomputed_in_the_nfkc_form(empty_db_url: str) -> None:
+    migrate(empty_db_url, "d4387666244d")
+    scheme_id, concept_id, label_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    engine = create_sync_engine(_sync_url(empty_db_url))
+    now = "CURRENT_TIMESTAMP"
+    fullwidth = "\uff25\uff4d\uff41\uff49\uff4c"  # "Email" in fullwidth letters
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO concept_schemes (id, key, title, created_at, updated_at) "
+                    f"VALUES (:id, 'channel', 'Channel', {now}, {now})"
+                ),
+                {"id": _id(scheme_id)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO concepts (id, scheme_id, key, status, revision, created_at, "
+                    f"updated_at) VALUES (:id, :s, 'channel:email', 'approved', 1, {now}, {now})"
+                ),
+                {"id": _id(concept_id), "s": _id(scheme_id)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO concept_labels (id, concept_id, scheme_id, kind, lang, text, "
+                    "norm) VALUES (:id, :c, :s, 'pref', 'en', :t, :n)"
+                ),
+                {
+                    "id": _id(label_id),
+                    "c": _id(concept_id),
+                    "s": _id(scheme_id),
+                    "t": fullwidth,
+                    "n": fullwidth.casefold(),
+                },
+            )
+        migrate(empty_db_url, "6b1f0c2a9e41")
+        with engine.connect() as conn:
+            norm: str = conn.execute(text("SELECT norm FROM concept_labels")).scalar_one()
+        assert norm == "email"
+    finally:
+        engine.dispose()

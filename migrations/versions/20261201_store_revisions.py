@@ -1,12 +1,14 @@
 """store revisions: a revision on every editable resource, and the store_revisions counters;
-connection secrets unbounded (an encrypted 10 kB secret overflowed 8,000 characters)
+connection secrets unbounded (an encrypted 10 kB secret overflowed 8,000 characters); label
+norms re-computed in the NFKC case-folded form
 
 Revision ID: 6b1f0c2a9e41
 Revises: d4387666244d
 Create Date: 2026-12-01 05:20:00
 """
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -42,9 +44,31 @@ def upgrade() -> None:
         batch_op.alter_column(
             "secrets", existing_type=sa.String(length=8000), type_=sa.Text(), nullable=False
         )
+    _renormalise(_nfkc_fold)
+
+
+def _nfkc_fold(text: str) -> str:
+    # The comparison form of labels from this revision on (kept here: migrations never import
+    # application code).
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
+def _plain_fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _renormalise(fold: Callable[[str], str]) -> None:
+    bind = op.get_bind()
+    labels = sa.table("concept_labels", sa.column("id"), sa.column("text"), sa.column("norm"))
+    rows = bind.execute(sa.select(labels.c.id, labels.c.text, labels.c.norm)).all()
+    for label_id, text, norm in rows:
+        if fold(text) != norm:
+            bind.execute(labels.update().where(labels.c.id == label_id).values(norm=fold(text)))
 
 
 def downgrade() -> None:
+    _renormalise(_plain_fold)
     with op.batch_alter_table("connections", schema=None) as batch_op:
         batch_op.alter_column(
             "secrets", existing_type=sa.Text(), type_=sa.String(length=8000), nullable=False

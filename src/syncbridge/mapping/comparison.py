@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Any
 
 __all__ = [
@@ -28,9 +29,12 @@ def text_form(value: Any) -> str | None:
 
 
 def normalise(text: str, case_sensitive: bool) -> str:
-    """Whitespace-collapsed and, unless ``case_sensitive``, case-folded."""
-    collapsed = " ".join(text.split())
-    return collapsed if case_sensitive else collapsed.casefold()
+    """Whitespace-collapsed and, unless ``case_sensitive``, Unicode-normalised (NFKC) and
+    case-folded: the form concept labels are compared in."""
+    if case_sensitive:
+        return " ".join(text.split())
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
 
 
 def number_form(value: Any) -> int | float | None:

@@ -7,6 +7,7 @@ scheme (case-insensitively), broader and replacement keys that exist, and no bro
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ LangTag = Annotated[str, StringConstraints(pattern=LANG_PATTERN, max_length=LANG
 
 
 def _norm_fits(text: str) -> str:
+    hidden = invisible_characters(text)
+    if hidden:
+        raise ValueError(f"contains invisible characters ({', '.join(sorted(set(hidden)))})")
     # The stored comparison form (case-folded) can be longer than the text: "ß" folds to "ss".
     if len(normalise_label(text)) > LABEL_MAX:
         raise ValueError(f"case-folds to more than {LABEL_MAX} characters")
@@ -92,8 +96,16 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 
 
 def normalise_label(text: str) -> str:
-    """A label's comparison form: whitespace collapsed, case-folded (the ``norm`` column)."""
-    return " ".join(text.split()).casefold()
+    """A label's comparison form (the ``norm`` column): Unicode-normalised (NFKC) and
+    case-folded, whitespace collapsed; so fullwidth "EMAIL", "EMAIL" and "email" are one label."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
+def invisible_characters(text: str) -> list[str]:
+    """The control and format characters in ``text`` (zero-width space, soft hyphen, BOM...),
+    as ``U+XXXX``: they make labels that look the same but are not."""
+    return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")]
 
 
 @dataclass(frozen=True)
