@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from pydantic import ValidationError
-from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.exceptions import Error as RdflibError
 from rdflib.namespace import DCTERMS, OWL, SKOS
 from rdflib.term import Node
@@ -102,7 +102,7 @@ class _TurtleReader:
             self._read_scheme(node)
         concepts = sorted(set(self.graph.subjects(RDF.type, SKOS.Concept)), key=str)
         for node in concepts:
-            key = self._notation(node) or key_from_uri(node)
+            key = self._stable_key(node)
             if key is not None:
                 self.concept_keys[node] = key
         narrower_of: dict[Node, list[Node]] = defaultdict(list)
@@ -115,6 +115,14 @@ class _TurtleReader:
         if self.problems:
             raise TaxonomyImportError(self.problems)
         return self.taxonomy
+
+    def _stable_key(self, node: Node) -> str | None:
+        """The notation, else the URI's key. A blank node's name changes with every parse,
+        so without a notation it has no key (and is refused), never a random one."""
+        notation = self._notation(node)
+        if notation is not None:
+            return notation
+        return None if isinstance(node, BNode) else key_from_uri(node)
 
     def _notation(self, node: Node) -> str | None:
         values = sorted(str(v) for v in self.graph.objects(node, SKOS.notation))
@@ -130,7 +138,16 @@ class _TurtleReader:
         return None
 
     def _read_scheme(self, node: Node) -> None:
-        key = self._notation(node) or key_from_uri(node)
+        key = self._stable_key(node)
+        if key is None:
+            self.problems.append(
+                Problem(
+                    "a blank-node skos:ConceptScheme has no skos:notation: give it one (its "
+                    "key) or a URI",
+                    file=self.file,
+                )
+            )
+            return
         title = self._text(node, DCTERMS.title, SKOS.prefLabel, RDFS.label) or key
         description = self._text(node, DCTERMS.description, SKOS.definition, RDFS.comment)
         try:
@@ -141,6 +158,11 @@ class _TurtleReader:
             self.problems += [
                 Problem(f"scheme <{node}>: {reason}", file=self.file) for _f, reason in explain(exc)
             ]
+            return
+        if entry.key in self.taxonomy.schemes:
+            self.problems.append(
+                Problem(f"two schemes have the key '{entry.key}'", file=self.file, key=entry.key)
+            )
             return
         self.scheme_keys[node] = entry.key
         self.taxonomy.schemes[entry.key] = entry.to_data()
@@ -172,7 +194,11 @@ class _TurtleReader:
         key = self.concept_keys.get(node)
         if key is None:
             self.problems.append(
-                Problem("a concept has neither a URI nor a skos:notation", file=self.file)
+                Problem(
+                    "a blank-node concept has no skos:notation: give it one (its key) or a "
+                    "URI, so that importing the file again finds the same concept",
+                    file=self.file,
+                )
             )
             return
         scheme = self._scheme_of(node, key)
