@@ -102,7 +102,7 @@ class LocalFolderConnector:
         """
         for change in changes:
             self._asset_ref(change.stream, change.external_id)
-        return [await asyncio.to_thread(self._write_one, change) for change in changes]
+        return [await asyncio.to_thread(self._write_guarded, change) for change in changes]
 
     async def aclose(self) -> None:
         """Nothing is held between calls."""
@@ -148,6 +148,17 @@ class LocalFolderConnector:
                 out.append(record)
         return out
 
+    def _write_guarded(self, change: TagChange) -> WriteOutcome:
+        # One bad file gives one failed outcome; the rest of the batch goes on and keeps
+        # its outcomes (a file is written whole or not at all, so nothing is half done).
+        try:
+            return self._write_one(change)
+        except Exception as exc:
+            log.warning(
+                "localfolder.write_failed", path=change.external_id, error=type(exc).__name__
+            )
+            return WriteOutcome(change.external_id, "failed", f"unexpected {type(exc).__name__}")
+
     def _write_one(self, change: TagChange) -> WriteOutcome:
         relative = change.external_id
         asset = self.tree.root / relative
@@ -167,6 +178,7 @@ class LocalFolderConnector:
             return WriteOutcome(relative, "skipped")
         document = state.document or XmpDocument.new()
         document.replace_keywords(wanted)
+        document.remove_hierarchical(set(current) - set(wanted))
         try:
             replace_sidecar(state, document.to_bytes())
         except SidecarChanged as exc:

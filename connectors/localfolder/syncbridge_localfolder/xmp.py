@@ -1,10 +1,13 @@
 """XMP sidecar documents: read the ``dc:subject`` keywords, replace the owned ones, keep the rest.
 
 A sidecar is parsed with defusedxml (no DTDs, no entity expansion, no external resources:
-sidecars are untrusted files) into an ElementTree and written back with ElementTree, so
-every other namespace, property and ``dc`` field survives a write. The output follows Adobe's
-own sidecars: ``x:xmpmeta`` / ``rdf:RDF`` / ``rdf:Description`` with no ``<?xpacket?>``
-wrapper (optional in a sidecar file per XMP part 3) and no XML declaration (UTF-8 is implied).
+sidecars are untrusted files) into an ElementTree, with its nesting depth and namespace count
+bounded, and written back by a small serializer of our own that keeps the document's own
+prefixes: no process-wide state (ElementTree's prefix table) is touched, so one hostile file
+cannot slow every later one. Every other namespace, property and ``dc`` field survives.
+The output follows Adobe's own sidecars: ``x:xmpmeta`` / ``rdf:RDF`` / ``rdf:Description``
+with no ``<?xpacket?>`` wrapper (optional in a sidecar file per XMP part 3) and no XML
+declaration (UTF-8 is implied).
 
 ``dc:subject`` is read in every shape tools write: an ``rdf:Bag`` (the standard), an
 ``rdf:Seq`` or ``rdf:Alt``, a single text value, or an attribute on ``rdf:Description``.
@@ -16,8 +19,9 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
+from xml.sax.saxutils import escape, quoteattr
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -48,11 +52,13 @@ KNOWN_PREFIXES = {
     "xmpDM": "http://ns.adobe.com/xmp/1.0/DynamicMedia/",
     "pdf": "http://ns.adobe.com/pdf/1.3/",
 }
-for _prefix, _uri in KNOWN_PREFIXES.items():
-    ET.register_namespace(_prefix, _uri)
-#: Prefixes registered with ElementTree by this module (known ones, then adopted ones).
-_ADOPTED: dict[str, str] = {**KNOWN_PREFIXES, "xml": "http://www.w3.org/XML/1998/namespace"}
-_ADOPTED_URIS: set[str] = set(_ADOPTED.values())
+NS_XML = "http://www.w3.org/XML/1998/namespace"
+NS_LR = KNOWN_PREFIXES["lr"]
+
+#: How deep a sidecar may nest (Adobe's own are under 10 levels) and how many namespaces it
+#: may declare; beyond either it is refused as hostile, never parsed further.
+MAX_DEPTH = 64
+MAX_NAMESPACES = 256
 
 X_XMPMETA = f"{{{NS_X}}}xmpmeta"
 X_XAPMETA = f"{{{NS_X}}}xapmeta"  # the pre-2002 name, still found in old files
@@ -65,9 +71,10 @@ RDF_SEQ = f"{{{NS_RDF}}}Seq"
 RDF_ALT = f"{{{NS_RDF}}}Alt"
 RDF_LI = f"{{{NS_RDF}}}li"
 DC_SUBJECT = f"{{{NS_DC}}}subject"
+LR_HIERARCHICAL = f"{{{NS_LR}}}hierarchicalSubject"
 CONTAINERS = (RDF_BAG, RDF_SEQ, RDF_ALT)
 INDENT = " "  # exiftool's indent unit
-_GENERATED_PREFIX = re.compile(r"ns\d+\Z")
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 
 
 class SidecarError(ValueError):
@@ -79,6 +86,8 @@ class XmpDocument:
     """One parsed XMP packet; ``keywords`` and ``replace_keywords`` act on ``dc:subject``."""
 
     root: ET.Element
+    #: The document's own prefixes by namespace URI (first declaration wins).
+    prefixes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def new(cls) -> XmpDocument:
@@ -97,21 +106,47 @@ class XmpDocument:
         """
         if not data.strip():
             return cls.new()
+        prefixes: dict[str, str] = {}
+        depth = 0
         try:
-            events = SafeET.iterparse(io.BytesIO(data), events=("start-ns",), forbid_dtd=True)
-            # With only "start-ns" events, every item is a (prefix, uri) pair.
-            prefixes = [cast("tuple[str, str]", item) for _event, item in events]
+            events = SafeET.iterparse(
+                io.BytesIO(data), events=("start", "end", "start-ns"), forbid_dtd=True
+            )
+            for event, item in events:
+                if event == "start":
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise SidecarError(f"nested deeper than {MAX_DEPTH} levels")
+                elif event == "end":
+                    depth -= 1
+                else:
+                    prefix, uri = cast("tuple[str, str]", item)
+                    prefixes.setdefault(uri, prefix)
+                    if len(prefixes) > MAX_NAMESPACES:
+                        raise SidecarError(f"declares more than {MAX_NAMESPACES} namespaces")
             root = events.root  # type: ignore[attr-defined]
         except (ET.ParseError, DefusedXmlException) as exc:
             raise SidecarError(f"not well-formed XML: {exc}") from exc
         if root.tag != RDF_RDF and root.find(f".//{RDF_RDF}") is None:
             raise SidecarError("no rdf:RDF element: not an XMP packet")
-        _adopt_prefixes(prefixes)
-        return cls(root)
+        return cls(root, prefixes)
 
     def to_bytes(self) -> bytes:
         """The packet as UTF-8 XML (every namespace declared on the root element)."""
-        return ET.tostring(self.root, encoding="unicode").encode("utf-8") + b"\n"
+        return _Serializer(self.prefixes).document(self.root).encode("utf-8") + b"\n"
+
+    def remove_hierarchical(self, keywords: Iterable[str]) -> None:
+        """Drop ``keywords`` from Lightroom's ``lr:hierarchicalSubject`` (a flat entry, or the
+        leaf of a ``a|b|keyword`` path), or Lightroom would put them back in ``dc:subject``."""
+        gone = set(keywords)
+        if not gone:
+            return
+        for description in self._descriptions():
+            for subject in description.findall(LR_HIERARCHICAL):
+                for container in subject:
+                    for li in container.findall(RDF_LI):
+                        if (li.text or "").rsplit("|", 1)[-1] in gone:
+                            _remove_indented(container, li)
 
     @property
     def rdf(self) -> ET.Element:
@@ -277,20 +312,64 @@ def _remove_indented(parent: ET.Element, child: ET.Element) -> None:
     parent.remove(child)
 
 
-def _adopt_prefixes(prefixes: Iterable[tuple[str, str]]) -> None:
-    """Keep a document's own prefixes on output where they clash with nothing known.
+class _Serializer:
+    """XML text of an element tree, with prefixes chosen per document: the known ones for
+    their namespaces, the document's own where they clash with nothing, ``nsN`` otherwise."""
 
-    ElementTree's prefix table is process-wide; only free prefixes for unknown namespaces
-    are added, so a sidecar can never rebind ``dc`` or ``rdf`` for later writes.
-    """
-    for prefix, uri in prefixes:
-        if (
-            not prefix
-            or prefix in _ADOPTED
-            or uri in _ADOPTED_URIS
-            or _GENERATED_PREFIX.match(prefix)
-        ):
-            continue
-        ET.register_namespace(prefix, uri)
-        _ADOPTED[prefix] = uri
-        _ADOPTED_URIS.add(uri)
+    def __init__(self, own: dict[str, str]) -> None:
+        self.by_uri: dict[str, str] = {uri: prefix for prefix, uri in KNOWN_PREFIXES.items()}
+        self.by_uri[NS_XML] = "xml"
+        self.taken = set(self.by_uri.values())
+        self.own = own
+        self.declared: dict[str, str] = {}
+
+    def _prefix(self, uri: str) -> str:
+        prefix = self.by_uri.get(uri)
+        if prefix is None:
+            wanted = self.own.get(uri, "")
+            if not _PREFIX.match(wanted) or wanted in self.taken or wanted.lower() == "xml":
+                wanted = next(
+                    f"ns{n}" for n in range(len(self.taken) + 1) if f"ns{n}" not in self.taken
+                )
+            prefix = self.by_uri[uri] = wanted
+            self.taken.add(prefix)
+        if uri != NS_XML:
+            self.declared[uri] = prefix
+        return prefix
+
+    def _name(self, tag: str) -> str:
+        if tag.startswith("{"):
+            uri, local = tag[1:].split("}", 1)
+            return f"{self._prefix(uri)}:{local}"
+        return tag
+
+    def document(self, root: ET.Element) -> str:
+        body: list[str] = []
+        stack: list[tuple[ET.Element, bool]] = [(root, False)]
+        # Iterative, so depth never meets Python's recursion limit.
+        while stack:
+            element, closing = stack.pop()
+            if closing:
+                body.append(f"</{self._name(element.tag)}>{_escape(element.tail or '')}")
+                continue
+            attributes = "".join(
+                f" {self._name(k)}={quoteattr(v)}" for k, v in element.attrib.items()
+            )
+            head = f"<{self._name(element.tag)}{attributes}"
+            if len(element) == 0 and not element.text:
+                body.append(f"{head}/>{_escape(element.tail or '')}")
+                continue
+            body.append(f"{head}>{_escape(element.text or '')}")
+            stack.append((element, True))
+            stack.extend((child, False) for child in reversed(element))
+        declarations = "".join(
+            f" xmlns:{prefix}={quoteattr(uri)}" for uri, prefix in self.declared.items()
+        )
+        first = body[0]
+        cut = first.index("/>") if first.endswith("/>") and len(body) == 1 else first.index(">")
+        body[0] = first[:cut] + declarations + first[cut:]
+        return "".join(body)
+
+
+def _escape(text: str) -> str:
+    return escape(text)
