@@ -7,6 +7,7 @@ every request and by ``apply_due``), bumping ``dateModified``; ``apply_pending``
 
 from __future__ import annotations
 
+import bisect
 import time
 import uuid
 from collections import Counter, deque
@@ -110,6 +111,8 @@ class BynderPortal:
         self.brand_id = bynder_id(world.seed, "brand")
         self.metaproperties: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        #: Sorted ``(order key, id)`` lists by order field; cleared whenever media change.
+        self._indexes: dict[str, list[tuple[Any, str]]] = {}
         self.pending: list[PendingWrite] = []
         self.applied_writes = 0
         self._seed_metaproperties(world)
@@ -219,6 +222,56 @@ class BynderPortal:
 
     # -- reads -----------------------------------------------------------------------------
 
+    def edit(self, media_id: str, **fields: Any) -> None:
+        """Change a medium's fields directly (as the portal's own UI would), keeping the
+        listing indexes true."""
+        self.media[media_id].update(fields)
+        self._indexes.clear()
+
+    def _index(self, field_name: str) -> list[tuple[Any, str]]:
+        """Every medium as ``(order key, id)``, sorted; built once per state of the media."""
+        index = self._indexes.get(field_name)
+        if index is None:
+            key = _ORDER_KEYS[field_name]
+            index = self._indexes[field_name] = sorted(
+                (key(m), m["id"]) for m in self.media.values()
+            )
+        return index
+
+    def listing_page(
+        self, params: Mapping[str, str], page: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]] | None]:
+        """One page of :meth:`listing`, its total, and (with ``count=1``) every match.
+
+        The common read (no filter but ``dateModified``, in any order) is served from a
+        sorted index: a page costs about the page, not the portal.
+        """
+        filters = {k for k in params if k in _FILTERS}
+        if filters <= {"dateModified"} and params.get("count") != "1":
+            field_name, descending = _order(params.get("orderBy", "dateCreated desc"))
+            index = self._index(field_name)
+            since = params.get("dateModified")
+            if since and (field_name != "dateModified" or descending):
+                return self._page_of(self.listing(params), page, limit)
+            start = 0
+            if since:
+                floor = iso(_parse_param(since, "dateModified"))
+                start = bisect.bisect_left(index, (floor, ""))
+            offset = (page - 1) * limit
+            if descending:
+                high = len(index) - offset
+                ids = [i for _k, i in reversed(index[max(0, high - limit) : max(0, high)])]
+            else:
+                ids = [i for _k, i in index[start + offset : start + offset + limit]]
+            return [self.media[i] for i in ids], len(index) - start, None
+        return self._page_of(self.listing(params), page, limit)
+
+    @staticmethod
+    def _page_of(
+        items: list[dict[str, Any]], page: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+        return items[(page - 1) * limit : page * limit], len(items), items
+
     def listing(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """Every medium matching the v4 list filters, in ``orderBy`` order (ties by id)."""
         items: Iterable[dict[str, Any]] = self.media.values()
@@ -307,6 +360,7 @@ class BynderPortal:
             else:
                 media.pop(f"property_{mp['name']}", None)
         media["dateModified"] = self._newest = iso(self.now())
+        self._indexes.clear()
         self.applied_writes += 1
 
     def now(self) -> datetime:
@@ -347,15 +401,23 @@ _ORDER_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 }
 
 
-def _ordered(items: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
+#: The list filters :meth:`BynderPortal.listing` applies.
+_FILTERS = frozenset({"dateModified", "type", "ids", "tags", "propertyOptionId", "keyword"})
+
+
+def _order(order_by: str) -> tuple[str, bool]:
+    """``(field, descending)`` of an ``orderBy``; BadRequest when unsupported."""
     field_name, _, direction = order_by.strip().partition(" ")
-    key = _ORDER_KEYS.get(field_name)
-    if key is None or direction.strip().lower() not in ("asc", "desc"):
+    if field_name not in _ORDER_KEYS or direction.strip().lower() not in ("asc", "desc"):
         raise BadRequest(f"orderBy {order_by!r} is not supported")
+    return field_name, direction.strip().lower() == "desc"
+
+
+def _ordered(items: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
+    field_name, descending = _order(order_by)
+    key = _ORDER_KEYS[field_name]
     # The id tie-break keeps pages stable when many media share a timestamp.
-    return sorted(
-        items, key=lambda m: (key(m), m["id"]), reverse=direction.strip().lower() == "desc"
-    )
+    return sorted(items, key=lambda m: (key(m), m["id"]), reverse=descending)
 
 
 __all__ = [

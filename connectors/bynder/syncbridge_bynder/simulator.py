@@ -199,13 +199,12 @@ class BynderSimulator:
         params = request.query_params
         try:
             page, limit = _paging(params)
-            items = self.portal.listing(params)
+            chunk, total, matched = self.portal.listing_page(params, page, limit)
         except BadRequest as exc:
             return _error(400, str(exc))
-        chunk = items[(page - 1) * limit : page * limit]
-        if params.get("count") == "1":
-            types = Counter(m["type"] for m in items)
-            return JSONResponse({"count": {"total": len(items), "type": types}, "media": chunk})
+        if params.get("count") == "1" and matched is not None:
+            types = Counter(m["type"] for m in matched)
+            return JSONResponse({"count": {"total": total, "type": types}, "media": chunk})
         return JSONResponse(chunk)
 
     async def _media_info(self, request: Request) -> Response:

@@ -48,7 +48,7 @@ def connector(sim: BynderSimulator, client: httpx.AsyncClient) -> BynderConnecto
 def stamp_all(sim: BynderSimulator, stamp: str, ids: list[str] | None = None) -> None:
     """Give media one dateModified (a bulk import in one second)."""
     for media_id in ids if ids is not None else list(sim.portal.media):
-        sim.portal.media[media_id]["dateModified"] = stamp
+        sim.portal.edit(media_id, dateModified=stamp)
 
 
 def human(sim: BynderSimulator, media_id: str) -> set[str]:

@@ -1,0 +1,70 @@
+"""The Bynder simulator must never be a benchmark's bottleneck (issue 7, item 7).
+
+Usage: ``python benchmarks/sim_bynder_read.py [--assets 100000] [--page 100] [--runs 3]``.
+Reads every medium of a simulated portal in pages over ``orderBy=dateModified asc`` (the
+connector's own read), through the simulator's ASGI app in-process, and prints records/s:
+the median of ``--runs`` full reads. Target: at least 10,000 records/s at 100,000 assets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+import httpx
+from syncbridge_bynder import BynderSimulator
+from syncbridge_bynder.sim_sns import SigningIdentity
+
+from syncbridge.sandbox.world import World
+
+TARGET = 10_000
+
+
+async def read_all(sim: BynderSimulator, page_size: int) -> int:
+    """Read every medium page by page; the number of records read."""
+    headers = {"Authorization": f"Bearer {sim.sandbox_info['token']}"}
+    transport = httpx.ASGITransport(app=sim)
+    read = 0
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as client:
+        page = 1
+        while True:
+            params = {"orderBy": "dateModified asc", "limit": page_size, "page": page}
+            response = await client.get("/api/v4/media/", params=params, headers=headers)
+            response.raise_for_status()
+            items = response.json()
+            read += len(items)
+            if len(items) < page_size:
+                return read
+            page += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--page", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    sim = BynderSimulator(
+        World(seed=42, assets_count=args.assets), identity=SigningIdentity.generate()
+    )
+    built = time.perf_counter() - started
+    print(f"portal of {args.assets:,} media built in {built:.1f} s")  # noqa: T201
+    rates = []
+    for run in range(1, args.runs + 1):
+        started = time.perf_counter()
+        read = asyncio.run(read_all(sim, args.page))
+        elapsed = time.perf_counter() - started
+        assert read == args.assets, f"read {read} of {args.assets}"
+        rates.append(read / elapsed)
+        rate = read / elapsed
+        print(f"run {run}: {read:,} records in {elapsed:.2f} s = {rate:,.0f} records/s")  # noqa: T201
+    median = statistics.median(rates)
+    verdict = "ok" if median >= TARGET else "MISSED"
+    print(f"median {median:,.0f} records/s (target >= {TARGET:,}: {verdict})")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
