@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from syncbridge.app import create_app
+from syncbridge.cli.serve import sandbox_settings
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
 from syncbridge.sandbox.world import World
@@ -33,7 +34,8 @@ def sandbox(tmp_path: Path) -> EmbeddedSandbox:
 async def sandbox_client(
     settings: Settings, sandbox: EmbeddedSandbox
 ) -> AsyncIterator[httpx.AsyncClient]:
-    local = settings.model_copy(update={"allow_local_connections": True})
+    # As `serve --sandbox` does it: only the sandbox's own origin is let past the SSRF guard.
+    local = sandbox_settings(settings, PUBLIC_URL)
     await prepare_sandbox_connections(local, sandbox, ConnectorRegistry.from_entry_points())
     # The API calls its own mounted simulators at PUBLIC_URL; in-process, that traffic goes
     # straight into the app (through its SSRF guard) instead of over a socket.
@@ -77,7 +79,8 @@ async def test_sandbox_connections_check_ok(
 async def test_restarting_the_sandbox_keeps_one_connection_each(
     settings: Settings, sandbox: EmbeddedSandbox
 ) -> None:
-    local = settings.model_copy(update={"allow_local_connections": True})
+    # As `serve --sandbox` does it: only the sandbox's own origin is let past the SSRF guard.
+    local = sandbox_settings(settings, PUBLIC_URL)
     registry = ConnectorRegistry.from_entry_points()
     first = await prepare_sandbox_connections(local, sandbox, registry)
     again = EmbeddedSandbox.build(
@@ -90,3 +93,23 @@ async def test_restarting_the_sandbox_keeps_one_connection_each(
 async def test_simulators_answer_under_their_mount(sandbox_client: httpx.AsyncClient) -> None:
     response = await sandbox_client.get("/sandbox/bynder/api/v4/media/", params={"limit": 5})
     assert response.status_code == 401  # the simulator wants its token, like Bynder does
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8001/sandbox/bynder", "http://10.0.0.5", "http://localhost:8000"],
+)
+async def test_the_sandbox_lets_only_its_own_origin_past_the_ssrf_guard(
+    sandbox_client: httpx.AsyncClient, admin: dict[str, str], base_url: str
+) -> None:
+    # `serve --sandbox` used to lift the guard for every connection; now only the sandbox's
+    # simulators (PUBLIC_URL) are reachable on local addresses.
+    listed = (await sandbox_client.get("/v1/connections", headers=admin)).json()["items"]
+    bynder = next(c for c in listed if c["connector"] == "bynder")
+    response = await sandbox_client.patch(
+        f"/v1/connections/{bynder['id']}",
+        json={"settings": {"base_url": base_url, "permanent_token": "tok-other"}},
+        headers=admin,
+    )
+    assert response.status_code == 422, response.text
+    assert "SSRF" in response.text

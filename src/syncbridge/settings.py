@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=False,
         description="Allow connection base URLs on loopback/private hosts (the sandbox only).",
     )
+    sandbox_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port) that connections may reach although they "
+        "are local: the sandbox's own simulators. `serve --sandbox` sets it; nothing else is "
+        "let through.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request body cap.")
     require_if_match: bool = Field(
         default=False,

@@ -56,7 +56,8 @@ def serve(
     first_key = asyncio.run(bootstrap_store(settings))
     embedded = None
     if sandbox:
-        settings = settings.model_copy(update={"allow_local_connections": True})
+        # Only the sandbox's own simulators may be reached on this host, nothing else local.
+        settings = sandbox_settings(settings, _public_url(host, port))
         embedded = _start_sandbox(settings, host, port, sandbox_assets, sandbox_folder)
     if first_key:
         console.print(
@@ -65,6 +66,16 @@ def serve(
         )
     console.print(f"syncbridge on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings, embedded), host=host, port=port, log_level="warning")
+
+
+def _public_url(host: str, port: int) -> str:
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://{public_host}:{port}"
+
+
+def sandbox_settings(settings: Settings, public_url: str) -> Settings:
+    """``settings`` with the sandbox's origin (its simulators) allowed past the SSRF guard."""
+    return settings.model_copy(update={"sandbox_origins": [*settings.sandbox_origins, public_url]})
 
 
 def _start_sandbox(
@@ -76,16 +87,12 @@ def _start_sandbox(
     from syncbridge.sandbox.world import World
 
     registry = ConnectorRegistry.from_entry_points()
-    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    public_url = _public_url(host, port)
     embedded = EmbeddedSandbox.build(
-        registry,
-        world=World(assets_count=assets),
-        public_url=f"http://{public_host}:{port}",
-        folder=folder,
+        registry, world=World(assets_count=assets), public_url=public_url, folder=folder
     )
     names = asyncio.run(prepare_sandbox_connections(settings, embedded, registry))
     console.print(
-        f"Sandbox vendors at http://{public_host}:{port}/sandbox/<connector>; "
-        f"connections: {', '.join(names)}"
+        f"Sandbox vendors at {public_url}/sandbox/<connector>; connections: {', '.join(names)}"
     )
     return embedded

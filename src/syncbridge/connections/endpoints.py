@@ -43,6 +43,7 @@ def app_context(app: FastAPI) -> ConnectionContext:
         box=state.secret_box,
         allow_local=state.settings.allow_local_connections,
         resolver=state.ssrf_resolver,
+        allowed_origins=state.sandbox_origins,
     )
 
 

@@ -51,6 +51,8 @@ class ConnectionContext:
     box: SecretBox
     allow_local: bool
     resolver: Resolver = field(default=resolve_host)
+    #: Local origins allowed all the same (the sandbox's simulators); see ``ssrf``.
+    allowed_origins: frozenset[str] = frozenset()
 
 
 def _spec(ctx: ConnectionContext, key: str) -> ConnectorSpec:
@@ -115,6 +117,7 @@ async def _check_urls(ctx: ConnectionContext, model: ConnectorSettings) -> None:
             await validate_url(
                 str(value),
                 allow_local=ctx.allow_local,
+                allowed_origins=ctx.allowed_origins,
                 field=f"settings.{name}",
                 resolver=ctx.resolver,
             )

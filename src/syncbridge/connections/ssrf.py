@@ -151,6 +151,23 @@ def _name_refusal(host: str) -> str | None:
     return None
 
 
+def origin_of(url: str | httpx.URL) -> str | None:
+    """``scheme://host:port`` of ``url`` (the port always written), or None if unparseable."""
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    if not parsed.scheme or not parsed.host:
+        return None
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+    return f"{parsed.scheme}://{parsed.host.lower()}:{port}"
+
+
+def allowed_origin(url: str | httpx.URL, origins: frozenset[str]) -> bool:
+    """True when ``url`` lies on one of ``origins`` (each as :func:`origin_of` writes it)."""
+    return bool(origins) and origin_of(url) in origins
+
+
 async def url_refusal(url: str | httpx.URL, *, resolver: Resolver = resolve_host) -> str | None:
     """Why ``url`` may not be called (None: it may).
 
@@ -197,6 +214,7 @@ async def validate_url(
     allow_local: bool,
     field: str = "base_url",
     resolver: Resolver = resolve_host,
+    allowed_origins: frozenset[str] = frozenset(),
 ) -> None:
     """Refuse a URL that syncbridge must not call, as :class:`InvalidInput` on ``field``.
 
@@ -209,7 +227,7 @@ async def validate_url(
         reason: str | None = f"it is not a valid URL ({exc})"
     else:
         reason = _scheme_refusal(parsed)
-        if reason is None and not allow_local:
+        if reason is None and not allow_local and not allowed_origin(parsed, allowed_origins):
             try:
                 reason = await url_refusal(parsed, resolver=resolver)
             except (OSError, TimeoutError):
@@ -234,14 +252,16 @@ class SSRFGuardTransport(httpx.AsyncBaseTransport):
         *,
         resolver: Resolver = resolve_host,
         allow_local: bool = False,
+        allowed_origins: frozenset[str] = frozenset(),
     ) -> None:
         self._inner = inner
         self._resolver = resolver
         self.allow_local = allow_local
+        self.allowed_origins = allowed_origins
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the inner transport, or raise :class:`SSRFRefused`."""
-        if self.allow_local:
+        if self.allow_local or allowed_origin(request.url, self.allowed_origins):
             if reason := _scheme_refusal(request.url):
                 raise SSRFRefused(f"Refused by the SSRF guard: {reason}.")
             return await self._inner.handle_async_request(request)
@@ -267,10 +287,12 @@ def guarded_transport(
     *,
     resolver: Resolver = resolve_host,
     allow_local: bool = False,
+    allowed_origins: frozenset[str] = frozenset(),
 ) -> SSRFGuardTransport:
     """The shared client's transport: ``inner`` (real HTTP by default) behind the guard."""
     return SSRFGuardTransport(
         inner or httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS),
         resolver=resolver,
         allow_local=allow_local,
+        allowed_origins=allowed_origins,
     )
