@@ -33,6 +33,9 @@ def normalise(text: str, case_sensitive: bool) -> str:
     case-folded: the form concept labels are compared in."""
     if case_sensitive:
         return " ".join(text.split())
+    if text.isascii():
+        # NFKC leaves ASCII alone and case-folding it is lowering: the common, cheap case.
+        return " ".join(text.lower().split())
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(folded.split())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from syncbridge.mapping.comparison import (
@@ -110,6 +111,7 @@ class PathIndex:
         self._texts: tuple[_TextIndex, ...] = ()
         self._ranges: list[tuple[float | None, float | None, CompiledRule]] = []
         self._exists: list[CompiledRule] = []
+        self._stabbing: RangeStabbing | None = None
 
     def add(self, compiled: CompiledRule) -> None:
         """Index one rule; raises ``UnsupportedPattern`` for a regex RE2 cannot compile."""
@@ -146,6 +148,7 @@ class PathIndex:
         self._texts = tuple(texts for texts in self._by_case if texts)
         # Ranges sorted by lower bound (open first) so a scan can stop early.
         self._ranges.sort(key=lambda item: (item[0] is not None, item[0] or 0))
+        self._stabbing = RangeStabbing(self._ranges) if len(self._ranges) > 8 else None
 
     def matches(self, record: Any) -> Hits:
         """Each rule of this path that ``record`` satisfies, with its first matching value."""
@@ -172,8 +175,36 @@ class PathIndex:
         number = number_form(value)
         if number is None:
             return
+        if self._stabbing is not None:
+            for compiled in self._stabbing.covering(number):
+                hits.setdefault(compiled, value)
+            return
         for low, high, compiled in self._ranges:
             if low is not None and low > number:
                 break  # no later range can hold the number
             if high is None or number <= high:
                 hits.setdefault(compiled, value)
+
+
+class RangeStabbing:
+    """Which closed ranges hold a number, in a binary search: the number line is cut at every
+    bound into elementary pieces, each with the rules whose range covers it (many range rules
+    on one path cost a look-up, not a scan)."""
+
+    def __init__(self, ranges: list[tuple[float | None, float | None, CompiledRule]]) -> None:
+        points = sorted({b for low, high, _ in ranges for b in (low, high) if b is not None})
+        self._points = points
+        # Piece 2k+1 is the point points[k] itself; piece 2k the open gap before it; the last
+        # piece the gap after the last point.
+        pieces: list[list[CompiledRule]] = [[] for _ in range(2 * len(points) + 1)]
+        for low, high, compiled in ranges:
+            first = 0 if low is None else 2 * bisect.bisect_left(points, low) + 1
+            last = len(pieces) - 1 if high is None else 2 * bisect.bisect_left(points, high) + 1
+            for piece in range(first, last + 1):
+                pieces[piece].append(compiled)
+        self._pieces = [tuple(p) for p in pieces]
+
+    def covering(self, number: float) -> tuple[CompiledRule, ...]:
+        index = bisect.bisect_left(self._points, number)
+        on_point = index < len(self._points) and self._points[index] == number
+        return self._pieces[2 * index + 1 if on_point else 2 * index]

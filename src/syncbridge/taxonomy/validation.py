@@ -98,6 +98,8 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 def normalise_label(text: str) -> str:
     """A label's comparison form (the ``norm`` column): Unicode-normalised (NFKC) and
     case-folded, whitespace collapsed; so fullwidth "EMAIL", "EMAIL" and "email" are one label."""
+    if text.isascii():
+        return " ".join(text.lower().split())
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(folded.split())
 
