@@ -13,8 +13,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from syncbridge.db import alembic_config, downgrade, migrate
@@ -119,6 +119,25 @@ def _id(value: uuid.UUID) -> object:
     return value.hex if BACKEND == "sqlite" else value
 
 
+def _seed_concept(conn: Connection, scheme_id: uuid.UUID, concept_id: uuid.UUID) -> None:
+    """A ``channel`` scheme with one concept, ``channel:email``, as the first revision had."""
+    now = "CURRENT_TIMESTAMP"
+    conn.execute(
+        text(
+            "INSERT INTO concept_schemes (id, key, title, created_at, updated_at) "
+            f"VALUES (:id, 'channel', 'Channel', {now}, {now})"
+        ),
+        {"id": _id(scheme_id)},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO concepts (id, scheme_id, key, status, revision, created_at, "
+            f"updated_at) VALUES (:id, :s, 'channel:email', 'approved', 1, {now}, {now})"
+        ),
+        {"id": _id(concept_id), "s": _id(scheme_id)},
+    )
+
+
 def test_store_revisions_upgrade_counts_what_rows_went_through(empty_db_url: str) -> None:
     # Rows written before revisions existed get one; a rule that went through edits counts
     # its versions (and its archiving); the store counters start at 1.
@@ -128,20 +147,7 @@ def test_store_revisions_upgrade_counts_what_rows_went_through(empty_db_url: str
     now = "CURRENT_TIMESTAMP"
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO concept_schemes (id, key, title, created_at, updated_at) "
-                    f"VALUES (:id, 'channel', 'Channel', {now}, {now})"
-                ),
-                {"id": _id(scheme_id)},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO concepts (id, scheme_id, key, status, revision, created_at, "
-                    f"updated_at) VALUES (:id, :s, 'channel:email', 'approved', 1, {now}, {now})"
-                ),
-                {"id": _id(concept_id), "s": _id(scheme_id)},
-            )
+            _seed_concept(conn, scheme_id, concept_id)
             conn.execute(
                 text(
                     "INSERT INTO mapping_rules (id, name, connector_key, field_path, operator, "
@@ -180,24 +186,10 @@ def test_label_norms_are_recomputed_in_the_nfkc_form(empty_db_url: str) -> None:
     migrate(empty_db_url, "d4387666244d")
     scheme_id, concept_id, label_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     engine = create_sync_engine(_sync_url(empty_db_url))
-    now = "CURRENT_TIMESTAMP"
     fullwidth = "\uff25\uff4d\uff41\uff49\uff4c"  # "Email" in fullwidth letters
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO concept_schemes (id, key, title, created_at, updated_at) "
-                    f"VALUES (:id, 'channel', 'Channel', {now}, {now})"
-                ),
-                {"id": _id(scheme_id)},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO concepts (id, scheme_id, key, status, revision, created_at, "
-                    f"updated_at) VALUES (:id, :s, 'channel:email', 'approved', 1, {now}, {now})"
-                ),
-                {"id": _id(concept_id), "s": _id(scheme_id)},
-            )
+            _seed_concept(conn, scheme_id, concept_id)
             conn.execute(
                 text(
                     "INSERT INTO concept_labels (id, concept_id, scheme_id, kind, lang, text, "
