@@ -20,7 +20,7 @@ from syncbridge.auth.endpoints import router as keys_router
 from syncbridge.auth.service import KeyCache
 from syncbridge.connections.endpoints import router as connections_router
 from syncbridge.connections.secrets import SecretBox
-from syncbridge.connections.ssrf import Resolver, guarded_transport, origin_of, resolve_host
+from syncbridge.connections.ssrf import Resolver, guarded_transport, origins, resolve_host
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import create_engine, create_sessionmaker
@@ -38,11 +38,6 @@ syncbridge joins CRM and analytics records with DAM assets through one shared ta
 
 Admin calls take `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
 """
-
-
-def sandbox_origins(settings: Settings) -> frozenset[str]:
-    """The configured sandbox origins, normalised (``scheme://host:port``)."""
-    return frozenset(o for o in map(origin_of, settings.sandbox_origins) if o is not None)
 
 
 def create_app(
@@ -75,7 +70,7 @@ def create_app(
         app.state.secret_box = SecretBox.from_key_material(settings.secret_key.get_secret_value())
         app.state.ssrf_resolver = resolve
         # Every vendor call is checked; the sandbox setting lets local hosts through.
-        app.state.sandbox_origins = sandbox_origins(settings)
+        app.state.sandbox_origins = origins(settings.sandbox_origins)
         guard = guarded_transport(
             transport,
             resolver=resolve,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge.auth.service import KeyCache, Principal, Role
 from syncbridge.errors import Forbidden, Unauthorized
 from syncbridge.settings import Settings
-from syncbridge.store.unit_of_work import MAX_ATTEMPTS, is_retryable, retrying, unit_of_work
+from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
 
 #: Methods that never write: their transaction is a read transaction.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -84,23 +84,13 @@ class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def attempt(request: Request) -> Response:
-            maker = request.app.state.sessionmaker
-            async with unit_of_work(maker, write=_writes(request)) as session:
+        async def run(request: Request) -> Response:
+            async def attempt(session: AsyncSession) -> Response:
                 setattr(request.state, _SESSION, session)
                 return await handler(request)
 
-        async def run(request: Request) -> Response:
-            try:
-                return await attempt(request)
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
-            # The database asked for a retry: run the whole request again, with backoff.
-            async for retry in retrying(MAX_ATTEMPTS - 1):
-                with retry:
-                    return await attempt(request)
-            raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
+            maker = request.app.state.sessionmaker
+            return await in_unit_of_work(maker, attempt, write=_writes(request))
 
         return run
 

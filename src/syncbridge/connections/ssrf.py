@@ -19,7 +19,7 @@ import asyncio
 import ipaddress
 import re
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import httpx
 
@@ -161,6 +161,11 @@ def origin_of(url: str | httpx.URL) -> str | None:
         return None
     port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
     return f"{parsed.scheme}://{parsed.host.lower()}:{port}"
+
+
+def origins(urls: Iterable[str]) -> frozenset[str]:
+    """The origins of ``urls`` as :func:`origin_of` writes them (unparseable ones dropped)."""
+    return frozenset(o for o in map(origin_of, urls) if o is not None)
 
 
 def allowed_origin(url: str | httpx.URL, origins: frozenset[str]) -> bool:

@@ -9,7 +9,6 @@ that one call and not kept, so the cache never holds data older than its revisio
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,60 +32,37 @@ class CompiledCatalog:
     """Per-process cache of the compiled taxonomy view and rule sets, by catalog revision."""
 
     def __init__(self) -> None:
-        self._revision: int | None = None
-        self._taxonomy: TaxonomyView | None = None
-        self._rules: dict[str, list[RuleView]] = {}
-        self._rule_sets: OrderedDict[ScopeKey, RuleSet] = OrderedDict()
-        self.builds = 0
-
-    async def _current(self, session: AsyncSession) -> int:
-        revision = (await revisions.current(session)).get(revisions.CATALOG, 0)
-        if revision != self._revision:
-            self._revision, self._taxonomy = revision, None
-            self._rules, self._rule_sets = {}, OrderedDict()
-        return revision
-
-    async def _still(self, session: AsyncSession, revision: int) -> bool:
-        # Another process may have committed between our reads; keep only what is current.
-        counters = await revisions.current(session, fresh=True)
-        return counters.get(revisions.CATALOG, 0) == revision
+        self._taxonomy: revisions.PerRevision[None, TaxonomyView] = revisions.PerRevision(
+            revisions.CATALOG
+        )
+        self._rules: revisions.PerRevision[str, list[RuleView]] = revisions.PerRevision(
+            revisions.CATALOG
+        )
+        self._rule_sets: revisions.PerRevision[ScopeKey, RuleSet] = revisions.PerRevision(
+            revisions.CATALOG, MAX_RULE_SETS
+        )
 
     async def taxonomy(self, session: AsyncSession) -> TaxonomyView:
         """Every concept as evaluation sees it, at the current catalog revision."""
-        revision = await self._current(session)
-        if self._taxonomy is not None:
-            return self._taxonomy
-        view = await repository.load_taxonomy_view(session)
-        self.builds += 1
-        if await self._still(session, revision) and self._revision == revision:
-            self._taxonomy = view
-        return view
+        return await self._taxonomy.get(
+            session, None, lambda: repository.load_taxonomy_view(session)
+        )
 
     async def rules(self, session: AsyncSession, connector_key: str) -> list[RuleView]:
         """The enabled, live rules of one connector, at the current catalog revision."""
-        revision = await self._current(session)
-        cached = self._rules.get(connector_key)
-        if cached is not None:
-            return cached
-        views = await repository.load_rule_views(session, connector_key)
-        if await self._still(session, revision) and self._revision == revision:
-            self._rules[connector_key] = views
-        return views
+        return await self._rules.get(
+            session, connector_key, lambda: repository.load_rule_views(session, connector_key)
+        )
 
     async def rule_set(self, session: AsyncSession, scope: Scope) -> RuleSet:
         """The saved rules that apply to ``scope``, compiled against the taxonomy."""
+
+        async def build() -> RuleSet:
+            rules = await self.rules(session, scope.connector_key)
+            rule_set = RuleSet.compile(rules, await self.taxonomy(session), scope)
+            if rule_set.skipped:
+                log.warning("mapping.regex_rules_skipped", rule_ids=list(rule_set.skipped))
+            return rule_set
+
         key: ScopeKey = (scope.connector_key, scope.stream, scope.connection_id)
-        revision = await self._current(session)
-        cached = self._rule_sets.get(key)
-        if cached is not None:
-            self._rule_sets.move_to_end(key)
-            return cached
-        taxonomy = await self.taxonomy(session)
-        rule_set = RuleSet.compile(await self.rules(session, scope.connector_key), taxonomy, scope)
-        if rule_set.skipped:
-            log.warning("mapping.regex_rules_skipped", rule_ids=list(rule_set.skipped))
-        if self._revision == revision:
-            self._rule_sets[key] = rule_set
-            while len(self._rule_sets) > MAX_RULE_SETS:
-                self._rule_sets.popitem(last=False)
-        return rule_set
+        return await self._rule_sets.get(session, key, build)

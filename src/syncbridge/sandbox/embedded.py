@@ -25,7 +25,7 @@ from syncbridge.connections.service import (
     read_secrets,
     update_connection,
 )
-from syncbridge.connections.ssrf import origin_of
+from syncbridge.connections.ssrf import origins
 from syncbridge.connector.errors import ConnectorError
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import open_store
@@ -125,9 +125,7 @@ async def prepare_sandbox_connections(
         registry=registry,
         box=SecretBox.from_key_material(settings.secret_key.get_secret_value()),
         allow_local=settings.allow_local_connections,
-        allowed_origins=frozenset(
-            o for o in map(origin_of, [*settings.sandbox_origins, sandbox.public_url]) if o
-        ),
+        allowed_origins=origins([*settings.sandbox_origins, sandbox.public_url]),
     )
     async with open_store(settings.database_url) as sessionmaker:
         return await in_unit_of_work(

@@ -15,6 +15,10 @@ rolls back leaves the counter as it was.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,24 +51,14 @@ async def lock_for_write(session: AsyncSession, name: str) -> int:
         .returning(StoreRevision.revision)
         .execution_options(synchronize_session=False)
     )
-    revision = (await session.execute(stmt)).scalar_one_or_none()
-    if revision is None:
-        # Only a store whose migration did not seed the row gets here; seed it once.
-        session.add(StoreRevision(name=name, revision=1))
-        await session.flush()
-        revision = 1
+    # The migration seeds every counter: a missing row is a broken store, not a case.
+    revision = (await session.execute(stmt)).scalar_one()
     if session.get_bind().dialect.name == "postgresql":
         # Delivered when (and only if) this transaction commits: the other processes'
         # watches learn the new revision without asking.
         await session.execute(select(func.pg_notify(CHANNEL, f"{name}:{int(revision)}")))
     session.info.setdefault(_BUMPED, {})[name] = int(revision)
     return int(revision)
-
-
-def bumped(session: AsyncSession) -> dict[str, int]:
-    """The counters this session's transaction moved, by name (empty after a rollback)."""
-    moved: dict[str, int] = session.info.get(_BUMPED, {})
-    return moved
 
 
 async def current(session: AsyncSession, *, fresh: bool = False) -> dict[str, int]:
@@ -78,6 +72,7 @@ async def current(session: AsyncSession, *, fresh: bool = False) -> dict[str, in
         watch: RevisionWatch | None = session.info.get(WATCH)
         known = watch.known() if watch is not None else None
         if known is not None:
+            session.info[_SEEN] = known  # authentication and read models ask once between them
             return known
     rows = await session.execute(select(StoreRevision.name, StoreRevision.revision))
     counters = {name: int(revision) for name, revision in rows.all()}
@@ -94,6 +89,40 @@ def forget(session: AsyncSession) -> None:
 def committed(session: AsyncSession) -> None:
     """Tell the process's watch what the session's committed transaction moved."""
     watch: RevisionWatch | None = session.info.get(WATCH)
+    moved: dict[str, int] = session.info.get(_BUMPED, {})
     if watch is not None:
-        for name, revision in bumped(session).items():
+        for name, revision in moved.items():
             watch.saw(name, revision)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class PerRevision(Generic[K, V]):
+    """Values built from the store and valid for one revision of counter ``name``: all are
+    dropped when the revision moves, and a value built while another process committed is
+    returned for that one call but not kept. At most ``max_entries`` (least recently used
+    go first)."""
+
+    def __init__(self, name: str, max_entries: int = 256) -> None:
+        self.name = name
+        self.max_entries = max_entries
+        self._revision: int | None = None
+        self._values: OrderedDict[K, V] = OrderedDict()
+
+    async def get(self, session: AsyncSession, key: K, build: Callable[[], Awaitable[V]]) -> V:
+        """The value of ``key`` at the current revision, built with ``build`` when missing."""
+        revision = (await current(session)).get(self.name, 0)
+        if revision != self._revision:
+            self._revision, self._values = revision, OrderedDict()
+        if key in self._values:
+            self._values.move_to_end(key)
+            return self._values[key]
+        value = await build()
+        still = (await current(session, fresh=True)).get(self.name, 0) == revision
+        if still and self._revision == revision:
+            self._values[key] = value
+            while len(self._values) > self.max_entries:
+                self._values.popitem(last=False)
+        return value

@@ -113,8 +113,18 @@ async def in_unit_of_work(
 ) -> T:
     """Run ``work`` in a unit of work, re-running the whole unit when the database reports a
     serialization failure or deadlock (at most :data:`MAX_ATTEMPTS` times)."""
-    async for attempt in retrying():
+
+    async def once() -> T:
+        async with unit_of_work(sessionmaker, write=write) as session:
+            return await work(session)
+
+    # The first try runs outside tenacity: the common case pays nothing for the retries.
+    try:
+        return await once()
+    except Exception as exc:
+        if not is_retryable(exc):
+            raise
+    async for attempt in retrying(MAX_ATTEMPTS - 1):
         with attempt:
-            async with unit_of_work(sessionmaker, write=write) as session:
-                return await work(session)
+            return await once()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

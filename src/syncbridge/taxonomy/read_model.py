@@ -72,23 +72,21 @@ class ConceptReadModel:
     """Per-process concept views, by catalog revision (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._revision: int | None = None
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: revisions.PerRevision[None, _Snapshot] = revisions.PerRevision(
+            revisions.CATALOG
+        )
 
-    async def _current(self, session: AsyncSession) -> tuple[int, _Snapshot]:
-        revision = (await revisions.current(session)).get(revisions.CATALOG, 0)
-        if revision == self._revision and self._snapshot is not None:
-            return revision, self._snapshot
-        snapshot = _Snapshot(await _build(session))
-        if (await revisions.current(session, fresh=True)).get(revisions.CATALOG, 0) == revision:
-            self._revision, self._snapshot = revision, snapshot
-        return revision, snapshot
+    async def _current(self, session: AsyncSession) -> _Snapshot:
+        async def build() -> _Snapshot:
+            return _Snapshot(await _build(session))
+
+        return await self._snapshot.get(session, None, build)
 
     async def page_json(
         self, session: AsyncSession, flt: ConceptFilter, paging: PageParams
     ) -> bytes:
         """One page of the concepts ``flt`` selects, rendered as the API's JSON body."""
-        _revision, snapshot = await self._current(session)
+        snapshot = await self._current(session)
         key = (flt, paging.limit, paging.offset)
         rendered = snapshot.pages.get(key)
         if rendered is not None:

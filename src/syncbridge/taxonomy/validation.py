@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from syncbridge.errors import InvalidInput
+from syncbridge.mapping.comparison import normalise
 from syncbridge.taxonomy.document import ConceptData, Taxonomy
 
 SCHEME_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -97,11 +98,9 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 
 def normalise_label(text: str) -> str:
     """A label's comparison form (the ``norm`` column): Unicode-normalised (NFKC) and
-    case-folded, whitespace collapsed; so fullwidth "EMAIL", "EMAIL" and "email" are one label."""
-    if text.isascii():
-        return " ".join(text.lower().split())
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(folded.split())
+    case-folded, whitespace collapsed; so fullwidth "EMAIL", "EMAIL" and "email" are one label.
+    The same form mapping rules compare record values in."""
+    return normalise(text, case_sensitive=False)
 
 
 def invisible_characters(text: str) -> list[str]:
