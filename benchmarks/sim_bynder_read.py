@@ -14,7 +14,7 @@ import statistics
 import time
 
 import httpx
-from syncbridge_bynder import BynderSimulator
+from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sim_sns import SigningIdentity
 
 from syncbridge.sandbox.world import World

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from syncbridge.connections.ssrf import SSRFGuardTransport
 from syncbridge.connector.http import RetryPolicy, VendorHttp, create_http_client
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
-from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec
+from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec, VendorUrl
 from syncbridge.connector.types import (
     Capability,
     CheckResult,
@@ -91,8 +91,10 @@ def vendor_app() -> Starlette:
 class EchoSettings(ConnectorSettings):
     """Settings of the echo connector."""
 
-    base_url: str
+    base_url: VendorUrl
     api_token: SecretStr
+    #: A second URL syncbridge would call, named unlike one: checked by its marker.
+    token_endpoint: VendorUrl | None = None
     webhook_secret: SecretStr | None = None
     region: str = "eu"
 
@@ -136,6 +138,9 @@ class EchoConnector:
         self,
         headers: Mapping[str, str],  # noqa: ARG002
         raw_body: bytes,  # noqa: ARG002
+        *,
+        url: str = "",  # noqa: ARG002
+        method: str = "POST",  # noqa: ARG002
     ) -> list[WebhookEvent]:
         return []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from syncbridge.connector.errors import ConnectorError
 from syncbridge.connector.http import RetryPolicy
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.testing import ConnectorContract, FakeClock
-from syncbridge.connector.types import Page, TagChange, WebhookEvent, WriteOutcome
+from syncbridge.connector.types import Page, Record, TagChange, WebhookEvent, WriteOutcome
 from syncbridge.sandbox.faults import FaultKnobs
 from syncbridge.sandbox.world import World
 from tests.plugins import sample
@@ -38,6 +39,10 @@ class TestSampleContract(ConnectorContract):
     def expected_ids(self, stream: str) -> set[str]:
         assert stream == "assets"
         return set(self.sim.assets)
+
+    def expected_fields(self, stream: str, external_id: str) -> Mapping[str, Any]:
+        asset = self.sim.assets[external_id]
+        return {"name": asset["name"], "modified": asset["modified"], "tags": asset["tags"]}
 
     def bad_credentials_overrides(self) -> Mapping[str, Any]:
         return {"api_token": "not-the-token"}
@@ -66,7 +71,11 @@ class Mutant(SampleConnector):
 
     async def read(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
         first = True
+        if self.bug == "incremental-restarts" and cursor is not None and "|1|" in cursor:
+            cursor = None  # the watermark of a finished read: start over
         async for page in super().read(stream, cursor):
+            if self.bug == "wrong-item-data":
+                page = Page([_renamed(r) for r in page.records], page.next_cursor)
             if self.bug == "resume-doubles" and cursor is not None and first:
                 page = Page([*page.records, page.records[0]], page.next_cursor)
             first = False
@@ -81,11 +90,21 @@ class Mutant(SampleConnector):
         return [WriteOutcome(c.external_id, "applied") for c in changes]
 
     async def parse_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        url: str = "",
+        method: str = "POST",
     ) -> list[WebhookEvent]:
         if self.bug != "webhook-unverified":
-            return await super().parse_webhook(headers, raw_body)
+            return await super().parse_webhook(headers, raw_body, url=url, method=method)
         return [WebhookEvent("d", "assets", "x", "updated")]
+
+
+def _renamed(record: Record) -> Record:
+    """The record with another item's name, as a connector mixing up responses would give."""
+    return replace(record, data={**record.data, "name": f"{record.data['name']} (other)"})
 
 
 class MutantContract(TestSampleContract):
@@ -110,6 +129,9 @@ class MutantContract(TestSampleContract):
         ("write-drops-human-tags", "test_write_changes_owned_tags_and_keeps_human_tags"),
         ("webhook-unverified", "test_tampered_webhook_is_refused"),
         ("no-retries", "test_read_through_vendor_faults_equals_fault_free_read"),
+        ("incremental-restarts", "test_incremental_read_without_changes_returns_nothing"),
+        ("incremental-restarts", "test_incremental_read_returns_the_changed_item_only"),
+        ("wrong-item-data", "test_full_read_yields_every_id_once"),
     ],
 )
 async def test_the_contract_catches_a_broken_connector(bug: str, test: str) -> None:

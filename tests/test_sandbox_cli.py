@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from importlib.metadata import EntryPoint
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from syncbridge.cli.main import app
 from syncbridge.connector.registry import ENTRY_POINT_GROUP, ConnectorRegistry
-from syncbridge.sandbox.cli import build_simulator, sandbox_info
+from syncbridge.sandbox.cli import build_simulator
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.spec import SANDBOX_ENTRY_POINT_GROUP, SandboxRegistry, SandboxSpec
 from syncbridge.sandbox.world import World
-from tests.plugins import sample
+from tests.plugins.sample.sandbox import sandbox as sample_sandbox
 
 #: Wide enough that each table row stays on one line.
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -22,6 +23,12 @@ runner = CliRunner(env={"COLUMNS": "200"})
 def registry_of(**values: str) -> ConnectorRegistry:
     return ConnectorRegistry(
         EntryPoint(name=k, value=v, group=ENTRY_POINT_GROUP) for k, v in values.items()
+    )
+
+
+def sandboxes_of(**values: str) -> SandboxRegistry:
+    return SandboxRegistry(
+        EntryPoint(name=k, value=v, group=SANDBOX_ENTRY_POINT_GROUP) for k, v in values.items()
     )
 
 
@@ -50,27 +57,38 @@ def test_list_says_when_nothing_is_installed() -> None:
 
 
 def test_serve_an_unknown_connector_names_the_installed_ones() -> None:
+    registry = sandboxes_of(sample="tests.plugins.sample.sandbox:sandbox")
+    result = runner.invoke(app, ["sandbox", "serve", "nope"], obj=registry)
+    assert result.exit_code == 2
+    assert "unknown sandbox 'nope'; installed: sample" in result.output
+
+
+def test_serve_a_broken_sandbox_shows_its_load_error() -> None:
     result = runner.invoke(
-        app, ["sandbox", "serve", "nope"], obj=registry_of(sample="tests.plugins.sample:spec")
+        app, ["sandbox", "serve", "broken"], obj=sandboxes_of(broken="tests.plugins.broken:spec")
     )
     assert result.exit_code == 2
-    assert "unknown connector 'nope'; installed: sample" in result.output
+    assert "sandbox 'broken' failed to load" in result.output
 
 
-def test_serve_a_broken_connector_shows_its_load_error() -> None:
-    result = runner.invoke(
-        app, ["sandbox", "serve", "broken"], obj=registry_of(broken="tests.plugins.broken:spec")
-    )
-    assert result.exit_code == 2
-    assert "connector 'broken' failed to load" in result.output
-
-
-def test_serve_a_connector_without_simulator_is_refused() -> None:
-    registry = ConnectorRegistry()
-    registry.register(replace(sample.spec, simulator=None))
+def test_a_sandbox_entry_point_must_be_a_sandbox_spec() -> None:
+    registry = sandboxes_of(sample="tests.plugins.sample:spec")
     result = runner.invoke(app, ["sandbox", "serve", "sample"], obj=registry)
     assert result.exit_code == 2
+    assert "is a ConnectorSpec, not a SandboxSpec" in result.output
+
+
+def test_serve_a_file_based_sandbox_is_refused() -> None:
+    registry = SandboxRegistry()
+    registry.register(SandboxSpec(key="files", materialize=lambda world, folder: {}))
+    result = runner.invoke(app, ["sandbox", "serve", "files"], obj=registry)
+    assert result.exit_code == 2
     assert "ships no simulator" in result.output
+
+
+def test_a_sandbox_spec_is_either_a_simulator_or_files() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        SandboxSpec(key="neither")
 
 
 def test_serve_refuses_a_fault_rate_above_one() -> None:
@@ -80,8 +98,8 @@ def test_serve_refuses_a_fault_rate_above_one() -> None:
 
 
 async def test_the_served_simulator_answers_with_its_sandbox_credentials() -> None:
-    simulator = build_simulator(sample.spec, World(seed=42, assets_count=12), FaultKnobs())
-    info = sandbox_info(simulator)
+    simulator = build_simulator(sample_sandbox, World(seed=42, assets_count=12), FaultKnobs())
+    info = simulator.connection_settings("http://sandbox")
     assert info["api_token"]
     transport = httpx.ASGITransport(app=simulator)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
@@ -93,14 +111,10 @@ async def test_the_served_simulator_answers_with_its_sandbox_credentials() -> No
 
 async def test_the_served_simulator_injects_the_faults_asked_for() -> None:
     simulator = build_simulator(
-        sample.spec, World(seed=42, assets_count=12), FaultKnobs(rate_429=1.0, retry_after_s=3)
+        sample_sandbox, World(seed=42, assets_count=12), FaultKnobs(rate_429=1.0, retry_after_s=3)
     )
     transport = httpx.ASGITransport(app=simulator)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
         response = await client.get("/api/assets")
     assert response.status_code == 429
     assert response.headers["retry-after"] == "3"
-
-
-def test_sandbox_info_is_empty_for_a_plain_asgi_app() -> None:
-    assert sandbox_info(object()) == {}

@@ -14,6 +14,7 @@ from syncbridge.app import create_app
 from syncbridge.cli.serve import sandbox_settings
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
+from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 from syncbridge.settings import Settings
 
@@ -23,6 +24,7 @@ PUBLIC_URL = "http://127.0.0.1:8000"
 @pytest.fixture
 def sandbox(tmp_path: Path) -> EmbeddedSandbox:
     return EmbeddedSandbox.build(
+        SandboxRegistry.from_entry_points(),
         ConnectorRegistry.from_entry_points(),
         world=World(assets_count=30),
         public_url=PUBLIC_URL,
@@ -35,7 +37,7 @@ async def sandbox_client(
     settings: Settings, sandbox: EmbeddedSandbox
 ) -> AsyncIterator[httpx.AsyncClient]:
     # As `serve --sandbox` does it: only the sandbox's own origin is let past the SSRF guard.
-    local = sandbox_settings(settings, PUBLIC_URL)
+    local = sandbox_settings(settings, PUBLIC_URL, sandbox.folder)
     await prepare_sandbox_connections(local, sandbox, ConnectorRegistry.from_entry_points())
     # The API calls its own mounted simulators at PUBLIC_URL; in-process, that traffic goes
     # straight into the app (through its SSRF guard) instead of over a socket.
@@ -80,11 +82,15 @@ async def test_restarting_the_sandbox_keeps_one_connection_each(
     settings: Settings, sandbox: EmbeddedSandbox
 ) -> None:
     # As `serve --sandbox` does it: only the sandbox's own origin is let past the SSRF guard.
-    local = sandbox_settings(settings, PUBLIC_URL)
+    local = sandbox_settings(settings, PUBLIC_URL, sandbox.folder)
     registry = ConnectorRegistry.from_entry_points()
     first = await prepare_sandbox_connections(local, sandbox, registry)
     again = EmbeddedSandbox.build(
-        registry, world=World(assets_count=30), public_url=PUBLIC_URL, folder=sandbox.folder
+        SandboxRegistry.from_entry_points(),
+        registry,
+        world=World(assets_count=30),
+        public_url=PUBLIC_URL,
+        folder=sandbox.folder,
     )
     second = await prepare_sandbox_connections(local, again, registry)
     assert sorted(first) == sorted(second)

@@ -134,6 +134,19 @@ async def test_refused_when_saved(
 
 
 @pytest.mark.usefixtures("vendor")
+async def test_every_marked_url_is_checked_whatever_its_name(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    settings = echo_settings(token_endpoint="http://169.254.169.254/latest/meta-data")
+    body = {"connector": "echo", "name": "c", "settings": settings}
+    response = await client.post("/v1/connections", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["field"] == "settings.token_endpoint"
+    assert "SSRF" in error["reason"]
+
+
+@pytest.mark.usefixtures("vendor")
 @pytest.mark.parametrize("base_url", _ids(LOCAL_HOSTS))
 async def test_refused_when_patched_in(
     client: httpx.AsyncClient, admin: dict[str, str], base_url: str

@@ -23,6 +23,7 @@ from syncbridge.connections.secrets import SecretBox
 from syncbridge.connections.ssrf import Resolver, guarded_transport, origins, resolve_host
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.connector.spec import HostPolicy
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
@@ -71,6 +72,7 @@ def create_app(
         app.state.ssrf_resolver = resolve
         # Every vendor call is checked; the sandbox setting lets local hosts through.
         app.state.sandbox_origins = origins(settings.sandbox_origins)
+        app.state.host_policy = HostPolicy(sandbox_folders=tuple(settings.sandbox_folders))
         guard = guarded_transport(
             transport,
             resolver=resolve,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
         description="Origins (scheme://host:port) that connections may reach although they "
         "are local: the sandbox's own simulators. `serve --sandbox` sets it; nothing else is "
         "let through.",
+    )
+    sandbox_folders: list[Path] = Field(
+        default_factory=list,
+        description="Folders the sandbox wrote for file-based connectors (local folder, CSV); "
+        "they are permitted as connection roots besides SYNCBRIDGE_LOCAL_FOLDER_ROOTS. "
+        "`serve --sandbox` sets it.",
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request body cap.")
     require_if_match: bool = Field(

@@ -23,6 +23,7 @@ from syncbridge.connector.http import create_http_client
 from syncbridge.connector.spec import Connector, ConnectorSpec
 from syncbridge.connector.types import Ref, TagChange
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 
 from .bynder.support import identity
@@ -44,7 +45,8 @@ def bynder(world: World) -> BynderSimulator:
 
 @pytest.fixture
 def cloudinary(world: World) -> CloudinarySimulator:
-    sim = cloudinary_spec.simulator(world) if cloudinary_spec.simulator else None
+    factory = SandboxRegistry.from_entry_points().get("cloudinary").simulator
+    sim = factory(world) if factory else None
     assert isinstance(sim, CloudinarySimulator)
     return sim
 

@@ -6,7 +6,6 @@ from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_bynder.connector import BynderConnector, factory
 from syncbridge_bynder.settings import BynderSettings
-from syncbridge_bynder.simulator import BynderSimulator, simulator
 
 spec = ConnectorSpec(
     key="bynder",
@@ -17,8 +16,7 @@ spec = ConnectorSpec(
         {Capability.read, Capability.incremental, Capability.webhooks, Capability.write_back}
     ),
     factory=factory,
-    simulator=simulator,
     description="Bynder asset bank (API v4): media, metaproperties, tags; webhooks via SNS.",
 )
 
-__all__ = ["BynderConnector", "BynderSettings", "BynderSimulator", "spec"]
+__all__ = ["BynderConnector", "BynderSettings", "spec"]

@@ -203,7 +203,12 @@ class BynderConnector:
         return await self.writer.write(changes)
 
     async def parse_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        url: str = "",  # noqa: ARG002 - the scheme signs neither URL nor method
+        method: str = "POST",  # noqa: ARG002
     ) -> list[WebhookEvent]:
         """Verify an SNS delivery; a Bynder media event gives one thin event.
 

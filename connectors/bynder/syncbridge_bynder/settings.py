@@ -7,7 +7,7 @@ import re
 import re2
 from pydantic import Field, SecretStr, field_validator
 
-from syncbridge.connector.spec import ConnectorSettings
+from syncbridge.connector.spec import ConnectorSettings, VendorUrl
 from syncbridge_bynder.sns import DEFAULT_CERT_HOSTS
 
 
@@ -16,7 +16,7 @@ class BynderSettings(ConnectorSettings):
 
     #: The portal origin, e.g. https://acme.bynder.com; a path prefix is kept (a sandbox
     #: simulator mounted at, say, http://127.0.0.1:8000/sandbox/bynder).
-    base_url: str = Field(description="The portal, e.g. https://acme.bynder.com")
+    base_url: VendorUrl = Field(description="The portal, e.g. https://acme.bynder.com")
     permanent_token: SecretStr
     tag_prefix: str = Field(default="perf:", min_length=1)
     #: The metaproperty syncbridge owns (its options carry the performance tier), if any.

@@ -1,5 +1,5 @@
 """The Cloudinary connector for syncbridge: Admin API reads, signed Upload API tag writes,
-signed webhook notifications, and a simulator of those APIs."""
+signed webhook notifications (the simulator of those APIs is the sandbox entry point)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_cloudinary.connector import CloudinaryConnector, factory
 from syncbridge_cloudinary.settings import CloudinarySettings
-from syncbridge_cloudinary.simulator import simulator
 
 spec = ConnectorSpec(
     key="cloudinary",
@@ -16,7 +15,6 @@ spec = ConnectorSpec(
     settings_model=CloudinarySettings,
     capabilities=frozenset({Capability.read, Capability.webhooks, Capability.write_back}),
     factory=factory,
-    simulator=simulator,
     description="Cloudinary assets (Admin API), performance tags written back through the "
     "signed Upload API, webhook notifications verified with X-Cld-Signature.",
 )

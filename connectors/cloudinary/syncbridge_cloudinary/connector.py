@@ -295,7 +295,12 @@ class CloudinaryConnector:
     # -- notifications -----------------------------------------------------------------
 
     async def parse_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        url: str = "",  # noqa: ARG002 - the scheme signs neither URL nor method
+        method: str = "POST",  # noqa: ARG002
     ) -> list[WebhookEvent]:
         """Verify ``X-Cld-Signature`` over the raw body and turn the delivery into events."""
         timestamp = verify_notification(

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from syncbridge.connector.ratelimit import RateLimitPolicy
-from syncbridge.connector.spec import ConnectorSettings
+from syncbridge.connector.spec import ConnectorSettings, VendorUrl
 
 ResourceType = Literal["image", "video", "raw"]
 
@@ -19,7 +19,7 @@ def _all_types() -> list[ResourceType]:
 class CloudinarySettings(ConnectorSettings):
     """A Cloudinary product environment: where it is, how to sign, what syncbridge owns."""
 
-    base_url: str = Field(
+    base_url: VendorUrl = Field(
         default="https://api.cloudinary.com",
         description="API host; Admin and Upload API calls go to {base_url}/v1_1/{cloud_name}/...",
     )

@@ -5,8 +5,7 @@ from __future__ import annotations
 from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_localfolder.connector import LocalFolderConnector, create_connector
-from syncbridge_localfolder.settings import LocalFolderSettings, allow_sandbox_root
-from syncbridge_localfolder.simulator import materialize
+from syncbridge_localfolder.settings import LocalFolderSettings
 
 spec = ConnectorSpec(
     key="localfolder",
@@ -15,13 +14,10 @@ spec = ConnectorSpec(
     settings_model=LocalFolderSettings,
     capabilities=frozenset({Capability.read, Capability.incremental, Capability.write_back}),
     factory=create_connector,
-    # No vendor API, so no HTTP simulator: the sandbox writes a folder instead.
-    simulator=None,
     description=(
         "A directory tree of asset files; performance tags are written as dc:subject keywords "
         "into XMP sidecars (name.ext.xmp or name.xmp) that exiftool and Adobe tools read."
     ),
-    extra={"materialize": materialize, "allow_sandbox_root": allow_sandbox_root},
 )
 
-__all__ = ["LocalFolderConnector", "LocalFolderSettings", "materialize", "spec"]
+__all__ = ["LocalFolderConnector", "LocalFolderSettings", "spec"]

@@ -9,7 +9,9 @@ How the core should read it
 * **Incremental read** (``read("files", watermark)``, the watermark being the last page's
   ``next_cursor`` of the previous read): assets whose change time (latest mtime or ctime of
   the file and of its sidecar) is at or after the mark, inclusive, minus a small look-back.
-  Items at the edge come back again; upsert by content hash makes that harmless.
+  Assets met again in the look-back are skipped while their change time is the one the
+  previous read saw (the cursor's edge; see ``scan``), so a read with nothing changed
+  returns nothing.
 * Any page's ``next_cursor`` resumes the same scan without skipping or doubling a file; the
   last page's cursor is the watermark for the next incremental read.
 
@@ -57,6 +59,10 @@ class LocalFolderConnector:
         self.settings = settings
         self.tree = AssetTree.open(settings.root, settings.include, settings.sidecar_style)
 
+    @property
+    def _lookback_ns(self) -> int:
+        return int(self.settings.incremental_lookback_s * 1e9)
+
     async def check(self) -> CheckResult:
         """Prove the root is a readable, writable folder and count its assets."""
         return await asyncio.to_thread(self._check)
@@ -69,16 +75,20 @@ class LocalFolderConnector:
         """Pages of assets from ``cursor`` (None: a full read); see the module docstring."""
         _require_stream(stream)
         state = ScanCursor.decode(cursor).begin(now_ns())
-        lookback_ns = int(self.settings.incremental_lookback_s * 1e9)
         while True:
             records, state, more = await asyncio.to_thread(self._read_page, state)
             if not more:
-                yield Page(records, state.finished(lookback_ns).encode())
+                yield Page(records, state.finished(self._lookback_ns).encode())
                 return
             yield Page(records, state.encode())
 
     async def parse_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        url: str = "",  # noqa: ARG002 - a folder sends no webhooks
+        method: str = "POST",  # noqa: ARG002
     ) -> list[WebhookEvent]:
         """A folder sends no webhooks: every delivery is refused."""
         del headers, raw_body
@@ -128,13 +138,16 @@ class LocalFolderConnector:
         return CheckResult(True, f"{count} asset files under {root}", account)
 
     def _read_page(self, state: ScanCursor) -> tuple[list[Record], ScanCursor, bool]:
-        candidates, more = select_page(self.tree, state, self.settings.page_size)
+        candidates, skipped, more = select_page(self.tree, state, self.settings.page_size)
+        lookback_ns = self._lookback_ns
+        for unchanged in skipped:
+            state = state.noted(unchanged.path, unchanged.change_ns, lookback_ns)
         records: list[Record] = []
         for candidate in candidates:
             record = describe_asset(self.tree, candidate.path, self.settings.hash_algorithm)
             if record is not None:
                 records.append(record)
-            state = state.advanced(candidate.path, candidate.change_ns)
+            state = state.advanced(candidate.path, candidate.change_ns, lookback_ns)
         log.debug("localfolder.page_read", count=len(records), more=more)
         return records, state, more
 

@@ -7,17 +7,28 @@ sidecar: ``ctime`` cannot be set by tools, so copies with preserved times (``cp 
 ``rsync -t``, unzip), renames and restored mtimes are caught too, and a keyword edit in
 the sidecar counts as a change of its asset.
 
-Cursor (opaque to the core, JSON): ``{"v": 1, "mark": M}`` between scans; mid-scan it adds
-``after`` (the last path returned), ``started`` (wall clock at the scan's first page, ns)
-and ``seen`` (the highest change time returned so far). The next mark is
-``max(M, min(seen, started) - lookback)``: never after the scan began, so nothing that
-changed during the scan is skipped; never backwards, so empty scans do not drift.
+Cursor (opaque to the core, JSON): ``{"v": 1, "mark": M, "edge": [...]}`` between scans;
+mid-scan it adds ``after`` (the last path returned), ``started`` (wall clock at the scan's
+first page, ns), ``seen`` (the highest change time returned so far) and ``pending``. The
+next mark is ``max(M, min(seen, started) - lookback)``: never after the scan began, so
+nothing that changed during the scan is skipped; never backwards, so empty scans do not
+drift.
+
+The look-back makes the next scan meet again the assets that changed just before this one
+began. ``edge`` lists those (a short hash of the path and the change time, at most
+``EDGE_MAX``): the next incremental scan skips an asset whose change time is still the one
+listed, so a read with nothing changed returns nothing, and an asset changed since (another
+change time) comes back. ``pending`` collects the next edge during a scan; past
+``EDGE_MAX`` entries it is dropped (``null``) and those assets are simply read once more,
+which upsert by content hash makes harmless. Cursors without the two fields (written before
+they existed) are read as having an empty edge.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import time
@@ -28,6 +39,15 @@ from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge_localfolder.tree import AssetTree, path_key
 
 CURSOR_VERSION = 1
+#: At most this many assets are remembered at a scan's edge (see the module docstring).
+EDGE_MAX = 256
+
+EdgeEntry = tuple[str, int]
+
+
+def edge_key(path: str) -> str:
+    """A short, stable stand-in for a path in the cursor (the cursor stays small)."""
+    return hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,10 @@ class ScanCursor:
     after: str | None = None
     started: int | None = None
     seen: int | None = None
+    #: The previous scan's edge: assets to skip while their change time is unchanged.
+    edge: frozenset[EdgeEntry] = frozenset()
+    #: This scan's edge so far (None: more than ``EDGE_MAX``, not kept).
+    pending: tuple[EdgeEntry, ...] | None = ()
 
     @property
     def in_progress(self) -> bool:
@@ -48,24 +72,48 @@ class ScanCursor:
         """The cursor of a scan starting now (a mid-scan cursor resumes as it is)."""
         return self if self.in_progress else replace(self, started=now_ns)
 
-    def advanced(self, last_path: str, change_ns: int) -> ScanCursor:
-        """After returning ``last_path``; ``change_ns`` is the highest change time so far."""
+    def skips(self, path: str, change_ns: int) -> bool:
+        """Whether the previous scan's edge holds this asset unchanged."""
+        return bool(self.edge) and (edge_key(path), change_ns) in self.edge
+
+    def advanced(self, last_path: str, change_ns: int, lookback_ns: int) -> ScanCursor:
+        """After returning ``last_path``; ``change_ns`` is its change time."""
         seen = change_ns if self.seen is None else max(self.seen, change_ns)
-        return replace(self, after=last_path, seen=seen)
+        moved = replace(self, after=last_path, seen=seen)
+        return moved.noted(last_path, change_ns, lookback_ns)
+
+    def noted(self, path: str, change_ns: int, lookback_ns: int) -> ScanCursor:
+        """With ``path`` remembered for the next edge if it may fall inside it."""
+        if self.pending is None:
+            return self
+        floor = self._floor(lookback_ns)
+        entry = (edge_key(path), change_ns)
+        kept = tuple(e for e in self.pending if e[1] >= floor and e[0] != entry[0])
+        if change_ns >= floor:
+            kept += (entry,)
+        return replace(self, pending=kept if len(kept) <= EDGE_MAX else None)
+
+    def _floor(self, lookback_ns: int) -> int:
+        """Where the next mark will lie at the lowest, given what the scan has seen so far."""
+        assert self.started is not None
+        base = self.started if self.seen is None else min(self.seen, self.started)
+        return base - lookback_ns
 
     def finished(self, lookback_ns: int) -> ScanCursor:
         """The between-scans cursor the next incremental read starts from."""
-        assert self.started is not None
-        base = self.started if self.seen is None else min(self.seen, self.started)
-        candidate = base - lookback_ns
+        candidate = self._floor(lookback_ns)
         mark = candidate if self.mark is None else max(self.mark, candidate)
-        return ScanCursor(mark=mark)
+        edge = frozenset(e for e in self.pending or () if e[1] >= mark)
+        return ScanCursor(mark=mark, edge=edge)
 
     def encode(self) -> str:
         """The opaque string form."""
         body: dict[str, Any] = {"v": CURSOR_VERSION, "mark": self.mark}
+        if self.edge:
+            body["edge"] = sorted([k, ns] for k, ns in self.edge)
         if self.in_progress:
             body |= {"after": self.after, "started": self.started, "seen": self.seen}
+            body["pending"] = None if self.pending is None else [list(e) for e in self.pending]
         raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -84,6 +132,8 @@ class ScanCursor:
                 after=_optional_str(body.get("after")),
                 started=_optional_int(body.get("started")),
                 seen=_optional_int(body.get("seen")),
+                edge=frozenset(_entries(body.get("edge", []))),
+                pending=_pending(body.get("pending", [])),
             )
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
             raise PermanentConnectorError(f"not a localfolder cursor: {cursor!r}") from exc
@@ -98,21 +148,28 @@ class Candidate:
     change_ns: int
 
 
-def select_page(tree: AssetTree, cursor: ScanCursor, size: int) -> tuple[list[Candidate], bool]:
-    """Up to ``size`` assets after the cursor's position passing its mark, and whether more exist.
+def select_page(
+    tree: AssetTree, cursor: ScanCursor, size: int
+) -> tuple[list[Candidate], list[Candidate], bool]:
+    """Up to ``size`` assets after the cursor's position passing its mark, the unchanged
+    assets of the previous edge met on the way (skipped), and whether more exist.
 
     Only ``stat`` calls: the expensive hashing is done for the chosen files alone.
     """
     after = path_key(cursor.after) if cursor.after is not None else None
     chosen: list[Candidate] = []
+    skipped: list[Candidate] = []
     for relative, info in tree.walk(after):
         change_ns = change_time(tree, relative, info)
         if cursor.mark is not None and change_ns < cursor.mark:
             continue
         if len(chosen) == size:
-            return chosen, True
+            return chosen, skipped, True
+        if cursor.skips(relative, change_ns):
+            skipped.append(Candidate(relative, change_ns))
+            continue
         chosen.append(Candidate(relative, change_ns))
-    return chosen, False
+    return chosen, skipped, False
 
 
 def change_time(tree: AssetTree, relative: str, info: os.stat_result) -> int:
@@ -136,6 +193,24 @@ def _optional_int(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("expected an integer")
     return value
+
+
+def _pending(value: object) -> tuple[EdgeEntry, ...] | None:
+    return None if value is None else _entries(value)
+
+
+def _entries(value: object) -> tuple[EdgeEntry, ...]:
+    if not isinstance(value, list) or len(value) > EDGE_MAX:
+        raise TypeError("expected a list of at most EDGE_MAX edge entries")
+    out: list[EdgeEntry] = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise TypeError("expected [key, change time]")
+        change = _optional_int(item[1])
+        if change is None:
+            raise TypeError("expected a change time")
+        out.append((item[0], change))
+    return tuple(out)
 
 
 def _optional_str(value: object) -> str | None:

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from syncbridge.connector.spec import ConnectorSettings
+from syncbridge.connector.spec import ConnectorSettings, HostPolicy
 
 #: Digests whose output length is fixed (the SHAKE family needs a length, so it is left out).
 HASH_ALGORITHMS = frozenset(
@@ -17,20 +17,15 @@ HASH_ALGORITHMS = frozenset(
 )
 #: Environment variable: the directories (``os.pathsep``-separated) a root may lie in.
 ROOTS_ENV = "SYNCBRIDGE_LOCAL_FOLDER_ROOTS"
-_sandbox_roots: set[Path] = set()
 
 
-def allow_sandbox_root(folder: Path) -> None:
-    """Permit ``folder`` as a root in this process (the sandbox's own asset folder)."""
-    _sandbox_roots.add(folder.resolve())
-
-
-def permitted_roots() -> list[Path]:
+def permitted_roots(policy: HostPolicy | None = None) -> list[Path]:
     """Where a root may lie: ``SYNCBRIDGE_LOCAL_FOLDER_ROOTS`` (else the working directory),
-    plus the sandbox folders of this process."""
+    plus the sandbox folders the host's ``policy`` names."""
     raw = os.environ.get(ROOTS_ENV, "")
     bases = [Path(entry).resolve() for entry in raw.split(os.pathsep) if entry.strip()]
-    return (bases or [Path.cwd().resolve()]) + sorted(_sandbox_roots)
+    sandbox = [folder.resolve() for folder in (policy or HostPolicy()).sandbox_folders]
+    return (bases or [Path.cwd().resolve()]) + sandbox
 
 
 class LocalFolderSettings(ConnectorSettings):
@@ -41,9 +36,9 @@ class LocalFolderSettings(ConnectorSettings):
     The resolved root (symbolic links followed) must lie in a directory listed in the
     environment variable ``SYNCBRIDGE_LOCAL_FOLDER_ROOTS`` (``os.pathsep``-separated, e.g.
     ``/srv/dam:/mnt/assets``); when it is unset, in the working directory. The sandbox's
-    own asset folder is always permitted (:func:`allow_sandbox_root`). It is checked
-    whenever the settings are validated, so narrowing the list disables connections
-    outside it.
+    own folders are permitted as well when the host's :class:`HostPolicy` names them
+    (``serve --sandbox`` does). It is checked whenever the settings are validated, so
+    narrowing the list disables connections outside it.
     """
 
     #: The directory that is the DAM. It must exist, be a directory, and lie in a permitted
@@ -66,7 +61,7 @@ class LocalFolderSettings(ConnectorSettings):
 
     @field_validator("root")
     @classmethod
-    def _root_is_a_directory(cls, value: Path) -> Path:
+    def _root_is_a_directory(cls, value: Path, info: ValidationInfo) -> Path:
         if not value.is_absolute():
             raise ValueError(f"root must be an absolute path, got {str(value)!r}")
         if not value.exists():
@@ -74,7 +69,7 @@ class LocalFolderSettings(ConnectorSettings):
         if not value.is_dir():
             raise ValueError(f"root {str(value)!r} is not a directory")
         resolved = value.resolve()
-        permitted = permitted_roots()
+        permitted = permitted_roots(HostPolicy.of(info))
         if not any(resolved.is_relative_to(base) for base in permitted):
             listed = os.pathsep.join(str(base) for base in permitted)
             raise ValueError(

@@ -1,10 +1,10 @@
 """The local folder's "simulator": writes the sandbox world as a folder of files and sidecars.
 
 There is no vendor API to simulate, so there is no ASGI app: ``syncbridge sandbox serve
-localfolder`` has nothing to serve; ``materialize`` (offered to the sandbox CLI through
-``spec.extra["materialize"]``) writes the world to a directory that a local-folder
-connection then points its ``root`` at (a folder written here is a permitted root for the
-rest of the process; see ``LocalFolderSettings``).
+localfolder`` has nothing to serve; ``materialize`` (the ``materialize`` of the sandbox entry
+point, ``syncbridge_localfolder.sandbox``) writes the world to a directory that a
+local-folder connection then points its ``root`` at. That folder must be a permitted root:
+``serve --sandbox`` names its own folder in the host policy (see ``LocalFolderSettings``).
 
 What it writes: every asset at ``<folder>/<campaign>/<name>.<ext>`` as a small deterministic
 file (not ``file_size`` bytes: the content only has to hash the same every time), with its
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Literal
 
 from syncbridge.sandbox.world import SandboxAsset, World
-from syncbridge_localfolder.settings import allow_sandbox_root
 from syncbridge_localfolder.tree import sidecar_path
 from syncbridge_localfolder.xmp import XmpDocument
 
@@ -38,9 +37,7 @@ def materialize(
     """Write the world's first ``limit`` assets (all: None) under ``root``; their paths.
 
     Idempotent: files already there are overwritten with the same bytes and times.
-    ``root`` becomes a permitted connection root in this process (the sandbox folder).
     """
-    allow_sandbox_root(root)
     count = world.assets_count if limit is None else min(limit, world.assets_count)
     written: list[str] = []
     for index in range(count):
@@ -48,6 +45,12 @@ def materialize(
         _write_asset(root, asset, sidecar_style)
         written.append(asset.path)
     return written
+
+
+def materialize_sandbox(world: World, folder: Path) -> dict[str, str]:
+    """The sandbox's writer: every asset of ``world`` under ``folder``; a connection's settings."""
+    materialize(world, folder)
+    return {"root": str(folder)}
 
 
 def human_keywords(asset: SandboxAsset) -> list[str]:

@@ -57,7 +57,7 @@ def serve(
     embedded = None
     if sandbox:
         # Only the sandbox's own simulators may be reached on this host, nothing else local.
-        settings = sandbox_settings(settings, _public_url(host, port))
+        settings = sandbox_settings(settings, _public_url(host, port), sandbox_folder)
         embedded = _start_sandbox(settings, host, port, sandbox_assets, sandbox_folder)
     if first_key:
         console.print(
@@ -73,9 +73,15 @@ def _public_url(host: str, port: int) -> str:
     return f"http://{public_host}:{port}"
 
 
-def sandbox_settings(settings: Settings, public_url: str) -> Settings:
-    """``settings`` with the sandbox's origin (its simulators) allowed past the SSRF guard."""
-    return settings.model_copy(update={"sandbox_origins": [*settings.sandbox_origins, public_url]})
+def sandbox_settings(settings: Settings, public_url: str, folder: Path) -> Settings:
+    """``settings`` with the sandbox's origin (its simulators) allowed past the SSRF guard and
+    its folder (sample files) permitted as a connection root."""
+    return settings.model_copy(
+        update={
+            "sandbox_origins": [*settings.sandbox_origins, public_url],
+            "sandbox_folders": [*settings.sandbox_folders, folder.resolve()],
+        }
+    )
 
 
 def _start_sandbox(
@@ -84,12 +90,17 @@ def _start_sandbox(
     """Build the simulators and refresh the ``sandbox-<key>`` connections that reach them."""
     from syncbridge.connector.registry import ConnectorRegistry
     from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
+    from syncbridge.sandbox.spec import SandboxRegistry
     from syncbridge.sandbox.world import World
 
     registry = ConnectorRegistry.from_entry_points()
     public_url = _public_url(host, port)
     embedded = EmbeddedSandbox.build(
-        registry, world=World(assets_count=assets), public_url=public_url, folder=folder
+        SandboxRegistry.from_entry_points(),
+        registry,
+        world=World(assets_count=assets),
+        public_url=public_url,
+        folder=folder,
     )
     names = asyncio.run(prepare_sandbox_connections(settings, embedded, registry))
     console.print(

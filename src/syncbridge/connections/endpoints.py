@@ -44,6 +44,7 @@ def app_context(app: FastAPI) -> ConnectionContext:
         allow_local=state.settings.allow_local_connections,
         resolver=state.ssrf_resolver,
         allowed_origins=state.sandbox_origins,
+        policy=state.host_policy,
     )
 
 

@@ -29,7 +29,7 @@ from syncbridge.connections.secrets import SecretBox, SecretsUnreadable
 from syncbridge.connections.ssrf import Resolver, resolve_host, validate_url
 from syncbridge.connector.errors import ConnectorError, ConnectorNotFound
 from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec
+from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec, HostPolicy
 from syncbridge.errors import Conflict, InvalidInput
 from syncbridge.logs import get_logger
 from syncbridge.mapping.service import rules_of_connection
@@ -53,6 +53,8 @@ class ConnectionContext:
     resolver: Resolver = field(default=resolve_host)
     #: Local origins allowed all the same (the sandbox's simulators); see ``ssrf``.
     allowed_origins: frozenset[str] = frozenset()
+    #: What connections may use beyond their settings (the sandbox's folders).
+    policy: HostPolicy = field(default_factory=HostPolicy)
 
 
 def _spec(ctx: ConnectionContext, key: str) -> ConnectorSpec:
@@ -66,9 +68,11 @@ def _spec(ctx: ConnectionContext, key: str) -> ConnectorSpec:
         ) from exc
 
 
-def _validated(spec: ConnectorSpec, raw: Mapping[str, Any]) -> ConnectorSettings:
+def _validated(
+    ctx: ConnectionContext, spec: ConnectorSpec, raw: Mapping[str, Any]
+) -> ConnectorSettings:
     try:
-        return spec.settings_model.model_validate(dict(raw))
+        return spec.settings_model.validate_with(raw, ctx.policy)
     except ValidationError as exc:
         # Only the location and message: pydantic's "input" would echo a secret back.
         errors = [
@@ -136,7 +140,7 @@ def connector_settings(ctx: ConnectionContext, connection: Connection) -> Connec
     """
     spec = ctx.registry.get(connection.connector_key)
     raw = {**connection.settings, **read_secrets(ctx, connection)}
-    return spec.settings_model.model_validate(raw)
+    return spec.settings_model.validate_with(raw, ctx.policy)
 
 
 def view(ctx: ConnectionContext, connection: Connection) -> ConnectionOut:
@@ -190,7 +194,7 @@ async def create_connection(
     """Validate and store a new connection (audited). 422 on bad settings, 409 on its name."""
     spec = _spec(ctx, body.connector)
     _refuse_masks(spec, body.settings)
-    model = _validated(spec, body.settings)
+    model = _validated(ctx, spec, body.settings)
     await _check_urls(ctx, model)
     public, secrets = _split(model)
     connection = Connection(
@@ -266,7 +270,7 @@ async def update_connection(
     if body.settings is not None:
         spec = _spec(ctx, connection.connector_key)
         stored = {**connection.settings, **read_secrets(ctx, connection)}
-        model = _validated(spec, _merged(spec, stored, body.settings))
+        model = _validated(ctx, spec, _merged(spec, stored, body.settings))
         _require_secrets_on_new_url(spec, stored, body.settings)
         await _check_urls(ctx, model)
         public, secrets = _split(model)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Protocol, Self, get_args, get_origin, runtime_checkable
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo
 
 from syncbridge.connector.errors import TransientConnectorError
 from syncbridge.connector.types import (
@@ -24,12 +25,56 @@ from syncbridge.connector.types import (
 )
 
 
+class _CallsOut:
+    """Marker: the field holds a URL syncbridge will call (see :data:`VendorUrl`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CALLS_OUT"
+
+
+#: Put in a field's ``Annotated`` metadata to have the URL it holds checked against SSRF
+#: (loopback, private, link-local and metadata hosts refused unless the sandbox allows them)
+#: whenever a connection is saved. The check follows the marker, not the field's name.
+CALLS_OUT = _CallsOut()
+
+#: A URL syncbridge calls: ``base_url: VendorUrl = "https://api.example.com"``.
+VendorUrl = Annotated[str, CALLS_OUT]
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """What the host process lets connections use beyond their own settings.
+
+    Passed to settings validation as pydantic's validation context (see
+    :meth:`ConnectorSettings.validate_with`), so a validator can ask it (:meth:`of`) instead
+    of consulting global state. The host builds it from its own settings: ``serve --sandbox``
+    adds the sandbox's asset folder to ``sandbox_folders``.
+    """
+
+    #: Directories the sandbox wrote for file-based connectors; permitted as their roots.
+    sandbox_folders: tuple[Path, ...] = ()
+
+    @staticmethod
+    def of(info: ValidationInfo) -> HostPolicy:
+        """The policy a validation runs under (the empty policy when none was given)."""
+        context = info.context
+        return context if isinstance(context, HostPolicy) else HostPolicy()
+
+
 class ConnectorSettings(BaseModel):
-    """Base of every connector's settings model. Credentials are ``SecretStr`` fields."""
+    """Base of every connector's settings model. Credentials are ``SecretStr`` fields;
+    URLs the connector calls are :data:`VendorUrl` fields."""
 
     # NaN and infinities are refused in every connector's numbers: they pass "> 0" checks and
     # then break whatever uses them (timedelta, sleeps, rate budgets).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @classmethod
+    def validate_with(cls, raw: Mapping[str, Any], policy: HostPolicy) -> Self:
+        """Validate ``raw`` under the host's ``policy``."""
+        return cls.model_validate(dict(raw), context=policy)
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:
@@ -42,8 +87,20 @@ class ConnectorSettings(BaseModel):
 
     @classmethod
     def url_fields(cls) -> frozenset[str]:
-        """Names of the fields that hold a URL syncbridge will call (SSRF-checked)."""
-        return frozenset(name for name in cls.model_fields if name.endswith("url"))
+        """Names of the fields marked :data:`CALLS_OUT`: URLs syncbridge calls (SSRF-checked)."""
+        return frozenset(
+            name
+            for name, info in cls.model_fields.items()
+            if any(item is CALLS_OUT for item in info.metadata) or _marked(info.annotation)
+        )
+
+
+def _marked(annotation: Any) -> bool:
+    """Whether ``annotation`` carries :data:`CALLS_OUT` anywhere (``VendorUrl | None``)."""
+    if get_origin(annotation) is Annotated:
+        if any(item is CALLS_OUT for item in get_args(annotation)[1:]):
+            return True
+    return any(_marked(arg) for arg in get_args(annotation))
 
 
 @runtime_checkable
@@ -63,9 +120,19 @@ class Connector(Protocol):
         ...
 
     async def parse_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        url: str = "",
+        method: str = "POST",
     ) -> list[WebhookEvent]:
-        """Verify a delivery over the raw bytes and return thin events; raises InvalidWebhook."""
+        """Verify a delivery over the raw bytes and return thin events; raises InvalidWebhook.
+
+        ``url`` is the full URL the vendor called (scheme, host, path and query) as the public
+        receiver sees it, and ``method`` its HTTP method: some schemes sign them (HubSpot v2
+        and v3) or carry a per-connection secret in the path (Salesforce outbound messages).
+        """
         ...
 
     async def fetch(self, refs: Sequence[Ref]) -> list[Record]:
@@ -86,7 +153,11 @@ ConnectorFactory = Callable[[Any, httpx.AsyncClient], Connector]
 
 @dataclass(frozen=True)
 class ConnectorSpec:
-    """The entry point object of a connector distribution (group ``syncbridge.connectors``)."""
+    """The entry point object of a connector distribution (group ``syncbridge.connectors``).
+
+    Its simulator or sample files are declared apart, as a ``SandboxSpec`` in the group
+    ``syncbridge.sandboxes`` (``syncbridge.sandbox.spec``), so production never imports them.
+    """
 
     key: str
     display_name: str
@@ -97,28 +168,25 @@ class ConnectorSpec:
     factory: ConnectorFactory
     #: Errors that mean "try again later" beyond the core's own transient errors.
     transient_errors: tuple[type[Exception], ...] = (TransientConnectorError,)
-    #: Builds the vendor simulator: ``simulator(world, faults=FaultKnobs(...))`` returns an
-    #: ASGI app. It may carry ``sandbox_info: Mapping[str, str]``, the settings a connection
-    #: needs against it besides the base URL (sandbox credentials, account ids), which
-    #: ``syncbridge sandbox serve`` prints.
-    simulator: Callable[..., Any] | None = None
     description: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 __all__ = [
+    "CALLS_OUT",
     "Capability",
     "CheckResult",
     "Connector",
     "ConnectorFactory",
     "ConnectorSettings",
     "ConnectorSpec",
+    "HostPolicy",
     "Page",
     "Record",
     "Ref",
     "StreamSpec",
     "SystemKind",
     "TagChange",
+    "VendorUrl",
     "WebhookEvent",
     "WriteOutcome",
 ]

@@ -18,19 +18,29 @@ against your connector; tests for capabilities your spec does not declare are sk
         def expected_ids(self, stream):
             return set(self.sim.media)
 
-Hooks (only ``make_connector`` and ``expected_ids`` are always required):
+Hooks (``make_connector``, ``expected_ids`` and ``expected_fields`` are always required):
 
 * ``make_connector(faults=None, **overrides)``: a connector pointed at a **fresh** simulator,
   its settings changed by ``overrides``; ``faults`` goes to the simulator. Keep the last
   simulator on ``self``: the hooks below act on it. Make the world larger than one page
   (the resume test needs at least two pages), e.g. 57 assets and a page size of 10.
 * ``expected_ids(stream)``: the ids the simulator holds in ``stream``.
+* ``expected_fields(stream, external_id)``: from the **simulator's own state** (never from the
+  connector), a few ``key: value`` pairs that the record's ``data`` must hold with exactly
+  those values, typed as the connector emits them (a name, a parsed number, a timestamp,
+  the tags). Every record of a full read and of a fetch is held to it, so a connector that
+  returns the wrong item's data, or stale data, fails even when read and fetch agree.
+* ``incremental_rereads(stream)`` (``incremental``): ids an incremental read may return
+  again although nothing changed (a vendor's late-data window, such as GA4's last days);
+  default none.
 * ``bad_credentials_overrides()``: settings overrides with refused credentials
   (None: the connector has no credentials and the auth test is skipped).
 * ``modify_item(stream, external_id)`` (capability ``incremental``): change the item in the
   simulator so that an incremental read must see it.
-* ``signed_webhook()`` (``webhooks``): ``(headers, raw_body)`` of a valid delivery;
-  ``tamper(headers, body)`` breaks it (default: flip one body byte).
+* ``signed_webhook()`` (``webhooks``): ``(headers, raw_body)`` of a valid delivery to
+  ``webhook_url`` (a class attribute: the URL the vendor called, passed to ``parse_webhook``
+  with ``method="POST"``); ``tamper(headers, body)`` breaks it (default: flip one body
+  byte).
 * ``human_tags(external_id)`` (``write_back``): tags people put on the asset (must not be
   empty on the ``write_target``); ``record_tags(record)`` reads tags off a fetched record
   (default ``record.data["tags"]``); ``settle()`` lets a simulator apply queued writes
@@ -40,10 +50,11 @@ Hooks (only ``make_connector`` and ``expected_ids`` are always required):
 * ``comparable(record)``: what must be equal between ``read`` and ``fetch`` (default: data).
 
 What the suite holds a connector to (see each test): check() passes and fails cleanly on bad
-credentials; streams have primary keys; a full read gives every id exactly once; resuming
-from any page's cursor gives exactly the rest; the last page of an incremental stream carries
-a watermark cursor from which a later read sees changed items; fetch matches read and leaves
-unknown ids out; write-back adds and removes owned tags only and a repeated write is
+credentials; streams have primary keys; a full read gives every id exactly once, each
+record carrying what the simulator holds for it; resuming from any page's cursor gives
+exactly the rest; the last page of an incremental stream carries a watermark cursor from
+which a read with no vendor change returns nothing and a read after a change returns that
+item and no other; fetch matches read and the simulator and leaves unknown ids out; write-back adds and removes owned tags only and a repeated write is
 skipped; webhooks verify and tampering is refused; and a read through 10 % 429s, 5 % 5xx,
 timeouts and dropped connections returns exactly what a fault-free read returns (QUALITY R10).
 
@@ -122,6 +133,8 @@ class ConnectorContract:
     spec: ClassVar[ConnectorSpec]
     #: Three tags in syncbridge's owned namespace, used by the write-back tests.
     owned_tags: ClassVar[tuple[str, str, str]] = ("perf:top-10", "perf:rising", "perf:steady")
+    #: The URL the vendor calls to deliver webhooks (handed to ``parse_webhook``).
+    webhook_url: ClassVar[str] = "https://syncbridge.example.com/webhooks/contract"
     #: The faults of the R10 test: 10 % 429, 5 % 5xx, 3 % dropped connections, 3 % timeouts.
     fault_knobs: ClassVar[FaultKnobs] = FaultKnobs(
         rate_429=0.10, rate_5xx=0.05, rate_drop=0.03, rate_timeout=0.03, retry_after_s=1, seed=11
@@ -148,6 +161,14 @@ class ConnectorContract:
     def expected_ids(self, stream: str) -> set[str]:
         """The ids the current simulator holds in ``stream``."""
         raise NotImplementedError
+
+    def expected_fields(self, stream: str, external_id: str) -> Mapping[str, Any]:
+        """What the simulator holds for the item: pairs its record's ``data`` must contain."""
+        raise NotImplementedError
+
+    def incremental_rereads(self, stream: str) -> set[str]:  # noqa: ARG002
+        """Ids an incremental read may return again with no vendor change (default: none)."""
+        return set()
 
     def bad_credentials_overrides(self) -> Mapping[str, Any] | None:
         """Settings overrides the simulator refuses (None: no credentials to refuse)."""
@@ -212,6 +233,16 @@ class ConnectorContract:
     async def _streams(self, connector: Connector) -> list[str]:
         return [s.name for s in connector.streams()]
 
+    def assert_matches_the_simulator(self, record: Record) -> None:
+        """``record.data`` holds what the simulator holds for it (``expected_fields``)."""
+        expected = dict(self.expected_fields(record.stream, record.external_id))
+        assert expected, f"{record.stream}: expected_fields must name at least one field"
+        got = {key: record.data.get(key, "<missing>") for key in expected}
+        assert got == expected, f"{record.stream}/{record.external_id} differs from the simulator"
+
+    async def _parse(self, connector: Connector, headers: Mapping[str, str], body: bytes) -> Any:
+        return await connector.parse_webhook(headers, body, url=self.webhook_url, method="POST")
+
     async def _asset_stream(self, connector: Connector) -> str:
         assets = [s.name for s in connector.streams() if s.entity == "asset"]
         assert assets, "a write_back connector declares at least one stream of assets"
@@ -260,6 +291,9 @@ class ConnectorContract:
             assert len(ids) == len(set(ids)), f"{stream}: duplicate ids in a full read"
             assert set(ids) == self.expected_ids(stream), stream
             assert all(r.stream == stream for p in pages for r in p.records)
+            for page in pages:
+                for record in page.records:
+                    self.assert_matches_the_simulator(record)
 
     async def test_resume_from_any_page_yields_exactly_the_rest(self) -> None:
         connector = await self.connector()
@@ -272,7 +306,23 @@ class ConnectorContract:
                 rest = ids_of(await read_all(connector, stream, cursor))
                 assert sorted(rest) == sorted(ids_of(pages[k + 1 :])), f"{stream} after page {k}"
 
-    async def test_incremental_read_sees_a_modified_item(self) -> None:
+    async def test_incremental_read_without_changes_returns_nothing(self) -> None:
+        """From the last cursor, with nothing changed at the vendor, nothing comes back: a
+        connector that restarts its incremental reads from the beginning fails here."""
+        self.require(Capability.incremental)
+        connector = await self.connector()
+        for spec in [s for s in connector.streams() if s.cursor_field]:
+            pages = await read_all(connector, spec.name)
+            watermark = pages[-1].next_cursor
+            assert watermark is not None, f"{spec.name}: the last page carries a watermark"
+            again = await read_all(connector, spec.name, watermark)
+            extra = set(ids_of(again)) - self.incremental_rereads(spec.name)
+            assert extra == set(), f"{spec.name}: unchanged items read again: {sorted(extra)}"
+            last = next((p.next_cursor for p in reversed(again) if p.next_cursor), watermark)
+            twice = set(ids_of(await read_all(connector, spec.name, last)))
+            assert twice - self.incremental_rereads(spec.name) == set(), spec.name
+
+    async def test_incremental_read_returns_the_changed_item_only(self) -> None:
         self.require(Capability.incremental)
         connector = await self.connector()
         for spec in [s for s in connector.streams() if s.cursor_field]:
@@ -280,10 +330,17 @@ class ConnectorContract:
             watermark = pages[-1].next_cursor
             assert watermark is not None, f"{spec.name}: the last page carries a watermark"
             ids = sorted(self.expected_ids(spec.name))
-            changed = ids[len(ids) // 2]
+            changed = ids[len(ids) // 3]
             await self.modify_item(spec.name, changed)
-            seen = ids_of(await read_all(connector, spec.name, watermark))
+            records = [
+                r for p in await read_all(connector, spec.name, watermark) for r in p.records
+            ]
+            seen = {r.external_id for r in records}
             assert changed in seen, f"{spec.name}: the incremental read missed {changed}"
+            extra = seen - {changed} - self.incremental_rereads(spec.name)
+            assert extra == set(), f"{spec.name}: unchanged items came back: {sorted(extra)}"
+            for record in records:
+                self.assert_matches_the_simulator(record)
 
     async def test_fetch_matches_read_and_leaves_out_unknown_ids(self) -> None:
         connector = await self.connector()
@@ -295,6 +352,7 @@ class ConnectorContract:
             assert set(fetched) == set(wanted), stream
             for i in wanted:
                 assert self.comparable(fetched[i]) == self.comparable(read[i]), i
+                self.assert_matches_the_simulator(fetched[i])
 
     async def _tags_now(self, connector: Connector, stream: str, external_id: str) -> set[str]:
         await self.settle()
@@ -342,10 +400,11 @@ class ConnectorContract:
         self.require(Capability.webhooks)
         connector = await self.connector()
         headers, body = await self.signed_webhook()
-        events = await connector.parse_webhook(headers, body)
+        events = await self._parse(connector, headers, body)
         assert events, "a valid delivery gives at least one event"
         assert all(e.delivery_key for e in events)
-        again = await connector.parse_webhook(headers, body)
+        assert len({e.delivery_key for e in events}) == len(events), "keys unique per event"
+        again = await self._parse(connector, headers, body)
         assert [e.delivery_key for e in again] == [e.delivery_key for e in events], (
             "a redelivery must carry the same keys, so the inbox drops it"
         )
@@ -356,9 +415,9 @@ class ConnectorContract:
         headers, body = await self.signed_webhook()
         forged_headers, forged_body = self.tamper(dict(headers), body)
         with pytest.raises(InvalidWebhook):
-            await connector.parse_webhook(forged_headers, forged_body)
+            await self._parse(connector, forged_headers, forged_body)
         with pytest.raises(InvalidWebhook):
-            await connector.parse_webhook({}, body)
+            await self._parse(connector, {}, body)
 
     async def test_read_through_vendor_faults_equals_fault_free_read(self) -> None:
         """QUALITY R10: a full read, and a fetch of every item, through injected faults."""

@@ -1,36 +1,40 @@
-"""`syncbridge sandbox` commands: serve a vendor simulator, or write a sandbox asset folder."""
+"""`syncbridge sandbox` commands: serve a vendor simulator, or write a sandbox asset folder.
+
+Sandboxes come from the entry-point group ``syncbridge.sandboxes`` (``syncbridge.sandbox.
+spec``), loaded only here, in ``serve --sandbox`` and in tests.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from syncbridge.connector.cli import registry_from
 from syncbridge.connector.errors import ConnectorError
-from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.spec import SandboxRegistry, SandboxSpec, Simulator
 from syncbridge.sandbox.world import World
 
 app = typer.Typer(help="Vendor simulators for demos and local development.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def build_simulator(spec: ConnectorSpec, world: World, faults: FaultKnobs) -> Any:
+def sandbox_registry_from(ctx: typer.Context) -> SandboxRegistry:
+    """The sandbox registry handed in as the context object (tests), else the installed one."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, SandboxRegistry) else SandboxRegistry.from_entry_points()
+
+
+def build_simulator(spec: SandboxSpec, world: World, faults: FaultKnobs) -> Simulator:
     """The ASGI app of ``spec``'s simulator; raises ``ValueError`` when it ships none."""
     if spec.simulator is None:
-        raise ValueError(f"connector '{spec.key}' ships no simulator")
+        raise ValueError(
+            f"'{spec.key}' ships no simulator (it is file-based: try `sandbox materialize`)"
+        )
     return spec.simulator(world, faults=faults)
-
-
-def sandbox_info(simulator: Any) -> Mapping[str, str]:
-    """The settings a connection needs against ``simulator`` (its ``sandbox_info``, if any)."""
-    info = getattr(simulator, "sandbox_info", None)
-    return {str(k): str(v) for k, v in info.items()} if isinstance(info, Mapping) else {}
 
 
 @app.command("serve")
@@ -54,7 +58,7 @@ def serve(
 ) -> None:
     """Serve KEY's vendor simulator, built from a deterministic sandbox world."""
     try:
-        spec = registry_from(ctx).get(key)
+        spec = sandbox_registry_from(ctx).get(key)
         faults = FaultKnobs(
             rate_429=rate_429,
             rate_5xx=rate_5xx,
@@ -67,18 +71,13 @@ def serve(
     except (ConnectorError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from exc
-    console.print(f"{spec.display_name} simulator on [bold]http://{host}:{port}[/bold]")
+    console.print(f"{key} simulator on [bold]http://{host}:{port}[/bold]")
     console.print(f"  world: {assets} assets, seed {seed}")
-    settings_for = getattr(simulator, "connection_settings", None)
-    if callable(settings_for):
-        # Sandbox credentials are public test values, printed to configure a connection.
-        settings = settings_for(f"http://{host}:{port}")
-        console.print("  connection settings (POST /v1/connections, with SYNCBRIDGE_ALLOW_LOCAL_")
-        console.print("  CONNECTIONS=true):")
-        console.print_json(json.dumps({"connector": key, "settings": settings}))
-    else:
-        for name, value in sandbox_info(simulator).items():
-            console.print(f"  {name}: {value}")
+    # Sandbox credentials are public test values, printed to configure a connection.
+    settings = dict(simulator.connection_settings(f"http://{host}:{port}"))
+    console.print("  connection settings (POST /v1/connections, with SYNCBRIDGE_SANDBOX_ORIGINS")
+    console.print(f"  =http://{host}:{port}):")
+    console.print_json(json.dumps({"connector": key, "settings": settings}))
     import uvicorn
 
     uvicorn.run(simulator, host=host, port=port, log_level="warning")
@@ -94,17 +93,15 @@ def materialize(
 ) -> None:
     """Write the sandbox world's assets as files (with XMP sidecars) into DIRECTORY."""
     try:
-        spec = registry_from(ctx).get(key)
+        spec = sandbox_registry_from(ctx).get(key)
     except ConnectorError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from exc
-    writer = spec.extra.get("materialize")
-    if not callable(writer):
-        console.print(
-            f"[red]connector '{key}' has no file-based sandbox; try `sandbox serve`[/red]"
-        )
+    if spec.materialize is None:
+        console.print(f"[red]'{key}' has no file-based sandbox; try `sandbox serve`[/red]")
         raise typer.Exit(code=2)
     directory.mkdir(parents=True, exist_ok=True)
-    writer(World(seed=seed, assets_count=assets), directory.resolve())
+    settings = dict(spec.materialize(World(seed=seed, assets_count=assets), directory.resolve()))
     console.print(f"Wrote {assets} sandbox assets into [bold]{directory.resolve()}[/bold]")
-    console.print(f'  connection settings: {{"root": "{directory.resolve()}"}}')
+    console.print("  connection settings (the folder must lie in SYNCBRIDGE_LOCAL_FOLDER_ROOTS):")
+    console.print_json(json.dumps({"connector": key, "settings": settings}, default=str))

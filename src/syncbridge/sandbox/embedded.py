@@ -8,6 +8,7 @@ working vendors to check, read and write against without any account anywhere.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,10 @@ from syncbridge.connections.service import (
 from syncbridge.connections.ssrf import origins
 from syncbridge.connector.errors import ConnectorError
 from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.connector.spec import HostPolicy
 from syncbridge.db import open_store
 from syncbridge.logs import get_logger
+from syncbridge.sandbox.spec import Materializer, SandboxRegistry, Simulator
 from syncbridge.sandbox.world import World
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -45,43 +48,59 @@ class EmbeddedSandbox:
     world: World
     public_url: str
     folder: Path
-    simulators: dict[str, Any] = field(default_factory=dict)
+    simulators: dict[str, Simulator] = field(default_factory=dict)
     connection_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, registry: ConnectorRegistry, *, world: World, public_url: str, folder: Path
+        cls,
+        sandboxes: SandboxRegistry,
+        connectors: ConnectorRegistry,
+        *,
+        world: World,
+        public_url: str,
+        folder: Path,
     ) -> EmbeddedSandbox:
-        """Build every installed simulator; write the asset folder for file-based DAMs."""
+        """Build the simulator of every installed connector that ships one; write the sample
+        folder of each file-based one (``<folder>/<key>``)."""
         sandbox = cls(world=world, public_url=public_url.rstrip("/"), folder=folder.resolve())
-        for key in registry.keys():
+        for key in sandboxes.keys():
+            if key not in connectors:
+                log.warning("sandbox.without_connector", connector=key)
+                continue
             try:
-                spec = registry.get(key)
+                spec = sandboxes.get(key)
             except ConnectorError as exc:
-                log.warning("sandbox.connector_skipped", connector=key, reason=exc.detail)
+                log.warning("sandbox.skipped", connector=key, reason=exc.detail)
                 continue
             if spec.simulator is not None:
                 sandbox._add_simulator(key, spec.simulator(world))
-            elif callable(writer := spec.extra.get("materialize")):
-                sandbox._add_folder(key, writer, spec.extra.get("allow_sandbox_root"))
+            elif spec.materialize is not None:
+                sandbox._add_folder(key, spec.materialize)
         return sandbox
 
-    def _add_simulator(self, key: str, simulator: Any) -> None:
-        settings_for = getattr(simulator, "connection_settings", None)
-        if not callable(settings_for):
-            log.warning("sandbox.simulator_without_settings", connector=key)
-            return
-        self.simulators[key] = simulator
-        self.connection_settings[key] = dict(settings_for(f"{self.public_url}/sandbox/{key}"))
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """The sandbox's own folders, which its file-based connections may use as roots."""
+        return (self.folder,)
 
-    def _add_folder(self, key: str, writer: Any, allow_root: Any) -> None:
-        if not self.folder.exists():
-            self.folder.mkdir(parents=True)
-            writer(self.world, self.folder)
-        elif callable(allow_root):
-            # Written by an earlier start: still the sandbox's own folder.
-            allow_root(self.folder)
-        self.connection_settings[key] = {"root": str(self.folder)}
+    def _add_simulator(self, key: str, simulator: Simulator) -> None:
+        self.simulators[key] = simulator
+        self.connection_settings[key] = dict(
+            simulator.connection_settings(f"{self.public_url}/sandbox/{key}")
+        )
+
+    def _add_folder(self, key: str, materialize: Materializer) -> None:
+        target = self.folder / key
+        marker = target / ".syncbridge-sandbox.json"
+        if marker.is_file():
+            # Written by an earlier start: keep what people and syncbridge changed since.
+            settings = json.loads(marker.read_text(encoding="utf-8"))
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            settings = dict(materialize(self.world, target))
+            marker.write_text(json.dumps(settings, default=str), encoding="utf-8")
+        self.connection_settings[key] = settings
 
     def mount(self, app: FastAPI) -> None:
         """Serve each simulator under ``/sandbox/<key>`` of ``app``."""
@@ -126,6 +145,7 @@ async def prepare_sandbox_connections(
         box=SecretBox.from_key_material(settings.secret_key.get_secret_value()),
         allow_local=settings.allow_local_connections,
         allowed_origins=origins([*settings.sandbox_origins, sandbox.public_url]),
+        policy=HostPolicy(sandbox_folders=(*settings.sandbox_folders, *sandbox.folders)),
     )
     async with open_store(settings.database_url) as sessionmaker:
         return await in_unit_of_work(

@@ -6,7 +6,8 @@ from functools import cache
 from typing import Any
 
 import httpx
-from syncbridge_bynder import BynderConnector, BynderSettings, BynderSimulator
+from syncbridge_bynder import BynderConnector, BynderSettings
+from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sim_sns import SigningIdentity
 
 from syncbridge.connector.http import RetryPolicy, create_http_client

@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from syncbridge_bynder import BynderConnector, BynderSimulator
+from syncbridge_bynder import BynderConnector
+from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.media_cursor import MediaCursor
 
 from syncbridge.connector.errors import (

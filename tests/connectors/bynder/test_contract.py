@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from syncbridge_bynder import BynderSimulator, spec
+from syncbridge_bynder import spec
+from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.testing import ConnectorContract
-from syncbridge.sandbox.cli import build_simulator, sandbox_info
+from syncbridge.sandbox.cli import build_simulator
+from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.faults import FaultKnobs
 from syncbridge.sandbox.world import World
 
@@ -34,6 +36,12 @@ class TestBynderContract(ConnectorContract):
         if stream == "media":
             return set(self.sim.portal.media)
         return set(self.sim.portal.metaproperties)
+
+    def expected_fields(self, stream: str, external_id: str) -> Mapping[str, Any]:
+        if stream == "media":
+            medium = self.sim.media(external_id)
+            return {k: medium[k] for k in ("name", "dateModified", "tags", "type")}
+        return {"name": self.sim.portal.metaproperties[external_id]["name"]}
 
     def bad_credentials_overrides(self) -> Mapping[str, Any]:
         return {"permanent_token": "not-the-token"}
@@ -62,8 +70,10 @@ def test_entry_point_resolves_to_the_spec() -> None:
 
 
 def test_sandbox_builds_the_simulator_with_its_credentials() -> None:
-    app = build_simulator(spec, World(seed=1, assets_count=3), FaultKnobs())
-    info = sandbox_info(app)
+    sandbox = SandboxRegistry.from_entry_points().get("bynder")
+    app = build_simulator(sandbox, World(seed=1, assets_count=3), FaultKnobs())
+    assert isinstance(app, BynderSimulator)
+    info = app.sandbox_info
     assert info["token"]
     assert info["cert_pem"].startswith("-----BEGIN CERTIFICATE-----")
     assert set(info) >= {"topic_arn", "owned_metaproperty_id"}

@@ -18,7 +18,7 @@ import pytest
 import requests
 import trustme
 from bynder_sdk import BynderClient
-from syncbridge_bynder import BynderSimulator
+from syncbridge_bynder.simulator import BynderSimulator
 
 from .support import make_simulator
 

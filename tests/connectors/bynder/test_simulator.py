@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from syncbridge_bynder import BynderSimulator
+from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sim_state import IpRateLimit
 
 from syncbridge.sandbox.faults import FaultKnobs

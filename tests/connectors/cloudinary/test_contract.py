@@ -34,6 +34,15 @@ class TestCloudinaryContract(ConnectorContract):
         assert stream == "resources"
         return set(self.sim.store.by_asset_id)
 
+    def expected_fields(self, stream: str, external_id: str) -> Mapping[str, Any]:
+        assert stream == "resources"
+        resource = self.sim.store.by_asset_id[external_id]
+        return {
+            "public_id": resource.public_id,
+            "resource_type": resource.resource_type,
+            "bytes": resource.bytes,
+        }
+
     def bad_credentials_overrides(self) -> Mapping[str, Any]:
         return {"api_secret": "not-the-secret"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,15 @@ class TestLocalFolderContract(ConnectorContract):
     def expected_ids(self, stream: str) -> set[str]:
         assert stream == "files"
         return set(self.paths)
+
+    def expected_fields(self, stream: str, external_id: str) -> Mapping[str, Any]:
+        assert stream == "files"
+        path = self.root / external_id
+        return {
+            "name": path.name,
+            "size": path.stat().st_size,
+            "content_hash": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
 
     async def modify_item(self, stream: str, external_id: str) -> None:
         assert stream == "files"

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from syncbridge_localfolder.settings import ROOTS_ENV, LocalFolderSettings
 from syncbridge_localfolder.simulator import materialize
 
+from syncbridge.connector.spec import HostPolicy
 from syncbridge.sandbox.world import World
 
 
@@ -73,11 +74,18 @@ def test_unset_means_the_working_directory(tmp_path: Path, monkeypatch: pytest.M
     _refusal(_folder(tmp_path / "outside"))
 
 
-def test_the_sandbox_folder_is_permitted_once_written(
+def test_a_sandbox_folder_is_permitted_only_under_a_host_policy_that_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ROOTS_ENV, str(_folder(tmp_path / "permitted")))
     sandbox = _folder(tmp_path / "sandbox-dam")
-    _refusal(sandbox)
     materialize(World(seed=42, assets_count=3), sandbox)
-    assert LocalFolderSettings(root=sandbox).root == sandbox
+    policy = HostPolicy(sandbox_folders=(sandbox,))
+    assert LocalFolderSettings.validate_with({"root": sandbox}, policy).root == sandbox
+    # No process-wide state: writing the folder permitted nothing by itself, and another
+    # policy (another app in the same process) does not inherit the first one's folder.
+    _refusal(sandbox)
+    with pytest.raises(ValidationError, match="outside the permitted directories"):
+        LocalFolderSettings.validate_with({"root": sandbox}, HostPolicy())
+    inside = _folder(sandbox / "campaign")
+    assert LocalFolderSettings.validate_with({"root": inside}, policy).root == inside

@@ -13,6 +13,7 @@ from syncbridge_localfolder.xmp import XmpDocument
 
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.types import Capability, SystemKind
+from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 from tests.connectors.localfolder.conftest import MakeConnector
 from tests.connectors.localfolder.dam import ids, names_in, read_all
@@ -23,8 +24,9 @@ def test_the_entry_point_loads_the_spec() -> None:
     assert loaded is spec
     assert loaded.kind is SystemKind.dam
     assert loaded.capabilities == {Capability.read, Capability.incremental, Capability.write_back}
-    assert loaded.simulator is None
-    assert loaded.extra["materialize"] is materialize
+    sandbox = SandboxRegistry.from_entry_points().get("localfolder")
+    assert sandbox.simulator is None
+    assert sandbox.materialize is not None
 
 
 def test_settings_have_no_secrets_and_no_urls() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from tests.plugins.sample.connector import SampleConnector, SampleSettings
-from tests.plugins.sample.simulator import SampleSimulator
 
 spec = ConnectorSpec(
     key="sample",
@@ -14,11 +13,10 @@ spec = ConnectorSpec(
     settings_model=SampleSettings,
     capabilities=frozenset(Capability),
     factory=SampleConnector,
-    simulator=SampleSimulator,
     description="A minimal DAM used by syncbridge's own tests.",
 )
 
 #: Not a spec: an entry point naming it must fail to load.
 not_a_spec = {"key": "sample"}
 
-__all__ = ["SampleConnector", "SampleSettings", "SampleSimulator", "not_a_spec", "spec"]
+__all__ = ["SampleConnector", "SampleSettings", "not_a_spec", "spec"]

@@ -21,7 +21,7 @@ from syncbridge.connector.errors import (
 from syncbridge.connector.http import RetryPolicy, VendorHttp
 from syncbridge.connector.paging import pages_by_number
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
-from syncbridge.connector.spec import ConnectorSettings
+from syncbridge.connector.spec import ConnectorSettings, VendorUrl
 from syncbridge.connector.types import (
     CheckResult,
     Page,
@@ -43,7 +43,7 @@ POLICY = RateLimitPolicy(max_requests=100, period_s=10.0)
 class SampleSettings(ConnectorSettings):
     """Settings of a Sample DAM connection."""
 
-    base_url: str = "http://sample.sandbox"
+    base_url: VendorUrl = "http://sample.sandbox"
     api_token: SecretStr
     webhook_secret: SecretStr | None = None
     page_size: int = 10
@@ -97,7 +97,12 @@ class SampleConnector:
                 yield Page(records, f"{since}|{vendor_page.next_cursor}|{seen}")
 
     async def parse_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        url: str = "",  # noqa: ARG002 - the scheme signs neither URL nor method
+        method: str = "POST",  # noqa: ARG002
     ) -> list[WebhookEvent]:
         secret = self.settings.webhook_secret
         if secret is None:

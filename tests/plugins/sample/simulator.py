@@ -1,7 +1,7 @@
 """The Sample DAM simulator: a tiny vendor API over the sandbox world.
 
 ``GET /api/me``, ``GET /api/assets?page=&limit=&modified_since=`` (a bare array, sorted by
-id), ``GET /api/assets/{id}``, ``PUT /api/assets/{id}/tags`` (replaces the tag list), bearer
+id; ``modified_since`` keeps items modified strictly after it), ``GET /api/assets/{id}``, ``PUT /api/assets/{id}/tags`` (replaces the tag list), bearer
 auth, and deliveries signed as hex HMAC-SHA256 of ``"{timestamp}.{body}"``.
 """
 
@@ -64,6 +64,10 @@ class SampleSimulator:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.faults(scope, receive, send)
 
+    def connection_settings(self, base_url: str) -> dict[str, Any]:
+        """The settings of a Sample connection reaching this simulator at ``base_url``."""
+        return {"base_url": base_url, **self.sandbox_info}
+
     @staticmethod
     def _error_body(status: int) -> dict[str, object]:
         return {"error": {"status": status, "message": "simulated fault"}}
@@ -113,7 +117,8 @@ class SampleSimulator:
             return JSONResponse({"error": {"message": "page or limit out of range"}}, 400)
         since = request.query_params.get("modified_since", "")
         rows = [self.assets[k] for k in sorted(self.assets)]
-        rows = [r for r in rows if r["modified"] >= since]
+        # Strictly later: an item modified at the watermark was in the previous read.
+        rows = [r for r in rows if r["modified"] > since]
         return JSONResponse(rows[(page - 1) * limit : page * limit])
 
     async def _get(self, request: Request) -> JSONResponse:
