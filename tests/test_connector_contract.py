@@ -41,6 +41,7 @@ class TestSampleContract(ConnectorContract):
         return set(self.sim.assets)
 
     def expected_fields(self, stream: str, external_id: str) -> Mapping[str, Any]:
+        assert stream == "assets"
         asset = self.sim.assets[external_id]
         return {"name": asset["name"], "modified": asset["modified"], "tags": asset["tags"]}
 

@@ -80,7 +80,7 @@ def test_a_sandbox_entry_point_must_be_a_sandbox_spec() -> None:
 
 def test_serve_a_file_based_sandbox_is_refused() -> None:
     registry = SandboxRegistry()
-    registry.register(SandboxSpec(key="files", materialize=lambda world, folder: {}))
+    registry.register(SandboxSpec(key="files", materialize=lambda _world, _folder: {}))
     result = runner.invoke(app, ["sandbox", "serve", "files"], obj=registry)
     assert result.exit_code == 2
     assert "ships no simulator" in result.output

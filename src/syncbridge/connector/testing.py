@@ -54,9 +54,10 @@ credentials; streams have primary keys; a full read gives every id exactly once,
 record carrying what the simulator holds for it; resuming from any page's cursor gives
 exactly the rest; the last page of an incremental stream carries a watermark cursor from
 which a read with no vendor change returns nothing and a read after a change returns that
-item and no other; fetch matches read and the simulator and leaves unknown ids out; write-back adds and removes owned tags only and a repeated write is
-skipped; webhooks verify and tampering is refused; and a read through 10 % 429s, 5 % 5xx,
-timeouts and dropped connections returns exactly what a fault-free read returns (QUALITY R10).
+item and no other; fetch matches read and the simulator and leaves unknown ids out;
+write-back adds and removes owned tags only and a repeated write is skipped; webhooks
+verify and tampering is refused; and a read through 10 % 429s, 5 % 5xx, timeouts and
+dropped connections returns exactly what a fault-free read returns (QUALITY R10).
 
 Every connector made through the suite runs on virtual time (:class:`FakeClock`): its rate
 limiter and backoff compute the real waits, but nobody sleeps them.

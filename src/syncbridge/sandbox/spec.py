@@ -88,8 +88,8 @@ class SandboxRegistry(EntryPointRegistry[SandboxSpec]):
 
 __all__ = [
     "SANDBOX_ENTRY_POINT_GROUP",
-    "SandboxRegistry",
     "Materializer",
+    "SandboxRegistry",
     "SandboxSpec",
     "Simulator",
     "SimulatorFactory",

@@ -1,8 +1,9 @@
 """The Sample DAM simulator: a tiny vendor API over the sandbox world.
 
 ``GET /api/me``, ``GET /api/assets?page=&limit=&modified_since=`` (a bare array, sorted by
-id; ``modified_since`` keeps items modified strictly after it), ``GET /api/assets/{id}``, ``PUT /api/assets/{id}/tags`` (replaces the tag list), bearer
-auth, and deliveries signed as hex HMAC-SHA256 of ``"{timestamp}.{body}"``.
+id; ``modified_since`` keeps items modified strictly after it), ``GET /api/assets/{id}``,
+``PUT /api/assets/{id}/tags`` (replaces the tag list), bearer auth, and deliveries signed
+as hex HMAC-SHA256 of ``"{timestamp}.{body}"``.
 """
 
 from __future__ import annotations
