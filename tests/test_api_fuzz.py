@@ -26,6 +26,44 @@ from syncbridge.settings import Settings
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
+#: Boundary values mixed into every generated string, integer and number (issue 7: huge
+#: integers, extreme datetimes and offsets, long and look-alike Unicode, extreme floats).
+#: Schemathesis keeps an entry only where the mode allows it (schema-valid values in
+#: positive cases, violating ones in negative cases), so each reaches the validation edge.
+BOUNDARY_VALUES: list[str | int | float] = [
+    2**63,
+    2**63 - 1,
+    -(2**63) - 1,
+    10**40,
+    -1,
+    0,
+    1e308,
+    -1e308,
+    5e-324,
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "1970-01-01T00:00:00Z",
+    "ß" * 151,
+    "\U0001d518" * 260,
+    "e\u0301" * 120,
+    "Email\u200b",
+    "\ufeffEmail",
+    "soft\u00adhyphen",
+    "x" * 10_000,
+    "\u0000",
+    "-" * 300,
+    "[" * 300,
+]
+BOUNDARIES: dict[str, Any] = {
+    "dictionaries": {"edges": {"values": BOUNDARY_VALUES}},
+    "generation": {
+        "dictionaries": {
+            kind: {"dictionary": "edges", "probability": 0.25}
+            for kind in ("string", "integer", "number")
+        }
+    },
+}
+
 
 # Registered for every YAML media type: schemathesis picks the first registered match.
 @schemathesis.deserializer(*YAML_MEDIA_TYPES)
@@ -42,7 +80,7 @@ def api_schema(settings: Settings, api_keys: dict[Role, str]) -> Iterator[schema
     (so schemathesis also knows which requests drop the key on purpose). Schemathesis runs
     the app's lifespan itself."""
     config = schemathesis.Config.from_dict(
-        {"auth": {"openapi": {"HTTPBearer": {"bearer": api_keys[Role.admin]}}}}
+        {"auth": {"openapi": {"HTTPBearer": {"bearer": api_keys[Role.admin]}}}, **BOUNDARIES}
     )
     app = create_app(settings)
     loaded = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
