@@ -1,24 +1,48 @@
-"""The in-memory Bynder portal behind the simulator: media, metaproperties, queued writes.
+"""The in-memory Bynder portal behind the simulator: media, metaproperties, brands,
+collections, queued writes.
 
-Media are rendered from the sandbox ``World`` in Bynder's API v4 shape. Writes are queued the
-way Bynder's ``202 Accepted`` implies and applied once their delay has passed (checked on
-every request and by ``apply_due``), bumping ``dateModified``; ``apply_pending`` forces them.
+Media are rendered from the sandbox ``World`` in Bynder's API v4 shape: two brands share the
+media, media of the world's ``Web`` folder are public, and each folder is a collection. Writes
+are queued the way Bynder's ``202 Accepted`` implies and applied once their delay has passed
+(checked on every request and by ``apply_due``), bumping ``dateModified``; ``apply_pending``
+forces them. ``views``/``downloads`` are kept apart: Bynder shows them only with ``stats=1``.
 """
 
 from __future__ import annotations
 
-import bisect
 import time
-import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from syncbridge.sandbox.world import AUDIENCES, CHANNELS, PRODUCTS, REGIONS, SandboxAsset, World
-
-_NS = uuid.UUID("6f1c6f54-2f57-4d0e-9a55-0b7f0b1d2a10")
+from syncbridge.sandbox.world import (
+    AUDIENCES,
+    CHANNELS,
+    FOLDERS,
+    PRODUCTS,
+    REGIONS,
+    SandboxAsset,
+    World,
+)
+from syncbridge_bynder.sim_collections import CollectionStore
+from syncbridge_bynder.sim_listing import (
+    ORDER_KEYS,
+    full_listing,
+    listing_page,
+    parse_query,
+)
+from syncbridge_bynder.sim_params import (
+    BadRequest,
+    bynder_id,
+    dedupe,
+    flag,
+    iso,
+    parse_iso,
+    parse_param,
+    split,
+)
 
 #: Metaproperty name -> (label, how an asset's value is found in the world).
 METAPROPERTIES: dict[str, tuple[str, Callable[[SandboxAsset], str | None]]] = {
@@ -29,27 +53,13 @@ METAPROPERTIES: dict[str, tuple[str, Callable[[SandboxAsset], str | None]]] = {
     "Audience": ("Audience", lambda a: a.audience),
     "PerformanceTier": ("Performance tier", lambda _a: None),
 }
-
-
-def bynder_id(*parts: object) -> str:
-    """A deterministic id in Bynder's ``8-4-4-16`` upper-case style (metaproperties, options)."""
-    raw = str(uuid.uuid5(_NS, ":".join(map(str, parts)))).upper()
-    return raw[:23] + raw[24:]
-
-
-def iso(at: datetime) -> str:
-    """Bynder's timestamp format: ISO 8601 in UTC to the second with ``Z``."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> datetime:
-    """A Bynder date parameter (``2024-01-02``, ``...T10:00:00Z``, with offset) as aware UTC."""
-    at = datetime.fromisoformat(value.strip().replace(" ", "+"))
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-class BadRequest(ValueError):
-    """The request is wrong in a way Bynder answers with 400."""
+#: Modify-media fields Bynder documents that the simulator refuses: the media JSON they would
+#: show up in is not published.
+_SCHEDULED = ("archiveDate", "limitedDate", "watermarkDate")
+_TEXT_FIELDS = ("name", "description", "copyright")
+_FLAGS = ("archive", "limited", "isPublic")
+#: The world's folder whose media the portal has published.
+_PUBLIC_FOLDER = "Web"
 
 
 @dataclass
@@ -58,7 +68,7 @@ class PendingWrite:
 
     due: float
     media_id: str
-    fields: dict[str, str]
+    fields: dict[str, Any]
     #: metaproperty id -> option ids (validated when the write was accepted).
     options: dict[str, list[str]]
     tags: list[str] | None
@@ -94,7 +104,7 @@ class IpRateLimit:
 
 
 class BynderPortal:
-    """A portal's asset bank: media by id, metaproperties by id, and the write queue."""
+    """A portal's asset bank: media, metaproperties, brands, collections and the write queue."""
 
     def __init__(
         self,
@@ -103,21 +113,40 @@ class BynderPortal:
         write_delay_s: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        inclusive_date_filters: bool = True,
     ) -> None:
         self.world = world
         self.write_delay_s = write_delay_s
         self.clock = clock
         self.wall_clock = wall_clock
+        #: Whether ``dateModified=T`` (and ``dateCreated=T``) keep media at exactly ``T``.
+        self.inclusive_date_filters = inclusive_date_filters
         self.brand_id = bynder_id(world.seed, "brand")
+        self.brands: dict[str, dict[str, Any]] = {
+            self.brand_id: _brand(self.brand_id, "Acme"),
+        }
+        labs = _brand(bynder_id(world.seed, "brand", "labs"), "Acme Labs")
+        self.brands[labs["id"]] = labs
         self.metaproperties: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        #: ``views``/``downloads`` by medium, shown with ``stats=1``.
+        self.stats: dict[str, dict[str, int]] = {}
         #: Sorted ``(order key, id)`` lists by order field; cleared whenever media change.
         self._indexes: dict[str, list[tuple[Any, str]]] = {}
         self.pending: list[PendingWrite] = []
         self.applied_writes = 0
+        self.collections = CollectionStore(
+            world.seed, {"id": bynder_id(world.seed, "user"), "name": "Sandbox Uploader"}
+        )
         self._seed_metaproperties(world)
-        for asset in world.assets():
-            self.media[asset.id] = self._render(asset)
+        assets = world.assets()
+        for asset in assets:
+            self.media[asset.id] = self._render(asset, labs["id"])
+            self.stats[asset.id] = {
+                "views": asset.index * 7 % 500,
+                "downloads": asset.index * 3 % 90,
+            }
+        self._seed_collections(assets)
         #: The newest ``dateModified`` (same-format ISO strings sort like the instants).
         self._newest = max((m["dateModified"] for m in self.media.values()), default="")
 
@@ -150,6 +179,14 @@ class BynderPortal:
             for option in values[name]:
                 self.add_option(mp_id, option, option.replace("-", " ").title())
 
+    def _seed_collections(self, assets: list[SandboxAsset]) -> None:
+        for folder in FOLDERS:
+            members = [a for a in assets if a.folder == folder]
+            created = min((a.created_at for a in members), default=datetime(2025, 1, 1, tzinfo=UTC))
+            self.collections.seed_collection(
+                folder, folder, created, [a.id for a in members], public=folder == _PUBLIC_FOLDER
+            )
+
     def add_option(self, mp_id: str, name: str, label: str | None = None) -> dict[str, Any]:
         """Create an option on a metaproperty; raises BadRequest when the name is taken."""
         mp = self.metaproperties[mp_id]
@@ -171,11 +208,15 @@ class BynderPortal:
     def metaproperty_by_name(self, name: str) -> dict[str, Any]:
         return next(mp for mp in self.metaproperties.values() if mp["name"] == name)
 
+    def metaproperty_named(self, name: str) -> dict[str, Any] | None:
+        """The metaproperty called ``name``, or None."""
+        return next((mp for mp in self.metaproperties.values() if mp["name"] == name), None)
+
     def _option_id(self, mp_name: str, option_name: str) -> str:
         mp = self.metaproperty_by_name(mp_name)
         return str(next(o["id"] for o in mp["options"] if o["name"] == option_name))
 
-    def _render(self, asset: SandboxAsset) -> dict[str, Any]:
+    def _render(self, asset: SandboxAsset, labs_brand_id: str) -> dict[str, Any]:
         rng_hash = bynder_id(self.world.seed, "hash", asset.index).replace("-", "")[:16].lower()
         width, height = asset.width, asset.height
         orientation = (
@@ -189,14 +230,14 @@ class BynderPortal:
             "copyright": "Acme Corp",
             "type": asset.asset_type,
             "extension": [asset.extension],
-            "brandId": self.brand_id,
+            "brandId": labs_brand_id if asset.index % 5 == 4 else self.brand_id,
             "tags": list(asset.tags),
             "propertyOptions": [],
             "dateCreated": iso(asset.created_at),
             "dateModified": iso(asset.modified_at),
             "datePublished": iso(asset.created_at),
             "archive": 0,
-            "isPublic": 0,
+            "isPublic": 1 if asset.folder == _PUBLIC_FOLDER else 0,
             "limited": 0,
             "watermarked": 0,
             "width": width,
@@ -204,8 +245,6 @@ class BynderPortal:
             "orientation": orientation,
             "fileSize": asset.file_size,
             "userCreated": "Sandbox Uploader",
-            "views": asset.index * 7 % 500,
-            "downloads": asset.index * 3 % 90,
             "thumbnails": {
                 kind: f"https://acme.bynder.com/m/{rng_hash}/{kind}-{asset.name}.jpg"
                 for kind in ("mini", "thul", "webimage")
@@ -228,11 +267,11 @@ class BynderPortal:
         self.media[media_id].update(fields)
         self._indexes.clear()
 
-    def _index(self, field_name: str) -> list[tuple[Any, str]]:
+    def index(self, field_name: str) -> list[tuple[Any, str]]:
         """Every medium as ``(order key, id)``, sorted; built once per state of the media."""
         index = self._indexes.get(field_name)
         if index is None:
-            key = _ORDER_KEYS[field_name]
+            key = ORDER_KEYS[field_name]
             index = self._indexes[field_name] = sorted(
                 (key(m), m["id"]) for m in self.media.values()
             )
@@ -240,58 +279,32 @@ class BynderPortal:
 
     def listing_page(
         self, params: Mapping[str, str], page: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]] | None]:
-        """One page of :meth:`listing`, its total, and (with ``count=1``) every match.
-
-        The common read (no filter but ``dateModified``, in any order) is served from a
-        sorted index: a page costs about the page, not the portal.
-        """
-        filters = {k for k in params if k in _FILTERS}
-        if filters <= {"dateModified"} and params.get("count") != "1":
-            field_name, descending = _order(params.get("orderBy", "dateCreated desc"))
-            index = self._index(field_name)
-            since = params.get("dateModified")
-            if since and (field_name != "dateModified" or descending):
-                return self._page_of(self.listing(params), page, limit)
-            start = 0
-            if since:
-                floor = iso(_parse_param(since, "dateModified"))
-                start = bisect.bisect_left(index, (floor, ""))
-            offset = (page - 1) * limit
-            if descending:
-                high = len(index) - offset
-                ids = [i for _k, i in reversed(index[max(0, high - limit) : max(0, high)])]
-            else:
-                ids = [i for _k, i in index[start + offset : start + offset + limit]]
-            return [self.media[i] for i in ids], len(index) - start, None
-        return self._page_of(self.listing(params), page, limit)
-
-    @staticmethod
-    def _page_of(
-        items: list[dict[str, Any]], page: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
-        return items[(page - 1) * limit : page * limit], len(items), items
+    ) -> tuple[list[dict[str, Any]], int | None, list[dict[str, Any]] | None]:
+        """One page of :meth:`listing`, the number of matches when known without a scan (or
+        asked for), and every match with ``count=1``/``total=1``. Raises BadRequest."""
+        return listing_page(self, parse_query(params, self), page, limit)
 
     def listing(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """Every medium matching the v4 list filters, in ``orderBy`` order (ties by id)."""
-        items: Iterable[dict[str, Any]] = self.media.values()
-        if since := params.get("dateModified"):
-            floor = iso(_parse_param(since, "dateModified"))
-            items = [m for m in items if m["dateModified"] >= floor]
-        if kind := params.get("type"):
-            items = [m for m in items if m["type"] == kind]
-        if ids := params.get("ids"):
-            wanted = set(_split(ids))
-            items = [m for m in items if m["id"] in wanted]
-        if tags := params.get("tags"):
-            needed = set(_split(tags))
-            items = [m for m in items if needed <= set(m["tags"])]
-        if options := params.get("propertyOptionId"):
-            needed = set(_split(options))
-            items = [m for m in items if needed <= set(m["propertyOptions"])]
-        if keyword := params.get("keyword", "").strip().casefold():
-            items = [m for m in items if keyword in _haystack(m)]
-        return _ordered(list(items), params.get("orderBy", "dateCreated desc"))
+        return full_listing(self, parse_query(params, self))
+
+    def media_items(self, media_id: str) -> list[dict[str, Any]]:
+        """A medium's files (``mediaItems``): the original, version 1, active."""
+        media = self.media[media_id]
+        return [
+            {
+                "id": bynder_id(self.world.seed, "item", media_id, 1),
+                "type": "original",
+                "version": 1,
+                "active": 1,
+                "fileName": f"{media['name']}.{media['extension'][0]}",
+                "dateCreated": media["dateCreated"],
+                "size": media["fileSize"],
+                "width": media["width"],
+                "height": media["height"],
+                "thumbnails": dict(media["thumbnails"]),
+            }
+        ]
 
     def tag_counts(self) -> Counter[str]:
         return Counter(tag for m in self.media.values() for tag in m["tags"])
@@ -299,31 +312,61 @@ class BynderPortal:
     # -- writes ----------------------------------------------------------------------------
 
     def accept_write(self, media_id: str, form: Mapping[str, str]) -> None:
-        """Validate and queue a modify-media form; raises BadRequest, KeyError (unknown id)."""
+        """Validate and queue a modify-media form; raises BadRequest, KeyError (unknown id).
+
+        Keys Bynder does not document are ignored, as Bynder ignores them.
+        """
         if media_id not in self.media:
             raise KeyError(media_id)
+        if scheduled := [k for k in _SCHEDULED if k in form]:
+            raise BadRequest(
+                f"{scheduled[0]} (scheduled changes) is not supported by the simulator"
+            )
         options: dict[str, list[str]] = {}
         for key, value in form.items():
             if key.startswith("metaproperty."):
                 options[key.removeprefix("metaproperty.")] = self._valid_options(key, value)
-        tags = _dedupe(_split(form["tags"])) if "tags" in form else None
-        fields = {k: form[k] for k in ("name", "description", "copyright") if k in form}
+        tags = dedupe(split(form["tags"])) if "tags" in form else None
+        fields = self._valid_fields(self.media[media_id], form)
         if tags is None and not options and not fields:
             return
         due = self.clock() + self.write_delay_s
         self.pending.append(PendingWrite(due, media_id, fields, options, tags))
+
+    def _valid_fields(self, media: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:
+        fields: dict[str, Any] = {k: form[k] for k in _TEXT_FIELDS if k in form}
+        if "brandId" in form:
+            if form["brandId"] not in self.brands:
+                raise BadRequest(f"brandId {form['brandId']!r} is not a brand of this portal")
+            fields["brandId"] = form["brandId"]
+        if "datePublished" in form:
+            fields["datePublished"] = iso(parse_param(form["datePublished"], "datePublished"))
+        for name in _FLAGS:
+            value = flag(form, name)
+            if value is not None:
+                fields[name] = int(value)
+        if fields.get("isPublic") == 0 and media["isPublic"] == 1:
+            raise BadRequest("isPublic cannot be changed back once an asset is public")
+        return fields
 
     def _valid_options(self, key: str, value: str) -> list[str]:
         mp = self.metaproperties.get(key.removeprefix("metaproperty."))
         if mp is None:
             raise BadRequest(f"unknown metaproperty in {key!r}")
         known = {o["id"] for o in mp["options"]}
-        chosen = _dedupe(_split(value))
+        chosen = dedupe(split(value))
         if unknown := [o for o in chosen if o not in known]:
             raise BadRequest(f"unknown option ids for {mp['name']}: {', '.join(unknown)}")
         if len(chosen) > 1 and not mp["isMultiselect"]:
             raise BadRequest(f"{mp['name']} takes one option")
         return chosen
+
+    def delete(self, media_id: str) -> None:
+        """Delete a medium (``DELETE /api/v4/media/{id}/``); raises KeyError."""
+        del self.media[media_id]
+        self.stats.pop(media_id, None)
+        self.collections.forget_media(media_id)
+        self._indexes.clear()
 
     def apply_due(self) -> int:
         """Apply the queued writes whose delay has passed; returns how many were applied."""
@@ -375,49 +418,14 @@ class BynderPortal:
         return parse_iso(self._newest)
 
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _dedupe(values: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
-def _parse_param(value: str, name: str) -> datetime:
-    try:
-        return parse_iso(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} is not an ISO 8601 date") from exc
-
-
-def _haystack(media: Mapping[str, Any]) -> str:
-    return " ".join([media["name"], media.get("description", ""), *media["tags"]]).casefold()
-
-
-_ORDER_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "dateModified": lambda m: m["dateModified"],
-    "dateCreated": lambda m: m["dateCreated"],
-    "name": lambda m: m["name"].casefold(),
-}
-
-
-#: The list filters :meth:`BynderPortal.listing` applies.
-_FILTERS = frozenset({"dateModified", "type", "ids", "tags", "propertyOptionId", "keyword"})
-
-
-def _order(order_by: str) -> tuple[str, bool]:
-    """``(field, descending)`` of an ``orderBy``; BadRequest when unsupported."""
-    field_name, _, direction = order_by.strip().partition(" ")
-    if field_name not in _ORDER_KEYS or direction.strip().lower() not in ("asc", "desc"):
-        raise BadRequest(f"orderBy {order_by!r} is not supported")
-    return field_name, direction.strip().lower() == "desc"
-
-
-def _ordered(items: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
-    field_name, descending = _order(order_by)
-    key = _ORDER_KEYS[field_name]
-    # The id tie-break keeps pages stable when many media share a timestamp.
-    return sorted(items, key=lambda m: (key(m), m["id"]), reverse=descending)
+def _brand(brand_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": brand_id,
+        "name": name,
+        "description": f"{name} brand (sandbox)",
+        "image": f"https://acme.bynder.com/brands/{brand_id}/logo.png",
+        "subBrands": [],
+    }
 
 
 __all__ = [

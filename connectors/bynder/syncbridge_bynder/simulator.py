@@ -1,47 +1,57 @@
 """A Bynder portal simulator (API v4 + SNS webhooks) built from the sandbox ``World``.
 
-Implemented, following reference/vendor-apis.md section 4 and the official SDKs:
+Implemented, following reference/vendor-apis.md section 4, Bynder's API reference and the
+official SDKs. Every route implements each parameter Bynder documents for it or refuses it
+with 400 in Bynder's shape ``{"message": ..., "statuscode": N}``; parameters Bynder does not
+document are refused too (a misspelt filter must not answer an unfiltered 200).
 
 * ``Authorization: Bearer <permanent token>`` on every ``/api/`` call; a missing or wrong
-  token answers 401 ``{"message": ..., "statuscode": 401}`` (the shape of Bynder's v4
-  answers such as the 202 below; the exact 401 text is UNVERIFIED).
-* ``GET /api/v4/media/``: ``page`` (1-based), ``limit`` (default 50, capped at 1000),
-  ``orderBy`` (``dateModified|dateCreated|name asc|desc``, default ``dateCreated desc``,
-  ties broken by id), filters ``dateModified`` (at or after), ``type``, ``tags`` (all of),
-  ``ids``, ``propertyOptionId`` (all of), ``keyword``; a bare JSON array, or with ``count=1``
-  ``{"count": {"total": N, "type": {...}}, "media": [...]}``.
+  token answers 401 (the exact 401 text is UNVERIFIED).
+* ``GET /api/v4/media/``: see ``sim_listing`` for every filter, order and variant.
 * ``GET /api/v4/media/{id}/`` (404 unknown) in Bynder's field names and types: 0/1 flags,
-  ISO ``Z`` dates to the second, ``property_<Name>`` option-name lists, ``propertyOptions``.
+  ISO ``Z`` dates to the second, ``property_<Name>`` option-name lists, ``propertyOptions``;
+  ``versions=1`` adds ``mediaItems``, ``stats=1`` adds ``views``/``downloads``.
 * ``POST /api/v4/media/{id}/`` (or ``/api/v4/media/`` with an ``id`` field), form-encoded:
   ``tags`` replaces the tag set, ``metaproperty.<id>=<optionId>[,...]`` replaces that
-  metaproperty's options (empty clears), ``name``/``description``/``copyright``. Answers 202
-  ``{"message":"Accepted","statuscode":202}`` and applies the change ``write_delay_s`` later,
-  bumping ``dateModified``. A JSON body is accepted with 202 and ignored, as Bynder does.
-* ``GET /api/v4/metaproperties/`` (object keyed by name), ``GET .../{id}/``,
-  ``POST .../{id}/options/`` with form field ``data=<JSON>`` (answer shape UNVERIFIED).
-* ``GET /api/v4/tags/`` ``[{id, tag, mediaCount}]``, ``GET /api/v4/account/``.
+  metaproperty's options (empty clears), ``name``/``description``/``copyright``,
+  ``brandId``, ``datePublished``, ``archive``/``limited``/``isPublic`` (public is one-way).
+  Answers 202 ``{"message":"Accepted","statuscode":202}`` and applies the change
+  ``write_delay_s`` later, bumping ``dateModified``. A JSON body, or keys Bynder does not
+  document, are accepted with 202 and ignored, as Bynder does. ``archiveDate``,
+  ``limitedDate`` and ``watermarkDate`` are refused (400). ``DELETE`` answers 204.
+* ``GET /api/v4/media/{id}/download/`` (``type=original|additional``),
+  ``.../download/{itemId}/`` and ``.../{version}/download/``: ``{"s3_file": URL}``.
+* ``GET /api/v4/metaproperties/`` (object keyed by name; ``count``, ``type``, ``options``,
+  ``ids``), ``GET .../{id}/`` (``count``, ``type``, ``options``), ``POST .../{id}/options/``
+  with form field ``data=<JSON>`` (answer shape UNVERIFIED).
+* ``GET /api/v4/tags/`` ``[{id, tag, mediaCount}]`` (``limit``, ``page``, ``orderBy``
+  ``tag|mediaCount asc|desc``, ``keyword``, ``mincount``), ``GET /api/v4/brands/``,
+  ``GET /api/v4/account/``, ``GET /api/v4/account/derivatives/``, and the collection routes
+  of ``sim_collection_routes``.
+* Routes of Bynder's API left out (uploads, usage, workflow, PIM, metaproperty editing)
+  answer 501 in Bynder's shape; unknown routes 404 and wrong methods 405, also as JSON.
 * 4,500 requests per 5 minutes per client IP, then 429 until the IP has been quiet for
   5 minutes (requests during the block extend it); no rate-limit headers. All configurable.
 * SNS deliveries signed with a test key (``notification``, ``subscription_confirmation``),
   the signing certificate at its SNS-style path and a ``SubscribeURL`` endpoint.
 * Mountable under a path prefix (ASGI ``root_path``); ``connection_settings(base_url)``
   gives a connection's settings for the public address and points the SNS URLs there.
+* ``inclusive_date_filters`` chooses whether ``dateModified=T`` keeps media at exactly ``T``
+  (Bynder documents "modified after" without saying), so clients can be tested both ways.
 
-Left out: OAuth 2 flows, uploads, downloads, collections, brands, usage, workflow, derivatives,
-text/date metaproperties, the ``total=1`` variant, versions, and the v7 webhooks API.
+Left out: OAuth 2 flows, uploads, usage, workflow, derivatives' files, sub-brands,
+categories, text/date metaproperties, cursor paging, and the v7 webhooks API.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from collections import Counter
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -49,20 +59,38 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
 from syncbridge.sandbox.world import World
+from syncbridge_bynder.sim_catalog_routes import catalog_routes
+from syncbridge_bynder.sim_collection_routes import collection_routes
+from syncbridge_bynder.sim_http import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    accepted,
+    error,
+    error_body,
+    form,
+    paging,
+)
+from syncbridge_bynder.sim_listing import listing_page as listing_page_of
+from syncbridge_bynder.sim_listing import parse_query
+from syncbridge_bynder.sim_params import BadRequest, bynder_id, flag, only_known
 from syncbridge_bynder.sim_sns import Delivery, SigningIdentity, SnsTopic
-from syncbridge_bynder.sim_state import BadRequest, BynderPortal, IpRateLimit, bynder_id
+from syncbridge_bynder.sim_state import BynderPortal, IpRateLimit
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 50
-
-
-def error_body(status: int, message: str | None = None) -> dict[str, object]:
-    """Bynder's v4 answer shape for a status: ``{"message": ..., "statuscode": N}``."""
-    return {"message": message or HTTPStatus(status).phrase, "statuscode": status}
-
-
-def _error(status: int, message: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message), status_code=status)
+_ALL = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+#: Routes of Bynder's API (and of its SDKs) that the simulator does not serve: 501.
+_LEFT_OUT: list[tuple[str, list[str]]] = [
+    ("/api/v4/metaproperties/", ["POST"]),
+    ("/api/v4/metaproperties/{mp_id}/", ["POST", "DELETE"]),
+    ("/api/v4/metaproperties/{mp_id}/options/{option_id}/", ["POST", "DELETE"]),
+    ("/api/v4/media/save/{rest:path}", _ALL),
+    ("/api/v4/media/{media_id}/save/{rest:path}", _ALL),
+    ("/api/v4/upload/{rest:path}", _ALL),
+    ("/api/upload/{rest:path}", _ALL),
+    ("/api/media/usage/", _ALL),
+    ("/api/media/options", _ALL),
+    ("/api/workflow/{rest:path}", _ALL),
+    ("/api/pim/{rest:path}", _ALL),
+]
 
 
 class BynderSimulator:
@@ -82,8 +110,11 @@ class BynderSimulator:
         sns_public_base_url: str | None = None,
         identity: SigningIdentity | None = None,
         account_name: str = "Acme Corp (sandbox)",
+        inclusive_date_filters: bool = True,
     ) -> None:
-        self.portal = BynderPortal(world, write_delay_s=write_delay_s)
+        self.portal = BynderPortal(
+            world, write_delay_s=write_delay_s, inclusive_date_filters=inclusive_date_filters
+        )
         self.rate_limit = IpRateLimit(rate_limit, rate_window_s, rate_block_s)
         self.topic = SnsTopic(
             identity or SigningIdentity.generate(),
@@ -181,15 +212,23 @@ class BynderSimulator:
             Route("/api/v4/media/", self._media_modify_by_field, methods=["POST"]),
             Route("/api/v4/media/{media_id}/", self._media_info, methods=["GET"]),
             Route("/api/v4/media/{media_id}/", self._media_modify, methods=["POST"]),
-            Route("/api/v4/metaproperties/", self._metaproperties, methods=["GET"]),
-            Route("/api/v4/metaproperties/{mp_id}/", self._metaproperty, methods=["GET"]),
-            Route("/api/v4/metaproperties/{mp_id}/options/", self._create_option, methods=["POST"]),
-            Route("/api/v4/tags/", self._tags, methods=["GET"]),
+            Route("/api/v4/media/{media_id}/", self._media_delete, methods=["DELETE"]),
+            Route("/api/v4/media/{media_id}/download/", self._download, methods=["GET"]),
+            Route("/api/v4/media/{media_id}/download/{item_id}/", self._download, methods=["GET"]),
+            Route(
+                "/api/v4/media/{media_id}/{version:int}/download/",
+                self._download,
+                methods=["GET"],
+            ),
             Route("/api/v4/account/", self._account, methods=["GET"]),
+            *catalog_routes(self.portal),
+            *collection_routes(self.portal),
+            *(Route(path, _left_out, methods=methods) for path, methods in _LEFT_OUT),
             Route(self.topic.cert_path, self._cert, methods=["GET"]),
             Route("/", self._sns_action, methods=["GET"]),
         ]
-        return _Edge(Starlette(routes=routes), self)
+        handlers = {404: _http_error, 405: _http_error}
+        return _Edge(Starlette(routes=routes, exception_handlers=handlers), self)
 
     def authorised(self, header: str | None) -> bool:
         expected = f"Bearer {self.token}".encode()
@@ -198,83 +237,94 @@ class BynderSimulator:
     async def _media_list(self, request: Request) -> Response:
         params = request.query_params
         try:
-            page, limit = _paging(params)
-            chunk, total, matched = self.portal.listing_page(params, page, limit)
+            page, limit = paging(params)
+            query = parse_query(params, self.portal)
+            chunk, total, matched = listing_page_of(self.portal, query, page, limit)
         except BadRequest as exc:
-            return _error(400, str(exc))
-        if params.get("count") == "1" and matched is not None:
-            types = Counter(m["type"] for m in matched)
-            return JSONResponse({"count": {"total": total, "type": types}, "media": chunk})
-        return JSONResponse(chunk)
+            return error(400, str(exc))
+        if query.include_items or query.include_version:
+            chunk = [
+                self._with_extras(m, query.include_items, query.include_version) for m in chunk
+            ]
+        if matched is None:
+            return JSONResponse(chunk)
+        body: dict[str, Any] = {}
+        if query.count:
+            body["count"] = {"total": total, "type": Counter(m["type"] for m in matched)}
+        if query.total:
+            body["total"] = {"count": total}
+        return JSONResponse({**body, "media": chunk})
+
+    def _with_extras(self, media: dict[str, Any], items: bool, version: bool) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if items:
+            extra["mediaItems"] = self.portal.media_items(media["id"])
+        if version:
+            extra["activeVersion"] = 1
+        return {**media, **extra}
 
     async def _media_info(self, request: Request) -> Response:
-        media = self.portal.media.get(request.path_params["media_id"])
+        media_id = request.path_params["media_id"]
+        params = request.query_params
+        try:
+            only_known(params, ("versions", "stats"), "media")
+            versions, stats = flag(params, "versions"), flag(params, "stats")
+        except BadRequest as exc:
+            return error(400, str(exc))
+        media = self.portal.media.get(media_id)
         if media is None:
-            return _error(404, "Media not found")
-        return JSONResponse(media)
+            return error(404, "Media not found")
+        body = self._with_extras(media, bool(versions), False)
+        if stats:
+            body.update(self.portal.stats[media_id])
+        return JSONResponse(body)
 
     async def _media_modify(self, request: Request) -> Response:
-        return await self._modify(request.path_params["media_id"], await _form(request))
+        return await self._modify(request.path_params["media_id"], await form(request))
 
     async def _media_modify_by_field(self, request: Request) -> Response:
-        form = await _form(request)
-        if "id" not in form:
-            return _error(400, "id is required")
-        return await self._modify(form["id"], form)
+        fields = await form(request)
+        if "id" not in fields:
+            return error(400, "id is required")
+        return await self._modify(fields["id"], fields)
 
-    async def _modify(self, media_id: str, form: Mapping[str, str]) -> Response:
+    async def _modify(self, media_id: str, fields: Mapping[str, str]) -> Response:
         try:
-            self.portal.accept_write(media_id, form)
+            self.portal.accept_write(media_id, fields)
         except KeyError:
-            return _error(404, "Media not found")
+            return error(404, "Media not found")
         except BadRequest as exc:
-            return _error(400, str(exc))
-        return JSONResponse({"message": "Accepted", "statuscode": 202}, status_code=202)
+            return error(400, str(exc))
+        return accepted()
 
-    async def _metaproperties(self, _request: Request) -> Response:
-        return JSONResponse(
-            {mp["name"]: self._with_counts(mp) for mp in self.portal.metaproperties.values()}
-        )
-
-    async def _metaproperty(self, request: Request) -> Response:
-        mp = self.portal.metaproperties.get(request.path_params["mp_id"])
-        if mp is None:
-            return _error(404, "Metaproperty not found")
-        return JSONResponse(self._with_counts(mp))
-
-    def _with_counts(self, mp: Mapping[str, Any]) -> dict[str, Any]:
-        counts = Counter(o for m in self.portal.media.values() for o in m["propertyOptions"])
-        options = [{**o, "mediaCount": counts[o["id"]]} for o in mp["options"]]
-        return {**mp, "options": options}
-
-    async def _create_option(self, request: Request) -> Response:
-        mp_id = request.path_params["mp_id"]
-        if mp_id not in self.portal.metaproperties:
-            return _error(404, "Metaproperty not found")
+    async def _media_delete(self, request: Request) -> Response:
         try:
-            data = json.loads((await _form(request)).get("data", ""))
-            if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-                raise BadRequest("data must be a JSON object with a name")
-            label = data.get("label")
-            option = self.portal.add_option(
-                mp_id, data["name"], label if isinstance(label, str) else None
-            )
-        except (ValueError, BadRequest) as exc:
-            return _error(400, str(exc))
-        body = {"message": "Created", "statuscode": 201, "id": option["id"]}
-        return JSONResponse(body, status_code=201)
+            self.portal.delete(request.path_params["media_id"])
+        except KeyError:
+            return error(404, "Media not found")
+        return Response(status_code=204)
 
-    async def _tags(self, request: Request) -> Response:
+    async def _download(self, request: Request) -> Response:
+        media = self.portal.media.get(request.path_params["media_id"])
+        params = request.query_params
         try:
-            page, limit = _paging(request.query_params)
+            only_known(params, ("type", "hash"), "download")
+            if flag(params, "hash"):
+                raise BadRequest("hash=1 (item ids given as hashes) is not supported")
+            kind = params.get("type", "original")
+            if kind not in ("original", "additional"):
+                raise BadRequest("Invalid type")
         except BadRequest as exc:
-            return _error(400, str(exc))
-        counts = sorted(self.portal.tag_counts().items())
-        tags = [
-            {"id": bynder_id(self.portal.world.seed, "tag", tag), "tag": tag, "mediaCount": n}
-            for tag, n in counts
-        ]
-        return JSONResponse(tags[(page - 1) * limit : page * limit])
+            return error(400, str(exc))
+        if media is None:
+            return error(404, "Media not found")
+        (item,) = self.portal.media_items(media["id"])
+        wanted_item = request.path_params.get("item_id", item["id"])
+        wanted_version = request.path_params.get("version", 1)
+        if kind == "additional" or wanted_item != item["id"] or wanted_version != 1:
+            return error(404, "Original file not available" if kind == "original" else None)
+        url = f"https://acme-bynder-sandbox.s3.amazonaws.com/{media['idHash']}/{item['fileName']}"
+        return JSONResponse({"s3_file": url})
 
     async def _account(self, _request: Request) -> Response:
         return JSONResponse(self.account)
@@ -298,6 +348,15 @@ class BynderSimulator:
         return Response(body, media_type="text/xml")
 
 
+async def _left_out(request: Request) -> Response:
+    return error(501, f"{request.method} {request.url.path} is not served by this simulator")
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return error(status)
+
+
 class _Edge:
     """What stands in front of the portal's API: the per-IP limit, due writes, the token."""
 
@@ -314,13 +373,13 @@ class _Edge:
         ip = client[0] if client else "unknown"
         if not self.sim.rate_limit.allow(ip):
             self.sim.rate_limited += 1
-            await _error(429, "Too Many Requests")(scope, receive, send)
+            await error(429, "Too Many Requests")(scope, receive, send)
             return
         self.sim.portal.apply_due()
         headers = dict(scope["headers"])
         raw = headers.get(b"authorization")
         if not self.sim.authorised(raw.decode("latin-1") if raw else None):
-            await _error(401, "Unauthorized: invalid or missing access token")(scope, receive, send)
+            await error(401, "Unauthorized: invalid or missing access token")(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -330,26 +389,6 @@ def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
-
-
-def _paging(params: Mapping[str, str]) -> tuple[int, int]:
-    try:
-        page = int(params.get("page", "1"))
-        limit = int(params.get("limit", str(DEFAULT_LIMIT)))
-    except ValueError as exc:
-        raise BadRequest("page and limit must be integers") from exc
-    if page < 1 or limit < 1:
-        raise BadRequest("page and limit must be at least 1")
-    return page, min(limit, MAX_LIMIT)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """The urlencoded form of a request; other bodies (JSON) read as empty, as Bynder does."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("application/x-www-form-urlencoded"):
-        return {}
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return dict(parse_qsl(body, keep_blank_values=True))
 
 
 def _sns_error(code: str) -> str:
@@ -364,4 +403,4 @@ def simulator(world: World, *, faults: FaultKnobs | None = None, **options: Any)
     return BynderSimulator(world, faults=faults, **options)
 
 
-__all__ = ["BynderSimulator", "error_body", "simulator"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BynderSimulator", "error_body", "simulator"]

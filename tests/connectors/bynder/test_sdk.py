@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -107,8 +107,10 @@ def test_sdk_lists_media_page_by_page(served: Served, sdk: BynderClient) -> None
 
 def test_sdk_reads_one_medium_as_the_simulator_holds_it(served: Served, sdk: BynderClient) -> None:
     media_id = sorted(served.twin.portal.media)[1]
-    info = sdk.asset_bank_client.media_info(media_id, {"versions": 1})
+    info = sdk.asset_bank_client.media_info(media_id)
     assert info == served.twin.media(media_id)
+    with_stats = sdk.asset_bank_client.media_info(media_id, {"stats": 1})
+    assert with_stats == {**info, **served.twin.portal.stats[media_id]}
 
 
 def test_sdk_reads_metaproperties_and_tags(served: Served, sdk: BynderClient) -> None:
@@ -141,3 +143,76 @@ def test_sdk_sees_a_wrong_token_as_401(served: Served, monkeypatch: pytest.Monke
     assert response is not None
     assert response.status_code == 401
     assert response.json()["statuscode"] == 401
+
+
+# ----- issue 7, item 6: every parameter the SDK sends is honoured or refused ---------------
+
+
+def test_sdk_filters_media_by_a_metaproperty_option_name(served: Served, sdk: BynderClient) -> None:
+    listed = sdk.asset_bank_client.media_list({"property_Region": "apac", "limit": 1000})
+    expected = {i for i, m in served.twin.portal.media.items() if m["property_Region"] == ["apac"]}
+    assert expected
+    assert {m["id"] for m in listed} == expected
+
+
+def test_sdk_filters_media_by_is_public(served: Served, sdk: BynderClient) -> None:
+    listed = sdk.asset_bank_client.media_list({"isPublic": 1, "limit": 1000})
+    expected = {i for i, m in served.twin.portal.media.items() if m["isPublic"] == 1}
+    assert expected
+    assert expected != set(served.twin.portal.media)
+    assert {m["id"] for m in listed} == expected
+
+
+def test_sdk_filters_media_by_collection(sdk: BynderClient) -> None:
+    collections = sdk.collection_client.collections({"limit": 1000})
+    assert collections
+    for collection in collections:
+        members = sdk.collection_client.collection_media_ids(collection["id"])
+        listed = sdk.asset_bank_client.media_list({"collectionId": collection["id"], "limit": 1000})
+        assert sorted(m["id"] for m in listed) == sorted(members)
+        assert len(members) == collection["collectionCount"]
+
+
+def test_sdk_filters_media_by_brand(served: Served, sdk: BynderClient) -> None:
+    brands = sdk.asset_bank_client.brands()
+    assert len(brands) >= 2
+    seen: list[str] = []
+    for brand in brands:
+        listed = sdk.asset_bank_client.media_list({"brandId": brand["id"], "limit": 1000})
+        assert listed
+        assert {m["brandId"] for m in listed} == {brand["id"]}
+        seen += [m["id"] for m in listed]
+    assert sorted(seen) == sorted(served.twin.portal.media)
+
+
+def test_sdk_media_info_with_versions_has_media_items(served: Served, sdk: BynderClient) -> None:
+    media_id = sorted(served.twin.portal.media)[1]
+    info = sdk.asset_bank_client.media_info(media_id, {"versions": 1})
+    (original,) = info["mediaItems"]
+    assert original["type"] == "original"
+    assert original["active"] == 1
+    assert original["version"] == 1
+    assert (original["width"], original["height"]) == (info["width"], info["height"])
+    assert "mediaItems" not in sdk.asset_bank_client.media_info(media_id)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda sdk: sdk.pim_client.metaproperties(),
+        lambda sdk: sdk.workflow_client.users(),
+        lambda sdk: sdk.asset_bank_client.usage(),
+        lambda sdk: sdk.session.get("/v4/no-such-thing/"),
+    ],
+    ids=["pim", "workflow", "usage", "unknown"],
+)
+def test_sdk_sees_routes_the_simulator_leaves_out_as_bynder_json_errors(
+    sdk: BynderClient, call: Callable[[BynderClient], object]
+) -> None:
+    with pytest.raises(requests.HTTPError) as caught:
+        call(sdk)
+    response = caught.value.response
+    assert response is not None
+    assert response.status_code in (404, 501)
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["statuscode"] == response.status_code
