@@ -147,7 +147,7 @@ class BynderConnector:
             items = _media_list(
                 await self.http.get_json("v4/media/", params={**params, "page": cursor.page})
             )
-            step = cursor.step(items, limit)
+            step = cursor.step(items, limit, self.settings.incremental_lookback_s)
             records = [_media_record(m) for m in step.media]
             log.info("bynder.page_read", stream=MEDIA, page=cursor.page, count=len(records))
             yield Page(records, step.cursor.encode())

@@ -22,6 +22,9 @@ class BynderSettings(ConnectorSettings):
     #: The metaproperty syncbridge owns (its options carry the performance tier), if any.
     owned_metaproperty_id: str | None = None
     page_size: int = Field(default=100, ge=1, le=1000)
+    #: An incremental read lists again this many seconds before its watermark (media Bynder's
+    #: index shows late); media already read there are dropped, so nothing comes back twice.
+    incremental_lookback_s: float = Field(default=10.0, ge=0, le=3600)
     #: SNS topics whose deliveries are accepted; empty refuses every delivery.
     sns_topic_arns: list[str] = Field(default_factory=list)
     #: A PEM certificate used instead of fetching ``SigningCertURL`` (tests and sandbox only).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from syncbridge_bynder import BynderConnector
+from syncbridge_bynder.media_cursor import SEEN_LIMIT, MediaCursor
+from syncbridge_bynder.sim_params import iso, parse_iso
 from syncbridge_bynder.simulator import BynderSimulator
-from syncbridge_bynder.media_cursor import MediaCursor
 
 from syncbridge.connector.errors import (
     AuthError,
@@ -30,9 +32,12 @@ from syncbridge.sandbox.faults import FaultKnobs
 from .support import PORTAL, client_for, connector_for, make_simulator
 
 
-@pytest.fixture
-def sim() -> BynderSimulator:
-    return make_simulator()
+@pytest.fixture(params=[True, False], ids=["inclusive", "exclusive"])
+def sim(request: pytest.FixtureRequest) -> BynderSimulator:
+    """The portal, with ``dateModified=T`` keeping media at exactly ``T`` or not: Bynder does
+    not say which, and the connector must read the same either way."""
+    inclusive: bool = request.param
+    return make_simulator(inclusive_date_filters=inclusive)
 
 
 @pytest.fixture
@@ -119,14 +124,106 @@ async def test_media_changed_during_a_tie_block_walk_is_not_skipped(
     assert sorted(got) == sorted([*sim.portal.media, block[0]])
 
 
-async def test_watermark_reads_only_the_last_second_again(
+async def test_ties_at_a_page_boundary_are_never_lost(
+    sim: BynderSimulator, connector: BynderConnector
+) -> None:
+    # Seven media share one second and the first page ends among them: the rest of that
+    # second must still be listed, whether Bynder keeps media at exactly "dateModified".
+    ordered = sorted(sim.portal.media.values(), key=lambda m: (m["dateModified"], m["id"]))
+    stamp_all(sim, ordered[6]["dateModified"], [m["id"] for m in ordered[6:13]])
+    ids = ids_of(await read_all(connector, "media"))
+    assert sorted(ids) == sorted(sim.portal.media)
+
+
+async def test_incremental_read_without_changes_returns_nothing(
+    connector: BynderConnector,
+) -> None:
+    watermark = (await read_all(connector, "media"))[-1].next_cursor
+    again = await read_all(connector, "media", watermark)
+    assert ids_of(again) == []
+    assert again[-1].next_cursor == watermark
+
+
+async def test_a_changed_item_comes_back_alone(
+    sim: BynderSimulator, connector: BynderConnector
+) -> None:
+    watermark = (await read_all(connector, "media"))[-1].next_cursor
+    changed = sorted(sim.portal.media)[7]
+    sim.edit_tags(changed, ["edited"])
+    again = await read_all(connector, "media", watermark)
+    assert ids_of(again) == [changed]
+    assert ids_of(await read_all(connector, "media", again[-1].next_cursor)) == []
+
+
+async def test_media_reaching_the_watermark_second_later_are_read(
+    sim: BynderSimulator, connector: BynderConnector
+) -> None:
+    # Media changed in the very second of the watermark, after the read: same timestamp.
+    pages = await read_all(connector, "media")
+    newest = max(m["dateModified"] for m in sim.portal.media.values())
+    late = sorted(i for i, m in sim.portal.media.items() if m["dateModified"] != newest)[:3]
+    stamp_all(sim, newest, late)
+    again = ids_of(await read_all(connector, "media", pages[-1].next_cursor))
+    assert sorted(again) == late
+
+
+async def test_a_medium_changed_again_within_the_watermark_second_comes_back(
     sim: BynderSimulator, connector: BynderConnector
 ) -> None:
     pages = await read_all(connector, "media")
-    watermark = pages[-1].next_cursor
-    again = ids_of(await read_all(connector, "media", watermark))
     newest = max(m["dateModified"] for m in sim.portal.media.values())
-    assert set(again) == {i for i, m in sim.portal.media.items() if m["dateModified"] == newest}
+    (last,) = [i for i, m in sim.portal.media.items() if m["dateModified"] == newest]
+    sim.portal.edit(last, tags=["changed", "in", "the", "same", "second"])
+    assert ids_of(await read_all(connector, "media", pages[-1].next_cursor)) == [last]
+
+
+@pytest.mark.parametrize(("lookback_s", "found"), [(10.0, True), (2.0, False)])
+async def test_lookback_reads_media_the_index_showed_late(
+    sim: BynderSimulator, client: httpx.AsyncClient, lookback_s: float, found: bool
+) -> None:
+    connector = connector_for(sim, client, incremental_lookback_s=lookback_s)
+    watermark = (await read_all(connector, "media"))[-1].next_cursor
+    # A medium modified 5 s before the newest one turns up only after the read.
+    newest = max(parse_iso(m["dateModified"]) for m in sim.portal.media.values())
+    template = sim.portal.media[sorted(sim.portal.media)[0]]
+    late = {**template, "id": "LATE-MEDIUM", "dateModified": iso(newest - timedelta(seconds=5))}
+    sim.portal.media[late["id"]] = late
+    sim.portal.edit(late["id"])
+    again = ids_of(await read_all(connector, "media", watermark))
+    assert again == (["LATE-MEDIUM"] if found else [])
+
+
+async def test_seen_media_are_bounded_and_still_not_read_again() -> None:
+    # 1,200 media over the last 20 minutes, all inside a one-hour look-back.
+    sim = make_simulator(assets=1200)
+    start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    for n, media_id in enumerate(sorted(sim.portal.media)):
+        sim.portal.edit(media_id, dateModified=iso(start + timedelta(seconds=n)))
+    async with client_for(sim) as http:
+        connector = connector_for(sim, http, incremental_lookback_s=3600, page_size=100)
+        watermark = (await read_all(connector, "media"))[-1].next_cursor
+        assert watermark is not None
+        assert len(MediaCursor.decode(watermark).seen) <= SEEN_LIMIT
+        assert ids_of(await read_all(connector, "media", watermark)) == []
+        changed = sorted(sim.portal.media)[5]
+        sim.edit_tags(changed, ["edited"])
+        assert ids_of(await read_all(connector, "media", watermark)) == [changed]
+
+
+@pytest.mark.parametrize("seen_at_since", [False, True])
+async def test_a_cursor_of_the_previous_format_is_read_as_meant(
+    sim: BynderSimulator, connector: BynderConnector, seen_at_since: bool
+) -> None:
+    await read_all(connector, "media")
+    newest = max(m["dateModified"] for m in sim.portal.media.values())
+    at_newest = sorted(i for i, m in sim.portal.media.items() if m["dateModified"] == newest)
+    seen = at_newest if seen_at_since else []
+    old = json.dumps({"since": newest, "page": 1, "seen": seen})
+    again = await read_all(connector, "media", old)
+    # The old watermark forgot what it read in its last second: that second comes again.
+    assert ids_of(again) == ([] if seen_at_since else at_newest)
+    assert json.loads(again[-1].next_cursor or "")["v"] == 2
+    assert ids_of(await read_all(connector, "media", again[-1].next_cursor)) == []
 
 
 @pytest.mark.parametrize(
@@ -136,6 +233,10 @@ async def test_watermark_reads_only_the_last_second_again(
         '{"since": null, "page": 0, "seen": []}',
         "[]",
         '{"since": null, "page": 2, "seen": [], "walk": "zz", "prior": null}',
+        '{"v": 2, "since": "2026-01-01T00:00:00Z", "floor": null, "window": null, '
+        '"page": 1, "seen": {}}',
+        '{"v": 2, "since": null, "floor": null, "window": null, "page": 1, '
+        '"seen": {"2026-01-01T00:00:00Z": {"a": "not a digest"}}}',
     ],
 )
 async def test_bad_cursor_is_refused(connector: BynderConnector, cursor: str) -> None:
@@ -144,9 +245,11 @@ async def test_bad_cursor_is_refused(connector: BynderConnector, cursor: str) ->
 
 
 def test_cursor_round_trips() -> None:
-    cursor = MediaCursor("2026-01-01T00:00:00Z", 3, ("a", "b"))
+    stamp = "2026-01-01T00:00:00Z"
+    seen = {"a": (stamp, "0123456789abcdef"), "b": ("2025-12-31T23:59:58Z", "")}
+    cursor = MediaCursor(stamp, "2025-12-31T23:59:50Z", 1, seen, "2025-12-31T23:59:50Z")
     assert MediaCursor.decode(cursor.encode()) == cursor
-    walking = MediaCursor("2026-01-01T00:00:00Z", 2, ("a",), "1:" + "0" * 32, "2:" + "f" * 32)
+    walking = MediaCursor(stamp, stamp, 2, seen, stamp, "1:" + "0" * 32, "2:" + "f" * 32)
     assert MediaCursor.decode(walking.encode()) == walking
 
 
