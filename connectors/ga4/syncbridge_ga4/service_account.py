@@ -1,0 +1,139 @@
+"""A Google service-account key file, and the RS256 JWT assertion signed with its key.
+
+The key file is the JSON Google hands out (``type``, ``client_email``, ``private_key``,
+``private_key_id``, ``token_uri``, ...). ``ServiceAccountKey.parse`` reads it with bounds and
+raises ``ValueError`` with a message that never quotes the file; ``assertion`` signs the
+JWT-bearer grant (RFC 7523) that ``token_uri`` exchanges for an access token, with
+``cryptography`` (RSASSA-PKCS1-v1_5 over SHA-256, i.e. ``RS256``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+#: Where Google's own key files send assertions (``token_uri`` of every key file today).
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+#: Older key files name these; both are Google's token endpoint.
+GOOGLE_TOKEN_URIS = frozenset(
+    {
+        GOOGLE_TOKEN_URI,
+        "https://accounts.google.com/o/oauth2/token",
+        "https://www.googleapis.com/oauth2/v4/token",
+    }
+)
+READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: Google refuses assertions living longer than an hour.
+ASSERTION_LIFETIME_S = 3600
+#: A real key file is about 2.4 KB; anything far larger is not one.
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def b64url(raw: bytes) -> str:
+    """Base64url without padding, as JWTs use."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """The bytes of unpadded base64url; raises ``ValueError`` on anything else."""
+    if not text or any(c not in _B64URL for c in text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@dataclass(frozen=True, repr=False)
+class ServiceAccountKey:
+    """The parts of a key file syncbridge uses. ``repr`` shows the account, never the key."""
+
+    client_email: str
+    private_key_id: str | None
+    token_uri: str
+    private_key: rsa.RSAPrivateKey
+
+    def __repr__(self) -> str:
+        return f"ServiceAccountKey(client_email={self.client_email!r})"
+
+    @classmethod
+    def parse(cls, raw: str) -> ServiceAccountKey:
+        """Read a key file; ``ValueError`` names what is wrong without quoting the file."""
+        if len(raw.encode("utf-8", errors="replace")) > MAX_KEY_FILE_BYTES:
+            raise ValueError("is too large to be a service-account key file")
+        try:
+            info = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ValueError("is not JSON (paste the whole key file)") from None
+        if not isinstance(info, dict):
+            raise ValueError("is not a JSON object (paste the whole key file)")
+        if info.get("type") != "service_account":
+            raise ValueError('is not a service-account key file ("type" must be "service_account")')
+        email = _field(info, "client_email")
+        if "@" not in email or len(email) > 320:
+            raise ValueError('has no valid "client_email"')
+        key_id = info.get("private_key_id")
+        if key_id is not None and (not isinstance(key_id, str) or len(key_id) > 200):
+            raise ValueError('has an invalid "private_key_id"')
+        token_uri = _field(info, "token_uri")
+        if not token_uri.startswith(("https://", "http://")) or len(token_uri) > 2000:
+            raise ValueError('has no valid "token_uri"')
+        return cls(email, key_id or None, token_uri, _private_key(_field(info, "private_key")))
+
+    def assertion(self, *, audience: str, now: float, scope: str = READONLY_SCOPE) -> str:
+        """The signed JWT-bearer grant for ``audience`` (the token URI), issued at ``now``."""
+        header: dict[str, Any] = {"alg": "RS256", "typ": "JWT"}
+        if self.private_key_id:
+            header["kid"] = self.private_key_id
+        issued = int(now)
+        claims = {
+            "iss": self.client_email,
+            "scope": scope,
+            "aud": audience,
+            "iat": issued,
+            "exp": issued + ASSERTION_LIFETIME_S,
+        }
+        signing_input = f"{_segment(header)}.{_segment(claims)}".encode("ascii")
+        signature = self.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input.decode('ascii')}.{b64url(signature)}"
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _field(info: dict[str, Any], name: str) -> str:
+    value = info.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f'has no "{name}"')
+    return value
+
+
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # The library's message may quote parts of the PEM: never pass it on.
+        raise ValueError('has a "private_key" that is not an unencrypted PEM key') from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+        raise ValueError('has a "private_key" that is not an RSA key of at least 2048 bits')
+    return key
+
+
+__all__ = [
+    "ASSERTION_LIFETIME_S",
+    "GOOGLE_TOKEN_URI",
+    "GOOGLE_TOKEN_URIS",
+    "JWT_BEARER",
+    "READONLY_SCOPE",
+    "ServiceAccountKey",
+    "b64url",
+    "b64url_decode",
+]

@@ -1,0 +1,261 @@
+"""The GA4 simulator's report engine: world rows aggregated, filtered, ordered and paged.
+
+A report groups the world's ``AnalyticsRow``s of its date range by the requested dimensions
+(unrequested ones are summed over), drops all-zero rows unless ``keepEmptyRows``, applies the
+metric filter, and orders the rows by ``orderBys`` then by the dimension values (GA4 leaves
+ties unordered; the simulator breaks them so paging is stable).
+
+Indexed so a page costs about the page: when rows are ordered by ``date`` first (what a
+paging reader asks for), each day is one cached segment and a page is found by bisecting the
+segments' cumulative counts, so moving the range start from page to page reuses every day
+already computed. Other orders aggregate the whole range once per distinct request and slice
+it. Days within the world's late window are keyed by the simulator's revision, so a revision
+recomputes just those days.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from syncbridge.sandbox.world import LATE_DAYS, World
+from syncbridge_ga4.sim_query import OrderKey, Query
+from syncbridge_ga4.sim_schema import DIMENSION_NAMES, DIMENSIONS, raw_metrics
+
+Number = int | Decimal
+RawRow = tuple[tuple[str, ...], tuple[Number, ...]]
+AggRow = tuple[tuple[str, ...], tuple[Number, ...]]
+#: Rows held by each cache before the least recently used entries go.
+CACHE_ROWS = 600_000
+_READERS = tuple(DIMENSIONS[name].read for name in DIMENSION_NAMES)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a segment contributes beyond its rows: its size and its metric aggregates."""
+
+    count: int
+    totals: tuple[Number, ...]
+    minimums: tuple[Number, ...]
+    maximums: tuple[Number, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One page of a report, and what the response says about the whole result."""
+
+    rows: list[AggRow]
+    row_count: int
+    totals: tuple[Number, ...]
+    minimums: tuple[Number, ...]
+    maximums: tuple[Number, ...]
+
+
+class _RowCache:
+    """An LRU of row lists, bounded by the rows it holds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[Any, list[Any]] = OrderedDict()
+        self._rows = 0
+
+    def get(self, key: Any, make: Callable[[], list[Any]]) -> list[Any]:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+            return found
+        made = make()
+        self._items[key] = made
+        self._rows += len(made)
+        while self._rows > self.limit and len(self._items) > 1:
+            self._rows -= len(self._items.popitem(last=False)[1])
+        return made
+
+
+class ReportEngine:
+    """Answers checked queries over a world, at a revision and with a "today"."""
+
+    def __init__(self, world: World, *, today: date | None = None) -> None:
+        self.world = world
+        self.today = today or world.analytics_end
+        self.revision = 0
+        self._raw = _RowCache(CACHE_ROWS)
+        self._segments = _RowCache(CACHE_ROWS)
+        self._summaries: dict[Any, Summary] = {}
+
+    def days(self, start: date, end: date) -> list[date]:
+        """The days of ``start..end`` that can hold rows (in the window, not after today)."""
+        first = max(start, self.world.analytics_days[0])
+        last = min(end, self.today, self.world.analytics_end)
+        return [first + timedelta(days=k) for k in range((last - first).days + 1)]
+
+    def effective_revision(self, day: date) -> int:
+        """The revision ``day``'s rows are drawn at (settled days ignore revisions)."""
+        return self.revision if 0 <= (self.world.analytics_end - day).days < LATE_DAYS else 0
+
+    def run(self, query: Query) -> Result:
+        """The page ``offset..offset+limit`` of ``query``'s rows, with count and aggregates."""
+        days = self.days(query.start, query.end)
+        parts: list[tuple[Any, list[date]]]
+        if query.by_day():
+            if query.orders[0].desc:
+                days.reverse()
+            keys = [(self._shape(query), day, self.effective_revision(day)) for day in days]
+            parts = [(key, [day]) for key, day in zip(keys, days, strict=True)]
+        else:
+            revisions = tuple(self.effective_revision(d) for d in days)
+            parts = (
+                [((self._shape(query), "range", days[0], days[-1], revisions), days)]
+                if days
+                else []
+            )
+        summaries = [self._summary(key, part_days, query) for key, part_days in parts]
+        starts = [0]
+        for s in summaries:
+            starts.append(starts[-1] + s.count)
+        return Result(
+            rows=list(self._page(parts, starts, query)),
+            row_count=starts[-1],
+            **_combined(summaries, len(query.metrics)),
+        )
+
+    def _page(
+        self, parts: list[tuple[Any, list[date]]], starts: list[int], query: Query
+    ) -> Iterator[AggRow]:
+        first, stop = query.offset, min(query.offset + query.limit, starts[-1])
+        i = bisect.bisect_right(starts, first) - 1
+        while first < stop and i < len(parts):
+            key, part_days = parts[i]
+            rows = self._segment(key, part_days, query)
+            lo = first - starts[i]
+            hi = min(len(rows), stop - starts[i])
+            yield from rows[lo:hi]
+            first = starts[i] + hi
+            i += 1
+
+    @staticmethod
+    def _shape(query: Query) -> tuple[Any, ...]:
+        # Everything that decides a segment's rows besides its days.
+        orders = query.orders[1:] if query.by_day() else query.orders
+        return (
+            query.dimensions,
+            query.metric_names,
+            query.filter_key,
+            query.keep_empty_rows,
+            orders,
+        )
+
+    def _summary(self, key: Any, days: list[date], query: Query) -> Summary:
+        found = self._summaries.get(key)
+        if found is None:
+            found = _summarise(self._segment(key, days, query), len(query.metrics))
+            if len(self._summaries) > 200_000:
+                self._summaries.clear()
+            self._summaries[key] = found
+        return found
+
+    def _segment(self, key: Any, days: list[date], query: Query) -> list[AggRow]:
+        return self._segments.get(key, lambda: self._aggregate(days, query))
+
+    def _rows_of(self, day: date) -> list[RawRow]:
+        revision = self.effective_revision(day)
+
+        def render() -> list[RawRow]:
+            text = day.strftime("%Y%m%d")
+            return [
+                (tuple(read(row, text) for read in _READERS), raw_metrics(row))
+                for row in self.world.analytics_rows(day, revision)
+            ]
+
+        return self._raw.get((day, revision), render)
+
+    def _aggregate(self, days: list[date], query: Query) -> list[AggRow]:
+        pick = _picker(query.dimensions)
+        columns = [m.column for m in query.metrics]
+        keep = query.dimension_filter
+        groups: dict[tuple[str, ...], list[Number]] = {}
+        for day in days:
+            for dims, raw in self._rows_of(day):
+                if keep is not None and not keep(dims):
+                    continue
+                group = pick(dims)
+                acc = groups.get(group)
+                if acc is None:
+                    groups[group] = [raw[c] for c in columns]
+                else:
+                    for j, c in enumerate(columns):
+                        acc[j] += raw[c]
+        rows: list[AggRow] = [(k, tuple(v)) for k, v in groups.items()]
+        if columns and not query.keep_empty_rows:
+            rows = [r for r in rows if any(r[1])]
+        if query.metric_filter is not None:
+            test = query.metric_filter
+            rows = [r for r in rows if test(r[1])]
+        orders = query.orders[1:] if query.by_day() else query.orders
+        return _ordered(rows, orders, bool(columns))
+
+
+def _picker(indexes: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    chosen = tuple(indexes)
+    return lambda dims: tuple(dims[i] for i in chosen)
+
+
+def _ordered(rows: list[AggRow], orders: Sequence[OrderKey], has_metrics: bool) -> list[AggRow]:
+    rows.sort(key=lambda r: r[0])  # the tie-break: dimension values ascending
+    if not orders and has_metrics:
+        # GA4's own default order is undocumented; the simulator uses the first metric, desc.
+        rows.sort(key=lambda r: r[1][0], reverse=True)
+    for order in reversed(orders):
+        rows.sort(key=_sort_key(order), reverse=order.desc)
+    return rows
+
+
+def _sort_key(order: OrderKey) -> Callable[[AggRow], Any]:
+    i = order.index
+    if order.kind == "m":
+        return lambda r: r[1][i]
+    if order.order_type == "CASE_INSENSITIVE_ALPHANUMERIC":
+        return lambda r: r[0][i].lower()
+    if order.order_type == "NUMERIC":
+        return lambda r: _numeric(r[0][i])
+    return lambda r: r[0][i]
+
+
+def _numeric(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def _summarise(rows: list[AggRow], width: int) -> Summary:
+    if not rows:
+        zeros: tuple[Number, ...] = (0,) * width
+        return Summary(0, zeros, zeros, zeros)
+    columns = list(zip(*(r[1] for r in rows), strict=True)) if width else []
+    return Summary(
+        len(rows),
+        tuple(sum(c) for c in columns),
+        tuple(min(c) for c in columns),
+        tuple(max(c) for c in columns),
+    )
+
+
+def _combined(summaries: list[Summary], width: int) -> dict[str, tuple[Number, ...]]:
+    present = [s for s in summaries if s.count]
+    if not present:
+        zeros: tuple[Number, ...] = (0,) * width
+        return {"totals": zeros, "minimums": zeros, "maximums": zeros}
+    return {
+        "totals": tuple(sum(s.totals[j] for s in present) for j in range(width)),
+        "minimums": tuple(min(s.minimums[j] for s in present) for j in range(width)),
+        "maximums": tuple(max(s.maximums[j] for s in present) for j in range(width)),
+    }
+
+
+__all__ = ["ReportEngine", "Result"]
