@@ -27,7 +27,7 @@ from syncbridge.connector.types import Page, Record
 from syncbridge.logs import get_logger
 from syncbridge_hubspot.cursor import FullCursor, IncrementalCursor
 from syncbridge_hubspot.properties import PropertyParsers, parse_date, parse_number
-from syncbridge_hubspot.records import epoch_ms, next_after, parse_instant, results_of
+from syncbridge_hubspot.records import epoch_ms, json_of, next_after, parse_instant, results_of
 from syncbridge_hubspot.settings import HubSpotSettings
 
 log = get_logger(__name__)
@@ -90,9 +90,9 @@ class CampaignReader:
 
     async def newest_update(self) -> int:
         """The newest campaign ``updatedAt`` now (epoch ms; 0 with no campaigns)."""
-        body = await self.http.get_json(
-            "marketing/v3/campaigns", params={"limit": "1", "sort": "-updatedAt"}
-        )
+        params = {"limit": "1", "sort": "-updatedAt"}
+        answer = await self.http.request("GET", "marketing/v3/campaigns", params=params)
+        body = json_of(answer, "campaigns watermark")
         campaigns = results_of(body, "campaigns watermark")
         return _updated_ms(campaigns[0], "campaigns watermark") if campaigns else 0
 
@@ -110,12 +110,13 @@ class CampaignReader:
             )
             if answer.status_code == 404:
                 continue
-            body = self.http.parse_json(answer)
+            body = json_of(answer, f"campaign {guid}")
             (campaign,) = results_of({"results": [body]}, f"campaign {guid}")
             out.append(await self._record(campaign))
         return out
 
     async def _list(self, after: str | None, *, sort: str) -> Any:
+        where = f"campaigns by {sort} page after {after or 'start'}"
         params = {
             "limit": str(self.settings.page_size),
             "sort": sort,
@@ -123,7 +124,9 @@ class CampaignReader:
         }
         if after is not None:
             params["after"] = after
-        return await self.http.get_json("marketing/v3/campaigns", params=params)
+        return json_of(
+            await self.http.request("GET", "marketing/v3/campaigns", params=params), where
+        )
 
     async def _record(self, campaign: Mapping[str, Any]) -> Record:
         raw = campaign.get("properties") or {}
@@ -143,9 +146,9 @@ class CampaignReader:
             params = {"limit": str(ASSETS_PAGE)}
             if after is not None:
                 params["after"] = after
-            body = await self.http.get_json(
-                f"marketing/v3/campaigns/{guid}/assets/{kind}", params=params
-            )
+            path = f"marketing/v3/campaigns/{guid}/assets/{kind}"
+            where = f"campaign {guid} {kind} assets after {after or 'start'}"
+            body = json_of(await self.http.request("GET", path, params=params), where)
             for item in results_of(body, f"campaign {guid} {kind} assets"):
                 name = item.get("name")
                 out.append(

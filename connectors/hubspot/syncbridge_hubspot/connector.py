@@ -29,6 +29,7 @@ from syncbridge_hubspot.campaigns import CAMPAIGNS, CampaignReader
 from syncbridge_hubspot.crm import CRM_STREAMS, MODIFIED_PROPERTY, CrmReader
 from syncbridge_hubspot.cursor import FullCursor, IncrementalCursor, decode
 from syncbridge_hubspot.limits import HubSpotRateLimiter, SearchRateLimiter
+from syncbridge_hubspot.records import json_of
 from syncbridge_hubspot.settings import HubSpotSettings
 from syncbridge_hubspot.webhooks import WebhookPolicy, WebhookVerifier
 
@@ -109,7 +110,8 @@ class HubSpotConnector:
         other refusals answer not ok with the reason.
         """
         try:
-            body = await self.http.get_json("account-info/v3/details")
+            answer = await self.http.request("GET", "account-info/v3/details")
+            body = json_of(answer, "account details")
         except AuthError:
             raise
         except PermanentConnectorError as exc:

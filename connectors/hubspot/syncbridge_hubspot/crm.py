@@ -28,6 +28,7 @@ from syncbridge.logs import get_logger
 from syncbridge_hubspot.cursor import FullCursor, IncrementalCursor
 from syncbridge_hubspot.properties import PropertyParsers
 from syncbridge_hubspot.records import (
+    json_of,
     modified_ms,
     next_after,
     numeric_order,
@@ -64,7 +65,8 @@ class CrmReader:
         async with self._parsers_lock:
             cached = self._parsers.get(stream)
             if cached is None:
-                body = await self.http.get_json(f"crm/v3/properties/{stream}")
+                where = f"{stream} properties"
+                body = json_of(await self.http.request("GET", f"crm/v3/properties/{stream}"), where)
                 definitions = body.get("results") if isinstance(body, dict) else None
                 if not isinstance(definitions, list):
                     raise PermanentConnectorError(
@@ -83,8 +85,9 @@ class CrmReader:
         phase, after = cursor.phase, cursor.after
         while True:
             where = f"{stream} {phase} page after {after or 'start'}"
-            body = await self.http.get_json(
-                f"crm/v3/objects/{stream}", params=self._list_params(stream, phase, after)
+            params = self._list_params(stream, phase, after)
+            body = json_of(
+                await self.http.request("GET", f"crm/v3/objects/{stream}", params=params), where
             )
             objects = results_of(body, where)
             if phase == "active":
@@ -125,7 +128,8 @@ class CrmReader:
             "limit": 1,
         }
         answer = await self.search.request("POST", f"crm/v3/objects/{stream}/search", json=body)
-        objects = results_of(self.search.parse_json(answer), f"{stream} watermark search")
+        where = f"{stream} watermark search"
+        objects = results_of(json_of(answer, where), where)
         return modified_ms(objects[0], prop, f"{stream} watermark") if objects else 0
 
     async def incremental(self, stream: str, cursor: IncrementalCursor) -> AsyncIterator[Page]:
@@ -137,7 +141,7 @@ class CrmReader:
             answer = await self.search.request(
                 "POST", f"crm/v3/objects/{stream}/search", json=self._search_body(stream, cursor)
             )
-            body = self.search.parse_json(answer)
+            body = json_of(answer, where)
             found = results_of(body, where)
             stamps = [modified_ms(obj, prop, where) for obj in found]
             ties = frozenset(cursor.ties) if cursor.op == "GTE" else frozenset()
@@ -213,7 +217,8 @@ class CrmReader:
                 },
                 allow_status=(207,),
             )
-            found = results_of(self.http.parse_json(answer), f"{stream} batch read")
+            where = f"{stream} batch read of {len(chunk)} from {chunk[0]}"
+            found = results_of(json_of(answer, where), where)
             out += await self._records(stream, found, parsers, embedded=False)
         return out
 
@@ -285,8 +290,8 @@ class CrmReader:
                 json={"inputs": [{"id": i} for i in chunk]},
                 allow_status=(207,),
             )
-            body = self.http.parse_json(answer)
-            for item in _v4_results(body, f"{from_type} to {to_type} associations"):
+            where = f"{from_type} to {to_type} associations from {chunk[0]}"
+            for item in _v4_results(json_of(answer, where), where):
                 from_id = str(item["from"]["id"])
                 targets = [str(t["toObjectId"]) for t in item["to"]]
                 following = next_after(item)
@@ -302,10 +307,10 @@ class CrmReader:
         ids: list[str] = []
         cursor: str | None = after
         while cursor is not None:
-            body = await self.http.get_json(
-                f"crm/v4/objects/{from_type}/{from_id}/associations/{to_type}",
-                params={"after": cursor, "limit": "500"},
-            )
+            where = f"{from_type} {from_id} {to_type} associations after {cursor}"
+            path = f"crm/v4/objects/{from_type}/{from_id}/associations/{to_type}"
+            answer = await self.http.request("GET", path, params={"after": cursor, "limit": "500"})
+            body = json_of(answer, where)
             results = body.get("results") if isinstance(body, dict) else None
             if not isinstance(results, list):
                 raise PermanentConnectorError(f"hubspot: {from_type} {from_id}: bad associations")

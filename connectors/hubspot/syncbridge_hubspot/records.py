@@ -6,11 +6,24 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge.connector.paging import hubspot_next_after
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
+
+
+def json_of(response: httpx.Response, where: str) -> Any:
+    """The JSON of an answer; garbage or a truncated body is a permanent error naming ``where``."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise PermanentConnectorError(
+            f"hubspot: {where}: the answer is not JSON (HTTP {response.status_code}, "
+            f"{len(response.content)} bytes)"
+        ) from exc
 
 
 def results_of(body: Any, where: str) -> list[dict[str, Any]]:
@@ -70,6 +83,7 @@ def numeric_order(ids: list[str]) -> list[str]:
 
 __all__ = [
     "epoch_ms",
+    "json_of",
     "modified_ms",
     "next_after",
     "numeric_order",

@@ -299,7 +299,12 @@ class Routes:
             from_id = str(item["id"])
             ids = self.crm.associated(kind, from_id, to_kind)
             if ids:
-                results.append({"from": {"id": from_id}, "to": self._targets(kind, to_kind, ids)})
+                shown = ids[:V4_PAGE_MAX]
+                result = {"from": {"id": from_id}, "to": self._targets(kind, to_kind, shown)}
+                if len(ids) > V4_PAGE_MAX:
+                    # The rest is read from the single-record endpoint, from this offset.
+                    result["paging"] = {"next": {"after": str(V4_PAGE_MAX)}}
+                results.append(result)
             else:
                 errors.append(
                     {

@@ -16,8 +16,9 @@ Built from the sandbox ``World``; follows reference/vendor-apis.md section 1 and
   ``after``; 400 past 10,000 results; the modification-time index answers the sync's searches).
 * ``GET /crm/v3/properties/{type}[/{name}]`` with HubSpot's property types.
 * Associations: the ``associations`` parameter of list/read; ``POST /crm/v4/associations/
-  {from}/{to}/batch/read`` (207 with ``NO_ASSOCIATIONS_FOUND`` errors);
-  ``GET /crm/v4/objects/{type}/{id}/associations/{to}`` (<= 500 a page).
+  {from}/{to}/batch/read`` (<= 1000 inputs, <= 500 targets each with ``paging`` for the rest;
+  207 with ``NO_ASSOCIATIONS_FOUND`` errors); ``GET /crm/v4/objects/{type}/{id}/associations/
+  {to}`` (<= 500 a page).
 * ``GET /marketing/v3/campaigns`` (``limit`` 1..100, default 50; ``after``; ``name``;
   ``properties``; ``sort`` ``hs_name``/``createdAt``/``updatedAt`` with ``-``), ``GET .../{guid}``
   and ``GET .../{guid}/assets/{assetType}`` (see ``sim_campaigns`` for the asset choice).
@@ -33,8 +34,9 @@ Built from the sandbox ``World``; follows reference/vendor-apis.md section 1 and
 
 Left out: writes (create/update/delete endpoints), ``propertiesWithHistory``, custom objects
 and other object types, association labels beyond HubSpot-defined types, pipelines, owners,
-lists, campaign metrics/revenue/budget endpoints, the paging of more than 500 associations
-inside batch answers, OAuth, scopes (every token has all), and webhook subscriptions management.
+lists, campaign metrics/revenue/budget endpoints, the paging of associations embedded in
+list answers (all are embedded), OAuth, scopes (every token has all), webhook subscription
+management, and the search index's lag (searches see changes at once).
 """
 
 from __future__ import annotations
