@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from functools import cache
 from typing import Any
 
 import httpx
 import pytest
+from syncbridge_bynder.sim_state import BynderPortal, IpRateLimit
 from syncbridge_bynder.simulator import BynderSimulator
-from syncbridge_bynder.sim_state import IpRateLimit
 
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.world import World
 
 from .support import PORTAL, make_simulator
 
@@ -343,3 +347,470 @@ async def test_subscribe_url_confirms_the_subscription(
     assert "<SubscriptionArn>" in response.text
     bad: dict[str, Any] = {**dict(url.params), "Token": "forged"}
     assert (await http.get("/", params=bad)).status_code == 400
+
+
+# ----- every documented listing parameter is honoured (issue 7, item 6) ---------------------
+
+
+async def ids_listed(http: httpx.AsyncClient, **params: Any) -> list[str]:
+    response = await http.get("/api/v4/media/", params={"limit": 1000, **params})
+    assert response.status_code == 200, response.text
+    return [m["id"] for m in response.json()]
+
+
+def matching(sim: BynderSimulator, test: Callable[[dict[str, Any]], bool]) -> set[str]:
+    return {i for i, m in sim.portal.media.items() if test(m)}
+
+
+async def test_property_filter_takes_an_option_name(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    listed = await ids_listed(http, property_Channel="email")
+    expected = matching(sim, lambda m: m["property_Channel"] == ["email"])
+    assert expected
+    assert set(listed) == expected
+
+
+async def test_property_filter_takes_option_ids_all_of(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    media = sim.media(first_id(sim))
+    region = sim.portal.metaproperty_by_name("Region")
+    (region_option,) = [
+        o for o in media["propertyOptions"] if o in {x["id"] for x in region["options"]}
+    ]
+    other = next(o["id"] for o in region["options"] if o["id"] != region_option)
+    assert media["id"] in await ids_listed(http, property_Region=region_option)
+    assert await ids_listed(http, property_Region=f"{region_option},{other}") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("property_Region", "atlantis"), ("property_Channel", "apac")]
+)
+async def test_property_filter_with_an_option_it_does_not_have_matches_nothing(
+    http: httpx.AsyncClient, name: str, value: str
+) -> None:
+    assert await ids_listed(http, **{name: value}) == []
+
+
+async def test_property_filter_of_an_unknown_metaproperty_is_400(http: httpx.AsyncClient) -> None:
+    response = await http.get("/api/v4/media/", params={"property_Colour": "red"})
+    assert response.status_code == 400
+    assert "Colour" in response.json()["message"]
+
+
+async def test_is_public_one_keeps_public_media_and_zero_does_not_filter(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    public = matching(sim, lambda m: m["isPublic"] == 1)
+    assert public
+    assert public != set(sim.portal.media)
+    assert set(await ids_listed(http, isPublic=1)) == public
+    assert set(await ids_listed(http, isPublic="true")) == public
+    assert set(await ids_listed(http, isPublic=0)) == set(sim.portal.media)
+
+
+@pytest.mark.parametrize("marker", ["archive", "limited"])
+async def test_archive_and_limited_filters_follow_writes(
+    sim: BynderSimulator, http: httpx.AsyncClient, marker: str
+) -> None:
+    assert await ids_listed(http, **{marker: 1}) == []
+    media_id = first_id(sim)
+    assert (await http.post(f"/api/v4/media/{media_id}/", data={marker: "1"})).status_code == 202
+    sim.apply_pending()
+    assert await ids_listed(http, **{marker: 1}) == [media_id]
+
+
+async def test_brand_filter(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    brands = (await http.get("/api/v4/brands/")).json()
+    assert [set(b) for b in brands] == [{"id", "name", "description", "image", "subBrands"}] * 2
+    for brand in brands:
+        expected = {i for i, m in sim.portal.media.items() if m["brandId"] == brand["id"]}
+        assert expected
+        assert set(await ids_listed(http, brandId=brand["id"])) == expected
+    assert await ids_listed(http, brandId="00000000-0000-0000-0000000000000000") == []
+
+
+async def test_collection_filter(http: httpx.AsyncClient) -> None:
+    collections = (await http.get("/api/v4/collections/", params={"limit": 100})).json()
+    assert len(collections) == 6
+    for collection in collections:
+        members = (await http.get(f"/api/v4/collections/{collection['id']}/media/")).json()
+        assert set(await ids_listed(http, collectionId=collection["id"])) == set(members)
+    assert await ids_listed(http, collectionId="00000000-0000-0000-0000000000000000") == []
+
+
+async def test_type_and_orientation_take_comma_lists(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    expected = matching(sim, lambda m: m["type"] in ("video", "document"))
+    assert set(await ids_listed(http, type="video,document")) == expected
+    square = matching(sim, lambda m: m["orientation"] == "square")
+    assert set(await ids_listed(http, orientation="square")) == square
+    assert (await http.get("/api/v4/media/", params={"type": "photo"})).status_code == 400
+
+
+async def test_id_filter(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    assert await ids_listed(http, id=first_id(sim)) == [first_id(sim)]
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+async def test_date_modified_is_inclusive_or_exclusive_as_configured(inclusive: bool) -> None:
+    sim = make_simulator(inclusive_date_filters=inclusive)
+    ordered = sorted(sim.portal.media.values(), key=lambda m: (m["dateModified"], m["id"]))
+    pivot = ordered[20]["dateModified"]
+    async with http_for(sim) as http:
+        listed = set(await ids_listed(http, dateModified=pivot))
+    at_pivot = matching(sim, lambda m: m["dateModified"] == pivot)
+    later = matching(sim, lambda m: m["dateModified"] > pivot)
+    assert listed == (later | at_pivot if inclusive else later)
+
+
+async def test_date_ranges_and_days(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    ordered = sorted(sim.portal.media.values(), key=lambda m: (m["dateCreated"], m["id"]))
+    low, high = ordered[10]["dateCreated"], ordered[30]["dateCreated"]
+    listed = set(await ids_listed(http, dateCreated=low, dateCreatedTo=high))
+    assert listed == matching(sim, lambda m: low <= m["dateCreated"] <= high)
+    day = ordered[10]["dateModified"][:10]
+    on_day = matching(sim, lambda m: m["dateModified"].startswith(day))
+    assert set(await ids_listed(http, dateModifiedOn=day)) == on_day
+
+
+async def test_date_published_order(http: httpx.AsyncClient) -> None:
+    body = (
+        await http.get("/api/v4/media/", params={"orderBy": "datePublished asc", "limit": 100})
+    ).json()
+    stamps = [m["datePublished"] for m in body]
+    assert stamps == sorted(stamps)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"subBrandId": "x"},
+        {"categoryId": "x"},
+        {"cursor": "x"},
+        {"propertyOptionIds": "x"},
+        {"brandid": "x"},
+        {"isPublic": "yes"},
+        {"orderBy": "deadline asc"},
+    ],
+)
+async def test_parameters_not_implemented_are_refused_not_ignored(
+    http: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    response = await http.get("/api/v4/media/", params=params)
+    assert response.status_code == 400
+    assert response.json()["statuscode"] == 400
+
+
+async def test_total_variant_and_count_with_total(http: httpx.AsyncClient) -> None:
+    total = (await http.get("/api/v4/media/", params={"total": 1, "limit": 5})).json()
+    assert total["total"] == {"count": 57}
+    assert len(total["media"]) == 5
+    both = (await http.get("/api/v4/media/", params={"total": 1, "count": 1, "isPublic": 1})).json()
+    assert both["total"]["count"] == both["count"]["total"] == len(both["media"])
+
+
+async def test_media_items_and_version_number_on_request(http: httpx.AsyncClient) -> None:
+    plain = (await http.get("/api/v4/media/", params={"limit": 3})).json()
+    assert not any("mediaItems" in m or "activeVersion" in m for m in plain)
+    params = {"limit": 3, "includeMediaItems": 1, "includeVersionNumber": 1}
+    extended = (await http.get("/api/v4/media/", params=params)).json()
+    assert [m["mediaItems"][0]["type"] for m in extended] == ["original"] * 3
+    assert [m["activeVersion"] for m in extended] == [1] * 3
+
+
+FILTERS: list[dict[str, str]] = [
+    {"isPublic": "1"},
+    {"type": "image"},
+    {"tags": "display"},
+    {"property_Region": "emea"},
+    {"keyword": "launch"},
+    {"dateModified": "2026-06-01T00:00:00Z", "type": "image,video"},
+    {"dateCreated": "2026-03-01T00:00:00Z", "dateCreatedTo": "2026-09-01T00:00:00Z"},
+    {"dateModifiedTo": "2026-08-01T00:00:00Z"},
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+@pytest.mark.parametrize(
+    "order", ["dateModified asc", "dateModified desc", "name asc", "dateCreated desc"]
+)
+@pytest.mark.parametrize(("page", "limit"), [(1, 7), (3, 7), (2, 50)])
+def test_a_filtered_page_is_the_page_of_the_full_listing(
+    filters: dict[str, str], order: str, page: int, limit: int
+) -> None:
+    portal = big_portal()
+    params = {**filters, "orderBy": order}
+    expected = portal.listing(params)
+    assert expected
+    chunk, _total, _matched = portal.listing_page(params, page, limit)
+    assert [m["id"] for m in chunk] == [
+        m["id"] for m in expected[(page - 1) * limit : page * limit]
+    ]
+
+
+class CountingMedia(dict[str, dict[str, Any]]):
+    """The portal's media, counting the reads a listing makes."""
+
+    reads = 0
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        self.reads += 1
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize(("params", "most"), [({}, 10), ({"isPublic": "1"}, 200)])
+def test_a_page_reads_about_the_page_not_the_portal(params: dict[str, str], most: int) -> None:
+    portal = BynderPortal(World(seed=3, assets_count=2000))
+    counting = CountingMedia(portal.media)
+    portal.media = counting
+    chunk, _total, _matched = portal.listing_page({**params, "orderBy": "dateModified asc"}, 1, 10)
+    assert len(chunk) == 10
+    # Public media are one in six: the walk stops after about 60 of 2,000.
+    assert counting.reads <= most
+
+
+@cache
+def big_portal() -> BynderPortal:
+    portal = BynderPortal(World(seed=9, assets_count=400))
+    for media_id in list(portal.media)[::4]:
+        portal.edit(media_id, dateModified="2026-07-01T10:00:00Z")
+    return portal
+
+
+# ----- one medium: info parameters, writes, delete, download --------------------------------
+
+
+async def test_media_info_versions_and_stats(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    media_id = first_id(sim)
+    plain = (await http.get(f"/api/v4/media/{media_id}/")).json()
+    assert "views" not in plain
+    assert "mediaItems" not in plain
+    full = (await http.get(f"/api/v4/media/{media_id}/", params={"versions": 1, "stats": 1})).json()
+    assert full == {
+        **plain,
+        "mediaItems": sim.portal.media_items(media_id),
+        **sim.portal.stats[media_id],
+    }
+    assert (await http.get(f"/api/v4/media/{media_id}/", params={"version": 1})).status_code == 400
+
+
+async def test_modify_sets_flags_brand_and_publication_date(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    media_id = first_id(sim)
+    labs = next(b for b in sim.portal.brands if b != sim.portal.brand_id)
+    form = {
+        "archive": "1",
+        "isPublic": "true",
+        "brandId": labs,
+        "datePublished": "2026-01-02T03:04:05Z",
+    }
+    assert (await http.post(f"/api/v4/media/{media_id}/", data=form)).status_code == 202
+    sim.apply_pending()
+    media = sim.media(media_id)
+    assert (media["archive"], media["isPublic"], media["brandId"]) == (1, 1, labs)
+    assert media["datePublished"] == "2026-01-02T03:04:05Z"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"archiveDate": "2026-01-01T00:00:00Z"},
+        {"brandId": "not-a-brand"},
+        {"archive": "maybe"},
+        {"datePublished": "yesterday"},
+    ],
+)
+async def test_modify_refuses_what_it_cannot_apply(
+    sim: BynderSimulator, http: httpx.AsyncClient, form: dict[str, str]
+) -> None:
+    response = await http.post(f"/api/v4/media/{first_id(sim)}/", data=form)
+    assert response.status_code == 400
+    assert sim.portal.pending == []
+
+
+async def test_public_is_one_way(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    public = next(i for i, m in sim.portal.media.items() if m["isPublic"] == 1)
+    response = await http.post(f"/api/v4/media/{public}/", data={"isPublic": "0"})
+    assert response.status_code == 400
+
+
+async def test_delete_removes_the_medium_everywhere(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    media_id = first_id(sim)
+    assert (await http.delete(f"/api/v4/media/{media_id}/")).status_code == 204
+    assert (await http.get(f"/api/v4/media/{media_id}/")).status_code == 404
+    assert media_id not in await ids_listed(http)
+    for collection in (await http.get("/api/v4/collections/")).json():
+        members = (await http.get(f"/api/v4/collections/{collection['id']}/media/")).json()
+        assert media_id not in members
+    assert (await http.delete(f"/api/v4/media/{media_id}/")).status_code == 404
+
+
+async def test_download_locations(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    media_id = first_id(sim)
+    (item,) = sim.portal.media_items(media_id)
+    base = f"/api/v4/media/{media_id}"
+    url = (await http.get(f"{base}/download/")).json()["s3_file"]
+    assert url.endswith(item["fileName"])
+    assert (await http.get(f"{base}/download/{item['id']}/")).json()["s3_file"] == url
+    assert (await http.get(f"{base}/1/download/")).json()["s3_file"] == url
+    assert (await http.get(f"{base}/2/download/")).status_code == 404
+    assert (await http.get(f"{base}/download/", params={"type": "additional"})).status_code == 404
+    assert (await http.get(f"{base}/download/", params={"type": "thumb"})).status_code == 400
+
+
+# ----- metaproperties, tags, derivatives ------------------------------------------------------
+
+
+async def test_metaproperty_counts_only_on_request(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    plain = (await http.get("/api/v4/metaproperties/")).json()
+    assert not any("mediaCount" in o for mp in plain.values() for o in mp["options"])
+    counted = (await http.get("/api/v4/metaproperties/", params={"count": 1})).json()
+    region = {o["name"]: o["mediaCount"] for o in counted["Region"]["options"]}
+    held = Counter(m["property_Region"][0] for m in sim.portal.media.values())
+    assert region == {name: held[name] for name in region}
+    videos = (
+        await http.get("/api/v4/metaproperties/", params={"count": 1, "type": "video"})
+    ).json()
+    assert sum(o["mediaCount"] for o in videos["Region"]["options"]) == len(
+        matching(sim, lambda m: m["type"] == "video")
+    )
+
+
+async def test_metaproperties_without_options_and_by_ids(http: httpx.AsyncClient) -> None:
+    body = (await http.get("/api/v4/metaproperties/", params={"options": 0})).json()
+    assert not any("options" in mp for mp in body.values())
+    region_id = body["Region"]["id"]
+    only = (await http.get("/api/v4/metaproperties/", params={"ids": region_id})).json()
+    assert list(only) == ["Region"]
+    one = await http.get(f"/api/v4/metaproperties/{region_id}/", params={"options": "false"})
+    assert "options" not in one.json()
+    assert (await http.get("/api/v4/metaproperties/", params={"limit": 5})).status_code == 400
+
+
+async def test_tags_order_keyword_and_min_count(
+    sim: BynderSimulator, http: httpx.AsyncClient
+) -> None:
+    counts = sim.portal.tag_counts()
+    params: dict[str, str | int] = {"orderBy": "mediaCount desc", "limit": 1000}
+    ordered = (await http.get("/api/v4/tags/", params=params)).json()
+    assert [t["mediaCount"] for t in ordered] == sorted(counts.values(), reverse=True)
+    keyword = (await http.get("/api/v4/tags/", params={"keyword": "LINKED"})).json()
+    assert [t["tag"] for t in keyword] == [t for t in sorted(counts) if "linked" in t]
+    many = (await http.get("/api/v4/tags/", params={"mincount": 10, "limit": 1000})).json()
+    assert {t["tag"] for t in many} == {t for t, n in counts.items() if n >= 10}
+    assert (await http.get("/api/v4/tags/", params={"orderBy": "count desc"})).status_code == 400
+
+
+async def test_derivatives(http: httpx.AsyncClient) -> None:
+    body = (await http.get("/api/v4/account/derivatives/")).json()
+    assert {d["prefix"] for d in body} >= {"thul", "webimage", "mini"}
+
+
+# ----- collections --------------------------------------------------------------------------
+
+
+async def test_collections_are_listed_in_bynder_shape(http: httpx.AsyncClient) -> None:
+    body = (await http.get("/api/v4/collections/", params={"orderBy": "name asc"})).json()
+    assert [c["name"] for c in body] == sorted(c["name"] for c in body)
+    web = next(c for c in body if c["name"] == "Web")
+    assert web["isPublic"] is True
+    assert re.fullmatch(r"[A-Z][a-z]+, \d\d \d{4} \d\d:\d\d:\d\d \+0000", web["dateCreated"])
+    assert set(web) >= {"id", "userId", "user", "collectionCount", "cover", "description"}
+    public = (await http.get("/api/v4/collections/", params={"isPublic": 1})).json()
+    assert [c["name"] for c in public] == ["Web"]
+    keyword = (await http.get("/api/v4/collections/", params={"keyword": "EVE"})).json()
+    assert [c["name"] for c in keyword] == ["Events"]
+    big = max(c["collectionCount"] for c in body)
+    fullest = (await http.get("/api/v4/collections/", params={"minCount": big})).json()
+    assert {c["collectionCount"] for c in fullest} == {big}
+    assert (await http.get("/api/v4/collections/", params={"count": 1})).status_code == 400
+
+
+async def test_collection_life_cycle(sim: BynderSimulator, http: httpx.AsyncClient) -> None:
+    created = await http.post("/api/v4/collections/", data={"name": "Launch", "description": "d"})
+    assert created.status_code == 201
+    assert created.json() == {"message": "Created", "statuscode": 201}
+    location = httpx.URL(created.headers["location"]).path
+    collection = (await http.get(location)).json()
+    assert (collection["name"], collection["collectionCount"]) == ("Launch", 0)
+    cid = collection["id"]
+    picked = sorted(sim.portal.media)[:3]
+    added = await http.post(f"{location}media/", data={"data": json.dumps(picked)})
+    assert added.status_code == 202
+    assert sorted(await ids_listed(http, collectionId=cid)) == picked
+    removed = await http.delete(f"{location}media/", params={"deleteIds": picked[0]})
+    assert removed.status_code == 204
+    assert (await http.get(f"{location}media/")).json() == picked[1:]
+    modified = await http.post(location, data={"name": "Launch 2", "isPublic": "1"})
+    assert modified.status_code == 201
+    assert (await http.get(location)).json()["isPublic"] is True
+    assert (await http.delete(location)).status_code == 204
+    gone = await http.get(location)
+    assert (gone.status_code, gone.json()["message"]) == (404, "Collection not found")
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ({"recipients": "a@example.com", "collectionOptions": "view"}, 202),
+        ({"groups": "G1", "collectionOptions": "readAccess", "sendMail": "0"}, 202),
+        ({"collectionOptions": "view"}, 400),
+        ({"recipients": "a@example.com", "collectionOptions": "owner"}, 400),
+        ({"recipients": "a@example.com", "collectionOptions": "view", "dateEnd": "soon"}, 400),
+    ],
+)
+async def test_collection_share(http: httpx.AsyncClient, form: dict[str, str], status: int) -> None:
+    cid = (await http.get("/api/v4/collections/")).json()[0]["id"]
+    response = await http.post(f"/api/v4/collections/{cid}/share/", data=form)
+    assert response.status_code == status
+    assert response.json()["statuscode"] == status
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v4/collections/", {}),
+        ("POST", "/api/v4/collections/{cid}/media/", {"data": '["no-such-medium"]'}),
+        ("POST", "/api/v4/collections/{cid}/media/", {"data": "not json"}),
+        ("POST", "/api/v4/collections/{cid}/", {"thumbnailAssetId": "no-such-medium"}),
+    ],
+)
+async def test_collection_writes_refuse_bad_input(
+    http: httpx.AsyncClient, method: str, path: str, body: dict[str, str]
+) -> None:
+    cid = (await http.get("/api/v4/collections/")).json()[0]["id"]
+    response = await http.request(method, path.format(cid=cid), data=body)
+    assert response.status_code == 400
+
+
+# ----- routes that are not there ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v4/nothing/", 404),
+        ("GET", "/nothing", 404),
+        ("PUT", "/api/v4/media/", 405),
+        ("GET", "/api/workflow/users/", 501),
+        ("POST", "/api/media/usage/", 501),
+        ("POST", "/api/v4/metaproperties/", 501),
+        ("DELETE", "/api/v4/metaproperties/X/options/Y/", 501),
+        ("GET", "/api/upload/endpoint/", 501),
+    ],
+)
+async def test_routes_not_served_answer_bynder_json(
+    http: httpx.AsyncClient, method: str, path: str, status: int
+) -> None:
+    response = await http.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["statuscode"] == status
