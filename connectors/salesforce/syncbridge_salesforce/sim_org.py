@@ -75,7 +75,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     },
     "Contact": {
         "Id": "id", "IsDeleted": "boolean", "AccountId": "reference", "FirstName": "string",
-        "LastName": "string", "Email": "email", "LeadSource": "picklist", **_AUDIT,
+        "LastName": "string", "Name": "string", "Email": "email", "LeadSource": "picklist",
+        **_AUDIT,
     },
     "Opportunity": {
         "Id": "id", "IsDeleted": "boolean", "AccountId": "reference",
@@ -297,6 +298,7 @@ class Org:
             AccountId=self.account_ids[contact.company_id],
             FirstName=contact.first_name,
             LastName=contact.last_name,
+            Name=f"{contact.first_name} {contact.last_name}",
             Email=contact.email,
             LeadSource="Partner Referral" if campaign.channel == "website" else "Web",
         )

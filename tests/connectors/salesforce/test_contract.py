@@ -78,7 +78,7 @@ class TestSalesforceContract(ConnectorContract):
         # Outbound messages are not signed: a forgery is a message naming another org.
         org = self.sim.organization_id.encode()
         assert org in body
-        return headers, body.replace(org, b"00DHs0000000XyZMAA")
+        return headers, body.replace(org, b"00DHs0000000XyZMAU")
 
     def injected_faults(self) -> int | None:
         middleware = self.sim.fault_middleware
