@@ -12,7 +12,7 @@ documented asset types are accepted and list nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,8 +61,8 @@ class SimCampaign:
     properties: dict[str, str]
     created_at: datetime
     updated_at: datetime
-    #: asset type -> [(asset id, name)]
-    assets: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: The world campaign's key (its assets are read from the world when first asked for).
+    key: str = ""
 
     def public(self, names: list[str] | None) -> dict[str, Any]:
         """The ``PublicCampaign`` answer: only the properties asked for that have a value."""
@@ -81,8 +81,10 @@ class CampaignStore:
 
     def __init__(self, world: World, now: Callable[[], datetime]) -> None:
         self.now = now
+        self.world = world
         self.campaigns: dict[str, SimCampaign] = {}
         self._orders: dict[str, list[str]] = {}
+        self._assets: dict[str, list[tuple[str, str]]] = {}
         present = world.now
         for c in world.campaigns:
             props = {
@@ -96,11 +98,21 @@ class CampaignStore:
                 "hs_budget_items_sum_amount": number_text(c.budget),
                 "hs_campaign_status": campaign_status(c, present),
             }
-            urls = [(a.id, tracked_url(c, a, world)) for a in world.campaign_assets(c.key)]
             created = c.start - timedelta(days=14)
-            self.campaigns[c.id] = SimCampaign(
-                c.id, props, created, c.modified_at, {"EXTERNAL_WEB_URL": urls}
-            )
+            self.campaigns[c.id] = SimCampaign(c.id, props, created, c.modified_at, c.key)
+
+    def assets(self, guid: str, asset_type: str) -> list[tuple[str, str]]:
+        """``(asset id, name)`` of a campaign's assets of one type (only external URLs exist)."""
+        if asset_type != "EXTERNAL_WEB_URL":
+            return []
+        cached = self._assets.get(guid)
+        if cached is None:
+            world, campaign = self.world, self.world.campaign(self.campaigns[guid].key)
+            cached = [
+                (a.id, tracked_url(campaign, a, world)) for a in world.campaign_assets(campaign.key)
+            ]
+            self._assets[guid] = cached
+        return cached
 
     def ordered(self, sort: str) -> list[str]:
         """Campaign guids in ``sort`` order (``-`` for descending), ties by guid."""

@@ -254,10 +254,17 @@ class CrmStore:
 
     def _add_contact(self, contact: Contact, company_id: str, contact_id: str) -> None:
         campaign = self.world.campaign(contact.campaign_key)
-        assets = self.world.campaign_assets(campaign.key)
+        # The campaign's assets are every len(campaigns)-th asset from its index on: pick
+        # one by the contact's index without building the campaign's whole asset list.
+        step = len(self.world.campaigns)
+        used = len(range(campaign.index, self.world.assets_count, step))
         first_url = (
-            tracked_url(campaign, assets[contact.index % len(assets)], self.world)
-            if assets
+            tracked_url(
+                campaign,
+                self.world.asset(campaign.index + step * (contact.index % used)),
+                self.world,
+            )
+            if used
             else f"{WEBSITE}/"
         )
         props = {
@@ -325,6 +332,7 @@ class CrmStore:
         record = table.remove(record_id)
         record.archived, record.archived_at = True, self.now()
         record.updated_at = record.archived_at
+        record.properties[MODIFIED[kind]] = hubspot_time(record.updated_at)
         table.add(record)
         return record
 

@@ -147,11 +147,12 @@ class Routes:
         wanted = DEFAULT_PROPERTIES[kind] if names is None else names
         defined, props = _DEFINED[kind], record.properties
         shown = {n: props.get(n) for n in (*wanted, *ALWAYS, MODIFIED[kind]) if n in defined}
+        # The create and modification dates are kept rendered in the properties.
         out: dict[str, Any] = {
             "id": record.id,
             "properties": shown,
-            "createdAt": hubspot_time(record.created_at),
-            "updatedAt": hubspot_time(record.updated_at),
+            "createdAt": props["createdate"],
+            "updatedAt": props[MODIFIED[kind]],
             "archived": record.archived,
         }
         if record.archived_at is not None:
@@ -382,7 +383,7 @@ class Routes:
             return hubspot_error(404, "Campaign not found")
         limit = _int_param(params, "limit", ASSETS_DEFAULT, 1, ASSETS_MAX)
         offset = _offset(params.get("after"))
-        assets = campaign.assets.get(asset_type, [])
+        assets = self.campaigns.assets(campaign.id, asset_type)
         chunk = assets[offset : offset + limit]
         body: dict[str, Any] = {"results": [{"id": i, "name": n} for i, n in chunk]}
         if offset + limit < len(assets):

@@ -106,7 +106,7 @@ def expected_fields(sim: HubSpotSimulator, stream: str, external_id: str) -> Map
 def _campaign_fields(sim: HubSpotSimulator, guid: str) -> Mapping[str, Any]:
     campaign = sim.campaigns.campaigns[guid]
     props = campaign.properties
-    assets = campaign.assets["EXTERNAL_WEB_URL"]
+    assets = sim.campaigns.assets(guid, "EXTERNAL_WEB_URL")
     first_url = dict(parse_qsl(urlsplit(assets[0][1]).query)) if assets else {}
     utm = {"utm_campaign": props["hs_utm"]}
     utm.update({k: first_url[k] for k in ("utm_source", "utm_medium") if k in first_url})

@@ -142,7 +142,9 @@ def test_sdk_lists_campaigns_and_their_assets(sim: HubSpotSimulator, client: Any
     assets = client.api_request(
         {"path": f"/marketing/v3/campaigns/{guid}/assets/EXTERNAL_WEB_URL", "qs": {"limit": 100}}
     ).json()
-    assert [a["id"] for a in assets["results"]] == [i for i, _ in held.assets["EXTERNAL_WEB_URL"]]
+    assert [a["id"] for a in assets["results"]] == [
+        i for i, _ in sim.campaigns.assets(guid, "EXTERNAL_WEB_URL")
+    ]
 
 
 def test_sdk_sees_a_wrong_token_as_401(origin: str) -> None:
