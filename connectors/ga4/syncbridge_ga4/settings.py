@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from syncbridge.connector.spec import ConnectorSettings
+from syncbridge.connector.spec import ConnectorSettings, VendorUrl
 from syncbridge_ga4.service_account import GOOGLE_TOKEN_URIS, ServiceAccountKey
 
 DEFAULT_BASE_URL = "https://analyticsdata.googleapis.com"
@@ -111,10 +111,10 @@ class Ga4Settings(ConnectorSettings):
     property_id: str = Field(description="The numeric GA4 property id, e.g. 123456789")
     #: The service account's key file (JSON), as downloaded from Google Cloud.
     service_account_json: SecretStr
-    base_url: str = DEFAULT_BASE_URL
+    base_url: VendorUrl = DEFAULT_BASE_URL
     #: Overrides the key file's ``token_uri`` (a simulator, a private endpoint). The key
     #: file's own ``token_uri`` is used only when it is Google's token endpoint.
-    token_url: str | None = None
+    token_url: VendorUrl | None = None
     reports: dict[str, ReportSettings] = Field(default_factory=default_reports, min_length=1)
     #: First day of a full read: a date, or a number of days before the property's today.
     start_date: date | int = 90
@@ -174,8 +174,7 @@ class Ga4Settings(ConnectorSettings):
     @model_validator(mode="after")
     def _token_endpoint(self) -> Ga4Settings:
         if self.token_url is None:
-            key = ServiceAccountKey.parse(self.service_account_json.get_secret_value())
-            if key.token_uri not in GOOGLE_TOKEN_URIS:
+            if token_uri(self.service_account_json.get_secret_value()) not in GOOGLE_TOKEN_URIS:
                 # The assertion travels to that URL: only Google's, unless configured openly.
                 raise ValueError(
                     "service_account_json names a token_uri that is not Google's token "
@@ -189,13 +188,18 @@ class Ga4Settings(ConnectorSettings):
 
     def token_endpoint(self) -> str:
         """Where assertions are exchanged for access tokens."""
-        return self.token_url or self.service_account().token_uri
+        return self.token_url or token_uri(self.service_account_json.get_secret_value())
 
     def start_expression(self) -> str:
         """``start_date`` as a GA4 date: ``YYYY-MM-DD`` or ``NdaysAgo``."""
         if isinstance(self.start_date, int):
             return "today" if self.start_date == 0 else f"{self.start_date}daysAgo"
         return self.start_date.isoformat()
+
+
+def token_uri(key_file: str) -> str:
+    """The ``token_uri`` of a key file that ``ServiceAccountKey.parse`` accepted."""
+    return str(json.loads(key_file)["token_uri"])
 
 
 def _depth(value: Any, level: int = 0) -> int:

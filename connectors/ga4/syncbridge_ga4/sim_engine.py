@@ -17,22 +17,24 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from syncbridge.sandbox.world import LATE_DAYS, World
 from syncbridge_ga4.sim_query import OrderKey, Query
-from syncbridge_ga4.sim_schema import DIMENSION_NAMES, DIMENSIONS, raw_metrics
+from syncbridge_ga4.sim_schema import dimension_values, raw_metrics
 
 Number = int | Decimal
 RawRow = tuple[tuple[str, ...], tuple[Number, ...]]
 AggRow = tuple[tuple[str, ...], tuple[Number, ...]]
+#: An aggregated row and its rendered JSON object.
+Row = tuple[tuple[str, ...], tuple[Number, ...], str]
 #: Rows held by each cache before the least recently used entries go.
 CACHE_ROWS = 600_000
-_READERS = tuple(DIMENSIONS[name].read for name in DIMENSION_NAMES)
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,23 @@ class Summary:
 class Result:
     """One page of a report, and what the response says about the whole result."""
 
-    rows: list[AggRow]
+    #: The page's rows, each already rendered as its JSON object.
+    rows: list[str]
     row_count: int
     totals: tuple[Number, ...]
     minimums: tuple[Number, ...]
     maximums: tuple[Number, ...]
+
+
+@dataclass(frozen=True)
+class _DayIndex:
+    """A shape's days in report order with cumulative row counts: a page by two bisects."""
+
+    #: ``day.toordinal()`` ascending, negated when the report orders by date descending.
+    keys: list[int]
+    days: list[date]
+    #: ``cumulative[i]``: the rows of ``days[:i]``.
+    cumulative: list[int]
 
 
 class _RowCache:
@@ -87,6 +101,8 @@ class ReportEngine:
         self._raw = _RowCache(CACHE_ROWS)
         self._segments = _RowCache(CACHE_ROWS)
         self._summaries: dict[Any, Summary] = {}
+        self._shapes: dict[tuple[Any, ...], int] = {}
+        self._indexes: dict[tuple[int, int, date, bool], _DayIndex] = {}
 
     def days(self, start: date, end: date) -> list[date]:
         """The days of ``start..end`` that can hold rows (in the window, not after today)."""
@@ -100,55 +116,79 @@ class ReportEngine:
 
     def run(self, query: Query) -> Result:
         """The page ``offset..offset+limit`` of ``query``'s rows, with count and aggregates."""
-        days = self.days(query.start, query.end)
-        parts: list[tuple[Any, list[date]]]
+        shape = self._shape_id(query)
         if query.by_day():
-            if query.orders[0].desc:
-                days.reverse()
-            keys = [(self._shape(query), day, self.effective_revision(day)) for day in days]
-            parts = [(key, [day]) for key, day in zip(keys, days, strict=True)]
-        else:
-            revisions = tuple(self.effective_revision(d) for d in days)
-            parts = (
-                [((self._shape(query), "range", days[0], days[-1], revisions), days)]
-                if days
-                else []
-            )
-        summaries = [self._summary(key, part_days, query) for key, part_days in parts]
-        starts = [0]
-        for s in summaries:
-            starts.append(starts[-1] + s.count)
-        return Result(
-            rows=list(self._page(parts, starts, query)),
-            row_count=starts[-1],
-            **_combined(summaries, len(query.metrics)),
-        )
+            return self._run_by_day(shape, query)
+        days = self.days(query.start, query.end)
+        if not days:
+            return Result([], 0, **_combined([], len(query.metrics)))
+        revisions = tuple(self.effective_revision(d) for d in days)
+        key = (shape, "range", days[0], len(days), revisions)
+        rows = self._segment(key, days, query)
+        summary = self._summary(key, days, query)
+        page = rows[query.offset : query.offset + query.limit]
+        return Result([r[2] for r in page], len(rows), **_combined([summary], len(query.metrics)))
 
-    def _page(
-        self, parts: list[tuple[Any, list[date]]], starts: list[int], query: Query
-    ) -> Iterator[AggRow]:
-        first, stop = query.offset, min(query.offset + query.limit, starts[-1])
-        i = bisect.bisect_right(starts, first) - 1
-        while first < stop and i < len(parts):
-            key, part_days = parts[i]
-            rows = self._segment(key, part_days, query)
-            lo = first - starts[i]
-            hi = min(len(rows), stop - starts[i])
-            yield from rows[lo:hi]
-            first = starts[i] + hi
+    def _run_by_day(self, shape: int, query: Query) -> Result:
+        desc = query.orders[0].desc
+        index = self._index(shape, query, desc)
+        sign = -1 if desc else 1
+        bounds = sorted((sign * query.start.toordinal(), sign * query.end.toordinal()))
+        lo = bisect.bisect_left(index.keys, bounds[0])
+        hi = bisect.bisect_right(index.keys, bounds[1])
+        base, row_count = index.cumulative[lo], index.cumulative[hi] - index.cumulative[lo]
+        first = base + query.offset
+        stop = base + min(query.offset + query.limit, row_count)
+        page: list[str] = []
+        i = bisect.bisect_right(index.cumulative, first) - 1
+        while first < stop and i < len(index.days):
+            day = index.days[i]
+            rows = self._segment((shape, day, self.effective_revision(day)), [day], query)
+            start = first - index.cumulative[i]
+            end = min(len(rows), stop - index.cumulative[i])
+            page.extend(r[2] for r in rows[start:end])
+            first = index.cumulative[i] + end
             i += 1
+        summaries = []
+        if query.aggregations:
+            summaries = [
+                self._summary((shape, d, self.effective_revision(d)), [d], query)
+                for d in index.days[lo:hi]
+            ]
+        return Result(page, row_count, **_combined(summaries, len(query.metrics)))
 
-    @staticmethod
-    def _shape(query: Query) -> tuple[Any, ...]:
-        # Everything that decides a segment's rows besides its days.
+    def _index(self, shape: int, query: Query, desc: bool) -> _DayIndex:
+        key = (shape, self.revision, self.today, desc)
+        found = self._indexes.get(key)
+        if found is None:
+            days = self.days(self.world.analytics_days[0], self.today)
+            if desc:
+                days.reverse()
+            cumulative = [0]
+            for day in days:
+                summary = self._summary((shape, day, self.effective_revision(day)), [day], query)
+                cumulative.append(cumulative[-1] + summary.count)
+            sign = -1 if desc else 1
+            found = _DayIndex([sign * d.toordinal() for d in days], days, cumulative)
+            if len(self._indexes) > 1000:
+                self._indexes.clear()
+            self._indexes[key] = found
+        return found
+
+    def _shape_id(self, query: Query) -> int:
+        # Everything that decides a segment's rows besides its days, numbered once.
         orders = query.orders[1:] if query.by_day() else query.orders
-        return (
+        shape = (
             query.dimensions,
             query.metric_names,
             query.filter_key,
             query.keep_empty_rows,
             orders,
         )
+        found = self._shapes.get(shape)
+        if found is None:
+            found = self._shapes[shape] = len(self._shapes)
+        return found
 
     def _summary(self, key: Any, days: list[date], query: Query) -> Summary:
         found = self._summaries.get(key)
@@ -159,7 +199,7 @@ class ReportEngine:
             self._summaries[key] = found
         return found
 
-    def _segment(self, key: Any, days: list[date], query: Query) -> list[AggRow]:
+    def _segment(self, key: Any, days: list[date], query: Query) -> list[Row]:
         return self._segments.get(key, lambda: self._aggregate(days, query))
 
     def _rows_of(self, day: date) -> list[RawRow]:
@@ -168,13 +208,13 @@ class ReportEngine:
         def render() -> list[RawRow]:
             text = day.strftime("%Y%m%d")
             return [
-                (tuple(read(row, text) for read in _READERS), raw_metrics(row))
+                (dimension_values(row, text), raw_metrics(row))
                 for row in self.world.analytics_rows(day, revision)
             ]
 
         return self._raw.get((day, revision), render)
 
-    def _aggregate(self, days: list[date], query: Query) -> list[AggRow]:
+    def _aggregate(self, days: list[date], query: Query) -> list[Row]:
         pick = _picker(query.dimensions)
         columns = [m.column for m in query.metrics]
         keep = query.dimension_filter
@@ -197,7 +237,27 @@ class ReportEngine:
             test = query.metric_filter
             rows = [r for r in rows if test(r[1])]
         orders = query.orders[1:] if query.by_day() else query.orders
-        return _ordered(rows, orders, bool(columns))
+        return [(d, m, _render(d, m)) for d, m in _ordered(rows, orders, bool(columns))]
+
+
+def format_value(value: Number) -> str:
+    """A metric value as GA4 writes it: integers plainly, money without trailing zeros."""
+    if isinstance(value, int):
+        return str(value)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value, "f").rstrip("0")
+
+
+def _render(dims: tuple[str, ...], metrics: tuple[Number, ...]) -> str:
+    """A row's JSON object, rendered once when its segment is built."""
+    dims_json = ",".join(['{"value":' + _quote(v) + "}" for v in dims])
+    metric_values = ",".join(['{"value":"' + format_value(v) + '"}' for v in metrics])
+    return f'{{"dimensionValues":[{dims_json}],"metricValues":[{metric_values}]}}'
+
+
+#: JSON string quoting (the C implementation json.dumps uses).
+_quote: Callable[[str], str] = encode_basestring
 
 
 def _picker(indexes: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
@@ -233,7 +293,7 @@ def _numeric(value: str) -> tuple[int, float, str]:
         return (1, 0.0, value)
 
 
-def _summarise(rows: list[AggRow], width: int) -> Summary:
+def _summarise(rows: Sequence[Row], width: int) -> Summary:
     if not rows:
         zeros: tuple[Number, ...] = (0,) * width
         return Summary(0, zeros, zeros, zeros)

@@ -7,7 +7,6 @@ endpoint renders them in ``GET /v1beta/properties/{id}/metadata``'s shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,7 +21,6 @@ class DimensionInfo:
     ui_name: str
     description: str
     category: str
-    read: Callable[[AnalyticsRow, str], str]
     custom: bool = False
 
 
@@ -37,51 +35,47 @@ class MetricInfo:
     deprecated_names: tuple[str, ...] = ()
 
 
-def _source(row: AnalyticsRow, _day: str) -> str:
-    return row.source_medium.partition(" / ")[0]
-
-
-def _medium(row: AnalyticsRow, _day: str) -> str:
-    return row.source_medium.partition(" / ")[2]
-
-
 DIMENSIONS: dict[str, DimensionInfo] = {
-    "date": DimensionInfo(
-        "Date", "The date of the event, formatted as YYYYMMDD.", "Time", lambda _r, day: day
-    ),
+    "date": DimensionInfo("Date", "The date of the event, formatted as YYYYMMDD.", "Time"),
     "pagePath": DimensionInfo(
         "Page path",
         "The portion of the URL between the hostname and query string for web pages.",
         "Page / Screen",
-        lambda r, _d: r.page_path,
     ),
     "sessionCampaignName": DimensionInfo(
         "Session campaign",
         "The marketing campaign name for a session.",
         "Traffic Source",
-        lambda r, _d: r.campaign_key,
     ),
     "sessionSourceMedium": DimensionInfo(
         "Session source / medium",
         "The combined values of the dimensions sessionSource and sessionMedium.",
         "Traffic Source",
-        lambda r, _d: r.source_medium,
     ),
     "sessionSource": DimensionInfo(
-        "Session source", "The source that initiated a session.", "Traffic Source", _source
+        "Session source", "The source that initiated a session.", "Traffic Source"
     ),
     "sessionMedium": DimensionInfo(
-        "Session medium", "The medium that initiated a session.", "Traffic Source", _medium
+        "Session medium", "The medium that initiated a session.", "Traffic Source"
     ),
     "customEvent:asset_id": DimensionInfo(
         "asset_id",
         "An event-scoped custom dimension: the DAM asset id sent with each event.",
         "Custom",
-        lambda r, _d: r.asset_id,
         custom=True,
     ),
 }
 DIMENSION_NAMES = tuple(DIMENSIONS)
+# ``dimension_values`` writes a row's values in this order.
+assert DIMENSION_NAMES == (
+    "date",
+    "pagePath",
+    "sessionCampaignName",
+    "sessionSourceMedium",
+    "sessionSource",
+    "sessionMedium",
+    "customEvent:asset_id",
+)
 
 METRICS: dict[str, MetricInfo] = {
     "screenPageViews": MetricInfo(
@@ -117,6 +111,20 @@ METRIC_TYPE_NUMBERS = {"TYPE_INTEGER": 1, "TYPE_FLOAT": 2, "TYPE_CURRENCY": 9}
 def metric_info(name: str) -> MetricInfo | None:
     """The metric ``name`` stands for, following deprecated names."""
     return METRICS.get(METRIC_ALIASES.get(name, name))
+
+
+def dimension_values(row: AnalyticsRow, day: str) -> tuple[str, ...]:
+    """Every dimension of a world row, in ``DIMENSION_NAMES`` order (``day`` is YYYYMMDD)."""
+    source, _, medium = row.source_medium.partition(" / ")
+    return (
+        day,
+        row.page_path,
+        row.campaign_key,
+        row.source_medium,
+        source,
+        medium,
+        row.asset_id,
+    )
 
 
 def raw_metrics(row: AnalyticsRow) -> RawMetrics:
@@ -162,6 +170,7 @@ __all__ = [
     "DimensionInfo",
     "MetricInfo",
     "RawMetrics",
+    "dimension_values",
     "metadata",
     "metric_info",
     "raw_metrics",

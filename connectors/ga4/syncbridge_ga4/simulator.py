@@ -42,7 +42,6 @@ import re
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -59,13 +58,14 @@ from syncbridge_ga4.sim_auth import (
     SandboxServiceAccount,
     TokenIssuer,
 )
-from syncbridge_ga4.sim_engine import ReportEngine, Result
+from syncbridge_ga4.sim_engine import ReportEngine, Result, format_value
 from syncbridge_ga4.sim_errors import GoogleError, invalid
 from syncbridge_ga4.sim_query import Query, parse_query
 from syncbridge_ga4.sim_quota import PropertyQuota, token_cost
 from syncbridge_ga4.sim_schema import METRIC_TYPE_NUMBERS, metadata
 
 MAX_BODY_BYTES = 1024 * 1024
+JSON = "application/json"
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 _METHOD = re.compile(r"/v1beta/properties/([^/:]+):([A-Za-z]+)")
 _METADATA = re.compile(r"/v1beta/properties/([^/:]+)/metadata")
@@ -274,53 +274,38 @@ class Ga4Simulator:
             result = self.engine.run(query)
             self.quota.charge(token_cost(result.row_count))
         self.report_requests += 1
-        return JSONResponse(self._report_body(query, result, enums_as_numbers))
+        return Response(self._report_body(query, result, enums_as_numbers), 200, media_type=JSON)
 
-    def _report_body(self, query: Query, result: Result, enums_as_numbers: bool) -> dict[str, Any]:
+    def _report_body(self, query: Query, result: Result, enums_as_numbers: bool) -> bytes:
+        """The RunReportResponse; rows come pre-rendered from the engine and are spliced in."""
         metric_types = [
             METRIC_TYPE_NUMBERS[m.type] if enums_as_numbers else m.type for m in query.metrics
         ]
-        body: dict[str, Any] = {
+        head: dict[str, Any] = {
             "dimensionHeaders": [{"name": n} for n in query.dimension_names],
             "metricHeaders": [
                 {"name": n, "type": t}
                 for n, t in zip(query.metric_names, metric_types, strict=True)
             ],
         }
-        if result.rows:
-            body["rows"] = [
-                {
-                    "dimensionValues": [{"value": v} for v in dims],
-                    "metricValues": [{"value": _value(v)} for v in values],
-                }
-                for dims, values in result.rows
-            ]
+        tail: dict[str, Any] = {}
         width = len(query.dimensions)
         for name, field in (("TOTAL", "totals"), ("MAXIMUM", "maximums"), ("MINIMUM", "minimums")):
             if name in query.aggregations:
-                values = getattr(result, field)
-                body[field] = [
-                    {
-                        "dimensionValues": [{"value": f"RESERVED_{name}"}] * width,
-                        "metricValues": [{"value": _value(v)} for v in values],
-                    }
-                ]
+                values = [{"value": format_value(v)} for v in getattr(result, field)]
+                reserved = [{"value": f"RESERVED_{name}"}] * width
+                tail[field] = [{"dimensionValues": reserved, "metricValues": values}]
         if result.row_count:
-            body["rowCount"] = result.row_count
-        body["metadata"] = {"currencyCode": "USD", "timeZone": self.time_zone}
+            tail["rowCount"] = result.row_count
+        tail["metadata"] = {"currencyCode": "USD", "timeZone": self.time_zone}
         if query.return_quota:
-            body["propertyQuota"] = self.quota.status()
-        body["kind"] = "analyticsData#runReport"
-        return body
-
-
-def _value(value: int | Decimal) -> str:
-    """A metric value as GA4 writes it: integers plainly, money without trailing zeros."""
-    if isinstance(value, int):
-        return str(value)
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value, "f").rstrip("0")
+            tail["propertyQuota"] = self.quota.status()
+        tail["kind"] = "analyticsData#runReport"
+        parts = [json.dumps(head)[:-1]]
+        if result.rows:
+            parts.append(',"rows":[' + ",".join(result.rows) + "]")
+        parts.append("," + json.dumps(tail)[1:])
+        return "".join(parts).encode()
 
 
 def _check_query(request: Request, *, enums: bool) -> bool:
