@@ -2,15 +2,22 @@
 
 Implements (paths under ``/v1_1/{cloud_name}``):
 
-* Admin API, HTTP Basic ``api_key:api_secret`` (401 ``{"error": {"message": ...}}`` otherwise):
-  ``GET /resources/{resource_type}[/{type}]`` with ``max_results`` (default 10, above 500 ->
-  400), ``next_cursor`` (absent on the last page), ``prefix`` (sorted by public id),
-  ``direction`` (default desc by creation), ``start_at``, the include flags ``tags``,
-  ``context`` and ``metadata`` (fields omitted unless asked; ``context`` and ``metadata``
-  also omitted when empty) and ``fields``; ``GET /resources/{rt}/{type}/{public_id}`` (404
-  ``Resource not found - ...``); ``GET /resources/{asset_id}``; ``GET|POST
-  /resources/by_asset_ids`` (at most 100 ids; the SDK sends GET); ``GET /ping``;
-  ``GET /usage``; ``GET /metadata_fields`` (seeded with a ``performance_tier`` enum).
+* Admin API, HTTP Basic ``api_key:api_secret`` (401 ``{"error": {"message": ...}}`` otherwise),
+  the resources family (:mod:`simulator_resource_routes`): ``GET /resources`` (resource
+  types), ``/resources/{rt}[/{type}]`` (``max_results`` default 10, at most 500;
+  ``next_cursor`` absent on the last page; ``direction`` default desc by creation;
+  ``start_at``; ``prefix``, which needs a delivery type, sorted by public id; or
+  ``public_ids[]``, up to 100, answering only those that exist), ``/resources/{rt}/tags/{tag}``,
+  ``/resources/{rt}/context?key=[&value=]``, ``/resources/by_asset_folder``,
+  ``/resources/by_asset_ids`` (up to 100), ``/resources/{asset_id}``,
+  ``/resources/{rt}/{type}/{public_id}`` (404 ``Resource not found - ...``) and
+  ``GET /tags/{rt}`` (tag names, paged); the include flags ``tags``, ``context`` and
+  ``metadata`` (fields omitted unless asked; ``context`` and ``metadata`` also when empty) and
+  ``fields``. Every listing is one page of a sorted index kept true on every edit
+  (:mod:`simulator_store`), so a page costs about the page. ``GET /ping``, ``GET /usage``,
+  ``GET /metadata_fields`` (seeded with a ``performance_tier`` enum). A parameter a route
+  does not take, or a value outside its domain, is refused with 400 (:mod:`simulator_params`);
+  paths not served answer 404 and methods not taken 405, in the same error shape.
   Every Admin answer carries ``X-FeatureRateLimit-Limit/-Remaining/-Reset`` (Reset an HTTP
   date) and ``X-Request-Id``; a spent budget (``admin_rate_limit`` per
   ``rate_limit_window_s``, 500/h by default like the Free plan) is answered with 420
@@ -21,6 +28,7 @@ Implements (paths under ``/v1_1/{cloud_name}``):
   ``public_ids[]``), ``POST /{rt}/context`` (add, remove_all; ``k=v|k2=v2`` with backslash
   escapes) and ``POST /{rt}/metadata`` (validated against the field definitions). Bodies may
   be urlencoded or multipart (the SDK sends multipart). Not counted against the Admin budget.
+  Fields the SDK does not send to a call are refused with 400 (:mod:`simulator_upload_routes`).
 * Delivery URLs: ``url``/``secure_url`` point at res.cloudinary.com until
   :meth:`CloudinarySimulator.connection_settings` tells the simulator its public address;
   then they point under it and ``GET {cloud}/{rt}/upload/v{version}/{public_id}`` serves a
@@ -30,9 +38,11 @@ Implements (paths under ``/v1_1/{cloud_name}``):
   secret) for ``upload``, ``resource_tags_changed``, ``resource_context_changed``,
   ``resource_metadata_changed`` and ``delete``. The simulator does not POST them anywhere.
 
-Leaves out: uploads of files, renames, deletes over the API, derived assets and
-transformations, the Search API, moderation, folders, tag/context listings
-(``/resources/{rt}/tags/{tag}``), OAuth bearer tokens, EdDSA ``X-Cld-Signature_v2``, and the
+Leaves out (unserved paths answer 404; the parameters that would ask for them 400): uploads of
+files, renames, deletes over the API, derived assets and transformations, the Search API,
+moderation queues (``/resources/{rt}/moderations/...``: 400) and the ``moderations`` flag,
+analyses in resource details (``colors``, ``faces``...), folder management, completion
+notifications (``notification_url``), OAuth bearer tokens, EdDSA ``X-Cld-Signature_v2``, and the
 exact per-resource fields of the ``resource_*_changed`` payloads (UNVERIFIED upstream: here a
 ``resources`` list with ``asset_id``, ``public_id``, ``resource_type``, ``type`` and the
 change). Resource ``type`` is always ``upload``.
@@ -57,15 +67,12 @@ from starlette.types import Receive, Scope, Send
 from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
 from syncbridge.sandbox.world import World
 from syncbridge_cloudinary.signatures import Algorithm, notification_signature
+from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_gates import AdminBudget
+from syncbridge_cloudinary.simulator_metadata import PERFORMANCE_TIER_FIELD
+from syncbridge_cloudinary.simulator_render import Shape, iso_z
 from syncbridge_cloudinary.simulator_routes import build_api, error_body
-from syncbridge_cloudinary.simulator_store import (
-    PERFORMANCE_TIER_FIELD,
-    CloudinaryApiError,
-    ResourceStore,
-    SimResource,
-    iso_z,
-)
+from syncbridge_cloudinary.simulator_store import ResourceStore, SimResource
 
 NotificationType = Literal[
     "upload",
@@ -161,10 +168,17 @@ class CloudinarySimulator:
 
     def set_tags(self, asset_id: str, tags: Iterable[str]) -> None:
         """Change an asset's tags as a person in the console would."""
-        self.store.by_asset_id[asset_id].tags = list(dict.fromkeys(tags))
+        self.store.set_tags(self.store.by_asset_id[asset_id], tags)
 
     async def _deliver(self, request: Request) -> Response:
-        """A delivery URL: a placeholder for the asset (the simulator holds no files)."""
+        """A delivery URL: a placeholder for the asset (the simulator holds no files).
+
+        Of query parameters only the SDKs' analytics marker ``_a`` is taken (the CDN ignores
+        it); transformations and any other parameter are refused with 400.
+        """
+        unknown = sorted(set(request.query_params) - {"_a"})
+        if unknown:
+            raise CloudinaryApiError(400, f"Unknown parameter - {unknown[0]}")
         params = request.path_params
         public_id: str = params["public_id"]
         found = None
@@ -225,7 +239,7 @@ class CloudinarySimulator:
             "request_id": uuid.uuid4().hex,
         }
         if notification_type == "upload":
-            rendered = self.store.render(target, tags=True, context=True, metadata=True)
+            rendered = self.store.render(target, Shape(tags=True, context=True, metadata=True))
             return {"notification_type": "upload", "timestamp": triggered_at, **rendered, **common}
         entry: dict[str, Any] = {
             "asset_id": target.asset_id,

@@ -10,13 +10,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_gates import AdminBudget, check_basic_auth
-from syncbridge_cloudinary.simulator_store import (
-    RESOURCE_TYPES,
-    CloudinaryApiError,
-    ResourceStore,
-    SimResource,
-)
+from syncbridge_cloudinary.simulator_store import RESOURCE_TYPES, ResourceStore
 
 if TYPE_CHECKING:
     from syncbridge_cloudinary.simulator import CloudinarySimulator, SimulatorOptions
@@ -28,17 +24,6 @@ def json_response(
     """A JSON response carrying a fresh ``X-Request-Id`` plus ``headers``."""
     merged = {"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
     return JSONResponse(payload, status_code=status, headers=merged)
-
-
-def query_flag(request: Request, name: str) -> bool:
-    """Whether the boolean query parameter ``name`` is set."""
-    return request.query_params.get(name, "").lower() in ("true", "1")
-
-
-def query_fields(request: Request) -> frozenset[str] | None:
-    """The ``fields`` query parameter as a set of names (``None`` when absent)."""
-    raw = request.query_params.get("fields")
-    return frozenset(f.strip() for f in raw.split(",") if f.strip()) if raw else None
 
 
 def checked_resource_type(value: str) -> str:
@@ -77,15 +62,5 @@ class SimContext:
         request.state.rate_headers = headers
         return headers
 
-    def render(self, request: Request, resource: SimResource) -> dict[str, Any]:
-        """``resource`` as the Admin API returns it, shaped by the request's query flags."""
-        return self.store.render(
-            resource,
-            tags=query_flag(request, "tags"),
-            context=query_flag(request, "context"),
-            metadata=query_flag(request, "metadata"),
-            fields=query_fields(request),
-        )
 
-
-__all__ = ["SimContext", "checked_resource_type", "json_response", "query_fields", "query_flag"]
+__all__ = ["SimContext", "checked_resource_type", "json_response"]

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 
 from syncbridge_cloudinary.signatures import Algorithm, sign_params, signable, string_to_sign
+from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_forms import FormValue
-from syncbridge_cloudinary.simulator_store import CloudinaryApiError
 
 
 @dataclass

@@ -1,45 +1,56 @@
-"""The simulator's in-memory product environment: resources, their order, and metadata fields.
+"""The simulator's in-memory product environment: resources, their indexes, metadata fields.
 
 World assets become Cloudinary resources: images and videos keep their types, documents
 become ``raw`` (whose public id keeps the extension and which have no format or dimensions).
-Listings page with keyset cursors over (created_at, asset_id), or over public id when a
-``prefix`` is given (as Cloudinary sorts prefix listings), so a page boundary never moves
-when tags change or new assets arrive.
+
+Every listing is served from a sorted index (:mod:`simulator_index`) that the store keeps
+true on each change: resources by creation per resource type (and per delivery type), by
+public id per delivery type, by tag, by context key, by context key and value, and by asset
+folder (per resource type and across them); plus the sorted tag names of each resource type.
+All changes go through the store's methods (:meth:`ResourceStore.add`, ``delete``,
+``set_tags``, ``set_context``, ``apply_tags``, ``set_metadata``) so no index goes stale.
 """
 
 from __future__ import annotations
 
-import bisect
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from functools import cached_property
+from typing import Any
 
 from syncbridge.sandbox.world import SandboxAsset, World
+from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
+from syncbridge_cloudinary.simulator_index import IndexFamily, IndexName, NameKey, TimeKey
+from syncbridge_cloudinary.simulator_metadata import PERFORMANCE_TIER_FIELD, MetadataField
+from syncbridge_cloudinary.simulator_render import Shape, iso_z, render_fields
 
 RESOURCE_TYPE_OF = {"image": "image", "video": "video", "document": "raw"}
 RESOURCE_TYPES = ("image", "video", "raw")
-Direction = Literal["asc", "desc"]
-
-
-class CloudinaryApiError(Exception):
-    """An answer in Cloudinary's error shape: ``{"error": {"message": ...}}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def iso_z(moment: datetime) -> str:
-    """``2026-01-05T09:00:00Z``, as Cloudinary writes ``created_at``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: Cloudinary's delivery (storage) types; the simulator's resources are all ``upload``.
+DELIVERY_TYPES = frozenset(
+    {
+        "upload",
+        "private",
+        "authenticated",
+        "fetch",
+        "facebook",
+        "twitter",
+        "gravatar",
+        "youtube",
+        "hulu",
+        "vimeo",
+        "animoto",
+        "worldstarhiphop",
+        "dailymotion",
+        "list",
+    }
+)
 
 
 @dataclass
 class SimResource:
-    """One asset as the simulator holds it (mutable: tags, context, metadata)."""
+    """One asset as the simulator holds it; change it only through :class:`ResourceStore`."""
 
     asset_id: str
     public_id: str
@@ -57,12 +68,13 @@ class SimResource:
     context: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def order_key(self) -> tuple[float, str]:
+    @cached_property
+    def order_key(self) -> TimeKey:
+        """Creation order, ties broken by asset id (immutable: so is ``created_at``)."""
         return (self.created_at.timestamp(), self.asset_id)
 
     @property
-    def name_key(self) -> tuple[str, str]:
+    def name_key(self) -> NameKey:
         return (self.public_id, self.asset_id)
 
     def delivery_path(self, cloud_name: str) -> str:
@@ -90,112 +102,98 @@ def resource_from_asset(asset: SandboxAsset) -> SimResource:
         height=None if raw else asset.height,
         asset_folder=folder,
         display_name=asset.name,
-        tags=list(asset.tags),
+        tags=list(dict.fromkeys(asset.tags)),
         context={"alt": asset.name.replace("_", " "), "campaign": asset.campaign_key},
     )
 
 
-@dataclass(frozen=True)
-class MetadataField:
-    """A structured metadata field definition (``GET /metadata_fields``)."""
-
-    external_id: str
-    label: str
-    type: str
-    #: (entry external id, display value) for enum/set fields.
-    entries: tuple[tuple[str, str], ...] = ()
-
-    def accepts(self, value: str) -> bool:
-        if self.type in ("enum", "set"):
-            allowed = {entry for entry, _ in self.entries}
-            values = json.loads(value) if self.type == "set" and value.startswith("[") else [value]
-            return all(v in allowed for v in values)
-        return True
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": self.type,
-            "external_id": self.external_id,
-            "label": self.label,
-            "mandatory": False,
-            "default_value": None,
-            "validation": None,
-        }
-        if self.entries:
-            out["datasource"] = {
-                "values": [
-                    {"external_id": entry, "value": value, "state": "active"}
-                    for entry, value in self.entries
-                ]
-            }
-        return out
-
-
-PERFORMANCE_TIER_FIELD = MetadataField(
-    external_id="performance_tier",
-    label="Performance tier",
-    type="enum",
-    entries=(
-        ("top-10", "Top 10%"),
-        ("top-25", "Top 25%"),
-        ("middle", "Middle"),
-        ("bottom-25", "Bottom 25%"),
-        ("insufficient-data", "Insufficient data"),
-    ),
-)
-
-
-def encode_cursor(mode: str, key: tuple[Any, ...]) -> str:
-    """An opaque hex cursor, as Cloudinary's look (``8edbc610...``)."""
-    return json.dumps([mode, *key], separators=(",", ":")).encode().hex()
-
-
-def decode_cursor(cursor: str, mode: str) -> tuple[Any, ...]:
-    try:
-        data = json.loads(bytes.fromhex(cursor))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CloudinaryApiError(400, "Invalid next_cursor") from exc
-    if not isinstance(data, list) or len(data) != 3 or data[0] != mode:
-        raise CloudinaryApiError(400, "Invalid next_cursor")
-    return (data[1], data[2])
+def index_entries(resource: SimResource) -> Iterator[tuple[IndexName, tuple[Any, ...]]]:
+    """Every ``(index name, key)`` under which ``resource`` is listed."""
+    rt, key = resource.resource_type, resource.order_key
+    yield ("time", rt, None), key
+    yield ("time", rt, resource.type), key
+    yield ("name", rt, resource.type), resource.name_key
+    yield ("folder", resource.asset_folder, None), key
+    yield ("folder", resource.asset_folder, rt), key
+    for tag in resource.tags:
+        yield ("tag", rt, tag), key
+    for name, value in resource.context.items():
+        yield ("ctx", rt, name), key
+        yield ("ctxv", rt, name, value), key
 
 
 class ResourceStore:
-    """Every resource of one simulated product environment, indexed as the API needs."""
+    """Every resource of one simulated product environment, indexed as the API lists them."""
 
-    def __init__(self, cloud_name: str) -> None:
+    def __init__(self, cloud_name: str, resources: Iterable[SimResource] = ()) -> None:
         self.cloud_name = cloud_name
         #: Where delivery URLs point: Cloudinary's CDN, or the simulator's public address.
         self.delivery_base: str | None = None
         self.by_asset_id: dict[str, SimResource] = {}
         self.by_public_id: dict[tuple[str, str, str], SimResource] = {}
-        self._by_time: dict[str, list[tuple[float, str]]] = {rt: [] for rt in RESOURCE_TYPES}
-        self._by_name: dict[str, list[tuple[str, str]]] = {rt: [] for rt in RESOURCE_TYPES}
+        self.indexes = IndexFamily()
+        #: ``("tags", resource_type)`` -> sorted ``(tag,)`` of the tags in use there.
+        self.tag_names = IndexFamily()
         self.metadata_fields: dict[str, MetadataField] = {
             PERFORMANCE_TIER_FIELD.external_id: PERFORMANCE_TIER_FIELD
         }
+        for resource in resources:
+            self._register(resource)
+            for name, key in index_entries(resource):
+                self.indexes.append_unsorted(name, key)
+        self.indexes.sort_all()
+        for name in self.indexes.lists:
+            if name[0] == "tag":
+                self.tag_names.append_unsorted(("tags", name[1]), (name[2],))
+        self.tag_names.sort_all()
 
     @classmethod
     def from_world(cls, world: World, cloud_name: str) -> ResourceStore:
-        store = cls(cloud_name)
-        for asset in world.assets():
-            store.add(resource_from_asset(asset))
-        return store
+        return cls(cloud_name, (resource_from_asset(asset) for asset in world.assets()))
+
+    def _register(self, resource: SimResource) -> None:
+        named = (resource.resource_type, resource.type, resource.public_id)
+        if resource.asset_id in self.by_asset_id or named in self.by_public_id:
+            raise ValueError(f"asset id {resource.asset_id} or public id {named} is taken")
+        self.by_asset_id[resource.asset_id] = resource
+        self.by_public_id[named] = resource
+
+    # -- index upkeep ------------------------------------------------------------------
+
+    def _link(self, name: IndexName, key: tuple[Any, ...]) -> None:
+        self.indexes.add(name, key)
+        if name[0] == "tag" and len(self.indexes.get(name)) == 1:
+            self.tag_names.add(("tags", name[1]), (name[2],))
+
+    def _unlink(self, name: IndexName, key: tuple[Any, ...]) -> None:
+        self.indexes.discard(name, key)
+        if name[0] == "tag" and not self.indexes.get(name):
+            self.tag_names.discard(("tags", name[1]), (name[2],))
+
+    def _edit(self, resource: SimResource, change: Callable[[], None]) -> None:
+        """Apply ``change`` to ``resource`` and move it in every index it affects."""
+        before = set(index_entries(resource))
+        change()
+        after = set(index_entries(resource))
+        for name, key in before - after:
+            self._unlink(name, key)
+        for name, key in after - before:
+            self._link(name, key)
+
+    # -- resources -----------------------------------------------------------------------
 
     def add(self, resource: SimResource) -> None:
         """Add (upload) a resource."""
-        self.by_asset_id[resource.asset_id] = resource
-        key = (resource.resource_type, resource.type, resource.public_id)
-        self.by_public_id[key] = resource
-        bisect.insort(self._by_time[resource.resource_type], resource.order_key)
-        bisect.insort(self._by_name[resource.resource_type], resource.name_key)
+        self._register(resource)
+        for name, key in index_entries(resource):
+            self._link(name, key)
 
     def delete(self, asset_id: str) -> SimResource:
         """Remove a resource (a delete in the console); returns what was removed."""
         resource = self.by_asset_id.pop(asset_id)
         del self.by_public_id[(resource.resource_type, resource.type, resource.public_id)]
-        self._by_time[resource.resource_type].remove(resource.order_key)
-        self._by_name[resource.resource_type].remove(resource.name_key)
+        for name, key in index_entries(resource):
+            self._unlink(name, key)
         return resource
 
     def get(self, resource_type: str, type_: str, public_id: str) -> SimResource | None:
@@ -204,45 +202,100 @@ class ResourceStore:
     def count(self) -> int:
         return len(self.by_asset_id)
 
+    def resource_types(self) -> list[str]:
+        """The resource types that hold at least one resource."""
+        return [rt for rt in RESOURCE_TYPES if self.indexes.get(("time", rt, None))]
+
+    # -- edits ---------------------------------------------------------------------------
+
+    def set_tags(self, resource: SimResource, tags: Iterable[str]) -> None:
+        """Replace a resource's tags (duplicates dropped, order kept)."""
+        new = list(dict.fromkeys(tags))
+
+        def change() -> None:
+            resource.tags = new
+
+        self._edit(resource, change)
+
+    def set_context(self, resource: SimResource, context: dict[str, str]) -> None:
+        """Replace a resource's contextual metadata."""
+        new = dict(context)
+
+        def change() -> None:
+            resource.context = new
+
+        self._edit(resource, change)
+
+    def apply_tags(
+        self, command: str, tags: list[str], resources: list[SimResource], resource_type: str
+    ) -> None:
+        """One ``/tags`` command on the given resources."""
+        for resource in resources:
+            if command in ("add", "set_exclusive"):
+                self.set_tags(resource, [*resource.tags, *tags])
+            elif command == "remove":
+                self.set_tags(resource, [t for t in resource.tags if t not in tags])
+            elif command == "replace":
+                self.set_tags(resource, tags)
+            elif command == "remove_all":
+                self.set_tags(resource, [])
+        if command == "set_exclusive":
+            chosen = {resource.asset_id for resource in resources}
+            holders = [key for tag in tags for key in self.indexes.get(("tag", resource_type, tag))]
+            for _, asset_id in list(dict.fromkeys(holders)):
+                other = self.by_asset_id[asset_id]
+                if asset_id not in chosen:
+                    self.set_tags(other, [t for t in other.tags if t not in tags])
+
+    def set_metadata(self, values: dict[str, str], resources: list[SimResource]) -> None:
+        """Set (or clear, with an empty value) structured metadata; validates every value."""
+        parsed: dict[str, Any] = {}
+        for external_id, value in values.items():
+            definition = self.metadata_fields.get(external_id)
+            if definition is None:
+                raise CloudinaryApiError(400, f"Metadata field {external_id} does not exist")
+            parsed[external_id] = definition.parse(value) if value else None
+            if value and parsed[external_id] is None:
+                raise CloudinaryApiError(
+                    400, f"Value {value} is not valid for metadata field {external_id}"
+                )
+        for resource in resources:
+            for external_id, stored in parsed.items():
+                if stored is None:
+                    resource.metadata.pop(external_id, None)
+                else:
+                    resource.metadata[external_id] = stored
+
+    def resolve(self, resource_type: str, type_: str, public_ids: list[str]) -> list[SimResource]:
+        """The resources named by public id (unknown ones are left out, as Cloudinary does)."""
+        found = (self.get(resource_type, type_, pid) for pid in dict.fromkeys(public_ids))
+        return [resource for resource in found if resource is not None]
+
     # -- rendering ---------------------------------------------------------------------
 
-    def render(
-        self,
-        resource: SimResource,
-        *,
-        tags: bool = False,
-        context: bool = False,
-        metadata: bool = False,
-        fields: frozenset[str] | None = None,
-    ) -> dict[str, Any]:
-        """The Admin API JSON of one resource; include-only fields appear only when asked."""
+    def render(self, resource: SimResource, shape: Shape | None = None) -> dict[str, Any]:
+        """The Admin API JSON of one resource, in ``shape`` (the bare listing shape)."""
         out: dict[str, Any] = {"asset_id": resource.asset_id, "public_id": resource.public_id}
         if resource.format is not None:
             out["format"] = resource.format
-        out |= {
-            "version": resource.version,
-            "resource_type": resource.resource_type,
-            "type": resource.type,
-            "created_at": iso_z(resource.created_at),
-            "bytes": resource.bytes,
-        }
+        out["version"] = resource.version
+        out["resource_type"] = resource.resource_type
+        out["type"] = resource.type
+        out["created_at"] = iso_z(resource.created_at)
+        out["bytes"] = resource.bytes
         if resource.width is not None and resource.height is not None:
-            out |= {"width": resource.width, "height": resource.height}
-        out |= {
-            "asset_folder": resource.asset_folder,
-            "display_name": resource.display_name,
-            **self.delivery_urls(resource),
-        }
-        if tags:
-            out["tags"] = list(resource.tags)
-        if context and resource.context:
-            out["context"] = {"custom": dict(resource.context)}
-        if metadata and resource.metadata:
-            out["metadata"] = dict(resource.metadata)
-        if fields:
-            keep = fields | {"asset_id", "public_id"}
-            out = {key: value for key, value in out.items() if key in keep}
-        return out
+            out["width"] = resource.width
+            out["height"] = resource.height
+        out["asset_folder"] = resource.asset_folder
+        out["display_name"] = resource.display_name
+        out.update(self.delivery_urls(resource))
+        return render_fields(
+            out,
+            shape or Shape(),
+            tags=resource.tags,
+            context=resource.context,
+            metadata=resource.metadata,
+        )
 
     def delivery_urls(self, resource: SimResource) -> dict[str, str]:
         """``url`` and ``secure_url``: on res.cloudinary.com, or under ``delivery_base``."""
@@ -257,133 +310,17 @@ class ResourceStore:
             "secure_url": f"https://res.cloudinary.com/{path}",
         }
 
-    # -- listing -----------------------------------------------------------------------
-
-    def page(
-        self,
-        resource_type: str,
-        type_: str | None,
-        *,
-        max_results: int,
-        cursor: str | None,
-        direction: Direction,
-        prefix: str | None,
-        start_at: datetime | None,
-    ) -> tuple[list[SimResource], str | None]:
-        """One page of a listing and the cursor after it (None on the last page)."""
-        matches = self._scan(resource_type, type_, cursor, direction, prefix, start_at)
-        page: list[SimResource] = []
-        for resource in matches:
-            if len(page) == max_results:
-                last = page[-1]
-                mode = "n" if prefix else "t"
-                key = last.name_key if prefix else last.order_key
-                return page, encode_cursor(mode, key)
-            page.append(resource)
-        return page, None
-
-    def _scan(
-        self,
-        resource_type: str,
-        type_: str | None,
-        cursor: str | None,
-        direction: Direction,
-        prefix: str | None,
-        start_at: datetime | None,
-    ) -> Iterator[SimResource]:
-        if prefix:
-            # Cloudinary sorts prefix listings by public id and ignores ``direction``.
-            names = self._by_name[resource_type]
-            after = decode_cursor(cursor, "n") if cursor else None
-            start = (
-                bisect.bisect_right(names, after)
-                if after
-                else bisect.bisect_left(names, (prefix, ""))
-            )
-            for public_id, asset_id in names[start:]:
-                if not public_id.startswith(prefix):
-                    return
-                yield from self._typed(asset_id, type_)
-            return
-        times = self._by_time[resource_type]
-        after = decode_cursor(cursor, "t") if cursor else None
-        if direction == "asc":
-            if after:
-                start = bisect.bisect_right(times, after)
-            elif start_at:
-                start = bisect.bisect_left(times, (start_at.timestamp(), ""))
-            else:
-                start = 0
-            indexes: Iterable[int] = range(start, len(times))
-        else:
-            if after:
-                end = bisect.bisect_left(times, after)
-            elif start_at:
-                end = bisect.bisect_right(times, (start_at.timestamp(), "~"))
-            else:
-                end = len(times)
-            indexes = range(end - 1, -1, -1)
-        for index in indexes:
-            yield from self._typed(times[index][1], type_)
-
-    def _typed(self, asset_id: str, type_: str | None) -> Iterator[SimResource]:
-        resource = self.by_asset_id[asset_id]
-        if type_ is None or resource.type == type_:
-            yield resource
-
-    # -- Upload API mutations ------------------------------------------------------------
-
-    def resolve(self, resource_type: str, type_: str, public_ids: list[str]) -> list[SimResource]:
-        """The resources named by public id (unknown ones are left out, as Cloudinary does)."""
-        found = (self.get(resource_type, type_, pid) for pid in public_ids)
-        return [resource for resource in found if resource is not None]
-
-    def apply_tags(
-        self, command: str, tags: list[str], resources: list[SimResource], resource_type: str
-    ) -> None:
-        """One ``/tags`` command on the given resources."""
-        for resource in resources:
-            if command == "add" or command == "set_exclusive":
-                resource.tags += [tag for tag in tags if tag not in resource.tags]
-            elif command == "remove":
-                resource.tags = [tag for tag in resource.tags if tag not in tags]
-            elif command == "replace":
-                resource.tags = list(dict.fromkeys(tags))
-            elif command == "remove_all":
-                resource.tags = []
-        if command == "set_exclusive":
-            chosen = {resource.asset_id for resource in resources}
-            for other in self.by_asset_id.values():
-                if other.resource_type == resource_type and other.asset_id not in chosen:
-                    other.tags = [tag for tag in other.tags if tag not in tags]
-
-    def set_metadata(self, values: dict[str, str], resources: list[SimResource]) -> None:
-        """Set (or clear, with an empty value) structured metadata; validates every value."""
-        for external_id, value in values.items():
-            definition = self.metadata_fields.get(external_id)
-            if definition is None:
-                raise CloudinaryApiError(400, f"Metadata field {external_id} does not exist")
-            if value and not definition.accepts(value):
-                raise CloudinaryApiError(
-                    400, f"Value {value} is not valid for metadata field {external_id}"
-                )
-        for resource in resources:
-            for external_id, value in values.items():
-                if value:
-                    resource.metadata[external_id] = (
-                        json.loads(value) if value.startswith("[") else value
-                    )
-                else:
-                    resource.metadata.pop(external_id, None)
-
 
 __all__ = [
+    "DELIVERY_TYPES",
     "PERFORMANCE_TIER_FIELD",
     "RESOURCE_TYPES",
     "CloudinaryApiError",
+    "IndexName",
     "MetadataField",
     "ResourceStore",
     "SimResource",
+    "index_entries",
     "iso_z",
     "resource_from_asset",
 ]

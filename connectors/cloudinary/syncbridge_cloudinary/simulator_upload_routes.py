@@ -1,4 +1,11 @@
-"""The simulator's Upload API writes: tags, context and structured metadata."""
+"""The simulator's Upload API writes: tags, context and structured metadata.
+
+Each call takes the fields the official SDK sends to it (``uploader.call_tags_api``,
+``call_context_api``, ``update_metadata``) and refuses any other with 400, after the
+signature is checked. ``notification_url`` and ``batch_id`` are refused (the simulator posts
+no completion notifications) and so is ``clear_invalid=true`` (it holds no conditional
+metadata rules that could make a stored value invalid).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,21 @@ from syncbridge_cloudinary.simulator_context import (
     checked_resource_type,
     json_response,
 )
+from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_forms import FormValue, parse_form
 from syncbridge_cloudinary.simulator_gates import check_upload_signature
-from syncbridge_cloudinary.simulator_store import CloudinaryApiError, SimResource
+from syncbridge_cloudinary.simulator_store import DELIVERY_TYPES, ResourceStore, SimResource
 
 MAX_PUBLIC_IDS = 1000
+#: Fields of every signed call (``api_key`` is added after signing).
+SIGNED = frozenset({"timestamp", "signature", "api_key", "public_ids", "type"})
+TAGS_FIELDS = SIGNED | {"command", "tag"}
+CONTEXT_FIELDS = SIGNED | {"command", "context"}
+METADATA_FIELDS = SIGNED | {"metadata", "clear_invalid"}
+NOT_SIMULATED = {
+    "notification_url": "notification_url: the simulator sends no completion notifications",
+    "batch_id": "batch_id: the simulator sends no completion notifications",
+}
 TAG_COMMANDS = frozenset({"add", "remove", "replace", "remove_all", "set_exclusive"})
 CONTEXT_COMMANDS = frozenset({"add", "remove_all"})
 
@@ -33,9 +50,9 @@ def _text_param(form: dict[str, FormValue], name: str) -> str:
 
 
 async def _signed_form(
-    ctx: SimContext, request: Request, cloud: str, what: str
+    ctx: SimContext, request: Request, cloud: str, what: str, accepted: frozenset[str]
 ) -> dict[str, FormValue]:
-    """Parse and authenticate one signed Upload API call."""
+    """Parse and authenticate one signed Upload API call; 400 for fields it does not take."""
     opts = ctx.options
     ctx.calls[f"upload:{what}"] += 1
     ctx.check_cloud(cloud)
@@ -51,6 +68,11 @@ async def _signed_form(
         max_age_s=opts.max_request_age_s,
         now=opts.clock(),
     )
+    for name in form:
+        if name in NOT_SIMULATED:
+            raise CloudinaryApiError(400, NOT_SIMULATED[name])
+        if name not in accepted:
+            raise CloudinaryApiError(400, f"Unknown parameter - {name}")
     return form
 
 
@@ -61,6 +83,8 @@ def _targets(ctx: SimContext, form: dict[str, FormValue], resource_type: str) ->
     if len(public_ids) > MAX_PUBLIC_IDS:
         raise CloudinaryApiError(400, f"Too many public_ids (max {MAX_PUBLIC_IDS})")
     type_ = _text_param(form, "type") or "upload"
+    if type_ not in DELIVERY_TYPES:
+        raise CloudinaryApiError(400, f"Invalid type {type_}")
     return ctx.store.resolve(checked_resource_type(resource_type), type_, public_ids)
 
 
@@ -69,7 +93,7 @@ def _updated(targets: list[SimResource]) -> JSONResponse:
 
 
 async def _tags(ctx: SimContext, request: Request, cloud: str, resource_type: str) -> JSONResponse:
-    form = await _signed_form(ctx, request, cloud, "tags")
+    form = await _signed_form(ctx, request, cloud, "tags", TAGS_FIELDS)
     command = _text_param(form, "command")
     if command not in TAG_COMMANDS:
         raise CloudinaryApiError(400, f"Invalid command {command}")
@@ -85,21 +109,23 @@ async def _tags(ctx: SimContext, request: Request, cloud: str, resource_type: st
     return _updated(targets)
 
 
-def _apply_context(command: str, pairs: dict[str, str], targets: list[SimResource]) -> None:
+def _apply_context(
+    store: ResourceStore, command: str, pairs: dict[str, str], targets: list[SimResource]
+) -> None:
     for target in targets:
-        if command == "remove_all":
-            target.context = {}
+        context = {} if command == "remove_all" else dict(target.context)
         for key, value in pairs.items():
             if value:
-                target.context[key] = value
+                context[key] = value
             else:
-                target.context.pop(key, None)
+                context.pop(key, None)
+        store.set_context(target, context)
 
 
 async def _context(
     ctx: SimContext, request: Request, cloud: str, resource_type: str
 ) -> JSONResponse:
-    form = await _signed_form(ctx, request, cloud, "context")
+    form = await _signed_form(ctx, request, cloud, "context", CONTEXT_FIELDS)
     command = _text_param(form, "command")
     if command not in CONTEXT_COMMANDS:
         raise CloudinaryApiError(400, f"Invalid command {command}")
@@ -108,14 +134,16 @@ async def _context(
     except ValueError as exc:
         raise CloudinaryApiError(400, "Invalid context") from exc
     targets = _targets(ctx, form, resource_type)
-    _apply_context(command, pairs, targets)
+    _apply_context(ctx.store, command, pairs, targets)
     return _updated(targets)
 
 
 async def _metadata(
     ctx: SimContext, request: Request, cloud: str, resource_type: str
 ) -> JSONResponse:
-    form = await _signed_form(ctx, request, cloud, "metadata")
+    form = await _signed_form(ctx, request, cloud, "metadata", METADATA_FIELDS)
+    if _text_param(form, "clear_invalid").lower() in ("true", "1"):
+        raise CloudinaryApiError(400, "clear_invalid: the simulator holds no metadata rules")
     try:
         values = decode_pairs(_text_param(form, "metadata"))
     except ValueError as exc:

@@ -17,6 +17,7 @@ import cloudinary.uploader
 import cloudinary.utils
 import pytest
 from syncbridge_cloudinary.simulator import CloudinarySimulator
+from syncbridge_cloudinary.simulator_store import SimResource
 
 from ..serving import serving
 from .support import make_simulator
@@ -195,3 +196,157 @@ def test_sdk_verifies_the_simulators_notifications(
     assert not cloudinary.utils.verify_notification_signature(
         body.decode() + " ", headers["X-Cld-Timestamp"], headers["X-Cld-Signature"]
     )
+
+
+# ---- the resources family: each listing answers only what was asked (issue 7, item 6) ----
+
+
+def _images(sim: CloudinarySimulator) -> list[SimResource]:
+    return [r for r in sim.store.by_asset_id.values() if r.resource_type == "image"]
+
+
+def _by_creation(resources: list[SimResource], direction: str = "desc") -> list[str]:
+    ordered = sorted(resources, key=lambda r: (r.created_at, r.asset_id))
+    return [r.asset_id for r in (reversed(ordered) if direction == "desc" else ordered)]
+
+
+def _every_page(call: Callable[..., Any], *args: Any, **options: Any) -> list[Any]:
+    """Every item of a cursor-paged SDK listing, following ``next_cursor`` to its end."""
+    key = options.pop("key", "resources")
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = call(*args, next_cursor=cursor, **options)
+        items += page[key]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def test_sdk_resources_by_ids_returns_only_the_requested_existing_resources(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sim = sdk()
+    wanted = sorted(_images(sim), key=lambda r: r.public_id)[:2]
+    asked = [wanted[0].public_id, "no/such/asset", wanted[1].public_id]
+    found = cloudinary.api.resources_by_ids(asked, tags=True)["resources"]
+    assert sorted(r["public_id"] for r in found) == sorted(r.public_id for r in wanted)
+    assert all(r["tags"] == sim.store.by_asset_id[r["asset_id"]].tags for r in found)
+    assert cloudinary.api.resources_by_ids(["no/such/asset", "nor/this"])["resources"] == []
+
+
+def test_sdk_resources_by_ids_refuses_more_than_a_hundred(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sdk()
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        cloudinary.api.resources_by_ids([f"p{i}" for i in range(101)])
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_sdk_resources_by_context_key_and_value_page_through_the_matches(
+    sdk: Callable[..., CloudinarySimulator], direction: str
+) -> None:
+    sim = sdk()
+    images = _images(sim)
+    by_key = _every_page(
+        cloudinary.api.resources_by_context, "campaign", max_results=4, direction=direction
+    )
+    assert [r["asset_id"] for r in by_key] == _by_creation(images, direction)
+    value = images[0].context["campaign"]
+    by_value = _every_page(
+        cloudinary.api.resources_by_context, "campaign", value, max_results=3, context=True
+    )
+    holders = [r for r in images if r.context.get("campaign") == value]
+    assert [r["asset_id"] for r in by_value] == _by_creation(holders)
+    assert all(r["context"]["custom"]["campaign"] == value for r in by_value)
+    assert cloudinary.api.resources_by_context("no_such_key")["resources"] == []
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_sdk_resources_by_tag_page_through_the_tagged_resources(
+    sdk: Callable[..., CloudinarySimulator], direction: str
+) -> None:
+    sim = sdk()
+    tagged = [r for r in _images(sim) if "email" in r.tags]
+    assert len(tagged) > 3
+    listed = _every_page(
+        cloudinary.api.resources_by_tag, "email", max_results=3, direction=direction, tags=True
+    )
+    assert [r["asset_id"] for r in listed] == _by_creation(tagged, direction)
+    assert all("email" in r["tags"] for r in listed)
+    videos = [r for r in sim.store.by_asset_id.values() if r.resource_type == "video"]
+    as_videos = _every_page(cloudinary.api.resources_by_tag, "email", resource_type="video")
+    assert [r["asset_id"] for r in as_videos] == _by_creation(
+        [r for r in videos if "email" in r.tags]
+    )
+
+
+def test_sdk_resources_by_tag_follows_a_tag_written_through_the_upload_api(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sim = sdk()
+    chosen = sorted(_images(sim), key=lambda r: r.public_id)[:2]
+    cloudinary.uploader.add_tag("perf:top-10", [r.public_id for r in chosen])
+    listed = cloudinary.api.resources_by_tag("perf:top-10")["resources"]
+    assert sorted(r["asset_id"] for r in listed) == sorted(r.asset_id for r in chosen)
+    cloudinary.uploader.remove_tag("perf:top-10", [chosen[0].public_id])
+    listed = cloudinary.api.resources_by_tag("perf:top-10")["resources"]
+    assert [r["asset_id"] for r in listed] == [chosen[1].asset_id]
+
+
+def test_sdk_tags_lists_every_tag_of_a_resource_type_in_pages(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sim = sdk()
+    expected = sorted({t for r in _images(sim) for t in r.tags})
+    assert _every_page(cloudinary.api.tags, max_results=5, key="tags") == expected
+    assert cloudinary.api.tags()["tags"] == expected[:10]
+    assert cloudinary.api.tags(prefix="s", max_results=500)["tags"] == [
+        t for t in expected if t.startswith("s")
+    ]
+    held = sim.store.by_asset_id.values()
+    raw = sorted({t for r in held if r.resource_type == "raw" for t in r.tags})
+    assert cloudinary.api.tags(resource_type="raw", max_results=500)["tags"] == raw
+
+
+def test_sdk_resource_types_and_asset_folder_listing(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sim = sdk()
+    assert sorted(cloudinary.api.resource_types()["resource_types"]) == ["image", "raw", "video"]
+    folder = next(iter(sim.store.by_asset_id.values())).asset_folder
+    listed = _every_page(cloudinary.api.resources_by_asset_folder, folder, max_results=2)
+    inside = [r for r in sim.store.by_asset_id.values() if r.asset_folder == folder]
+    assert [r["asset_id"] for r in listed] == _by_creation(inside)
+
+
+def test_sdk_resource_details_always_carry_the_tags(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sim = sdk()
+    held = sorted(_images(sim), key=lambda r: r.public_id)[0]
+    details = cloudinary.api.resource(held.public_id)
+    assert details["tags"] == held.tags
+    assert details["context"] == {"custom": held.context}
+    assert cloudinary.api.resource_by_asset_id(held.asset_id)["tags"] == held.tags
+
+
+def test_sdk_parameters_the_simulator_cannot_honour_are_refused(
+    sdk: Callable[..., CloudinarySimulator],
+) -> None:
+    sim = sdk()
+    held = sorted(_images(sim), key=lambda r: r.public_id)[0]
+    with pytest.raises(cloudinary.exceptions.BadRequest, match="type"):
+        cloudinary.api.resources(prefix="Web/")
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        cloudinary.api.resources(moderations=True)
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        cloudinary.api.resources_by_moderation("manual", "pending")
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        cloudinary.api.resource(held.public_id, colors=True)
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        cloudinary.uploader.add_tag("x", [held.public_id], notification_url="http://x.test/")
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        cloudinary.api.resources(max_results=501)
+    assert "x" not in held.tags
