@@ -36,7 +36,7 @@ from syncbridge.connector.types import (
 from syncbridge.logs import get_logger
 from syncbridge_salesforce.api import QueryLocatorExpired, SalesforceApi
 from syncbridge_salesforce.cursor import ModstampCursor, parse_stamp
-from syncbridge_salesforce.ids import is_id
+from syncbridge_salesforce.ids import is_id, looks_like_id
 from syncbridge_salesforce.outbound import (
     ACK_ENVELOPE,
     check_content_type,
@@ -185,7 +185,7 @@ class SalesforceConnector:
                 raise ValueError("a record is not an object")
             data = shape.data(raw)
             record_id, stamp = data["Id"], data["SystemModstamp"]
-            if not is_id(record_id) or not isinstance(stamp, datetime):
+            if not looks_like_id(record_id) or not isinstance(stamp, datetime):
                 raise ValueError("a record has no Id or SystemModstamp")
             if last is not None and (stamp, record_id) < last:
                 raise ValueError("records are not in SystemModstamp, Id order")

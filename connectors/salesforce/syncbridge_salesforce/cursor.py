@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from syncbridge.connector.errors import PermanentConnectorError
-from syncbridge_salesforce.ids import is_id
+from syncbridge_salesforce.ids import looks_like_id
 
 #: Ids kept per boundary before the cursor switches to ``after`` (a cursor stays < ~45 KB).
 MAX_SEEN = 2000
@@ -89,8 +89,8 @@ class ModstampCursor:
             data.get("v") == 1
             and isinstance(ids, list)
             and len(ids) <= MAX_SEEN
-            and all(is_id(i) for i in ids)
-            and (after is None or is_id(after))
+            and all(looks_like_id(i) for i in ids)
+            and (after is None or looks_like_id(after))
             and (boundary is not None or (not ids and after is None))
         )
         if not valid:

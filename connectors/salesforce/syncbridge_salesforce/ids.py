@@ -32,6 +32,11 @@ def is_id(value: object) -> bool:
     return len(value) == 15 or to_18(value[:15]) == value
 
 
+def looks_like_id(value: object) -> bool:
+    """True for 15 or 18 letters and digits (the cheap check of the read path; safe in SOQL)."""
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
 def canonical_id(value: str) -> str:
     """The 18-character form of a 15- or 18-character id; raises ValueError otherwise."""
     if not is_id(value):
@@ -39,4 +44,4 @@ def canonical_id(value: str) -> str:
     return value if len(value) == 18 else to_18(value)
 
 
-__all__ = ["ID_PATTERN", "canonical_id", "is_id", "to_18"]
+__all__ = ["ID_PATTERN", "canonical_id", "is_id", "looks_like_id", "to_18"]

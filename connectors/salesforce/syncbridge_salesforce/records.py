@@ -125,14 +125,15 @@ class RecordShape:
     def data(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """``Record.data`` of one JSON record; raises ValueError naming a bad field."""
         out: dict[str, Any] = {}
-        for name, convert in self._converters:
-            if name not in raw:
-                raise ValueError(f"{name} is missing")
-            value = raw[name]
-            try:
+        name = ""
+        try:
+            for name, convert in self._converters:
+                value = raw[name]
                 out[name] = None if value is None else convert(value)
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
+        except KeyError:
+            raise ValueError(f"{name} is missing") from None
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
         return out
 
 
