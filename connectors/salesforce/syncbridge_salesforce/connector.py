@@ -7,6 +7,11 @@ cursor and ``records`` for how values are typed. ``fetch`` uses sObject Collecti
 (``POST /composite/sobjects/{object}``, up to 2,000 ids a call). Outbound messages are thin
 events (see ``outbound``); Salesforce drops a message it could not deliver within 24 hours,
 so the scheduled incremental read is the backstop that catches what was lost.
+
+Left out: writing to Salesforce (the connector is read-only), Leads and
+OpportunityContactRole, Change Data Capture / Platform Events, the Bulk API (REST batches of
+2,000 serve the volumes syncbridge reads), OAuth flows with a user present or a refresh
+token, and the optional client certificate Salesforce can present on outbound messages.
 """
 
 from __future__ import annotations

@@ -35,10 +35,9 @@ permissions, and the concurrent long-request limit.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -49,7 +48,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
 from syncbridge.sandbox.world import World
-from syncbridge_salesforce.ids import canonical_id, is_id
 from syncbridge_salesforce.settings import (
     DEFAULT_CAMPAIGN_FIELDS,
     DEFAULT_CAMPAIGN_MEMBER_FIELDS,
@@ -67,13 +65,13 @@ from syncbridge_salesforce.sim_auth import (
     token_answer,
     verify_assertion,
 )
-from syncbridge_salesforce.sim_org import KEY_PREFIXES, SCHEMA, Org, describe
+from syncbridge_salesforce.sim_org import Org
 from syncbridge_salesforce.sim_outbound import HEADERS, derived_id, envelope
 from syncbridge_salesforce.sim_query import QueryService, batch_size
+from syncbridge_salesforce.sim_records import SObjectResources, sf_error
 from syncbridge_salesforce.sim_soql import SoqlError
 
 VERSIONS = tuple(f"{n}.0" for n in range(31, 66))
-MAX_COLLECTION_IDS = 2000
 CUSTOM_CAMPAIGN_FIELDS = ("UTM_Source__c", "UTM_Medium__c", "UTM_Campaign__c", "DAM_Asset_Ids__c")
 _DATA = re.compile(r"/services/data/v(?P<version>\d+\.\d)(?P<rest>/.*)?")
 
@@ -82,11 +80,6 @@ def error_body(status: int, message: str | None = None) -> dict[str, object]:
     """The body of an injected fault (FaultMiddleware takes a mapping, not an array)."""
     code = "REQUEST_LIMIT_EXCEEDED" if status == 429 else "SERVER_UNAVAILABLE"
     return {"message": message or "simulated fault", "errorCode": code}
-
-
-def sf_error(status: int, code: str, message: str) -> JSONResponse:
-    """Salesforce's REST error answer."""
-    return JSONResponse([{"message": message, "errorCode": code}], status_code=status)
 
 
 def _release(number: int) -> str:
@@ -124,6 +117,7 @@ class SalesforceSimulator:
         self.sessions = Sessions()
         self.allocation = ApiAllocation(limit=daily_api_limit)
         self.queries = QueryService(self.org, batch_cap=batch_cap, max_open=max_open_locators)
+        self.records = SObjectResources(self.org)
         self.outbound_endpoint = outbound_endpoint.rstrip("/")
         self.outbound_secret = outbound_secret or f"sandbox-salesforce-{seed}-outbound-path"
         self.public_url = public_url.rstrip("/")
@@ -304,9 +298,9 @@ class SalesforceSimulator:
             limit = self.allocation.limit
             return JSONResponse({"DailyApiRequests": {"Max": limit, "Remaining": limit - used}})
         if head == "sobjects":
-            return self._sobjects(request, parts[1:], version, root)
+            return self.records.sobjects(request, parts[1:], version, root)
         if collection:
-            return await self._collection(request, parts[2], version, root)
+            return await self.records.collection(request, parts[2], version, root)
         return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
 
     def _query(
@@ -328,117 +322,6 @@ class SalesforceSimulator:
         batch = batch_size(request.headers.get("sforce-query-options"), self.queries.batch_cap)
         result, opened = self.queries.run(soql, include_deleted=resource == "queryAll", batch=batch)
         return JSONResponse(self.queries.page(result, opened, 0, version=version, root=root))
-
-    def _sobjects(self, request: Request, tail: list[str], version: str, root: str) -> Response:
-        if not tail:
-            return JSONResponse(
-                {
-                    "encoding": "UTF-8",
-                    "maxBatchSize": 200,
-                    "sobjects": [_brief(name, version, root) for name in SCHEMA],
-                }
-            )
-        sobject = tail[0]
-        if sobject not in SCHEMA:
-            return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-        if len(tail) == 1:
-            return JSONResponse(
-                {"objectDescribe": _brief(sobject, version, root), "recentItems": []}
-            )
-        if tail[1:] == ["describe"]:
-            return JSONResponse(describe(sobject, version, root))
-        if len(tail) == 2:
-            fields = _field_list(sobject, request.query_params.get("fields"))
-            return self._retrieve(sobject, tail[1], fields, version, root)
-        return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-
-    def _retrieve(
-        self, sobject: str, record_id: str, fields: Sequence[str], version: str, root: str
-    ) -> Response:
-        row = self._row(sobject, record_id, include_deleted=True)
-        if row is None:
-            return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-        if row["IsDeleted"]:
-            return sf_error(404, "ENTITY_IS_DELETED", "entity is deleted")
-        return JSONResponse(_render(sobject, row, fields, version, root))
-
-    async def _collection(
-        self, request: Request, sobject: str, version: str, root: str
-    ) -> Response:
-        if sobject not in SCHEMA:
-            return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-        ids: Any = None
-        fields: Any = None
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body())
-            except (ValueError, RecursionError):
-                return sf_error(400, "JSON_PARSER_ERROR", "The request body is not valid JSON")
-            if isinstance(body, dict):
-                ids, fields = body.get("ids"), body.get("fields")
-        else:
-            params = request.query_params
-            ids = params["ids"].split(",") if params.get("ids") else None
-            fields = params["fields"].split(",") if params.get("fields") else None
-        if not _strings(ids) or not _strings(fields):
-            return sf_error(400, "JSON_PARSER_ERROR", "ids and fields are required lists")
-        if len(ids) > MAX_COLLECTION_IDS:
-            return sf_error(400, "EXCEEDED_ID_LIMIT", "more than 2000 ids")
-        names = _field_list(sobject, ",".join(fields))
-        out = []
-        for record_id in ids:
-            row = self._row(sobject, record_id, include_deleted=False)
-            out.append(None if row is None else _render(sobject, row, names, version, root))
-        return JSONResponse(out)
-
-    def _row(
-        self, sobject: str, record_id: str, *, include_deleted: bool
-    ) -> Mapping[str, Any] | None:
-        if not is_id(record_id) or not record_id.startswith(KEY_PREFIXES[sobject]):
-            return None
-        row = self.org.tables[sobject].json.get(canonical_id(record_id))
-        if row is None or (row["IsDeleted"] and not include_deleted):
-            return None
-        return row
-
-
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
-
-
-def _field_list(sobject: str, raw: str | None) -> list[str]:
-    """Describe-spelled field names of a ``fields`` parameter (all fields when absent)."""
-    types = SCHEMA[sobject]
-    if not raw:
-        return list(types)
-    by_lower = {name.lower(): name for name in types}
-    out = []
-    for name in (part.strip() for part in raw.split(",")):
-        canonical = by_lower.get(name.lower())
-        if canonical is None:
-            raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'.")
-        out.append(canonical)
-    return out
-
-
-def _render(
-    sobject: str, row: Mapping[str, Any], fields: Sequence[str], version: str, root: str
-) -> dict[str, Any]:
-    url = f"{root}/services/data/{version}/sobjects/{sobject}/{row['Id']}"
-    return {"attributes": {"type": sobject, "url": url}, **{f: row[f] for f in fields}}
-
-
-def _brief(sobject: str, version: str, root: str) -> dict[str, Any]:
-    base = f"{root}/services/data/{version}/sobjects/{sobject}"
-    return {
-        "name": sobject,
-        "label": sobject,
-        "keyPrefix": KEY_PREFIXES[sobject],
-        "custom": False,
-        "queryable": True,
-        "retrieveable": True,
-        "urls": {"sobject": base, "describe": f"{base}/describe"},
-    }
 
 
 def simulator(world: World, *, faults: FaultKnobs | None = None) -> SalesforceSimulator:
