@@ -79,13 +79,12 @@ class SimCampaign:
 class CampaignStore:
     """The campaigns of one portal, with their orderings cached until a change."""
 
-    def __init__(self, world: World, now: Callable[[], datetime]) -> None:
+    def __init__(self, world: World, now: Callable[[], datetime], present: datetime) -> None:
         self.now = now
         self.world = world
         self.campaigns: dict[str, SimCampaign] = {}
         self._orders: dict[str, list[str]] = {}
         self._assets: dict[str, list[tuple[str, str]]] = {}
-        present = world.now
         for c in world.campaigns:
             props = {
                 "hs_name": c.name,

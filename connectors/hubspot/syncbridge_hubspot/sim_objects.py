@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from syncbridge.sandbox.world import INDUSTRIES, Campaign, Contact, SandboxAsset, World
+from syncbridge.sandbox.world import Campaign, Contact, SandboxAsset, World
 
 OBJECT_TYPES = ("contacts", "companies", "deals")
 #: Object type id (``0-1`` ...) and singular, as HubSpot names them.
@@ -108,6 +108,18 @@ ASSOCIATION_TYPES = {
     ("contacts", "companies"): (279, "contact_to_company"),
     ("companies", "contacts"): (280, "company_to_contact"),
 }
+
+
+def sandbox_present(world: World) -> datetime:
+    """The sandbox's "now": ``analytics_end`` at 18:00 UTC, and never before any record."""
+    present = datetime.combine(world.analytics_end, time(18, 0), tzinfo=UTC)
+    latest = [
+        *(c.modified_at for c in world.campaigns),
+        *(c.modified_at for c in world.companies),
+        *(c.modified_at for c in world.contacts),
+        *(d.modified_at for d in world.deals),
+    ]
+    return max([present, *latest])
 
 
 def hubspot_time(at: datetime) -> str:
@@ -210,6 +222,7 @@ class CrmStore:
             pair: {} for pair in ASSOCIATION_TYPES
         }
         self.world_ids: dict[str, dict[str, str]] = {kind: {} for kind in OBJECT_TYPES}
+        self.industries = sorted({c.industry for c in world.companies})
         self._load(world)
 
     def hubspot_id(self, kind: str, world_id: str) -> str:
@@ -348,15 +361,15 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def property_definitions(kind: str) -> list[dict[str, Any]]:
-    """The properties API's answer items for ``kind``."""
+def property_definitions(kind: str, industries: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The properties API's answer items for ``kind`` (``industries``: the industry options)."""
     out = []
     for order, (name, label, prop_type, field_type) in enumerate(PROPERTY_DEFINITIONS[kind]):
         options: list[dict[str, Any]] = []
         if name == "industry":
             options = [
                 {"label": i, "value": industry_code(i), "displayOrder": n, "hidden": False}
-                for n, i in enumerate(INDUSTRIES)
+                for n, i in enumerate(industries)
             ]
         elif prop_type == "bool":
             options = [
@@ -404,5 +417,6 @@ __all__ = [
     "hubspot_time",
     "number_text",
     "property_definitions",
+    "sandbox_present",
     "tracked_url",
 ]

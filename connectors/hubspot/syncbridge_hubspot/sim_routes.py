@@ -132,11 +132,11 @@ class Routes:
         kind = _kind(request.path_params["kind"])
         if _bool_param(request.query_params, "archived"):
             return JSONResponse({"results": []})
-        return JSONResponse({"results": property_definitions(kind)})
+        return JSONResponse({"results": property_definitions(kind, self.crm.industries)})
 
     async def property(self, request: Request) -> Response:
         kind, name = _kind(request.path_params["kind"]), request.path_params["name"]
-        for definition in property_definitions(kind):
+        for definition in property_definitions(kind, self.crm.industries):
             if definition["name"] == name:
                 return JSONResponse(definition)
         return hubspot_error(404, f"Property {name} does not exist")

@@ -56,7 +56,7 @@ from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
 from syncbridge.sandbox.world import World
 from syncbridge_hubspot.sim_campaigns import CampaignStore
 from syncbridge_hubspot.sim_edge import Edge, TokenLimits, fault_body, hubspot_error
-from syncbridge_hubspot.sim_objects import MODIFIED, CrmStore, SimObject
+from syncbridge_hubspot.sim_objects import MODIFIED, CrmStore, SimObject, sandbox_present
 from syncbridge_hubspot.sim_routes import Routes
 from syncbridge_hubspot.sim_search import SearchLimits
 from syncbridge_hubspot.sim_webhooks import DEFAULT_WEBHOOK_URL, Version, WebhookSender
@@ -84,14 +84,14 @@ class HubSpotSimulator:
         self.client_secret = client_secret or f"sandbox-hubspot-{world.seed}-client-secret"
         self.portal_id = 40_000_000 + world.seed
         self.app_id = 1_000_000 + world.seed
-        started = monotonic()
-        #: Data time: the world's present plus the time since the simulator started, so every
-        #: change made here is newer than anything the world holds.
+        started, present = monotonic(), sandbox_present(world)
+        #: Data time: the sandbox's present plus the time since the simulator started, so
+        #: every change made here is newer than anything the world holds.
         self.now: Callable[[], datetime] = lambda: (
-            world.now + timedelta(seconds=monotonic() - started)
+            present + timedelta(seconds=monotonic() - started)
         )
         self.crm = CrmStore(world, self.now)
-        self.campaigns = CampaignStore(world, self.now)
+        self.campaigns = CampaignStore(world, self.now, present)
         self.limits = TokenLimits(
             burst_max=burst_limit, daily_max=daily_limit, search_per_s=search_per_s, clock=monotonic
         )
