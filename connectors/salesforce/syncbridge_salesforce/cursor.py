@@ -57,7 +57,7 @@ class ModstampCursor:
     seen: list[str] = field(default_factory=list)
     #: Ids at ``boundary`` up to this one (inclusive) count as read.
     after: str | None = None
-    _seen_set: set[str] = field(default_factory=set, repr=False)
+    _seen_set: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._seen_set = set(self.seen)
