@@ -259,7 +259,7 @@ class Org:
 
     def _add_campaign(self, campaign: Any) -> None:
         w = self.world
-        today = w.now.date()
+        today = w.analytics_end  # the sandbox's "today" (world API)
         start, end = campaign.start.date(), campaign.end.date()
         status = "Planned" if today < start else "Completed" if today > end else "In Progress"
         spent = random.Random(f"sf-campaign:{w.seed}:{campaign.index}").uniform(0.7, 1.1)
