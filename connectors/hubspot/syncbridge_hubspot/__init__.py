@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from syncbridge.connector.errors import TransientConnectorError
 from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_hubspot.connector import HubSpotConnector, factory
+from syncbridge_hubspot.limits import DailyLimitReached
 from syncbridge_hubspot.settings import HubSpotSettings
 
 spec = ConnectorSpec(
@@ -14,6 +16,7 @@ spec = ConnectorSpec(
     settings_model=HubSpotSettings,
     capabilities=frozenset({Capability.read, Capability.incremental, Capability.webhooks}),
     factory=factory,
+    transient_errors=(TransientConnectorError, DailyLimitReached),
     description=(
         "HubSpot CRM (private app token): contacts, companies, deals with their contacts and "
         "campaign, and marketing campaigns with assets and UTM values; incremental reads "
@@ -21,4 +24,4 @@ spec = ConnectorSpec(
     ),
 )
 
-__all__ = ["HubSpotConnector", "HubSpotSettings", "spec"]
+__all__ = ["DailyLimitReached", "HubSpotConnector", "HubSpotSettings", "spec"]

@@ -3,8 +3,11 @@
 Every response's ``X-HubSpot-RateLimit-*`` headers adapt the burst limiter (the toolkit's
 ``hubspot`` header style). A 429 body names the policy that was hit (``policyName``): the
 rolling ten-second window holds every call for a whole window, the secondly search limit for
-a second, and the daily limit for ``daily_pause_s``. Search calls wait for both their own
-limiter (4 requests/s by default) and the burst window, since they also count as calls.
+a second. The daily limit holds every call for ``daily_pause_s`` and fails the call at once
+with ``DailyLimitReached``: retrying inside the call cannot help before the day turns (at
+midnight in the account's time zone), so the job is rescheduled instead (the spec declares
+the error transient). Search calls wait for both their own limiter (4 requests/s by default)
+and the burst window, since they also count as calls.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 
 import httpx
 
+from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
 from syncbridge.logs import get_logger
 
@@ -20,6 +24,21 @@ log = get_logger(__name__)
 
 #: Bytes of a 429 body read for its policy name (HubSpot's bodies are a few hundred bytes).
 MAX_429_BODY = 8192
+
+
+class DailyLimitReached(PermanentConnectorError):
+    """The account's daily API budget is spent: not retried in the call, the job waits.
+
+    Permanent for the HTTP layer (no in-call retries), transient for the job
+    (``spec.transient_errors``): it runs again after ``retry_after`` seconds.
+    """
+
+    status = 429
+    title = "Vendor daily limit reached"
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 def policy_name(response: httpx.Response) -> str | None:
@@ -41,6 +60,7 @@ class HubSpotRateLimiter(AdaptiveRateLimiter):
         self.daily_pause_s = daily_pause_s
 
     def observe(self, response: httpx.Response) -> None:
+        """Adapt to the headers; on a 429, pause for its policy (raises ``DailyLimitReached``)."""
         super().observe(response)
         if response.status_code == 429:
             self.pause_for_policy(policy_name(response))
@@ -50,7 +70,12 @@ class HubSpotRateLimiter(AdaptiveRateLimiter):
         if name == "DAILY":
             log.info("hubspot.daily_limit_reached", pause_s=self.daily_pause_s)
             self.pause_for(self.daily_pause_s)
-        elif name == "SECONDLY":
+            raise DailyLimitReached(
+                "hubspot: the account's daily API limit is reached (it resets at midnight in "
+                "the account's time zone)",
+                retry_after=self.daily_pause_s,
+            )
+        if name == "SECONDLY":
             self.pause_for(1.0)
         else:
             # TEN_SECONDLY_ROLLING (or a policy we do not know): the window must drain.
@@ -79,9 +104,17 @@ class SearchRateLimiter(HubSpotRateLimiter):
         name = policy_name(response)
         if name in (None, "SECONDLY"):
             self.pause_for_policy("SECONDLY")
-        else:
+            return
+        try:
             self.burst.pause_for_policy(name)
-            self.pause_for_policy(name)
+        finally:
+            self.pause_for(self.burst.paused_until - self.clock())
 
 
-__all__ = ["MAX_429_BODY", "HubSpotRateLimiter", "SearchRateLimiter", "policy_name"]
+__all__ = [
+    "MAX_429_BODY",
+    "DailyLimitReached",
+    "HubSpotRateLimiter",
+    "SearchRateLimiter",
+    "policy_name",
+]

@@ -99,13 +99,14 @@ class TokenLimits:
     def take(self, *, search: bool) -> tuple[str | None, float]:
         """Count one call: ``(None, 0)`` if allowed, else the policy hit and a wait in s."""
         now = self.clock()
-        if search:
-            return self._take(self._search, self.search_per_s, 1.0, now, "SECONDLY")
         if self.daily_used >= self.daily_max:
             return "DAILY", 3600.0
-        policy, wait = self._take(
-            self._burst, self.burst_max, self.window_s, now, "TEN_SECONDLY_ROLLING"
-        )
+        if search:
+            policy, wait = self._take(self._search, self.search_per_s, 1.0, now, "SECONDLY")
+        else:
+            policy, wait = self._take(
+                self._burst, self.burst_max, self.window_s, now, "TEN_SECONDLY_ROLLING"
+            )
         if policy is None:
             self.daily_used += 1
         return policy, wait

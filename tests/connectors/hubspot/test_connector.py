@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from syncbridge_hubspot import spec
 from syncbridge_hubspot.connector import HubSpotConnector
 from syncbridge_hubspot.cursor import IncrementalCursor
+from syncbridge_hubspot.limits import DailyLimitReached
 from syncbridge_hubspot.sim_search import SearchLimits
 from syncbridge_hubspot.simulator import HubSpotSimulator
 
-from syncbridge.connector.errors import PermanentConnectorError, RateLimited
+from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.ratelimit import override_time
 from syncbridge.connector.testing import FakeClock, ids_of, read_all
@@ -266,11 +268,18 @@ async def test_the_burst_limit_follows_the_rate_limit_headers(rig: RigFactory) -
     assert r.clock.now >= 10
 
 
-async def test_a_daily_limit_429_holds_calls_for_the_configured_pause(rig: RigFactory) -> None:
+async def test_a_daily_limit_429_fails_the_call_at_once_and_holds_the_next(
+    rig: RigFactory,
+) -> None:
     r = rig(sim_options={"daily_limit": 2}, daily_limit_pause_s=900)
-    with pytest.raises(RateLimited):
+    with pytest.raises(DailyLimitReached) as caught:
         await read_all(r.connector, "companies")
-    assert max(r.clock.slept) >= 900
+    assert caught.value.retry_after == 900
+    assert len(r.calls) == 3, "no retries inside the call"
+    assert DailyLimitReached in spec.transient_errors, "the job is rescheduled"
+    with pytest.raises(DailyLimitReached):
+        await r.connector.fetch([Ref("companies", sorted(r.sim.ids("companies"))[0])])
+    assert r.calls[-1][0] >= 900, "the next call waited for the pause"
 
 
 async def test_a_rolling_window_429_holds_calls_for_a_window(rig: RigFactory) -> None:
