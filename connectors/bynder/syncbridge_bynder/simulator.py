@@ -353,8 +353,12 @@ async def _left_out(request: Request) -> Response:
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return error(status)
+    """Starlette's own 404/405 in Bynder's JSON shape (405 keeps its ``Allow`` header)."""
+    if not isinstance(exc, HTTPException):
+        return error(500)
+    response = error(exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 class _Edge:

@@ -814,3 +814,9 @@ async def test_routes_not_served_answer_bynder_json(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert response.json()["statuscode"] == status
+
+
+async def test_wrong_method_names_the_allowed_ones(http: httpx.AsyncClient) -> None:
+    response = await http.put("/api/v4/tags/")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "HEAD, GET"
