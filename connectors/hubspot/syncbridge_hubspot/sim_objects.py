@@ -13,22 +13,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 from urllib.parse import urlencode
 
 from syncbridge.sandbox.world import Campaign, Contact, SandboxAsset, World
+from syncbridge_hubspot.sim_properties import MODIFIED, industry_code
 
 OBJECT_TYPES = ("contacts", "companies", "deals")
 #: Object type id (``0-1`` ...) and singular, as HubSpot names them.
 TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
-SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
 #: First id of each object type: same width within a type, so text order is numeric order.
 ID_BASE = {"contacts": 30_000_000_000, "companies": 20_000_000_000, "deals": 40_000_000_000}
-MODIFIED = {
-    "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
-}
 #: Properties returned when a request names none (hubspot-api-client docstrings).
 DEFAULT_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email"),
@@ -53,52 +47,6 @@ SOURCE_OF_MEDIUM = {
     "referral": "REFERRALS",
 }
 WEBSITE = "https://www.example.com"
-#: (name, label, type, fieldType) of each simulated property, per object type.
-PROPERTY_DEFINITIONS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
-    "contacts": (
-        ("email", "Email", "string", "text"),
-        ("firstname", "First Name", "string", "text"),
-        ("lastname", "Last Name", "string", "text"),
-        ("lifecyclestage", "Lifecycle Stage", "enumeration", "radio"),
-        ("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
-        ("hs_analytics_source", "Original Traffic Source", "enumeration", "select"),
-        ("hs_analytics_source_data_1", "Original Traffic Source Drill-Down 1", "string", "text"),
-        ("hs_analytics_source_data_2", "Original Traffic Source Drill-Down 2", "string", "text"),
-        ("hs_analytics_first_url", "First Page Seen", "string", "text"),
-        (
-            "hs_analytics_first_touch_converting_campaign",
-            "First Touch Converting Campaign",
-            "string",
-            "text",
-        ),
-        ("createdate", "Create Date", "datetime", "date"),
-        ("lastmodifieddate", "Last Modified Date", "datetime", "date"),
-        ("hs_object_id", "Record ID", "number", "number"),
-    ),
-    "companies": (
-        ("name", "Company name", "string", "text"),
-        ("domain", "Company Domain Name", "string", "text"),
-        ("industry", "Industry", "enumeration", "select"),
-        ("createdate", "Create Date", "datetime", "date"),
-        ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date"),
-        ("hs_object_id", "Record ID", "number", "number"),
-    ),
-    "deals": (
-        ("dealname", "Deal Name", "string", "text"),
-        ("amount", "Amount", "number", "number"),
-        ("deal_currency_code", "Currency", "enumeration", "select"),
-        ("dealstage", "Deal Stage", "enumeration", "radio"),
-        ("pipeline", "Pipeline", "enumeration", "select"),
-        ("closedate", "Close Date", "datetime", "date"),
-        ("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox"),
-        ("hs_is_closed_won", "Is Closed Won", "bool", "booleancheckbox"),
-        ("hs_campaign", "HubSpot Campaign", "string", "text"),
-        ("hs_analytics_source", "Original Traffic Source", "enumeration", "select"),
-        ("createdate", "Create Date", "datetime", "date"),
-        ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date"),
-        ("hs_object_id", "Record ID", "number", "number"),
-    ),
-}
 #: (from, to) -> (HubSpot-defined association type id, its name in v3 answers).
 ASSOCIATION_TYPES = {
     ("deals", "contacts"): (3, "deal_to_contact"),
@@ -137,11 +85,6 @@ def number_text(value: Decimal | int) -> str:
     """A number as HubSpot writes it: no exponent, no trailing zeros."""
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def industry_code(industry: str) -> str:
-    """The enumeration value of an industry (``Financial Services`` -> ``FINANCIAL_SERVICES``)."""
-    return industry.upper().replace(" ", "_")
 
 
 def tracked_url(campaign: Campaign, asset: SandboxAsset, world: World) -> str:
@@ -361,52 +304,10 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def property_definitions(kind: str, industries: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """The properties API's answer items for ``kind`` (``industries``: the industry options)."""
-    out = []
-    for order, (name, label, prop_type, field_type) in enumerate(PROPERTY_DEFINITIONS[kind]):
-        options: list[dict[str, Any]] = []
-        if name == "industry":
-            options = [
-                {"label": i, "value": industry_code(i), "displayOrder": n, "hidden": False}
-                for n, i in enumerate(industries)
-            ]
-        elif prop_type == "bool":
-            options = [
-                {"label": "True", "value": "true", "displayOrder": 0, "hidden": False},
-                {"label": "False", "value": "false", "displayOrder": 1, "hidden": False},
-            ]
-        out.append(
-            {
-                "name": name,
-                "label": label,
-                "type": prop_type,
-                "fieldType": field_type,
-                "description": "",
-                "groupName": f"{SINGULAR[kind]}information",
-                "options": options,
-                "displayOrder": order,
-                "calculated": False,
-                "externalOptions": False,
-                "hasUniqueValue": name == "hs_object_id",
-                "hidden": False,
-                "hubspotDefined": True,
-                "formField": prop_type == "string",
-                "modificationMetadata": {
-                    "archivable": False,
-                    "readOnlyDefinition": True,
-                    "readOnlyValue": name in ("createdate", MODIFIED[kind], "hs_object_id"),
-                },
-            }
-        )
-    return out
-
-
 __all__ = [
     "ALWAYS",
     "ASSOCIATION_TYPES",
     "DEFAULT_PROPERTIES",
-    "MODIFIED",
     "OBJECT_TYPES",
     "SEARCHABLE",
     "TYPE_IDS",
@@ -416,7 +317,6 @@ __all__ = [
     "epoch_ms",
     "hubspot_time",
     "number_text",
-    "property_definitions",
     "sandbox_present",
     "tracked_url",
 ]

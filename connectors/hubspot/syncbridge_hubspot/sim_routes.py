@@ -19,13 +19,15 @@ from syncbridge_hubspot.sim_objects import (
     ALWAYS,
     ASSOCIATION_TYPES,
     DEFAULT_PROPERTIES,
-    MODIFIED,
-    PROPERTY_DEFINITIONS,
-    SINGULAR,
     TYPE_IDS,
     CrmStore,
     SimObject,
     hubspot_time,
+)
+from syncbridge_hubspot.sim_properties import (
+    MODIFIED,
+    PROPERTY_DEFINITIONS,
+    SINGULAR,
     property_definitions,
 )
 from syncbridge_hubspot.sim_search import SearchError, SearchLimits, parse_request, run

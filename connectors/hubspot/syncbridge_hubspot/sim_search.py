@@ -18,13 +18,12 @@ from functools import partial
 from typing import Any
 
 from syncbridge_hubspot.sim_objects import (
-    MODIFIED,
-    PROPERTY_DEFINITIONS,
     SEARCHABLE,
     ObjectTable,
     SimObject,
     epoch_ms,
 )
+from syncbridge_hubspot.sim_properties import MODIFIED, PROPERTY_DEFINITIONS
 
 OPERATORS = frozenset(
     {

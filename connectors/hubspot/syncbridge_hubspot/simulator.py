@@ -56,7 +56,12 @@ from syncbridge.sandbox.faults import FaultKnobs, FaultMiddleware
 from syncbridge.sandbox.world import World
 from syncbridge_hubspot.sim_campaigns import CampaignStore
 from syncbridge_hubspot.sim_edge import Edge, TokenLimits, fault_body, hubspot_error
-from syncbridge_hubspot.sim_objects import MODIFIED, CrmStore, SimObject, sandbox_present
+from syncbridge_hubspot.sim_objects import (
+    CrmStore,
+    SimObject,
+    sandbox_present,
+)
+from syncbridge_hubspot.sim_properties import MODIFIED
 from syncbridge_hubspot.sim_routes import Routes
 from syncbridge_hubspot.sim_search import SearchLimits
 from syncbridge_hubspot.sim_webhooks import DEFAULT_WEBHOOK_URL, Version, WebhookSender
