@@ -10,9 +10,11 @@ from syncbridge_hubspot.sandbox import sandbox
 from syncbridge_hubspot.settings import HubSpotSettings
 from syncbridge_hubspot.simulator import HubSpotSimulator
 
+from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.testing import ConnectorContract
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.spec import SandboxRegistry
 
 from . import support
 
@@ -65,6 +67,11 @@ class TestHubSpotContract(ConnectorContract):
     def injected_faults(self) -> int | None:
         middleware = self.sim.fault_middleware
         return None if middleware is None else sum(middleware.injected.values())
+
+
+def test_entry_points_resolve_to_the_specs() -> None:
+    assert ConnectorRegistry.from_entry_points().get("hubspot") is spec
+    assert SandboxRegistry.from_entry_points().get("hubspot") is sandbox
 
 
 def test_sandbox_spec_builds_a_simulator_with_working_settings() -> None:
