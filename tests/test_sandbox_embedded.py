@@ -55,21 +55,22 @@ async def sandbox_client(
         yield client
 
 
-def test_every_installed_dam_gets_a_sandbox(sandbox: EmbeddedSandbox) -> None:
-    assert set(sandbox.connection_settings) == {"bynder", "cloudinary", "localfolder"}
-    assert set(sandbox.simulators) == {"bynder", "cloudinary"}
-    assert any(p.is_file() for p in sandbox.folder.rglob("*"))
+HTTP_VENDORS = {"bynder", "cloudinary", "hubspot", "salesforce", "ga4"}
+FILE_BASED = {"localfolder", "csv"}
+
+
+def test_every_installed_connector_gets_a_sandbox(sandbox: EmbeddedSandbox) -> None:
+    assert set(sandbox.connection_settings) == HTTP_VENDORS | FILE_BASED
+    assert set(sandbox.simulators) == HTTP_VENDORS
+    for key in FILE_BASED:
+        assert any(p.is_file() for p in (sandbox.folder / key).rglob("*")), key
 
 
 async def test_sandbox_connections_check_ok(
     sandbox_client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     listed = (await sandbox_client.get("/v1/connections", headers=admin)).json()["items"]
-    assert {c["name"] for c in listed} == {
-        "sandbox-bynder",
-        "sandbox-cloudinary",
-        "sandbox-localfolder",
-    }
+    assert {c["name"] for c in listed} == {f"sandbox-{k}" for k in HTTP_VENDORS | FILE_BASED}
     for connection in listed:
         result = await sandbox_client.post(
             f"/v1/connections/{connection['id']}/check", headers=admin

@@ -18,6 +18,7 @@ from syncbridge.api.require_key import RequireBearerMiddleware
 from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
 from syncbridge.auth.service import KeyCache
+from syncbridge.connections.endpoints import UPLOAD_PATH
 from syncbridge.connections.endpoints import router as connections_router
 from syncbridge.connections.secrets import SecretBox
 from syncbridge.connections.ssrf import Resolver, guarded_transport, origins, resolve_host
@@ -100,7 +101,11 @@ def create_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(RequireBearerMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        exceptions=[(UPLOAD_PATH, settings.upload_max_bytes)],
+    )
     for router in (
         health_router,
         metrics_router,

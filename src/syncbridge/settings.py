@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         "`serve --sandbox` sets it.",
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request body cap.")
+    upload_max_bytes: int = Field(
+        default=256 * 1_048_576,
+        ge=1024,
+        le=1 << 40,
+        description="Body cap of file uploads to a connection (CSV exports): streamed to disk, "
+        "never held in memory.",
+    )
     require_if_match: bool = Field(
         default=False,
         description="Refuse (428) PATCH and DELETE of editable resources sent without If-Match.",

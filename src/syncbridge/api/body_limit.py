@@ -1,6 +1,13 @@
-"""An ASGI middleware that refuses request bodies over a cap with 413, streamed or not."""
+"""An ASGI middleware that refuses request bodies over a cap with 413, streamed or not.
+
+One cap for the API, and larger ones for the few paths that take files (uploads), matched
+by regular expression on the path.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,22 +28,34 @@ class BodyTooLarge(HTTPException):
 class BodyLimitMiddleware:
     """Answer 413 when ``Content-Length`` or the streamed body exceeds ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, exceptions: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        #: ``(path pattern, cap)``: the first pattern that matches the path sets its cap.
+        self.exceptions = [(re.compile(pattern), cap) for pattern, cap in exceptions]
+
+    def cap_for(self, path: str) -> int:
+        """The body cap of a request to ``path``."""
+        for pattern, cap in self.exceptions:
+            if pattern.match(path):
+                return cap
+        return self.default_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.cap_for(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > max_bytes
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _send_413(scope, receive, send, self.max_bytes)
+                    await _send_413(scope, receive, send, max_bytes)
                     return
         received = 0
         response_started = False
@@ -46,7 +65,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -60,7 +79,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _send_413(scope, receive, send, self.max_bytes)
+                await _send_413(scope, receive, send, max_bytes)
 
 
 async def _send_413(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:

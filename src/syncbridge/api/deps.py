@@ -149,3 +149,5 @@ Editor = Annotated[Principal, Depends(require(Role.editor))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 #: An admin of an endpoint that calls a vendor: no transaction stays open for the request.
 AdminCallingVendor = Annotated[Principal, Depends(require(Role.admin, alone=True))]
+#: An editor, for the endpoints that hold no transaction while they work (uploads).
+EditorCallingVendor = Annotated[Principal, Depends(require(Role.editor, alone=True))]

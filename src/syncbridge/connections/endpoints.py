@@ -1,4 +1,4 @@
-"""``/v1/connections``: connection CRUD and checks. Secrets are write-only.
+"""``/v1/connections``: connection CRUD, checks and uploads. Secrets are write-only.
 
 A connection's ``revision`` is its ``ETag``; PATCH and DELETE honour ``If-Match``.
 """
@@ -9,11 +9,12 @@ import uuid
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 
 from syncbridge.api.deps import (
     Admin,
     AdminCallingVendor,
+    EditorCallingVendor,
     SessionDep,
     SessionmakerDep,
     UnitOfWorkRoute,
@@ -29,8 +30,13 @@ from syncbridge.connections.schemas import (
     ConnectionCreate,
     ConnectionOut,
     ConnectionUpdate,
+    UploadOut,
 )
 from syncbridge.connections.service import ConnectionContext
+from syncbridge.connections.uploads import receive_upload
+
+#: The path of the upload endpoint, which takes larger bodies than the rest of the API.
+UPLOAD_PATH = r"^/v1/connections/[^/]+/uploads$"
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"], route_class=UnitOfWorkRoute)
 
@@ -160,3 +166,47 @@ async def check(
     No transaction is open while the vendor is called.
     """
     return await check_and_record(sessionmaker, ctx, connection_id, client, actor=principal.actor)
+
+
+@router.post(
+    "/{connection_id}/uploads",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="upload_to_connection",
+    responses=problem_responses(400, 404, 409, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def upload(
+    connection_id: uuid.UUID,
+    request: Request,
+    sessionmaker: SessionmakerDep,
+    ctx: ContextDep,
+    client: HttpDep,
+    principal: EditorCallingVendor,
+    filename: Annotated[
+        str, Query(min_length=1, max_length=255, description="The file's name, e.g. deals.csv.")
+    ],
+) -> UploadOut:
+    """Push a file to a connection that takes uploads (CSV exports): the raw body is the
+    file. It is stored whole or not at all: a file that a read of its streams would refuse
+    is refused here (422 naming file, line, column and reason), and one larger than
+    ``SYNCBRIDGE_UPLOAD_MAX_BYTES`` gets 413. Re-uploading the same bytes changes nothing.
+    """
+    max_bytes: int = request.app.state.settings.upload_max_bytes
+    return await receive_upload(
+        sessionmaker,
+        ctx,
+        connection_id,
+        client,
+        filename,
+        request.stream(),
+        max_bytes,
+        actor=principal.actor,
+    )

@@ -70,3 +70,14 @@ class ConnectionCheckOut(BaseModel):
     status: CheckStatus
     detail: str
     account: dict[str, Any] = Field(default_factory=dict)
+
+
+class UploadOut(BaseModel):
+    """An uploaded file, stored whole in the connection's folder."""
+
+    file: str = Field(description="The file's name in the connection's folder.")
+    size: int = Field(description="Bytes stored.")
+    streams: list[str] = Field(description="The streams whose reads will see the file.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="What the connector noticed (the encoding, rows)."
+    )

@@ -20,6 +20,7 @@ from syncbridge.connector.types import (
     StreamSpec,
     SystemKind,
     TagChange,
+    UploadReceipt,
     WebhookEvent,
     WriteOutcome,
 )
@@ -148,6 +149,21 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class AcceptsUploads(Protocol):
+    """A connector with the ``uploads`` capability: files are pushed to it, not pulled."""
+
+    async def accept_upload(
+        self, filename: str, chunks: AsyncIterator[bytes], max_bytes: int
+    ) -> UploadReceipt:
+        """Store the streamed file atomically (all of it or nothing) and say what it is.
+
+        Raises a ``PermanentConnectorError`` whose ``status`` says why it was refused (a bad
+        name or content, 413 past ``max_bytes``); nothing is left behind then.
+        """
+        ...
+
+
 ConnectorFactory = Callable[[Any, httpx.AsyncClient], Connector]
 
 
@@ -173,6 +189,7 @@ class ConnectorSpec:
 
 __all__ = [
     "CALLS_OUT",
+    "AcceptsUploads",
     "Capability",
     "CheckResult",
     "Connector",
@@ -186,6 +203,7 @@ __all__ = [
     "StreamSpec",
     "SystemKind",
     "TagChange",
+    "UploadReceipt",
     "VendorUrl",
     "WebhookEvent",
     "WriteOutcome",

@@ -20,6 +20,8 @@ class Capability(StrEnum):
     incremental = "incremental"
     webhooks = "webhooks"
     write_back = "write_back"
+    #: Takes files pushed to it (``POST /v1/connections/{id}/uploads``): see ``AcceptsUploads``.
+    uploads = "uploads"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,17 @@ class WriteOutcome:
     status: Literal["applied", "accepted", "skipped", "failed"]
     detail: str | None = None
     retryable: bool = False
+
+
+@dataclass(frozen=True)
+class UploadReceipt:
+    """What a connector made of an uploaded file: where it lies and which streams read it."""
+
+    file: str
+    size: int
+    streams: tuple[str, ...]
+    #: Facts worth showing the uploader (the detected encoding, the row count...).
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
