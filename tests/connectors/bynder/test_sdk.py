@@ -216,3 +216,49 @@ def test_sdk_sees_routes_the_simulator_leaves_out_as_bynder_json_errors(
     assert response.status_code in (404, 501)
     assert response.headers["content-type"] == "application/json"
     assert response.json()["statuscode"] == response.status_code
+
+
+def test_sdk_reads_counted_metaproperties_and_ordered_tags(
+    served: Served, sdk: BynderClient
+) -> None:
+    counted = sdk.asset_bank_client.meta_properties({"count": 1, "type": "image"})
+    images = [m for m in served.twin.portal.media.values() if m["type"] == "image"]
+    assert sum(o["mediaCount"] for o in counted["Region"]["options"]) == len(images)
+    tags = sdk.asset_bank_client.tags({"orderBy": "mediaCount desc", "mincount": 2})
+    counts = [t["mediaCount"] for t in tags]
+    assert counts == sorted(counts, reverse=True)
+    assert min(counts) >= 2
+
+
+def test_sdk_collection_life_cycle(served: Served, sdk: BynderClient) -> None:
+    collections = sdk.collection_client
+    assert collections.create_collection("SDK launch", {"description": "made by the SDK"}) == {
+        "message": "Created",
+        "statuscode": 201,
+    }
+    (made,) = collections.collections({"keyword": "SDK launch"})
+    picked = sorted(served.twin.portal.media)[:3]
+    assert collections.add_media_to_collection(made["id"], picked)["statuscode"] == 202
+    assert collections.collection_media_ids(made["id"]) == picked
+    assert collections.remove_media_from_collection(made["id"], picked[:1]) is None
+    assert collections.collection_info(made["id"])["collectionCount"] == 2
+    shared = collections.share_collection(made["id"], "view", ["someone@example.com"])
+    assert shared == {"message": "accepted", "statuscode": 202}
+    assert collections.delete_collection(made["id"]) is None
+    with pytest.raises(requests.HTTPError) as caught:
+        collections.collection_info(made["id"])
+    assert caught.value.response is not None
+    assert caught.value.response.json() == {"message": "Collection not found", "statuscode": 404}
+
+
+def test_sdk_downloads_then_deletes_a_medium(served: Served, sdk: BynderClient) -> None:
+    # Last in this module: the served portal loses a medium its twin keeps.
+    bank = sdk.asset_bank_client
+    media_id = sorted(served.twin.portal.media)[-1]
+    (item,) = served.twin.portal.media_items(media_id)
+    assert bank.media_download_url(media_id)["s3_file"].endswith(item["fileName"])
+    assert bank.delete_media(media_id) is None
+    with pytest.raises(requests.HTTPError) as caught:
+        bank.media_info(media_id)
+    assert caught.value.response is not None
+    assert caught.value.response.status_code == 404
