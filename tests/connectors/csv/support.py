@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from syncbridge_csv import CsvConnector, spec
+import pytest
+from syncbridge_csv import CsvConnector, CsvRowError, spec
 
 from syncbridge.connector.spec import HostPolicy
 from syncbridge.connector.testing import ids_of, read_all
@@ -70,6 +71,21 @@ async def records(
     return [r for p in await read_all(made, name, cursor) for r in p.records]
 
 
+async def refusal(
+    made: CsvConnector, name: str = "exports", cursor: str | None = None
+) -> tuple[CsvRowError, list[Record]]:
+    """The error a read ends with, and the records it yielded before it."""
+    seen: list[Record] = []
+
+    async def drain() -> None:
+        async for page in made.read(name, cursor):
+            seen.extend(page.records)
+
+    with pytest.raises(CsvRowError) as caught:
+        await drain()
+    return caught.value, seen
+
+
 async def pages(made: CsvConnector, name: str = "exports", cursor: str | None = None) -> list[Page]:
     """Every page of one read."""
     return await read_all(made, name, cursor)
@@ -82,6 +98,7 @@ __all__ = [
     "ids_of",
     "pages",
     "records",
+    "refusal",
     "rows",
     "settings",
     "stream",

@@ -1,0 +1,110 @@
+"""A CSV root is confined like a local-folder root, and reads never leave it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from syncbridge_csv.settings import ROOTS_ENV, CsvSettings
+
+from syncbridge.connector.spec import HostPolicy
+from tests.connectors.csv.support import connector, ids_of, pages, rows, stream, write
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _validate(root: Path, policy: HostPolicy | None = None) -> CsvSettings:
+    raw = {"root": str(root), "streams": {"exports": stream()}}
+    return CsvSettings.validate_with(raw, policy or HostPolicy())
+
+
+def _refusal(root: Path, policy: HostPolicy | None = None) -> str:
+    with pytest.raises(ValidationError) as caught:
+        _validate(root, policy)
+    error = caught.value.errors()[0]
+    assert error["loc"] == ("root",)
+    return str(error["msg"])
+
+
+def test_a_root_in_a_permitted_directory_is_accepted(tmp_path: Path) -> None:
+    nested = _folder(tmp_path / "exports" / "ga4")
+    assert _validate(nested).root == nested
+
+
+@pytest.mark.parametrize("outside", [Path("/"), Path("/etc")])
+def test_system_directories_are_refused_naming_the_variable(outside: Path) -> None:
+    message = _refusal(outside)
+    assert "outside the permitted directories" in message
+    assert ROOTS_ENV in message
+
+
+@pytest.mark.parametrize(
+    ("root", "reason"),
+    [("relative/exports", "must be an absolute path"), ("/nonexistent/csv", "does not exist")],
+)
+def test_a_relative_or_missing_root_is_refused(root: str, reason: str) -> None:
+    assert reason in _refusal(Path(root))
+
+
+def test_a_sibling_sharing_the_prefix_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ROOTS_ENV, str(_folder(tmp_path / "exports")))
+    assert "outside" in _refusal(_folder(tmp_path / "exports-private"))
+
+
+def test_a_symbolic_link_out_of_the_permitted_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    permitted = _folder(tmp_path / "exports")
+    monkeypatch.setenv(ROOTS_ENV, str(permitted))
+    link = permitted / "escape"
+    link.symlink_to(_folder(tmp_path / "elsewhere"), target_is_directory=True)
+    assert "outside" in _refusal(link)
+
+
+def test_several_directories_are_separated_by_pathsep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _folder(tmp_path / "a"), _folder(tmp_path / "b")
+    monkeypatch.setenv(ROOTS_ENV, os.pathsep.join([str(first), str(second)]))
+    assert _validate(second).root == second
+    _refusal(_folder(tmp_path / "c"))
+
+
+def test_the_host_policy_permits_the_sandbox_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ROOTS_ENV, str(_folder(tmp_path / "permitted")))
+    sandbox = _folder(tmp_path / "sandbox" / "csv")
+    _refusal(sandbox)
+    policy = HostPolicy(sandbox_folders=(tmp_path / "sandbox",))
+    assert _validate(sandbox, policy).root == sandbox
+
+
+async def test_a_read_does_not_follow_links_or_read_hidden_files(
+    root: Path, tmp_path: Path
+) -> None:
+    write(root / "real.csv", rows("2026-11-01,inside,1,0"))
+    secret = write(tmp_path / "secret.csv", rows("2026-11-01,outside,1,0"))
+    (root / "linked.csv").symlink_to(secret)
+    (root / "linked-folder").symlink_to(tmp_path, target_is_directory=True)
+    write(root / ".upload-1234.part.csv", rows("2026-11-01,partial,1,0"))
+    write(root / ".hidden" / "x.csv", rows("2026-11-01,hidden,1,0"))
+    write(root / "notes.txt", rows("2026-11-01,not-csv,1,0"))
+    assert ids_of(await pages(connector(root))) == ["2026-11-01|inside"]
+
+
+async def test_patterns_are_relative_to_the_root_and_case_insensitive(root: Path) -> None:
+    write(root / "ga4" / "2026" / "DAY1.CSV", rows("2026-11-01,a,1,0"))
+    write(root / "crm" / "deals.csv", rows("2026-11-01,b,1,0"))
+    made = connector(root, streams={"exports": stream(pattern=["ga4/*.csv"])})
+    assert ids_of(await pages(made)) == ["2026-11-01|a"]
+    check = await made.check()
+    assert check.ok
+    assert check.account["files"] == {"exports": 1}
