@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from syncbridge.connector.errors import PermanentConnectorError
@@ -86,6 +88,36 @@ def record_id(property_id: str, stream: str, day: str, dimensions: Mapping[str, 
     return f"{day}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
 
 
+@dataclass(frozen=True)
+class IdRule:
+    """``record_id`` for one report, with everything but the row's values worked out once.
+
+    Builds the very text ``record_id`` hashes (``json.dumps`` of the same list) by joining
+    quoted values, which is several times cheaper per row.
+    """
+
+    prefix: str
+    #: (index into the report's dimensions, ``["name",``) by name, ``date`` left out.
+    pairs: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, property_id: str, stream: str, dimensions: Sequence[str]) -> IdRule:
+        named = sorted((name, i) for i, name in enumerate(dimensions) if name != "date")
+        return cls(
+            prefix=f"[{_quote(property_id)},{_quote(stream)},",
+            pairs=tuple((i, f"[{_quote(name)},") for name, i in named),
+        )
+
+    def __call__(self, day: str, values: Sequence[str]) -> str:
+        inner = ",".join([pair + _quote(values[i]) + "]" for i, pair in self.pairs])
+        text = f"{self.prefix}{_quote(day)},[{inner}]]"
+        return f"{day}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+#: JSON string quoting exactly as ``json.dumps`` does it (ASCII, the C implementation).
+_quote: Callable[[str], str] = encode_basestring_ascii
+
+
 def id_day(external_id: str) -> date | None:
     """The day an external id belongs to, or None when it is not one of ours."""
     match = _ID.fullmatch(external_id)
@@ -115,6 +147,10 @@ class Report:
     stream: str
     property_id: str
     settings: ReportSettings
+
+    @cached_property
+    def _id_rule(self) -> IdRule:
+        return IdRule.of(self.property_id, self.stream, self.settings.dimensions)
 
     @property
     def spec(self) -> StreamSpec:
@@ -168,6 +204,8 @@ class Report:
             raise ValueError("metric headers do not match the metrics asked for")
         metrics = [(h["name"], metric_parser(h.get("type"))) for h in headers]
         date_at = dims.index("date")
+        make_id = self._id_rule
+        iso_days: dict[str, str] = {}
         records: list[Record] = []
         days: list[str] = []
         for row in _rows(answer):
@@ -177,24 +215,19 @@ class Report:
                 raise ValueError("a row does not have one value per header")
             if not all(isinstance(v, str) for v in dim_values):
                 raise ValueError("a dimension value is not a string")
-            day = _iso_day(dim_values[date_at])
+            raw_day = dim_values[date_at]
+            day = iso_days.get(raw_day) or iso_days.setdefault(raw_day, _iso_day(raw_day))
             data: dict[str, Any] = dict(zip(dims, dim_values, strict=True))
             data["date"] = day
             for (name, parse), text in zip(metrics, metric_values, strict=True):
                 if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
                     raise ValueError(f"{name} is not a short number string")
                 data[name] = parse(text)
-            external_id = record_id(self.property_id, self.stream, day, data_dims(data, dims))
-            records.append(Record(self.stream, external_id, data))
+            records.append(Record(self.stream, make_id(day, dim_values), data))
             days.append(day)
         row_count = int(answer.get("rowCount", 0))
         quota = answer.get("propertyQuota", {})
         return ReportPage(records, days, row_count, quota if isinstance(quota, dict) else {})
-
-
-def data_dims(data: Mapping[str, Any], dims: Sequence[str]) -> dict[str, str]:
-    """The dimension values of a record (as strings, ``date`` left as it is)."""
-    return {d: str(data[d]) for d in dims}
 
 
 def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -218,6 +251,7 @@ def _reason(exc: Exception) -> str:
 
 __all__ = [
     "METRIC_TYPE_NAMES",
+    "IdRule",
     "Report",
     "ReportPage",
     "id_day",

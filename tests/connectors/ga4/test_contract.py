@@ -19,9 +19,11 @@ from syncbridge_ga4.sandbox import sandbox
 from syncbridge_ga4.settings import Ga4Settings
 from syncbridge_ga4.simulator import Ga4Simulator
 
+from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.testing import ConnectorContract
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import LATE_DAYS, World
 
 from .support import BASE, expected_records, last_days, make_simulator, settings_for, stranger
@@ -94,3 +96,8 @@ def test_sandbox_builds_the_simulator_and_settings_that_reach_it() -> None:
     assert settings.token_endpoint() == "http://127.0.0.1:9001/token"
     assert settings.base_url == "http://127.0.0.1:9001"
     assert settings.property_id == app.sandbox_info["property_id"]
+
+
+def test_the_entry_points_resolve_to_the_spec_and_the_sandbox() -> None:
+    assert ConnectorRegistry.from_entry_points().get("ga4") is spec
+    assert SandboxRegistry.from_entry_points().get("ga4") is sandbox
