@@ -155,62 +155,62 @@ class MediaCursor:
         ``lookback_s`` is how far before its watermark the last page's cursor looks again.
         """
         full = len(items) >= limit
+        dated = [(m, modified_at(m)) for m in items]
         if self.since is None:
-            return self._leave(list(items), items, self.seen, full=full, lookback_s=lookback_s)
+            return self._leave(dated, dated, self.seen, full=full, lookback_s=lookback_s)
         since = _parse(self.since)
         floor = _parse(self.floor or self.since)
-        block = [m for m in items if modified_at(m) <= since]
-        new = [m for m in block if modified_at(m) >= floor and not self._already(m)]
+        block = [(m, at) for m, at in dated if at <= since]
+        new = [(m, at) for m, at in block if at >= floor and not self._already(m, at)]
         seen = {**self.seen, **_entries(new)}
-        walk = _mix(self.walk, block)
+        walk = _mix(self.walk, [m for m, _at in block])
+        emit = [m for m, _at in new]
         if full and len(block) == len(items):
             # The whole page lies at or before ``since``: walk the block by page number.
-            return MediaStep(new, replace(self, page=self.page + 1, seen=seen, walk=walk), False)
+            return MediaStep(emit, replace(self, page=self.page + 1, seen=seen, walk=walk), False)
         if self.page > 1 and walk != self.prior:
             # The walk spanned pages and is not confirmed by an equal one: walk it again.
-            return MediaStep(new, replace(self, page=1, seen=seen, walk="", prior=walk), False)
-        beyond = [m for m in items if modified_at(m) > since]
-        return self._leave(new + beyond, items, seen, full=full, lookback_s=lookback_s)
+            return MediaStep(emit, replace(self, page=1, seen=seen, walk="", prior=walk), False)
+        beyond = [(m, at) for m, at in dated if at > since]
+        return self._leave(new + beyond, dated, seen, full=full, lookback_s=lookback_s)
 
-    def _already(self, media: Media) -> bool:
+    def _already(self, media: Media, at: datetime) -> bool:
         entry = self.seen.get(str(media["id"]))
-        if entry is None or _parse(entry[0]) != modified_at(media):
+        if entry is None or _parse(entry[0]) != at:
             return False
         return entry[1] == "" or entry[1] == fingerprint(media)
 
     def _leave(
         self,
-        emit: list[Media],
-        items: Sequence[Media],
+        emit: list[tuple[Media, datetime]],
+        dated: list[tuple[Media, datetime]],
         seen: Seen,
         *,
         full: bool,
         lookback_s: float,
     ) -> MediaStep:
-        """Emit ``emit`` and move past ``since`` to the last timestamp of ``items``."""
-        newest = max((modified_at(m) for m in items), default=None)
+        """Emit ``emit`` and move past ``since`` to the last timestamp of the page ``dated``."""
+        media = [m for m, _at in emit]
+        newest = max((at for _m, at in dated), default=None)
         if self.since is not None and (newest is None or newest < _parse(self.since)):
             newest = _parse(self.since)
         if newest is None:
-            return MediaStep(emit, MediaCursor(), True)
+            return MediaStep(media, MediaCursor(), True)
         since = _iso(newest)
         back = newest - timedelta(seconds=math.ceil(lookback_s))
         window = max(back, _parse(self.window)) if self.window and self.since else back
-        kept, window = _bounded({**seen, **_entries(emit, back)}, newest, window)
+        recent = [(m, at) for m, at in emit if at >= back]
+        kept, window = _bounded({**seen, **_entries(recent)}, newest, window)
         if not full:
             # The watermark a later incremental read starts from, looking back to ``window``.
             floor = _iso(window)
-            return MediaStep(emit, MediaCursor(since, floor, 1, kept, floor), True)
-        return MediaStep(emit, MediaCursor(since, since, 1, kept, _iso(window)), False)
+            return MediaStep(media, MediaCursor(since, floor, 1, kept, floor), True)
+        return MediaStep(media, MediaCursor(since, since, 1, kept, _iso(window)), False)
 
 
-def _entries(media: Sequence[Media], since: datetime | None = None) -> dict[str, tuple[str, str]]:
-    """``seen`` entries for ``media`` (those at or after ``since``, if given)."""
-    return {
-        str(m["id"]): (str(m["dateModified"]), fingerprint(m))
-        for m in media
-        if since is None or modified_at(m) >= since
-    }
+def _entries(dated: Sequence[tuple[Media, datetime]]) -> dict[str, tuple[str, str]]:
+    """``seen`` entries for media listed with their ``dateModified``."""
+    return {str(m["id"]): (str(m["dateModified"]), fingerprint(m)) for m, _at in dated}
 
 
 def _bounded(
