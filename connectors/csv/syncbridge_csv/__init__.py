@@ -15,7 +15,7 @@ spec = ConnectorSpec(
     display_name="CSV exports",
     kind=SystemKind.analytics,
     settings_model=CsvSettings,
-    capabilities=frozenset({Capability.read, Capability.incremental}),
+    capabilities=frozenset({Capability.read, Capability.incremental, Capability.uploads}),
     factory=create_connector,
     description=(
         "CSV exports in a folder (or uploaded): typed columns by a declared column map, "

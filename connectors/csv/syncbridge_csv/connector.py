@@ -20,7 +20,9 @@ How the core should read it
   per-row change times). Re-importing the same file changes nothing: it is skipped.
 * Any page's cursor resumes the read exactly after that page.
 
-There are no webhooks and no write-back: exports are read-only to syncbridge.
+Files arrive by whatever writes the folder, or as uploads (``accept_upload``, behind
+``POST /v1/connections/{id}/uploads``): stored atomically, and refused like a read would
+refuse them. There are no webhooks and no write-back: exports are read-only to syncbridge.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from syncbridge.connector.types import (
     Ref,
     StreamSpec,
     TagChange,
+    UploadReceipt,
     WebhookEvent,
     WriteOutcome,
 )
@@ -48,6 +51,7 @@ from syncbridge.logs import get_logger
 from syncbridge_csv.files import KnownFile, Position, ReadCursor, list_files, path_key
 from syncbridge_csv.parse import StreamPlan, hash_file
 from syncbridge_csv.settings import CsvSettings
+from syncbridge_csv.uploads import store_upload
 from syncbridge_csv.validated import ValidatedFile
 
 log = get_logger(__name__)
@@ -152,6 +156,13 @@ class CsvConnector:
             WriteOutcome(change.external_id, "failed", "CSV exports are read-only")
             for change in changes
         ]
+
+    async def accept_upload(
+        self, filename: str, chunks: AsyncIterator[bytes], max_bytes: int
+    ) -> UploadReceipt:
+        """Store an uploaded export in the root, atomically, once it parsed for every stream
+        its name belongs to (see :func:`syncbridge_csv.uploads.store_upload`)."""
+        return await store_upload(self.settings, filename, chunks, max_bytes)
 
     async def aclose(self) -> None:
         """Nothing is held between calls."""

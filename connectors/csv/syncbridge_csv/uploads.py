@@ -1,6 +1,7 @@
 """Storing an uploaded export in the connection's folder, atomically.
 
-``store_upload`` is what ``POST /v1/connections/{id}/uploads`` calls. The bytes go to a
+``store_upload`` is what ``POST /v1/connections/{id}/uploads`` calls (through the
+connector's ``accept_upload``). The bytes go to a
 hidden temporary file in the root (``.upload-*.part``: the walk skips hidden files, so a
 read never sees it), are synced to disk, checked against every stream whose pattern the
 name matches (the same strict parse a read does: a bad file is refused with its file, line,
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from syncbridge.connector.types import UploadReceipt
 from syncbridge.logs import get_logger
 from syncbridge_csv.errors import UploadRefused, UploadTooLarge
 from syncbridge_csv.files import matches
@@ -32,6 +36,8 @@ log = get_logger(__name__)
 #: The longest file name most file systems store (bytes, UTF-8).
 MAX_NAME_BYTES = 255
 UPLOAD_PREFIX = ".upload-"
+#: A part file this old is debris of an upload a crash cut short.
+STALE_PART_S = 24 * 3600
 
 
 def upload_name(settings: CsvSettings, filename: str) -> tuple[str, list[str]]:
@@ -70,53 +76,57 @@ async def store_upload(
     max_bytes: int,
     *,
     validate: bool = True,
-) -> Path:
-    """Store an upload as ``root/filename``, replacing a file of that name; its path.
+) -> UploadReceipt:
+    """Store an upload as ``root/filename``, replacing a file of that name; what it stored.
 
+    The receipt names the file, its size, the streams that read it and, in ``details``, its
+    ``sha256`` and (when validated) per stream its ``rows``, ``encoding`` and ``delimiter``.
     Raises :class:`UploadRefused` (name), :class:`UploadTooLarge` (more than ``max_bytes``),
     ``CsvRowError`` (``validate`` and the content is bad for a stream it belongs to); on any
-    error nothing is left behind.
+    error, cancellation included, nothing is left behind.
     """
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
     name, streams = upload_name(settings, filename)
     root, fd, temporary = await asyncio.to_thread(_open_part, settings.root)
     part = Path(temporary)
+    details: dict[str, Any] = {}
     try:
         with os.fdopen(fd, "wb") as handle:
-            size = await _receive(handle, chunks, max_bytes, name)
+            size, details["sha256"] = await _receive(handle, chunks, max_bytes, name)
             await asyncio.to_thread(_sync, handle)
         if validate:
             plans = [
                 StreamPlan(stream, settings.streams[stream], settings.max_row_chars)
                 for stream in streams
             ]
-            await asyncio.to_thread(_validate, root, part.name, name, plans)
-        target = root / name
-        await asyncio.to_thread(_publish, part, target)
+            details["streams"] = await asyncio.to_thread(_validate, root, part.name, name, plans)
+        await asyncio.to_thread(_publish, part, root / name)
     except BaseException:
         # Synchronous on purpose: a cancelled task must not await again before cleaning up.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
     log.info("csv.upload_stored", file=name, size=size, streams=streams)
-    return target
+    return UploadReceipt(file=name, size=size, streams=tuple(streams), details=details)
 
 
 async def _receive(
     handle: BinaryIO, chunks: AsyncIterator[bytes], max_bytes: int, name: str
-) -> int:
-    size = 0
+) -> tuple[int, str]:
+    size, digest = 0, hashlib.sha256()
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
             raise UploadTooLarge(f"upload {name!r} is larger than {max_bytes} bytes")
+        digest.update(chunk)
         await asyncio.to_thread(handle.write, chunk)
-    return size
+    return size, digest.hexdigest()
 
 
 def _open_part(root: Path) -> tuple[Path, int, str]:
     resolved = root.resolve()
+    _sweep_stale_parts(resolved)
     fd, temporary = tempfile.mkstemp(dir=resolved, prefix=UPLOAD_PREFIX, suffix=".part")
     return resolved, fd, temporary
 
@@ -126,9 +136,29 @@ def _sync(handle: BinaryIO) -> None:
     os.fsync(handle.fileno())
 
 
-def _validate(root: Path, part: str, name: str, plans: list[StreamPlan]) -> None:
+def _sweep_stale_parts(root: Path) -> None:
+    """Remove parts that uploads cut short by a crash left behind long ago."""
+    cutoff = time.time() - STALE_PART_S
+    for stale in root.glob(f"{UPLOAD_PREFIX}*.part"):
+        with contextlib.suppress(OSError):
+            if stale.lstat().st_mtime < cutoff:
+                stale.unlink()
+
+
+def _validate(
+    root: Path, part: str, name: str, plans: list[StreamPlan]
+) -> dict[str, dict[str, Any]]:
+    facts: dict[str, dict[str, Any]] = {}
     for plan in plans:
-        ValidatedFile.parse(root, part, plan, shown_as=name).close()
+        valid = ValidatedFile.parse(root, part, plan, shown_as=name)
+        valid.close()
+        found = valid.facts
+        facts[plan.name] = {
+            "rows": found.rows,
+            "encoding": found.encoding,
+            "delimiter": found.delimiter,
+        }
+    return facts
 
 
 def _publish(part: Path, target: Path) -> None:

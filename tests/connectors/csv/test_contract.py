@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from syncbridge_csv import exports, spec
+from syncbridge_csv.settings import ROOTS_ENV
 
 from syncbridge.connector.spec import Connector, HostPolicy
 from syncbridge.connector.testing import ConnectorContract
@@ -28,9 +29,11 @@ class TestCsvContract(ConnectorContract):
     world = World(seed=42, assets_count=200)
 
     @pytest.fixture(autouse=True)
-    def _folder(self, tmp_path: Path) -> None:
+    def _folder(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.tmp = tmp_path
         self.made = 0
+        # The roots variable permits another folder: only the host policy lets these in.
+        monkeypatch.setenv(ROOTS_ENV, str(tmp_path / "permitted"))
 
     async def make_connector(
         self, *, faults: FaultKnobs | None = None, **overrides: Any
@@ -46,7 +49,6 @@ class TestCsvContract(ConnectorContract):
         }
         self.deals: list[Deal] = list(self.world.deals)
         self.rewritten: dict[str, set[str]] = {ANALYTICS: set(), DEALS: set()}
-        # The roots variable permits another folder: the host policy lets the sandbox's in.
         settings = spec.settings_model.validate_with(
             raw, HostPolicy(sandbox_folders=(self.folder,))
         )

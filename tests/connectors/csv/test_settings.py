@@ -15,10 +15,10 @@ from syncbridge.connector.types import Capability, Ref, SystemKind, TagChange
 from tests.connectors.csv.support import columns, connector, settings, stream
 
 
-def test_the_spec_is_a_read_only_analytics_connector_without_secrets() -> None:
+def test_the_spec_is_an_analytics_connector_taking_uploads_without_secrets() -> None:
     assert spec.key == "csv"
     assert spec.kind is SystemKind.analytics
-    assert spec.capabilities == {Capability.read, Capability.incremental}
+    assert spec.capabilities == {Capability.read, Capability.incremental, Capability.uploads}
     assert spec.settings_model.secret_fields() == frozenset()
     assert spec.settings_model.url_fields() == frozenset()
 

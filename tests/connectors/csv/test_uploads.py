@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from syncbridge_csv import CsvRowError, UploadRefused, UploadTooLarge
-from syncbridge_csv.uploads import store_upload
+from syncbridge_csv.uploads import STALE_PART_S, store_upload
 
+from syncbridge.connector.spec import AcceptsUploads
 from tests.connectors.csv.support import connector, ids_of, pages, rows, settings, stream, write
 
 EXPORT = rows(*(f"2026-11-01,a{i},{i},0" for i in range(50))).encode()
@@ -21,22 +25,23 @@ async def _chunks(data: bytes, size: int = 100) -> AsyncIterator[bytes]:
         yield data[start : start + size]
 
 
-def _same_folder(one: Path, other: Path) -> bool:
-    return one.resolve() == other.resolve()
-
-
 def _listing(root: Path) -> list[str]:
     """Everything in the root, hidden files included."""
     return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
 
 async def test_an_upload_is_stored_whole_and_read(root: Path) -> None:
-    stored = await store_upload(settings(root), "day1.csv", _chunks(EXPORT), 1_000_000)
-    assert stored.name == "day1.csv"
-    assert _same_folder(stored.parent, root)
-    assert stored.read_bytes() == EXPORT
+    made = connector(root)
+    assert isinstance(made, AcceptsUploads)
+    receipt = await made.accept_upload("day1.csv", _chunks(EXPORT), 1_000_000)
+    assert (receipt.file, receipt.size, receipt.streams) == ("day1.csv", len(EXPORT), ("exports",))
+    assert receipt.details == {
+        "sha256": hashlib.sha256(EXPORT).hexdigest(),
+        "streams": {"exports": {"rows": 50, "encoding": "utf-8", "delimiter": ","}},
+    }
+    assert (root / "day1.csv").read_bytes() == EXPORT
     assert _listing(root) == ["day1.csv"]
-    assert len(ids_of(await pages(connector(root)))) == 50
+    assert len(ids_of(await pages(made))) == 50
 
 
 async def test_uploading_the_same_file_again_imports_nothing(root: Path) -> None:
@@ -116,8 +121,9 @@ async def test_a_name_no_stream_reads_is_refused(root: Path) -> None:
     made = settings(root, streams={"exports": stream(pattern=["ga4-*.csv"])})
     with pytest.raises(UploadRefused, match="matches no stream's pattern"):
         await store_upload(made, "deals.csv", _chunks(EXPORT), 1_000_000)
-    stored = await store_upload(made, "GA4-day1.CSV", _chunks(EXPORT), 1_000_000)
-    assert stored.name == "GA4-day1.CSV"
+    receipt = await store_upload(made, "GA4-day1.CSV", _chunks(EXPORT), 1_000_000)
+    assert receipt.file == "GA4-day1.CSV"
+    assert (root / "GA4-day1.CSV").read_bytes() == EXPORT
 
 
 async def test_a_bad_upload_is_refused_with_its_line_and_not_kept(root: Path) -> None:
@@ -133,7 +139,10 @@ async def test_a_bad_upload_is_refused_with_its_line_and_not_kept(root: Path) ->
 
 async def test_validation_can_be_left_to_the_read(root: Path) -> None:
     bad = b"not,a,valid\r\nexport\r\n"
-    await store_upload(settings(root), "day1.csv", _chunks(bad), 1_000_000, validate=False)
+    receipt = await store_upload(
+        settings(root), "day1.csv", _chunks(bad), 1_000_000, validate=False
+    )
+    assert receipt.details == {"sha256": hashlib.sha256(bad).hexdigest()}
     assert (root / "day1.csv").read_bytes() == bad
 
 
@@ -142,3 +151,13 @@ async def test_a_folder_of_that_name_is_not_replaced(root: Path) -> None:
     with pytest.raises(UploadRefused, match="is a folder"):
         await store_upload(settings(root), "day1.csv", _chunks(EXPORT), 1_000_000)
     assert _listing(root) == ["day1.csv"]
+
+
+async def test_parts_left_by_a_crash_long_ago_are_swept(root: Path) -> None:
+    old = write(root / ".upload-crashed.part", "half an export")
+    recent = write(root / ".upload-in-flight.part", "an upload in progress")
+    long_ago = time.time() - STALE_PART_S - 60
+    os.utime(old, (long_ago, long_ago))
+    await store_upload(settings(root), "day1.csv", _chunks(EXPORT), 1_000_000)
+    assert _listing(root) == [".upload-in-flight.part", "day1.csv"]
+    assert recent.exists()
