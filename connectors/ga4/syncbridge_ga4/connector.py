@@ -266,6 +266,16 @@ class Ga4Connector:
         quota = body.get("propertyQuota") if isinstance(body, dict) else None
         if isinstance(quota, dict):
             self.last_quota = quota
+            left = remaining_tokens(quota)
+            if left is not None and left <= 0:
+                # The hour's tokens are gone: the next call would only be refused.
+                limiter = self.http.limiter
+                hourly = QuotaError("hourly", "no tokens left this hour")
+                wait = wait_s(
+                    hourly, wall_now=limiter.wall_clock(), attempt=0, concurrency_wait_s=0
+                )
+                log.info("ga4.quota_spent", wait_s=round(wait, 1))
+                limiter.pause_for(wait)
         return body
 
     def _quota_wait(self, response: httpx.Response, error: Any, attempt: int) -> float:
