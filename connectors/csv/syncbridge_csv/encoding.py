@@ -99,11 +99,15 @@ def _scan_unmarked(handle: BinaryIO, file: str) -> Encoding:
                 "declare the stream's encoding",
             )
         if is_utf8:
+            # Bytes of a character cut at the previous chunk's end come first in the
+            # decoder's input: the error's offset counts them.
+            carried = len(decoder.getstate()[0])
             try:
                 decoder.decode(chunk, False)
             except UnicodeDecodeError as exc:
                 is_utf8 = False
-                first_bad_line = lines + chunk.count(b"\n", 0, exc.start) + 1
+                bad = max(0, exc.start - carried)
+                first_bad_line = lines + chunk.count(b"\n", 0, bad) + 1
         has_c1 = has_c1 or _C1_BYTES.search(chunk) is not None
         lines += chunk.count(b"\n")
     handle.seek(0)

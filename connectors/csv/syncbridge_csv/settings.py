@@ -149,6 +149,10 @@ class StreamSettings(BaseModel):
 
     @model_validator(mode="after")
     def _fields_consistent(self) -> StreamSettings:
+        for header in self.columns:
+            if not header.strip() or header != header.strip():
+                # Header cells are compared without surrounding spaces.
+                raise ValueError(f"column header {header!r} is blank or has edge spaces")
         fields = [column.field for column in self.columns.values()]
         if len(set(fields)) != len(fields):
             raise ValueError("two columns map to the same field")

@@ -67,6 +67,7 @@ def test_a_column_declaration_that_cannot_be_read_is_refused(
         ({"delimiter": ";;"}, "delimiter is 'auto' or one character"),
         ({"delimiter": '"'}, "delimiter is 'auto' or one character"),
         ({"pattern": [" "]}, "patterns must not be blank"),
+        ({"columns": {**columns(), " Owner": {"field": "owner"}}}, "edge spaces"),
     ],
 )
 def test_a_stream_declaration_that_cannot_be_read_is_refused(
