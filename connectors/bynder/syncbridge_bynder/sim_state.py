@@ -10,6 +10,7 @@ forces them. ``views``/``downloads`` are kept apart: Bynder shows them only with
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -133,6 +134,8 @@ class BynderPortal:
         self.stats: dict[str, dict[str, int]] = {}
         #: Sorted ``(order key, id)`` lists by order field; cleared whenever media change.
         self._indexes: dict[str, list[tuple[Any, str]]] = {}
+        #: Each medium's listing JSON, encoded once per state of the media.
+        self._encoded: dict[str, bytes] = {}
         self.pending: list[PendingWrite] = []
         self.applied_writes = 0
         self.collections = CollectionStore(
@@ -265,7 +268,11 @@ class BynderPortal:
         """Change a medium's fields directly (as the portal's own UI would), keeping the
         listing indexes true."""
         self.media[media_id].update(fields)
+        self._changed()
+
+    def _changed(self) -> None:
         self._indexes.clear()
+        self._encoded.clear()
 
     def index(self, field_name: str) -> list[tuple[Any, str]]:
         """Every medium as ``(order key, id)``, sorted; built once per state of the media."""
@@ -276,6 +283,16 @@ class BynderPortal:
                 (key(m), m["id"]) for m in self.media.values()
             )
         return index
+
+    def encoded(self, media_id: str) -> bytes:
+        """A medium's JSON as a listing sends it (as Starlette's ``JSONResponse`` encodes)."""
+        raw = self._encoded.get(media_id)
+        if raw is None:
+            text = json.dumps(
+                self.media[media_id], ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            )
+            raw = self._encoded[media_id] = text.encode()
+        return raw
 
     def listing_page(
         self, params: Mapping[str, str], page: int, limit: int
@@ -366,7 +383,7 @@ class BynderPortal:
         del self.media[media_id]
         self.stats.pop(media_id, None)
         self.collections.forget_media(media_id)
-        self._indexes.clear()
+        self._changed()
 
     def apply_due(self) -> int:
         """Apply the queued writes whose delay has passed; returns how many were applied."""
@@ -403,7 +420,7 @@ class BynderPortal:
             else:
                 media.pop(f"property_{mp['name']}", None)
         media["dateModified"] = self._newest = iso(self.now())
-        self._indexes.clear()
+        self._changed()
         self.applied_writes += 1
 
     def now(self) -> datetime:

@@ -242,7 +242,12 @@ class BynderSimulator:
             chunk, total, matched = listing_page_of(self.portal, query, page, limit)
         except BadRequest as exc:
             return error(400, str(exc))
-        if query.include_items or query.include_version:
+        extras = query.include_items or query.include_version
+        if matched is None and not extras:
+            # The common read: each medium's JSON is encoded once per state, not per page.
+            encoded = b",".join(self.portal.encoded(m["id"]) for m in chunk)
+            return Response(b"[" + encoded + b"]", media_type="application/json")
+        if extras:
             chunk = [
                 self._with_extras(m, query.include_items, query.include_version) for m in chunk
             ]

@@ -342,7 +342,7 @@ async def test_human_tag_with_a_comma_fails_the_write_instead_of_splitting_it(
 ) -> None:
     target, other = sorted(sim.portal.media)[3:5]
     # The portal's UI lets a person type a comma into one tag; the form field cannot carry it.
-    sim.portal.media[target]["tags"] = ["Paris, France", "perf:top-25"]
+    sim.portal.edit(target, tags=["Paris, France", "perf:top-25"])
     outcomes = await connector.write(
         [
             TagChange("media", target, frozenset({"perf:top-10"})),
@@ -361,7 +361,7 @@ async def test_human_tag_with_a_comma_does_not_block_a_skipped_write(
     sim: BynderSimulator, connector: BynderConnector
 ) -> None:
     target = sorted(sim.portal.media)[3]
-    sim.portal.media[target]["tags"] = ["Paris, France", "perf:top-10"]
+    sim.portal.edit(target, tags=["Paris, France", "perf:top-10"])
     (outcome,) = await connector.write([TagChange("media", target, frozenset({"perf:top-10"}))])
     assert outcome.status == "skipped"
 
