@@ -31,6 +31,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -109,11 +110,13 @@ class CsvConnector:
             for relative, info in listing:
                 if start.at is not None and path_key(relative) < path_key(start.at.file):
                     continue  # delivered earlier in this read
-                async for records in self._file_pages(plan, relative, info, start, scan):
-                    # Held back one page, so that the last page carries the final cursor.
-                    if held is not None:
-                        yield Page(held[0], held[1].encode())
-                    held = (records, scan.cursor)
+                # Closed with the read, so a reader that stops early drops the file's spool.
+                async with aclosing(self._file_pages(plan, relative, info, start, scan)) as file:
+                    async for records in file:
+                        # Held back one page, so that the last page carries the final cursor.
+                        if held is not None:
+                            yield Page(held[0], held[1].encode())
+                        held = (records, scan.cursor)
         except ConnectorError:
             # The pages held back are complete and valid: deliver them, then fail.
             if held is not None:
@@ -200,8 +203,9 @@ class CsvConnector:
         except FileNotFoundError:
             return  # removed since the listing: a full read will show its rows gone
         try:
-            async for records in self._deliver(valid, known, resumed, hashed_at, scan):
-                yield records
+            async with aclosing(self._deliver(valid, known, resumed, hashed_at, scan)) as pages:
+                async for records in pages:
+                    yield records
         finally:
             valid.close()
 

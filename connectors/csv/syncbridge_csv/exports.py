@@ -13,8 +13,10 @@ What it writes (the same world always gives the same bytes):
   spreadsheet's "CSV UTF-8"), and UTF-16 little-endian with tabs (Excel's "Unicode text"),
   so a connection with ``encoding`` and ``delimiter`` on ``auto`` meets both.
 * ``crm/deals.csv``: a CRM deal report from a European spreadsheet: semicolons, ``1.234,50``
-  amounts, ``31.12.2026`` dates and local ``Europe/Berlin`` modification times, Windows-1252
-  (pure ASCII here, so it is detected as UTF-8, which is the same bytes); ``role: crm``.
+  amounts, ``31.12.2026`` dates, ``ja``/``nein`` flags and ``Europe/Berlin`` modification
+  times with their offset (a local time without one is ambiguous for an hour each autumn),
+  Windows-1252 (pure ASCII here, so it is detected as UTF-8: the same bytes);
+  ``role: crm``.
 
 Left out: the other CRM objects (contacts, companies), GA4's late revisions of recent days
 (an export is a snapshot), and files with errors (tests write those themselves).
@@ -125,7 +127,7 @@ def write_deals(folder: Path, deals: Iterable[Deal]) -> Path:
             f"{deal.close_date:%d.%m.%Y}",
             deal.campaign_key,
             deal.company_id,
-            f"{deal.modified_at.astimezone(DEALS_ZONE):%d.%m.%Y %H:%M:%S}",
+            f"{deal.modified_at.astimezone(DEALS_ZONE):%d.%m.%Y %H:%M:%S %z}",
         )
         for deal in deals
     ]
@@ -219,8 +221,7 @@ def _deals_stream() -> dict[str, Any]:
             "Last modified": {
                 "field": "modified_at",
                 "type": "datetime",
-                "format": "%d.%m.%Y %H:%M:%S",
-                "timezone": DEALS_ZONE.key,
+                "format": "%d.%m.%Y %H:%M:%S %z",
             },
         },
     }

@@ -52,7 +52,8 @@ class ColumnSettings(BaseModel):
     #: separator. A value using any other grouping is refused, never guessed.
     decimal_separator: Literal[".", ","] = "."
     thousands_separator: str | None = Field(default=None, min_length=1, max_length=1)
-    #: A ``datetime`` without an offset is in this zone (IANA name).
+    #: A ``datetime`` without an offset is in this zone (IANA name). A wall time the clocks
+    #: skip is refused; one they pass twice (autumn) is read as its first occurrence.
     timezone: str = "UTC"
     #: ``boolean``: the texts meaning true and false (compared case-insensitively).
     true_values: list[str] = Field(default_factory=lambda: ["true", "yes", "1"], min_length=1)

@@ -188,6 +188,25 @@ async def test_a_stream_with_too_many_files_is_refused(root: Path) -> None:
         await pages(connector(root, max_files=3))
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts Linux's open files")
+async def test_a_read_abandoned_midway_releases_its_spool(root: Path) -> None:
+    # Larger than the spool's page cache, so that its rows spill to a temporary file.
+    wide = "x" * 1000
+    write(root / "day1.csv", rows(*(f"2026-11-01,{wide}{i},{i},0" for i in range(6000))))
+    made = connector(root, page_size=5)
+    before = _open_files()
+    reading = made.read("exports", None)
+    first = await anext(reading)
+    assert len(first.records) == 5
+    assert _open_files() > before, "the file's rows are spooled while its pages are read"
+    await reading.aclose()
+    assert _open_files() == before
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 async def _until_error(made: CsvConnector) -> AsyncIterator[Page]:
     """Pages of a full read until it fails with a bad file (the failure is swallowed)."""
     try:

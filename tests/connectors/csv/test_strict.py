@@ -249,3 +249,16 @@ async def test_a_bad_file_stops_the_read_after_the_good_files_before_it(root: Pa
     assert (error.file, error.line, error.column) == ("b.csv", 5, "Views")
     assert {r.data["_source"]["file"] for r in seen} == {"a.csv"}
     assert len(seen) == 7
+
+
+async def test_a_wall_time_passed_twice_is_read_as_its_first_occurrence(root: Path) -> None:
+    berlin = {
+        "field": "revenue",
+        "type": "datetime",
+        "format": "%d.%m.%Y %H:%M",
+        "timezone": "Europe/Berlin",
+    }
+    write(root / "export.csv", rows('2026-11-01,a,1,"25.10.2026 02:30"'))
+    made = connector(root, streams={"exports": stream(columns=columns(Revenue=berlin))})
+    (record,) = await records(made)
+    assert record.data["revenue"] == "2026-10-25T00:30:00+00:00"  # still summer time (+02:00)
