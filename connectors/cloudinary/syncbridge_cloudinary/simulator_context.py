@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_gates import AdminBudget, check_basic_auth
@@ -24,6 +24,12 @@ def json_response(
     """A JSON response carrying a fresh ``X-Request-Id`` plus ``headers``."""
     merged = {"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
     return JSONResponse(payload, status_code=status, headers=merged)
+
+
+def json_text_response(text: str, headers: dict[str, str] | None = None) -> Response:
+    """A 200 answer whose body is JSON text already written, with a fresh ``X-Request-Id``."""
+    merged = {"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
+    return Response(text.encode(), media_type="application/json", headers=merged)
 
 
 def checked_resource_type(value: str) -> str:
@@ -63,4 +69,4 @@ class SimContext:
         return headers
 
 
-__all__ = ["SimContext", "checked_resource_type", "json_response"]
+__all__ = ["SimContext", "checked_resource_type", "json_response", "json_text_response"]

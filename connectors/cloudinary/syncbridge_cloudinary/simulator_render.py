@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
@@ -88,9 +89,25 @@ class Shape:
     def includes(self, part: str, flag: bool) -> bool:
         return self.details or flag or (self.fields is not None and part in self.fields)
 
+    @cached_property
+    def parts(self) -> tuple[bool, bool, bool]:
+        """Whether answers carry ``tags``, ``context`` and ``metadata`` (once per request)."""
+        return (
+            self.includes("tags", self.tags),
+            self.includes("context", self.context),
+            self.includes("metadata", self.metadata),
+        )
+
+    @cached_property
+    def kept(self) -> frozenset[str] | None:
+        """The fields an answer keeps (None: all)."""
+        return None if self.fields is None else self.fields | {"asset_id", "public_id"}
+
 
 #: The shape of a details answer.
 DETAILS = Shape(details=True)
+#: The bare listing shape: no optional part.
+BARE = Shape()
 
 
 def render_fields(
@@ -102,21 +119,23 @@ def render_fields(
     metadata: dict[str, Any],
 ) -> dict[str, Any]:
     """``base`` (the always-present fields) completed and trimmed as ``shape`` says."""
-    if shape.includes("tags", shape.tags):
+    with_tags, with_context, with_metadata = shape.parts
+    if with_tags:
         base["tags"] = list(tags)
-    if context and shape.includes("context", shape.context):
+    if context and with_context:
         base["context"] = {"custom": dict(context)}
-    if metadata and shape.includes("metadata", shape.metadata):
+    if metadata and with_metadata:
         base["metadata"] = dict(metadata)
     if shape.details:
         base["derived"] = []
-    if shape.fields is not None:
-        keep = shape.fields | {"asset_id", "public_id"}
+    keep = shape.kept
+    if keep is not None:
         return {key: value for key, value in base.items() if key in keep}
     return base
 
 
 __all__ = [
+    "BARE",
     "DETAILS",
     "RENDERED_FIELDS",
     "UNSERVED_FIELDS",

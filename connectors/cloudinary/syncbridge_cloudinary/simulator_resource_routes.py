@@ -23,9 +23,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
-from syncbridge_cloudinary.simulator_context import SimContext, checked_resource_type, json_response
+from syncbridge_cloudinary.simulator_context import (
+    SimContext,
+    checked_resource_type,
+    json_response,
+    json_text_response,
+)
 from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_listing import ResourceQuery, resources_page, tags_page
 from syncbridge_cloudinary.simulator_params import DETAILS_PARAMS, INCLUDE, PAGING, AdminQuery
@@ -45,20 +50,25 @@ def _delivery_type(value: str) -> str:
 
 def _page_body(
     ctx: SimContext, q: AdminQuery, query: ResourceQuery, headers: dict[str, str]
-) -> JSONResponse:
+) -> Response:
     shape = q.shape()
     found, next_cursor = resources_page(
         ctx.store, query, max_results=q.max_results(), cursor=q.text("next_cursor")
     )
-    body: dict[str, Any] = {"resources": [ctx.store.render(r, shape) for r in found]}
-    if next_cursor:
-        body["next_cursor"] = next_cursor
-    return json_response(body, headers=headers)
+    if shape.fields is not None:
+        body: dict[str, Any] = {"resources": [ctx.store.render(r, shape) for r in found]}
+        if next_cursor:
+            body["next_cursor"] = next_cursor
+        return json_response(body, headers=headers)
+    # The common read: resources written from their cached JSON (same bytes as above).
+    listed = ",".join(ctx.store.listing_json(r, shape) for r in found)
+    tail = f',"next_cursor":"{next_cursor}"' if next_cursor else ""
+    return json_text_response(f'{{"resources":[{listed}]{tail}}}', headers=headers)
 
 
 def _found_body(
     ctx: SimContext, q: AdminQuery, found: list[SimResource], headers: dict[str, str]
-) -> JSONResponse:
+) -> Response:
     shape = q.shape()
     return json_response(
         {"resources": [ctx.store.render(r, shape) for r in found]}, headers=headers
@@ -76,7 +86,7 @@ def _ids(q: AdminQuery, name: str, *, required: bool) -> list[str]:
 
 async def _listing(
     ctx: SimContext, request: Request, cloud: str, resource_type: str, path_type: str | None
-) -> JSONResponse:
+) -> Response:
     headers = ctx.admin(request, cloud, "resources")
     rt = checked_resource_type(resource_type)
     accepted = LISTING_PARAMS if path_type else LISTING_PARAMS | {"type"}
@@ -110,13 +120,13 @@ def _add_lookup_routes(api: FastAPI, ctx: SimContext) -> None:
     """Resource types, lookups by asset ids and by asset folder (fixed paths first)."""
 
     @api.get("/v1_1/{cloud}/resources")
-    async def resource_types(request: Request, cloud: str) -> JSONResponse:
+    async def resource_types(request: Request, cloud: str) -> Response:
         headers = ctx.admin(request, cloud, "resource_types")
         AdminQuery(request.query_params, ())
         return json_response({"resource_types": ctx.store.resource_types()}, headers=headers)
 
     @api.get("/v1_1/{cloud}/resources/by_asset_ids")
-    async def by_asset_ids(request: Request, cloud: str) -> JSONResponse:
+    async def by_asset_ids(request: Request, cloud: str) -> Response:
         headers = ctx.admin(request, cloud, "by_asset_ids")
         accepted = INCLUDE | {"asset_ids", "asset_ids[]", "resource_type"}
         q = AdminQuery(request.query_params, accepted)
@@ -127,7 +137,7 @@ def _add_lookup_routes(api: FastAPI, ctx: SimContext) -> None:
         return _found_body(ctx, q, hits, headers)
 
     @api.get("/v1_1/{cloud}/resources/by_asset_folder")
-    async def by_asset_folder(request: Request, cloud: str) -> JSONResponse:
+    async def by_asset_folder(request: Request, cloud: str) -> Response:
         headers = ctx.admin(request, cloud, "by_asset_folder")
         q = AdminQuery(request.query_params, INCLUDE | PAGING | {"asset_folder", "resource_type"})
         rt = q.text("resource_type")
@@ -176,7 +186,7 @@ def _add_listing_routes(api: FastAPI, ctx: SimContext) -> None:
         return json_response(await _details(ctx, request, found, rest), headers=headers)
 
     @api.get("/v1_1/{cloud}/tags/{resource_type}")
-    async def tags(request: Request, cloud: str, resource_type: str) -> JSONResponse:
+    async def tags(request: Request, cloud: str, resource_type: str) -> Response:
         headers = ctx.admin(request, cloud, "tags")
         rt = checked_resource_type(resource_type)
         q = AdminQuery(request.query_params, {"prefix", "max_results", "next_cursor"})
@@ -195,7 +205,7 @@ def _add_listing_routes(api: FastAPI, ctx: SimContext) -> None:
 
 async def _by_tag(
     ctx: SimContext, request: Request, cloud: str, resource_type: str, tag: str
-) -> JSONResponse:
+) -> Response:
     headers = ctx.admin(request, cloud, "resources_by_tag")
     rt = checked_resource_type(resource_type)
     q = AdminQuery(request.query_params, INCLUDE | PAGING)
@@ -205,7 +215,7 @@ async def _by_tag(
 
 async def _by_context(
     ctx: SimContext, request: Request, cloud: str, resource_type: str
-) -> JSONResponse:
+) -> Response:
     headers = ctx.admin(request, cloud, "resources_by_context")
     rt = checked_resource_type(resource_type)
     q = AdminQuery(request.query_params, INCLUDE | PAGING | {"key", "value"})

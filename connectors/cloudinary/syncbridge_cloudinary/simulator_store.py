@@ -13,6 +13,7 @@ All changes go through the store's methods (:meth:`ResourceStore.add`, ``delete`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +24,7 @@ from syncbridge.sandbox.world import SandboxAsset, World
 from syncbridge_cloudinary.simulator_errors import CloudinaryApiError
 from syncbridge_cloudinary.simulator_index import IndexFamily, IndexName, NameKey, TimeKey
 from syncbridge_cloudinary.simulator_metadata import PERFORMANCE_TIER_FIELD, MetadataField
-from syncbridge_cloudinary.simulator_render import Shape, iso_z, render_fields
+from syncbridge_cloudinary.simulator_render import BARE, Shape, iso_z, render_fields
 
 RESOURCE_TYPE_OF = {"image": "image", "video": "video", "document": "raw"}
 RESOURCE_TYPES = ("image", "video", "raw")
@@ -77,11 +78,19 @@ class SimResource:
     def name_key(self) -> NameKey:
         return (self.public_id, self.asset_id)
 
+    @cached_property
+    def created_iso(self) -> str:
+        """``created_at`` as the API writes it (cached: listings write it on every read)."""
+        return iso_z(self.created_at)
+
+    @cached_property
+    def _path_tail(self) -> str:
+        suffix = f".{self.format}" if self.format else ""
+        return f"{self.resource_type}/{self.type}/v{self.version}/{self.public_id}{suffix}"
+
     def delivery_path(self, cloud_name: str) -> str:
         """``{cloud}/{resource_type}/{type}/v{version}/{public_id}.{format}``."""
-        suffix = f".{self.format}" if self.format else ""
-        kind = f"{self.resource_type}/{self.type}"
-        return f"{cloud_name}/{kind}/v{self.version}/{self.public_id}{suffix}"
+        return f"{cloud_name}/{self._path_tail}"
 
 
 def resource_from_asset(asset: SandboxAsset) -> SimResource:
@@ -127,8 +136,10 @@ class ResourceStore:
 
     def __init__(self, cloud_name: str, resources: Iterable[SimResource] = ()) -> None:
         self.cloud_name = cloud_name
-        #: Where delivery URLs point: Cloudinary's CDN, or the simulator's public address.
-        self.delivery_base: str | None = None
+        self._delivery_base: str | None = None
+        #: asset id -> the listing JSON of the resource's fixed fields, without the closing
+        #: brace (those fields never change: the simulator renames nothing).
+        self._fixed_json: dict[str, str] = {}
         self.by_asset_id: dict[str, SimResource] = {}
         self.by_public_id: dict[tuple[str, str, str], SimResource] = {}
         self.indexes = IndexFamily()
@@ -146,6 +157,16 @@ class ResourceStore:
             if name[0] == "tag":
                 self.tag_names.append_unsorted(("tags", name[1]), (name[2],))
         self.tag_names.sort_all()
+
+    @property
+    def delivery_base(self) -> str | None:
+        """Where delivery URLs point: Cloudinary's CDN (None), or the simulator's address."""
+        return self._delivery_base
+
+    @delivery_base.setter
+    def delivery_base(self, value: str | None) -> None:
+        self._delivery_base = value
+        self._fixed_json.clear()
 
     @classmethod
     def from_world(cls, world: World, cloud_name: str) -> ResourceStore:
@@ -191,6 +212,7 @@ class ResourceStore:
     def delete(self, asset_id: str) -> SimResource:
         """Remove a resource (a delete in the console); returns what was removed."""
         resource = self.by_asset_id.pop(asset_id)
+        self._fixed_json.pop(asset_id, None)
         del self.by_public_id[(resource.resource_type, resource.type, resource.public_id)]
         for name, key in index_entries(resource):
             self._unlink(name, key)
@@ -278,24 +300,47 @@ class ResourceStore:
         out: dict[str, Any] = {"asset_id": resource.asset_id, "public_id": resource.public_id}
         if resource.format is not None:
             out["format"] = resource.format
-        out["version"] = resource.version
-        out["resource_type"] = resource.resource_type
-        out["type"] = resource.type
-        out["created_at"] = iso_z(resource.created_at)
-        out["bytes"] = resource.bytes
+        out |= {
+            "version": resource.version,
+            "resource_type": resource.resource_type,
+            "type": resource.type,
+            "created_at": resource.created_iso,
+            "bytes": resource.bytes,
+        }
         if resource.width is not None and resource.height is not None:
-            out["width"] = resource.width
-            out["height"] = resource.height
-        out["asset_folder"] = resource.asset_folder
-        out["display_name"] = resource.display_name
-        out.update(self.delivery_urls(resource))
+            out |= {"width": resource.width, "height": resource.height}
+        out |= {"asset_folder": resource.asset_folder, "display_name": resource.display_name}
+        out |= self.delivery_urls(resource)
         return render_fields(
             out,
-            shape or Shape(),
+            shape or BARE,
             tags=resource.tags,
             context=resource.context,
             metadata=resource.metadata,
         )
+
+    def listing_json(self, resource: SimResource, shape: Shape) -> str:
+        """``render(resource, shape)`` as JSON text, for shapes without ``fields``.
+
+        Listings write many resources per page: the fixed fields are encoded once per
+        resource and kept, so a page costs encoding its tags, context and metadata only.
+        """
+        fixed = self._fixed_json.get(resource.asset_id)
+        if fixed is None:
+            fixed = _compact(self.render(resource, BARE))[:-1]
+            self._fixed_json[resource.asset_id] = fixed
+        with_tags, with_context, with_metadata = shape.parts
+        parts = [fixed]
+        if with_tags:
+            parts.append(',"tags":' + _compact(resource.tags))
+        if resource.context and with_context:
+            parts.append(',"context":' + _compact({"custom": resource.context}))
+        if resource.metadata and with_metadata:
+            parts.append(',"metadata":' + _compact(resource.metadata))
+        if shape.details:
+            parts.append(',"derived":[]')
+        parts.append("}")
+        return "".join(parts)
 
     def delivery_urls(self, resource: SimResource) -> dict[str, str]:
         """``url`` and ``secure_url``: on res.cloudinary.com, or under ``delivery_base``."""
@@ -309,6 +354,11 @@ class ResourceStore:
             "url": f"http://res.cloudinary.com/{path}",
             "secure_url": f"https://res.cloudinary.com/{path}",
         }
+
+
+def _compact(value: Any) -> str:
+    """JSON as Starlette's ``JSONResponse`` writes it (compact, UTF-8 rather than escapes)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 __all__ = [

@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 from syncbridge_cloudinary.signatures import sign_params, signed_upload_params
 from syncbridge_cloudinary.simulator import CloudinarySimulator
+from syncbridge_cloudinary.simulator_render import DETAILS, Shape
 from syncbridge_cloudinary.simulator_store import SimResource
 
 from syncbridge.sandbox.faults import FaultKnobs
@@ -651,3 +653,38 @@ def test_notifications_are_stamped_now() -> None:
     sim = make_simulator(assets=5)
     headers, _ = sim.notification("upload", first_image(sim))
     assert abs(int(headers["X-Cld-Timestamp"]) - time.time()) < 60
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        Shape(),
+        Shape(tags=True),
+        Shape(tags=True, context=True, metadata=True),
+        Shape(context=True),
+        DETAILS,
+    ],
+)
+def test_listing_text_is_the_rendered_resource_written_as_json(
+    sim: CloudinarySimulator, shape: Shape
+) -> None:
+    """The cached JSON that listings write is exactly ``render`` as ``JSONResponse`` writes
+    it, before and after edits and a change of delivery address."""
+    store = sim.store
+    held = _images(sim)[0]
+    store.set_metadata({"performance_tier": "top-10"}, [held])
+
+    def check() -> None:
+        for resource in store.by_asset_id.values():
+            text = store.listing_json(resource, shape)
+            assert json.loads(text) == store.render(resource, shape)
+            expected = bytes(JSONResponse(store.render(resource, shape)).body).decode()
+            assert text == expected
+
+    check()
+    store.set_tags(held, ["fresh", "ünïcode"])
+    store.set_context(held, {"alt": 'a "quoted" \\ value'})
+    check()
+    store.delivery_base = "http://127.0.0.1:9/sandbox"
+    check()
+    assert store.render(held)["url"].startswith("http://127.0.0.1:9/sandbox/")
