@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -95,7 +95,7 @@ class CsvConnector:
             for name, plan in self.plans.items()
         ]
 
-    async def read(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+    async def read(self, stream: str, cursor: str | None) -> AsyncGenerator[Page, None]:
         """Pages of records from ``cursor`` (None: a full read); see the module docstring.
 
         Raises ``CsvRowError`` for a bad file (after yielding the pages of the valid files
@@ -179,7 +179,7 @@ class CsvConnector:
         info: os.stat_result,
         start: ReadCursor,
         scan: _Scan,
-    ) -> AsyncIterator[list[Record]]:
+    ) -> AsyncGenerator[list[Record], None]:
         """The pages of one file that must be delivered (none when it is unchanged);
         ``scan.cursor`` is the cursor after each page when it is yielded."""
         known = scan.cursor.known.get(relative)
@@ -216,7 +216,7 @@ class CsvConnector:
         resumed: Position | None,
         hashed_at: int,
         scan: _Scan,
-    ) -> AsyncIterator[list[Record]]:
+    ) -> AsyncGenerator[list[Record], None]:
         facts = valid.facts
         entry = KnownFile.stamped(
             facts.size, facts.mtime_ns, facts.ctime_ns, facts.sha256, hashed_at
