@@ -1,7 +1,8 @@
 """Read Upload API form bodies: urlencoded (httpx) or multipart (the official SDK via urllib3).
 
 Parsed with the standard library (``urllib.parse`` and the ``email`` package) so the simulator
-needs no multipart dependency. ``name[]`` fields collect into lists under ``name``.
+needs no multipart dependency. ``name[]`` fields collect into lists under ``name``; any other
+field given twice makes the body invalid.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ def _collect(pairs: list[tuple[str, str]]) -> dict[str, FormValue]:
     for name, value in pairs:
         if name.endswith("[]"):
             bucket = out.setdefault(name[:-2], [])
-            if isinstance(bucket, list):
-                bucket.append(value)
+            if not isinstance(bucket, list):
+                raise ValueError(f"field {name[:-2]} given both as a list and a value")
+            bucket.append(value)
+        elif name in out:
+            # A field given twice would otherwise be read as one of its values, silently.
+            raise ValueError(f"field {name} given more than once")
         else:
             out[name] = value
     return out

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -614,6 +615,28 @@ async def test_upload_fields_the_sdk_does_not_send_are_refused_after_the_signatu
     )
     assert (await http.post(f"{ROOT}/image/metadata", data=kept)).status_code == 200
     assert held.metadata == {"performance_tier": "middle"}
+
+
+@pytest.mark.parametrize("twice", ["command", "public_ids"])
+async def test_an_upload_field_given_twice_is_refused(
+    sim: CloudinarySimulator, clock: Clock, http: httpx.AsyncClient, twice: str
+) -> None:
+    public_id = first_image(sim)
+    form = upload_form(sim, clock, command="add", tag="x", public_ids=[public_id])
+    pairs = [
+        (k, v)
+        for k, values in form.items()
+        for v in (values if isinstance(values, list) else [values])
+    ]
+    extra = ("command", "remove") if twice == "command" else ("public_ids", public_id)
+    answer = await http.post(
+        f"{ROOT}/image/tags",
+        content=urlencode([*pairs, extra]),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"error": {"message": "Invalid request body"}}
+    assert "x" not in sim.resource(public_id).tags
 
 
 async def test_delivery_takes_only_the_analytics_marker(sim: CloudinarySimulator) -> None:
