@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from syncbridge_csv.settings import ROOTS_ENV
 
 from syncbridge.app import create_app
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.settings import Settings
 
 DEALS = {

@@ -16,9 +16,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_cloudinary.simulator import CloudinarySimulator, SimulatorOptions
-from syncbridge_localfolder.settings import ROOTS_ENV
 from syncbridge_localfolder.simulator import materialize
 
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.sandbox.world import World
 from tests.connectors.bynder.support import identity
 from tests.plugins_connections import HostTable

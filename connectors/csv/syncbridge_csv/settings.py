@@ -4,7 +4,6 @@ each column is read (its target field, type and format)."""
 from __future__ import annotations
 
 import codecs
-import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -12,11 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from syncbridge.connector.folders import confined_root
 from syncbridge.connector.spec import ConnectorSettings, HostPolicy
-
-#: Environment variable: the directories (``os.pathsep``-separated) a root may lie in. The same
-#: variable, and the same rule, as the local-folder connector's roots.
-ROOTS_ENV = "SYNCBRIDGE_LOCAL_FOLDER_ROOTS"
 
 ColumnType = Literal["string", "integer", "decimal", "float", "date", "datetime", "boolean"]
 #: Delimiters tried, in this order, when a stream's ``delimiter`` is ``auto``.
@@ -26,15 +22,6 @@ _NUMBER_CHARACTERS = frozenset("0123456789+-eE")
 #: strptime directives that carry a time of day (refused in a ``date`` column's format).
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%Z", "%X", "%c")
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
-
-
-def permitted_roots(policy: HostPolicy | None = None) -> list[Path]:
-    """Where a root may lie: ``SYNCBRIDGE_LOCAL_FOLDER_ROOTS`` (else the working directory),
-    plus the sandbox folders the host's ``policy`` names."""
-    raw = os.environ.get(ROOTS_ENV, "")
-    bases = [Path(entry).resolve() for entry in raw.split(os.pathsep) if entry.strip()]
-    sandbox = [folder.resolve() for folder in (policy or HostPolicy()).sandbox_folders]
-    return (bases or [Path.cwd().resolve()]) + sandbox
 
 
 class ColumnSettings(BaseModel):
@@ -198,21 +185,7 @@ class CsvSettings(ConnectorSettings):
     @field_validator("root")
     @classmethod
     def _root_is_a_permitted_directory(cls, value: Path, info: ValidationInfo) -> Path:
-        if not value.is_absolute():
-            raise ValueError(f"root must be an absolute path, got {str(value)!r}")
-        if not value.exists():
-            raise ValueError(f"root {str(value)!r} does not exist")
-        if not value.is_dir():
-            raise ValueError(f"root {str(value)!r} is not a directory")
-        resolved = value.resolve()
-        permitted = permitted_roots(HostPolicy.of(info))
-        if not any(resolved.is_relative_to(base) for base in permitted):
-            listed = os.pathsep.join(str(base) for base in permitted)
-            raise ValueError(
-                f"root {str(value)!r} is outside the permitted directories ({listed}); "
-                f"an operator can widen them with {ROOTS_ENV}"
-            )
-        return value
+        return confined_root(value, HostPolicy.of(info))
 
     @field_validator("include")
     @classmethod

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from syncbridge.connector.folders import confined_root
 from syncbridge.connector.spec import ConnectorSettings, HostPolicy
 
 #: Digests whose output length is fixed (the SHAKE family needs a length, so it is left out).
 HASH_ALGORITHMS = frozenset(
     name for name in hashlib.algorithms_guaranteed if not name.startswith("shake_")
 )
-#: Environment variable: the directories (``os.pathsep``-separated) a root may lie in.
-ROOTS_ENV = "SYNCBRIDGE_LOCAL_FOLDER_ROOTS"
-
-
-def permitted_roots(policy: HostPolicy | None = None) -> list[Path]:
-    """Where a root may lie: ``SYNCBRIDGE_LOCAL_FOLDER_ROOTS`` (else the working directory),
-    plus the sandbox folders the host's ``policy`` names."""
-    raw = os.environ.get(ROOTS_ENV, "")
-    bases = [Path(entry).resolve() for entry in raw.split(os.pathsep) if entry.strip()]
-    sandbox = [folder.resolve() for folder in (policy or HostPolicy()).sandbox_folders]
-    return (bases or [Path.cwd().resolve()]) + sandbox
 
 
 class LocalFolderSettings(ConnectorSettings):
@@ -62,21 +51,7 @@ class LocalFolderSettings(ConnectorSettings):
     @field_validator("root")
     @classmethod
     def _root_is_a_directory(cls, value: Path, info: ValidationInfo) -> Path:
-        if not value.is_absolute():
-            raise ValueError(f"root must be an absolute path, got {str(value)!r}")
-        if not value.exists():
-            raise ValueError(f"root {str(value)!r} does not exist")
-        if not value.is_dir():
-            raise ValueError(f"root {str(value)!r} is not a directory")
-        resolved = value.resolve()
-        permitted = permitted_roots(HostPolicy.of(info))
-        if not any(resolved.is_relative_to(base) for base in permitted):
-            listed = os.pathsep.join(str(base) for base in permitted)
-            raise ValueError(
-                f"root {str(value)!r} is outside the permitted directories ({listed}); "
-                f"an operator can widen them with {ROOTS_ENV}"
-            )
-        return value
+        return confined_root(value, HostPolicy.of(info))
 
     @field_validator("hash_algorithm")
     @classmethod

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 from syncbridge_bynder import BynderConnector, BynderSettings
-from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sim_sns import SigningIdentity
+from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.connector.http import RetryPolicy, create_http_client
 from syncbridge.sandbox.faults import FaultKnobs

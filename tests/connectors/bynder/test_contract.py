@@ -12,8 +12,8 @@ from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.testing import ConnectorContract
 from syncbridge.sandbox.cli import build_simulator
-from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.faults import FaultKnobs
+from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 
 from .support import make_simulator, settings_for

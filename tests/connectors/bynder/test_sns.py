@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from syncbridge_bynder import BynderConnector
-from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sim_sns import SigningIdentity, SnsTopic
+from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sns import SnsPolicy, SnsVerifier, canonical_string
 
 from syncbridge.connector.errors import InvalidWebhook

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from syncbridge_csv.settings import ROOTS_ENV
+
+from syncbridge.connector.folders import ROOTS_ENV
 
 
 @pytest.fixture(autouse=True)

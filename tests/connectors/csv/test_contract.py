@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from syncbridge_csv import exports, spec
-from syncbridge_csv.settings import ROOTS_ENV
 
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.connector.spec import Connector, HostPolicy
 from syncbridge.connector.testing import ConnectorContract
 from syncbridge.sandbox.faults import FaultKnobs

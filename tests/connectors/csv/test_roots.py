@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from syncbridge_csv.settings import ROOTS_ENV, CsvSettings
+from syncbridge_csv.settings import CsvSettings
 
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.connector.spec import HostPolicy
 from tests.connectors.csv.support import connector, ids_of, pages, rows, stream, write
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 from syncbridge_csv import CsvSettings, exports, spec
 from syncbridge_csv.sandbox import sandbox
-from syncbridge_csv.settings import ROOTS_ENV
 
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.connector.spec import HostPolicy
 from syncbridge.connector.testing import read_all
 from syncbridge.sandbox.world import World

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from syncbridge_localfolder import spec
 from syncbridge_localfolder.connector import LocalFolderConnector
-from syncbridge_localfolder.settings import ROOTS_ENV
+
+from syncbridge.connector.folders import ROOTS_ENV
 
 MakeConnector = Callable[..., LocalFolderConnector]
 

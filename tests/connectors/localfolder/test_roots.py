@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from syncbridge_localfolder.settings import ROOTS_ENV, LocalFolderSettings
+from syncbridge_localfolder.settings import LocalFolderSettings
 from syncbridge_localfolder.simulator import materialize
 
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.connector.spec import HostPolicy
 from syncbridge.sandbox.world import World
 
