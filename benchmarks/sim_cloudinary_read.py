@@ -4,9 +4,8 @@ Usage: ``python benchmarks/sim_cloudinary_read.py [--assets 100000] [--page 100]
 Reads every resource of a simulated product environment, resource type by resource type, in
 pages of ``--page`` (``max_results``, at most 500) following ``next_cursor``, oldest first with
 tags, context and metadata (the connector's own read), through the simulator's ASGI app
-in-process, and prints records/s: the median of ``--runs`` full reads. Run 1 is the cold
-read (the simulator encodes each resource's fixed fields once, on its first listing); later
-runs read from those. Target: at least 10,000 records/s at 100,000 assets.
+in-process, and prints records/s: the median of ``--runs`` full reads (the simulator caches
+nothing between reads). Target: at least 10,000 records/s at 100,000 assets.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from json.encoder import encode_basestring
 from typing import Any
 
 from syncbridge.sandbox.world import SandboxAsset, World
@@ -136,10 +137,8 @@ class ResourceStore:
 
     def __init__(self, cloud_name: str, resources: Iterable[SimResource] = ()) -> None:
         self.cloud_name = cloud_name
-        self._delivery_base: str | None = None
-        #: asset id -> the listing JSON of the resource's fixed fields, without the closing
-        #: brace (those fields never change: the simulator renames nothing).
-        self._fixed_json: dict[str, str] = {}
+        #: Where delivery URLs point: Cloudinary's CDN, or the simulator's public address.
+        self.delivery_base: str | None = None
         self.by_asset_id: dict[str, SimResource] = {}
         self.by_public_id: dict[tuple[str, str, str], SimResource] = {}
         self.indexes = IndexFamily()
@@ -157,16 +156,6 @@ class ResourceStore:
             if name[0] == "tag":
                 self.tag_names.append_unsorted(("tags", name[1]), (name[2],))
         self.tag_names.sort_all()
-
-    @property
-    def delivery_base(self) -> str | None:
-        """Where delivery URLs point: Cloudinary's CDN (None), or the simulator's address."""
-        return self._delivery_base
-
-    @delivery_base.setter
-    def delivery_base(self, value: str | None) -> None:
-        self._delivery_base = value
-        self._fixed_json.clear()
 
     @classmethod
     def from_world(cls, world: World, cloud_name: str) -> ResourceStore:
@@ -212,7 +201,6 @@ class ResourceStore:
     def delete(self, asset_id: str) -> SimResource:
         """Remove a resource (a delete in the console); returns what was removed."""
         resource = self.by_asset_id.pop(asset_id)
-        self._fixed_json.pop(asset_id, None)
         del self.by_public_id[(resource.resource_type, resource.type, resource.public_id)]
         for name, key in index_entries(resource):
             self._unlink(name, key)
@@ -320,23 +308,48 @@ class ResourceStore:
         )
 
     def listing_json(self, resource: SimResource, shape: Shape) -> str:
-        """``render(resource, shape)`` as JSON text, for shapes without ``fields``.
-
-        Listings write many resources per page: the fixed fields are encoded once per
-        resource and kept, so a page costs encoding its tags, context and metadata only.
-        """
-        fixed = self._fixed_json.get(resource.asset_id)
-        if fixed is None:
-            fixed = _compact(self.render(resource, BARE))[:-1]
-            self._fixed_json[resource.asset_id] = fixed
+        """``render(resource, shape)`` as the JSON text ``JSONResponse`` would write, for shapes
+        without ``fields``: listings write it directly, without building a dict per resource
+        and encoding it again (a page then costs about its JSON)."""
+        text = encode_basestring
+        urls = self.delivery_urls(resource)
+        parts = [
+            '{"asset_id":',
+            text(resource.asset_id),
+            ',"public_id":',
+            text(resource.public_id),
+        ]
+        if resource.format is not None:
+            parts += (',"format":', text(resource.format))
+        parts += (
+            f',"version":{resource.version},"resource_type":',
+            text(resource.resource_type),
+            ',"type":',
+            text(resource.type),
+            ',"created_at":',
+            text(resource.created_iso),
+            f',"bytes":{resource.bytes}',
+        )
+        if resource.width is not None and resource.height is not None:
+            parts.append(f',"width":{resource.width},"height":{resource.height}')
+        parts += (
+            ',"asset_folder":',
+            text(resource.asset_folder),
+            ',"display_name":',
+            text(resource.display_name),
+            ',"url":',
+            text(urls["url"]),
+            ',"secure_url":',
+            text(urls["secure_url"]),
+        )
         with_tags, with_context, with_metadata = shape.parts
-        parts = [fixed]
         if with_tags:
-            parts.append(',"tags":' + _compact(resource.tags))
+            parts += (',"tags":[', ",".join(map(text, resource.tags)), "]")
         if resource.context and with_context:
-            parts.append(',"context":' + _compact({"custom": resource.context}))
+            pairs = ",".join(f"{text(k)}:{text(v)}" for k, v in resource.context.items())
+            parts += (',"context":{"custom":{', pairs, "}}")
         if resource.metadata and with_metadata:
-            parts.append(',"metadata":' + _compact(resource.metadata))
+            parts += (',"metadata":', _compact(resource.metadata))
         if shape.details:
             parts.append(',"derived":[]')
         parts.append("}")

@@ -691,7 +691,7 @@ def test_notifications_are_stamped_now() -> None:
 def test_listing_text_is_the_rendered_resource_written_as_json(
     sim: CloudinarySimulator, shape: Shape
 ) -> None:
-    """The cached JSON that listings write is exactly ``render`` as ``JSONResponse`` writes
+    """The JSON text listings write directly is exactly ``render`` as ``JSONResponse`` writes
     it, before and after edits and a change of delivery address."""
     store = sim.store
     held = _images(sim)[0]
