@@ -60,7 +60,8 @@ def _page_body(
         if next_cursor:
             body["next_cursor"] = next_cursor
         return json_response(body, headers=headers)
-    # The common read: resources written from their cached JSON (same bytes as above).
+    # The common read: each resource written as JSON text directly (the same bytes as above;
+    # the cursor is hex, so it needs no escaping).
     listed = ",".join(ctx.store.listing_json(r, shape) for r in found)
     tail = f',"next_cursor":"{next_cursor}"' if next_cursor else ""
     return json_text_response(f'{{"resources":[{listed}]{tail}}}', headers=headers)
