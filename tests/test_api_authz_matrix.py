@@ -27,7 +27,8 @@ V, E, A = Role.viewer, Role.editor, Role.admin
 
 #: The role table: the least role each (method, path) needs. Reads are for viewers, the
 #: taxonomy and mapping rules for editors, keys and connections (with their vendor calls)
-#: for admins. A mapping preview writes nothing, so viewers may run one.
+#: for admins. A mapping preview writes nothing, so viewers may run one. Uploading an export
+#: to a connection feeds it data without configuring it, so editors may.
 MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/v1/taxonomy/schemes"): V,
     ("POST", "/v1/taxonomy/schemes"): E,
@@ -57,6 +58,7 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("PATCH", "/v1/connections/{connection_id}"): A,
     ("DELETE", "/v1/connections/{connection_id}"): A,
     ("POST", "/v1/connections/{connection_id}/check"): A,
+    ("POST", "/v1/connections/{connection_id}/uploads"): E,
     ("GET", "/v1/keys"): A,
     ("POST", "/v1/keys"): A,
     ("DELETE", "/v1/keys/{key_id}"): A,
@@ -147,6 +149,8 @@ def test_reads_are_for_viewers_and_writes_need_more() -> None:
     for (method, path), role in MINIMAL_ROLE.items():
         if method == "GET":
             assert role is (A if path.startswith("/v1/keys") else V), path
+        elif path.endswith("/uploads"):
+            assert role is E, (method, path)
         elif path.startswith(("/v1/keys", "/v1/connections")):
             assert role is A, (method, path)
         elif path != "/v1/mappings/preview":

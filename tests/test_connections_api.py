@@ -47,6 +47,7 @@ async def test_create_masks_secrets_and_stores_them_encrypted(
     assert created["connector"] == "echo"
     assert created["settings"] == {
         "base_url": "http://api.vendor.example",
+        "token_endpoint": None,
         "region": "eu",
         "api_token": "***",
         "webhook_secret": None,

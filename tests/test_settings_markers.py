@@ -25,7 +25,7 @@ def test_url_fields_are_the_marked_ones_whatever_their_name() -> None:
 def test_the_shipped_connectors_mark_the_urls_they_call() -> None:
     assert BynderSettings.url_fields() == {"base_url"}
     assert CloudinarySettings.url_fields() == {"base_url"}
-    assert EchoSettings.url_fields() == {"base_url"}
+    assert EchoSettings.url_fields() == {"base_url", "token_endpoint"}
 
 
 def test_secret_fields_are_the_secret_typed_ones() -> None:

@@ -11,7 +11,7 @@ spec = ConnectorSpec(
     display_name="Sample DAM",
     kind=SystemKind.dam,
     settings_model=SampleSettings,
-    capabilities=frozenset(Capability),
+    capabilities=frozenset(Capability) - {Capability.uploads},
     factory=SampleConnector,
     description="A minimal DAM used by syncbridge's own tests.",
 )
