@@ -129,3 +129,12 @@ async def test_a_database_error_is_logged_with_its_traceback_and_no_parameters(
     assert "Traceback" in logged
     assert "no_such_table" in logged
     assert secret not in logged
+
+
+def test_the_installed_pyyaml_has_no_merge_key_blowup() -> None:
+    # PyYAML before 6.0.4 spends minutes and gigabytes expanding a merge-key bomb; the
+    # dependency is pinned to >=6.0.4 and this checks the environment honours the pin.
+    from importlib.metadata import version
+
+    parts = tuple(int(p) for p in version("pyyaml").split(".")[:3])
+    assert parts >= (6, 0, 4)
