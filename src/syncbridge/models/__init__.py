@@ -3,6 +3,7 @@
 from syncbridge.models.access import ApiKey, AuditEntry, Connection, StoreRevision
 from syncbridge.models.base import Base, utcnow
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
+from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.taxonomy import (
     Concept,
     ConceptBroader,
@@ -15,6 +16,7 @@ from syncbridge.models.taxonomy import (
 __all__ = [
     "OPERATORS",
     "ApiKey",
+    "Asset",
     "AuditEntry",
     "Base",
     "Concept",
@@ -26,6 +28,11 @@ __all__ = [
     "LabelKind",
     "MappingRule",
     "MappingRuleVersion",
+    "Run",
+    "RunRejection",
+    "RunStream",
     "StoreRevision",
+    "StoredRecord",
+    "StreamState",
     "utcnow",
 ]
