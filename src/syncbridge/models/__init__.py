@@ -2,6 +2,7 @@
 
 from syncbridge.models.access import ApiKey, AuditEntry, Connection, StoreRevision
 from syncbridge.models.base import Base, utcnow
+from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.taxonomy import (
@@ -25,6 +26,8 @@ __all__ = [
     "ConceptScheme",
     "ConceptStatus",
     "Connection",
+    "Job",
+    "JobStatus",
     "LabelKind",
     "MappingRule",
     "MappingRuleVersion",
