@@ -110,13 +110,12 @@ class RuleSet:
 
     def evaluate(self, record: Mapping[str, Any]) -> list[Match]:
         """The concepts ``record`` lands on (see the module docstring)."""
-        best: dict[uuid.UUID, tuple[CompiledRule, Any]] = {}
+        best: dict[int, tuple[CompiledRule, Any]] = {}
         for index in self._paths:
             for compiled, value in index.matches(record).items():
-                concept_id = compiled.target.id
-                current = best.get(concept_id)
+                current = best.get(compiled.slot)
                 if current is None or compiled.rank < current[0].rank:
-                    best[concept_id] = (compiled, value)
+                    best[compiled.slot] = (compiled, value)
         return _sorted_matches(best.values())
 
 
@@ -128,7 +127,7 @@ def _labels(rule: RuleView, target: ConceptView, taxonomy: TaxonomyView) -> froz
 
 
 def _sorted_matches(found: Iterable[tuple[CompiledRule, Any]]) -> list[Match]:
-    matches = [
+    return [
         Match(
             concept_id=compiled.target.id,
             concept_key=compiled.target.key,
@@ -138,10 +137,12 @@ def _sorted_matches(found: Iterable[tuple[CompiledRule, Any]]) -> list[Match]:
             matched_value=value,
             priority=compiled.rule.priority,
         )
-        for compiled, value in found
+        for compiled, value in sorted(found, key=_order)
     ]
-    matches.sort(key=lambda m: (-m.priority, m.concept_key))
-    return matches
+
+
+def _order(item: tuple[CompiledRule, Any]) -> tuple[int, str]:
+    return item[0].order
 
 
 def evaluate(

@@ -28,7 +28,7 @@ __all__ = ["CompiledRule", "PathIndex"]
 class CompiledRule:
     """One in-scope rule with its effective target concept and its label set."""
 
-    __slots__ = ("labels", "rank", "rule", "target")
+    __slots__ = ("labels", "order", "rank", "rule", "slot", "target")
 
     def __init__(self, rule: RuleView, target: ConceptView, labels: frozenset[str]) -> None:
         self.rule = rule
@@ -36,6 +36,10 @@ class CompiledRule:
         self.labels = labels
         #: Lower ranks win: higher priority first, then the lower rule id.
         self.rank = (-rule.priority, rule.id)
+        #: The target concept as a plain int: hashed per match, where a UUID's hash is slow.
+        self.slot = target.id.int
+        #: Where a match of this rule sorts in an answer: higher priority, then concept key.
+        self.order = (-rule.priority, target.key)
 
 
 Hits = dict[CompiledRule, Any]
