@@ -1,0 +1,158 @@
+"""One page of a stream into the store: checked and encoded outside any transaction, then
+written with a handful of set-based statements inside the page's unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.connector.types import Page
+from syncbridge.models import RunRejection
+from syncbridge.sync import repository
+from syncbridge.sync.encoding import Encoded, Rejected, encode
+from syncbridge.sync.repository import ItemTable
+
+#: Rejections kept (with their reason) per stream of a run; later ones are only counted.
+MAX_REJECTIONS_KEPT = 1000
+
+
+@dataclass
+class Counts:
+    """What writing pages did, added to the run stream's counters."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class PreparedPage:
+    """A page after its checks: the live and deleted items (last one wins per id), and the
+    rejected ones."""
+
+    live: dict[str, Encoded] = field(default_factory=dict)
+    gone: dict[str, Encoded] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    read: int = 0
+
+
+def prepare(page: Page) -> PreparedPage:
+    """Check and encode a page's records (pure; runs before the page's transaction)."""
+    prepared = PreparedPage(read=len(page.records))
+    for record in page.records:
+        item = encode(record)
+        if isinstance(item, Rejected):
+            prepared.rejected.append(item)
+            continue
+        key = item.external_id
+        prepared.live.pop(key, None)
+        prepared.gone.pop(key, None)
+        (prepared.gone if record.deleted else prepared.live)[key] = item
+    return prepared
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a page goes: the connection's stream, its table, and the run writing it."""
+
+    connection_id: uuid.UUID
+    stream: str
+    items: ItemTable
+    run_id: uuid.UUID
+    full: bool
+
+
+async def write(
+    session: AsyncSession, target: Target, page: PreparedPage, now: datetime, *, keep: int
+) -> Counts:
+    """Write one prepared page; ``keep`` is how many rejections may still be stored."""
+    counts = Counts(read=page.read, rejected=len(page.rejected))
+    ids = [*page.live, *page.gone]
+    stored = await repository.known(session, target.items, target.connection_id, target.stream, ids)
+    rows: list[dict[str, Any]] = []
+    seen: list[str] = []
+    for key, item in page.live.items():
+        known = stored.get(key)
+        if known is not None and known.content_hash == item.hash and not known.deleted:
+            counts.unchanged += 1
+            seen.append(key)
+            continue
+        if known is None:
+            counts.inserted += 1
+        else:
+            counts.updated += 1
+        rows.append(_row(target, item, now))
+    await repository.upsert(session, target.items, rows)
+    if target.full and seen:
+        await repository.mark_seen(
+            session, target.items, target.connection_id, target.stream, seen, target.run_id
+        )
+    dropping = [k for k in page.gone if k in stored and not stored[k].deleted]
+    counts.deleted = len(dropping)
+    counts.unchanged += len(page.gone) - len(dropping)
+    if dropping:
+        await repository.tombstone(
+            session, target.items, target.connection_id, target.stream, dropping,
+            target.run_id, now,
+        )  # fmt: skip
+    await _reject(session, target, page.rejected[: max(0, keep)], now)
+    return counts
+
+
+def _row(target: Target, item: Encoded, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "connection_id": target.connection_id,
+        "stream": target.stream,
+        "external_id": item.external_id,
+        "data_text": item.text,
+        "content_hash": item.hash,
+        "vendor_updated_at": item.record.updated_at,
+        "first_seen_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+        "last_run_id": target.run_id,
+        "seen_run_id": target.run_id,
+    }
+
+
+async def _reject(
+    session: AsyncSession, target: Target, rejected: list[Rejected], now: datetime
+) -> None:
+    if not rejected:
+        return
+    await session.execute(
+        insert(RunRejection),
+        [
+            {
+                "run_id": target.run_id,
+                "connection_id": target.connection_id,
+                "stream": target.stream,
+                "external_id": r.external_id,
+                "reason": r.reason,
+                "at": now,
+            }
+            for r in rejected
+        ],
+    )
+
+
+__all__ = ["MAX_REJECTIONS_KEPT", "Counts", "PreparedPage", "Target", "prepare", "write"]

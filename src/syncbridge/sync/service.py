@@ -1,0 +1,287 @@
+"""Checkpointed stream syncs: a connection's stream read page by page into the store.
+
+Each page is read from the connector with no transaction open; then one unit of work writes
+the page's items, the stream's cursor and the run stream's counters together, so a run killed
+at any point resumes from the last committed cursor and nothing is skipped or doubled. A full
+read ends by tombstoning the stream's items it did not see.
+
+Two runs never read the same stream of a connection at once: a run *claims* the stream's
+``stream_states`` row (``claimed_by_run_id``) before reading and releases it when the stream
+ends. A claim held by another run that has not finished makes the stream fail at once with
+a clear error (the claim is not a lock held across vendor calls: no transaction stays open).
+A claim left by a run that finished, or by the same run (a resume), is taken over; every
+page's commit checks that the run still holds it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from functools import partial
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from syncbridge.connections.service import ConnectionContext, connector_settings
+from syncbridge.connector.spec import Connector
+from syncbridge.connector.types import Page
+from syncbridge.errors import Conflict, NotFound
+from syncbridge.logs import get_logger
+from syncbridge.models import Connection, RunStream, StreamState
+from syncbridge.models.base import utcnow
+from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.sync import pages, repository
+from syncbridge.sync.calls import CallCount, counting_client
+from syncbridge.sync.pages import MAX_REJECTIONS_KEPT, Counts, PreparedPage, Target
+from syncbridge.sync.repository import FINISHED, ItemTable
+
+log = get_logger(__name__)
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+#: Longest error text kept on a run stream.
+MAX_ERROR = 2000
+
+
+class StreamBusy(Conflict):
+    """Another run that has not finished holds the stream."""
+
+
+def describe(exc: BaseException) -> str:
+    """An error as kept on a run: its type and message, cut to :data:`MAX_ERROR`."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:MAX_ERROR]
+
+
+@dataclass(frozen=True)
+class _Start:
+    cursor: str | None
+
+
+async def _run_stream(session: AsyncSession, target: Target) -> RunStream:
+    row = await session.scalar(
+        select(RunStream)
+        .where(
+            RunStream.run_id == target.run_id,
+            RunStream.connection_id == target.connection_id,
+            RunStream.stream == target.stream,
+        )
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise NotFound(f"Run {target.run_id} has no stream '{target.stream}' of that connection.")
+    return row
+
+
+async def _begin(session: AsyncSession, target: Target) -> _Start | RunStream:
+    """Claim the stream and say where to read from; a finished or refused stream's row."""
+    rs = await _run_stream(session, target)
+    if rs.status in FINISHED:
+        return rs
+    state = await repository.stream_state(session, target.connection_id, target.stream)
+    now = utcnow()
+    if await repository.holder_is_live(session, state, target.run_id):
+        rs.status, rs.finished_at = "failed", now
+        rs.error = f"StreamBusy: run {state.claimed_by_run_id} is reading this stream"
+        return rs
+    state.claimed_by_run_id = target.run_id
+    if rs.status == "queued":
+        rs.status, rs.started_at = "running", now
+        rs.last_cursor = None if target.full else state.cursor
+    return _Start(rs.last_cursor)
+
+
+def _add(rs: RunStream, counts: Counts, calls: tuple[int, int]) -> None:
+    for name, value in counts.as_dict().items():
+        setattr(rs, name, getattr(rs, name) + value)
+    rs.vendor_calls += calls[0]
+    rs.rate_limited += calls[1]
+
+
+async def _state(session: AsyncSession, target: Target) -> StreamState | None:
+    return await session.scalar(
+        select(StreamState).where(
+            StreamState.connection_id == target.connection_id,
+            StreamState.stream == target.stream,
+        )
+    )
+
+
+async def _end(session: AsyncSession, target: Target, rs: RunStream, error: str | None) -> None:
+    """Finish the stream: tombstones after a full read, the claim released, the status set."""
+    now = utcnow()
+    state = await _state(session, target)
+    if error is None and target.full:
+        rs.deleted += await repository.tombstone_unseen(
+            session, target.items, target.connection_id, target.stream, target.run_id, now
+        )
+        if state is not None:
+            state.last_full_read_at = now
+    if state is not None and state.claimed_by_run_id == target.run_id:
+        state.claimed_by_run_id = None
+        state.updated_at = now
+    rs.status = "failed" if error else "succeeded"
+    rs.error = error
+    rs.finished_at = now
+
+
+async def _commit_page(
+    session: AsyncSession,
+    target: Target,
+    page: PreparedPage,
+    cursor: str | None,
+    calls: tuple[int, int],
+    *,
+    final: bool,
+) -> RunStream:
+    now = utcnow()
+    rs = await _run_stream(session, target)
+    counts = await pages.write(session, target, page, now, keep=MAX_REJECTIONS_KEPT - rs.rejected)
+    if not await repository.save_cursor(
+        session, target.connection_id, target.stream, target.run_id, cursor, now
+    ):
+        raise StreamBusy(f"run {target.run_id} no longer holds stream '{target.stream}'")
+    _add(rs, counts, calls)
+    rs.pages += 1
+    rs.last_cursor = cursor
+    if final:
+        await _end(session, target, rs, None)
+    return rs
+
+
+async def _finish(
+    sessionmaker: Sessionmaker, target: Target, calls: tuple[int, int], error: str | None
+) -> RunStream:
+    async def work(session: AsyncSession) -> RunStream:
+        rs = await _run_stream(session, target)
+        if rs.status in FINISHED:
+            return rs
+        _add(rs, Counts(), calls)
+        await _end(session, target, rs, error)
+        return rs
+
+    rs = await in_unit_of_work(sessionmaker, work)
+    log.info(
+        "sync.stream_finished",
+        run_id=str(target.run_id),
+        connection_id=str(target.connection_id),
+        stream=target.stream,
+        status=rs.status,
+        read=rs.read,
+        inserted=rs.inserted,
+        updated=rs.updated,
+        deleted=rs.deleted,
+        rejected=rs.rejected,
+    )
+    return rs
+
+
+def _loop(previous: tuple[tuple[str, ...], str | None] | None, page: Page) -> str | None:
+    """Why ``page`` shows the read going round in circles, or None."""
+    if previous is None:
+        return None
+    ids = tuple(r.external_id for r in page.records)
+    if ids and ids == previous[0]:
+        return f"loop: the vendor repeated the previous page ({len(ids)} items, same ids)"
+    if page.next_cursor is not None and page.next_cursor == previous[1]:
+        return "loop: the next cursor equals the previous page's"
+    return None
+
+
+async def _read(
+    sessionmaker: Sessionmaker,
+    pages_of: AsyncIterator[Page],
+    target: Target,
+    count: CallCount,
+) -> RunStream:
+    previous: tuple[tuple[str, ...], str | None] | None = None
+    async with aclosing(pages_of) as reading:  # type: ignore[type-var]
+        while True:
+            try:
+                page = await anext(reading)
+            except StopAsyncIteration:
+                break
+            except Exception as exc:  # the connector gave up (after its own retries)
+                return await _finish(sessionmaker, target, count.take(), describe(exc))
+            loop = _loop(previous, page)
+            if loop is not None:
+                return await _finish(sessionmaker, target, count.take(), loop)
+            prepared = pages.prepare(page)
+            final = page.next_cursor is None
+            commit = partial(
+                _commit_page,
+                target=target,
+                page=prepared,
+                cursor=page.next_cursor,
+                calls=count.take(),
+                final=final,
+            )
+            try:
+                rs = await in_unit_of_work(sessionmaker, commit)
+            except StreamBusy as exc:
+                return await _finish(sessionmaker, target, (0, 0), describe(exc))
+            if final:
+                return rs
+            previous = (tuple(r.external_id for r in page.records), page.next_cursor)
+    return await _finish(sessionmaker, target, count.take(), None)
+
+
+def build_connector(
+    ctx: ConnectionContext, connection: Connection, http: httpx.AsyncClient
+) -> Connector:
+    """A connector instance of ``connection`` on ``http`` (no vendor call)."""
+    spec = ctx.registry.get(connection.connector_key)
+    return spec.factory(connector_settings(ctx, connection), http)
+
+
+async def sync_stream(
+    sessionmaker: Sessionmaker,
+    ctx: ConnectionContext,
+    connection_id: uuid.UUID,
+    stream: str,
+    *,
+    full: bool,
+    run_id: uuid.UUID,
+    client: httpx.AsyncClient,
+) -> RunStream:
+    """Read one stream of a connection into the store as part of run ``run_id`` (whose
+    run stream row must exist), resuming where the run's last committed page left off.
+
+    Vendor failures (after the connector's own retries), loops and a busy stream end the
+    stream as ``failed`` with the reason; store errors propagate (the run stays resumable).
+    Idempotent: a finished run stream is returned as it is.
+    """
+    connection = await in_unit_of_work(
+        sessionmaker, lambda s: s.get(Connection, connection_id), write=False
+    )
+    if connection is None:
+        raise NotFound(f"No connection {connection_id}.")
+    count = CallCount()
+    async with counting_client(client, count) as http:
+        connector: Connector | None = None
+        try:
+            if not connection.enabled:
+                raise Conflict(f"connection '{connection.name}' is disabled")
+            connector = build_connector(ctx, connection, http)
+            spec = next(s for s in connector.streams() if s.name == stream)
+            items = ItemTable.of(spec.entity)
+        except Exception as exc:  # no connector, unreadable secrets, bad settings, no stream
+            dummy = Target(connection_id, stream, ItemTable.of("record"), run_id, full)
+            if connector is not None:
+                await connector.aclose()
+            reason = describe(exc) if not isinstance(exc, StopIteration) else "no such stream"
+            return await _finish(sessionmaker, dummy, count.take(), reason)
+        try:
+            target = Target(connection_id, stream, items, run_id, full)
+            start = await in_unit_of_work(sessionmaker, lambda s: _begin(s, target))
+            if isinstance(start, RunStream):
+                return start
+            log.info("sync.stream_started", run_id=str(run_id), stream=stream, full=full)
+            return await _read(sessionmaker, connector.read(stream, start.cursor), target, count)
+        finally:
+            await connector.aclose()
+
+
+__all__ = ["Sessionmaker", "StreamBusy", "build_connector", "describe", "sync_stream"]
