@@ -63,6 +63,43 @@ class Settings(BaseSettings):
         "collector's view (gc.freeze), so collections stop re-scanning the long-lived heap "
         "of modules and schemas: that scan was the 99th-percentile latency of the API.",
     )
+    run_worker_in_process: bool | None = Field(
+        default=None,
+        description="Run one job worker inside the API process (`serve`). Unset: on for a "
+        "SQLite store (the embedded default), off otherwise (run `syncbridge worker`).",
+    )
+    worker_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Jobs one worker runs at once. Unset: 4 on PostgreSQL; always 1 on SQLite.",
+    )
+    worker_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often an idle worker looks for jobs (PostgreSQL also wakes it at once "
+        "with LISTEN/NOTIFY).",
+    )
+    worker_lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="How long a claimed job stays leased to its worker without renewal (it is "
+        "renewed every third of it while the job runs).",
+    )
+    worker_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM/SIGINT, how long running jobs may finish before they are "
+        "released back to the queue.",
+    )
+    job_modules: list[str] = Field(
+        default_factory=list,
+        description="Python modules (JSON list) whose register(registry) adds job handlers, "
+        "besides installed `syncbridge.jobs` entry points.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,0 +1,250 @@
+"""The queries of the job queue. Every write that a worker makes after its claim names the
+lease token it holds: a worker whose lease was taken over changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from syncbridge.models.jobs import LIVE_STATUSES, Job, JobStatus
+
+#: What a claim that found a job on its last attempt with its lease run out records.
+LEASE_RAN_OUT = "LeaseExpired: the worker holding the job's last attempt stopped renewing it"
+
+_NO_SYNC: dict[str, Any] = {"synchronize_session": False}
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "lease_token": None}
+_LIVE_KEY = Job.status.in_(LIVE_STATUSES)
+#: The dedupe index's predicate as literal SQL: PostgreSQL matches an ON CONFLICT target to a
+#: partial index only by its text, and a bound parameter stops matching under the generic
+#: plan of a prepared statement (after its fifth execution).
+_LIVE_KEY_SQL = text("status IN ('queued', 'running')")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job as its claim left it: the lease token is the right to renew and finish it."""
+
+    id: uuid.UUID
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    lease_token: uuid.UUID
+    lease_expires_at: datetime
+
+
+async def insert_job(
+    session: AsyncSession,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None,
+    run_after: datetime,
+    max_attempts: int,
+) -> Job | None:
+    """Insert a queued job; None when a live job already holds ``dedupe_key``."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "run_after": run_after,
+        "max_attempts": max_attempts,
+    }
+    statement = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Job.dedupe_key], index_where=_LIVE_KEY_SQL)
+        .returning(Job)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def live_job_with_key(session: AsyncSession, dedupe_key: str) -> Job | None:
+    """The queued or running job holding ``dedupe_key``, if any."""
+    statement = select(Job).where(Job.dedupe_key == dedupe_key, _LIVE_KEY)
+    return (await session.scalars(statement)).one_or_none()
+
+
+def _claimable(kinds: Sequence[str], now: datetime) -> ColumnElement[bool]:
+    ready = and_(Job.status == JobStatus.queued.value, Job.run_after <= now)
+    lease_ran_out = and_(Job.status == JobStatus.running.value, Job.lease_expires_at < now)
+    return and_(Job.kind.in_(kinds), or_(ready, lease_ran_out))
+
+
+async def has_claimable(session: AsyncSession, kinds: Sequence[str], now: datetime) -> bool:
+    """Whether a claim would find anything now (a read: takes no lock)."""
+    if not kinds:
+        return False
+    statement = select(Job.id).where(_claimable(kinds, now)).limit(1)
+    return (await session.scalars(statement)).first() is not None
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    kinds: Sequence[str],
+    owner: str,
+    now: datetime,
+    lease_expires_at: datetime,
+    limit: int,
+) -> tuple[list[ClaimedJob], list[uuid.UUID]]:
+    """Lease up to ``limit`` claimable jobs of ``kinds`` to ``owner``, oldest ``run_after``
+    first; returns them and the ids of jobs found dead (lease ran out on their last attempt).
+
+    On PostgreSQL rows other claimers hold are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite
+    the write transaction (``BEGIN IMMEDIATE``) already excludes every other claimer.
+    """
+    if not kinds or limit < 1:
+        return [], []
+    found = (
+        await session.execute(
+            select(Job.id, Job.status, Job.attempts, Job.max_attempts)
+            .where(_claimable(kinds, now))
+            .order_by(Job.run_after, Job.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    exhausted = [
+        row.id
+        for row in found
+        if row.status == JobStatus.running.value and row.attempts >= row.max_attempts
+    ]
+    order = [row.id for row in found if row.id not in exhausted]
+    if exhausted:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(exhausted))
+            .values(
+                status=JobStatus.dead.value,
+                last_error=LEASE_RAN_OUT,
+                finished_at=now,
+                updated_at=now,
+                **_NO_LEASE,
+            )
+            .execution_options(**_NO_SYNC)
+        )
+    if not order:
+        return [], exhausted
+    token = uuid.uuid4()
+    rows = (
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(order))
+            .values(
+                status=JobStatus.running.value,
+                attempts=Job.attempts + 1,
+                lease_owner=owner,
+                lease_expires_at=lease_expires_at,
+                lease_token=token,
+                updated_at=now,
+            )
+            .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+            .execution_options(**_NO_SYNC)
+        )
+    ).all()
+    by_id = {row.id: row for row in rows}
+    claimed = [
+        ClaimedJob(
+            id=job_id,
+            kind=by_id[job_id].kind,
+            payload=by_id[job_id].payload,
+            attempt=by_id[job_id].attempts,
+            max_attempts=by_id[job_id].max_attempts,
+            lease_token=token,
+            lease_expires_at=lease_expires_at,
+        )
+        for job_id in order
+    ]
+    return claimed, exhausted
+
+
+async def _update_held(
+    session: AsyncSession, job_id: uuid.UUID, token: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Apply ``values`` to the job if ``token`` still holds its lease; True when it did."""
+    statement = (
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.lease_token == token,
+            Job.status == JobStatus.running.value,
+        )
+        .values(**values)
+        .returning(Job.id)
+        .execution_options(**_NO_SYNC)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def renew(
+    session: AsyncSession, job_id: uuid.UUID, token: uuid.UUID, *, now: datetime, until: datetime
+) -> bool:
+    """Extend the lease to ``until``; False when ``token`` no longer holds it.
+
+    On PostgreSQL the row stays locked until the transaction ends, so no claimer can take the
+    job over while the caller's transaction is open (the fence of ``JobContext.fenced``).
+    """
+    return await _update_held(
+        session, job_id, token, {"lease_expires_at": until, "updated_at": now}
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    token: uuid.UUID,
+    *,
+    status: JobStatus,
+    now: datetime,
+    last_error: str | None = None,
+) -> bool:
+    """Mark the job done or dead; False (and nothing changed) when ``token`` lost the lease."""
+    values = {"status": status.value, "finished_at": now, "updated_at": now, **_NO_LEASE}
+    if last_error is not None:
+        values["last_error"] = last_error
+    return await _update_held(session, job_id, token, values)
+
+
+async def retry_later(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    token: uuid.UUID,
+    *,
+    now: datetime,
+    run_after: datetime,
+    last_error: str,
+) -> bool:
+    """Queue the job again for ``run_after``; False when ``token`` lost the lease."""
+    values = {
+        "status": JobStatus.queued.value,
+        "run_after": run_after,
+        "last_error": last_error,
+        "updated_at": now,
+        **_NO_LEASE,
+    }
+    return await _update_held(session, job_id, token, values)
+
+
+async def release(
+    session: AsyncSession, job_id: uuid.UUID, token: uuid.UUID, *, now: datetime
+) -> bool:
+    """Give an unfinished job back to the queue, ready at once; the attempt does not count."""
+    values = {
+        "status": JobStatus.queued.value,
+        "run_after": now,
+        "attempts": Job.attempts - 1,
+        "updated_at": now,
+        **_NO_LEASE,
+    }
+    return await _update_held(session, job_id, token, values)

@@ -1,0 +1,93 @@
+"""What a failed attempt leads to: another attempt later, or the dead-letter state.
+
+The decision is made by the error's TYPE, never by what it says:
+
+* :class:`~syncbridge.connector.errors.RateLimited`: retry after at least ``retry_after``;
+* other :class:`~syncbridge.connector.errors.TransientConnectorError`: retry with full-jitter
+  exponential backoff;
+* :data:`PERMANENT` (permanent vendor errors, auth refused, invalid input, a handler's
+  :class:`~syncbridge.jobs.context.PermanentJobError`): dead at once;
+* anything else (a bug, an unexpected failure): retried the same way, logged with its traceback.
+
+Every retry is bounded by the job's ``max_attempts``; then the job is dead. The error kept on
+the row is ``"Type: message"``, cut to :data:`ERROR_MAX_CHARS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pydantic
+from tenacity import AsyncRetrying, RetryCallState, wait_random_exponential
+
+from syncbridge.connector.errors import (
+    PermanentConnectorError,
+    RateLimited,
+    TransientConnectorError,
+)
+from syncbridge.errors import InvalidInput, NotFound
+from syncbridge.jobs.context import PermanentJobError
+
+#: Errors that no retry can cure: the job goes dead at once.
+PERMANENT: tuple[type[BaseException], ...] = (
+    PermanentConnectorError,
+    PermanentJobError,
+    pydantic.ValidationError,
+    InvalidInput,
+    NotFound,
+)
+
+#: The longest ``last_error`` kept.
+ERROR_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Full-jitter exponential backoff: attempt n waits a random time in
+    ``[0, min(max_s, base_s * 2 ** (n - 1))]`` (tenacity's ``wait_random_exponential``)."""
+
+    base_s: float = 2.0
+    max_s: float = 600.0
+    _wait: wait_random_exponential = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_wait", wait_random_exponential(self.base_s, self.max_s))
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        state = RetryCallState(retry_object=AsyncRetrying(), fn=None, args=(), kwargs={})
+        state.attempt_number = max(1, attempt)
+        return float(self._wait(state))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Retry after ``delay_s`` seconds, or (``retry`` False) dead now."""
+
+    retry: bool
+    delay_s: float
+    error: str
+    #: False for an error of no known kind: worth a traceback in the logs.
+    expected: bool
+
+
+def describe(exc: BaseException) -> str:
+    """``"Type: message"``, bounded (connector errors already keep secrets out of messages)."""
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
+
+
+def decide(exc: BaseException, *, attempt: int, max_attempts: int, policy: RetryPolicy) -> Decision:
+    """What the failure ``exc`` of attempt ``attempt`` (of ``max_attempts``) leads to."""
+    error = describe(exc)
+    if isinstance(exc, PERMANENT):
+        return Decision(retry=False, delay_s=0.0, error=error, expected=True)
+    expected = isinstance(exc, TransientConnectorError)
+    if attempt >= max_attempts:
+        return Decision(retry=False, delay_s=0.0, error=error, expected=expected)
+    delay = policy.backoff(attempt)
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        # The vendor said how long to wait: never sooner than that.
+        delay = max(delay, exc.retry_after)
+    return Decision(retry=True, delay_s=delay, error=error, expected=expected)

@@ -1,0 +1,84 @@
+"""A worker as a service runs it: its own engine, LISTEN wake-ups, settings, and a clean stop.
+
+Used by ``syncbridge worker`` and, on SQLite, by the API's lifespan (the embedded default: one
+worker in the API process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from syncbridge.db import create_engine, normalise_url
+from syncbridge.jobs.clock import SYSTEM_CLOCK, Clock
+from syncbridge.jobs.registry import HandlerRegistry
+from syncbridge.jobs.wakeup import Wakeup
+from syncbridge.jobs.worker import Worker, WorkerConfig
+from syncbridge.logs import get_logger
+from syncbridge.settings import Settings
+
+log = get_logger(__name__)
+
+#: Concurrent jobs per worker on PostgreSQL unless configured; SQLite always runs one.
+POSTGRES_CONCURRENCY = 4
+
+
+def is_sqlite(settings: Settings) -> bool:
+    return normalise_url(settings.database_url).startswith("sqlite")
+
+
+def runs_in_process(settings: Settings) -> bool:
+    """Whether the API process runs a worker: as configured, else on SQLite only."""
+    if settings.run_worker_in_process is not None:
+        return settings.run_worker_in_process
+    return is_sqlite(settings)
+
+
+def worker_config(settings: Settings, *, concurrency: int | None = None) -> WorkerConfig:
+    """The worker's configuration from settings (``concurrency`` overrides them)."""
+    wanted = concurrency or settings.worker_concurrency
+    if is_sqlite(settings):
+        if wanted not in (None, 1):
+            log.warning("worker.concurrency_forced", wanted=wanted, concurrency=1)
+        wanted = 1
+    return WorkerConfig(
+        concurrency=wanted or POSTGRES_CONCURRENCY,
+        lease_s=settings.worker_lease_s,
+        poll_interval_s=settings.worker_poll_interval_s,
+        grace_s=settings.worker_grace_s,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    settings: Settings,
+    *,
+    registry: HandlerRegistry | None = None,
+    config: WorkerConfig | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> AsyncIterator[Worker]:
+    """A worker running in the background until the block ends; then it stops (running jobs
+    get the grace period, the rest are released) and its engine is closed.
+
+    Handlers come from ``registry``, else from entry points and ``settings.job_modules``.
+    """
+    registry = registry if registry is not None else HandlerRegistry.load(settings.job_modules)
+    config = config or worker_config(settings)
+    if is_sqlite(settings):
+        config = replace(config, concurrency=1)
+    engine = create_engine(settings.database_url)
+    worker = Worker(engine, registry, config=config, clock=clock)
+    wakeup = Wakeup.for_engine(engine, worker.wake)
+    await wakeup.start()
+    task = asyncio.create_task(worker.run(), name="jobs-worker")
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        try:
+            await task
+        finally:
+            await wakeup.stop()
+            await engine.dispose()
