@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
+from itertools import chain, repeat
 from json.encoder import encode_basestring_ascii
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from syncbridge.connector.errors import PermanentConnectorError
@@ -68,17 +70,51 @@ def _currency(text: str) -> Decimal:
     return value
 
 
-def metric_parser(metric_type: object) -> Callable[[str], Number]:
-    """How a metric header's ``type`` (name or enum number) turns values into numbers."""
+def _integers(texts: list[str]) -> Sequence[Number]:
+    return list(map(int, texts))
+
+
+def _floats(texts: list[str]) -> Sequence[Number]:
+    values = list(map(float, texts))
+    if not all(map(math.isfinite, values)):
+        raise ValueError("not finite")
+    return values
+
+
+def _currencies(texts: list[str]) -> Sequence[Number]:
+    values = list(map(Decimal, texts))
+    if not all(map(Decimal.is_finite, values)):
+        raise ValueError("not finite")
+    return values
+
+
+_PARSERS: dict[str, tuple[Callable[[str], Number], Callable[[list[str]], Sequence[Number]]]] = {
+    "TYPE_INTEGER": (_integer, _integers),
+    "TYPE_CURRENCY": (_currency, _currencies),
+    # FLOAT, STANDARD, durations (SECONDS..HOURS) and distances: plain doubles.
+    "TYPE_FLOAT": (_float, _floats),
+}
+
+
+def _parsers(
+    metric_type: object,
+) -> tuple[Callable[[str], Number], Callable[[list[str]], Sequence[Number]]]:
     name = METRIC_TYPE_NAMES.get(metric_type) if isinstance(metric_type, int) else metric_type
-    if name == "TYPE_INTEGER":
-        return _integer
-    if name == "TYPE_CURRENCY":
-        return _currency
+    if name in _PARSERS:
+        return _PARSERS[name]
     if isinstance(name, str) and name.startswith("TYPE_"):
-        # FLOAT, STANDARD, durations (SECONDS..HOURS) and distances: plain doubles.
-        return _float
+        return _PARSERS["TYPE_FLOAT"]
     raise ValueError(f"unknown metric type {metric_type!r}")
+
+
+def metric_parser(metric_type: object) -> Callable[[str], Number]:
+    """How a metric header's ``type`` (name or enum number) turns a value into a number."""
+    return _parsers(metric_type)[0]
+
+
+def metric_column(metric_type: object) -> Callable[[list[str]], Sequence[Number]]:
+    """``metric_parser`` for a whole column of values at once (one C-level pass)."""
+    return _parsers(metric_type)[1]
 
 
 def record_id(property_id: str, stream: str, day: str, dimensions: Mapping[str, str]) -> str:
@@ -92,30 +128,58 @@ def record_id(property_id: str, stream: str, day: str, dimensions: Mapping[str, 
 class IdRule:
     """``record_id`` for one report, with everything but the row's values worked out once.
 
-    Builds the very text ``record_id`` hashes (``json.dumps`` of the same list) by joining
-    quoted values, which is several times cheaper per row.
+    Builds the very text ``record_id`` hashes (``json.dumps`` of the same list) by putting
+    the values into a template, a page at a time, which is several times cheaper per row.
     """
 
-    prefix: str
-    #: (index into the report's dimensions, ``["name",``) by name, ``date`` left out.
-    pairs: tuple[tuple[int, str], ...]
+    #: The hashed text with a ``%s`` for the quoted day, then one per other dimension.
+    template: str
+    #: The same with the quotes around each ``%s``: for values JSON writes as they are.
+    plain_template: str
+    #: Where the other dimensions' values are, in the order of the template (by name).
+    indexes: tuple[int, ...]
 
     @classmethod
     def of(cls, property_id: str, stream: str, dimensions: Sequence[str]) -> IdRule:
         named = sorted((name, i) for i, name in enumerate(dimensions) if name != "date")
+        head = f"[{_quote(property_id)},{_quote(stream)},"
+        pairs = ",".join(f"[{_quote(name)},\0]" for name, _ in named)
+        # ``%`` in a name is literal; ``\0`` (quoted as ``\u0000``, never raw) marks a value.
+        template = f"{head}\0,[{pairs}]]".replace("%", "%%")
         return cls(
-            prefix=f"[{_quote(property_id)},{_quote(stream)},",
-            pairs=tuple((i, f"[{_quote(name)},") for name, i in named),
+            template=template.replace("\0", "%s"),
+            plain_template=template.replace("\0", '"%s"'),
+            indexes=tuple(i for _, i in named),
         )
 
     def __call__(self, day: str, values: Sequence[str]) -> str:
-        inner = ",".join([pair + _quote(values[i]) + "]" for i, pair in self.pairs])
-        text = f"{self.prefix}{_quote(day)},[{inner}]]"
-        return f"{day}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+        """The id of one row: ``values`` by dimension, as configured."""
+        return self.ids([day], [[value] for value in values])[0]
+
+    def ids(self, days: list[str], columns: Sequence[list[str]]) -> list[str]:
+        """The ids of a page of rows: their ISO days, and their values column by column."""
+        values = [days, *(columns[i] for i in self.indexes)]
+        if all(map(_plain, values)):
+            # Nothing to escape (the usual page): JSON writes each value as it is.
+            texts = map(self.plain_template.__mod__, zip(*values, strict=True))
+        else:
+            quoted = [list(map(_quote, column)) for column in values]
+            texts = map(self.template.__mod__, zip(*quoted, strict=True))
+        digests = map(_HEX, map(hashlib.sha256, map(str.encode, texts)))
+        return list(map("%s:%.32s".__mod__, zip(days, digests, strict=True)))
 
 
+_HEX = methodcaller("hexdigest")
 #: JSON string quoting exactly as ``json.dumps`` does it (ASCII, the C implementation).
 _quote: Callable[[str], str] = encode_basestring_ascii
+#: The characters ``_quote`` leaves as they are: printable ASCII but ``"`` and ``\``.
+_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+
+
+def _plain(values: list[str]) -> bool:
+    """Whether ``_quote`` would only put quotes around each of ``values``."""
+    text = "".join(values)
+    return text.isascii() and not text.encode().translate(None, _PLAIN)
 
 
 def id_day(external_id: str) -> date | None:
@@ -193,41 +257,66 @@ class Report:
             ) from None
 
     def _page(self, answer: Any) -> ReportPage:
+        # A page at a time, column by column: each step is one C-level pass (map, slice,
+        # set, dict) instead of a Python loop doing the same checks value by value.
         if not isinstance(answer, dict):
             raise TypeError("not a JSON object")
-        dims = self.settings.dimensions
+        dims, metrics = self.settings.dimensions, self.settings.metrics
         names = [h["name"] for h in answer.get("dimensionHeaders", [])]
         if names != dims:
             raise ValueError(f"dimension headers {names} are not {dims}")
         headers = answer.get("metricHeaders", [])
-        if [h["name"] for h in headers] != self.settings.metrics:
+        if [h["name"] for h in headers] != metrics:
             raise ValueError("metric headers do not match the metrics asked for")
-        metrics = [(h["name"], metric_parser(h.get("type"))) for h in headers]
-        date_at = dims.index("date")
-        make_id = self._id_rule
-        iso_days: dict[str, str] = {}
-        records: list[Record] = []
-        days: list[str] = []
-        for row in _rows(answer):
-            dim_values = [v["value"] for v in row["dimensionValues"]]
-            metric_values = [v["value"] for v in row["metricValues"]]
-            if len(dim_values) != len(dims) or len(metric_values) != len(metrics):
-                raise ValueError("a row does not have one value per header")
-            if not all(isinstance(v, str) for v in dim_values):
-                raise ValueError("a dimension value is not a string")
-            raw_day = dim_values[date_at]
-            day = iso_days.get(raw_day) or iso_days.setdefault(raw_day, _iso_day(raw_day))
-            data: dict[str, Any] = dict(zip(dims, dim_values, strict=True))
-            data["date"] = day
-            for (name, parse), text in zip(metrics, metric_values, strict=True):
-                if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
-                    raise ValueError(f"{name} is not a short number string")
-                data[name] = parse(text)
-            records.append(Record(self.stream, make_id(day, dim_values), data))
-            days.append(day)
+        parsers = [metric_column(h.get("type")) for h in headers]
+        rows = _rows(answer)
+        dim_columns = _dimension_columns(rows, dims)
+        days = dim_columns[dims.index("date")]
+        metric_columns = _metric_columns(rows, metrics, parsers)
+        ids = self._id_rule.ids(days, dim_columns)
+        values = zip(*dim_columns, *metric_columns, strict=True)
+        data = map(dict, map(zip, repeat([*dims, *metrics]), values))
+        records = list(map(Record, repeat(self.stream), ids, data))
         row_count = int(answer.get("rowCount", 0))
         quota = answer.get("propertyQuota", {})
         return ReportPage(records, days, row_count, quota if isinstance(quota, dict) else {})
+
+
+_DIMENSION_VALUES = itemgetter("dimensionValues")
+_METRIC_VALUES = itemgetter("metricValues")
+_VALUE = itemgetter("value")
+
+
+def _dimension_columns(rows: list[Any], dims: list[str]) -> list[list[str]]:
+    """Each dimension's values, the ``date`` column as ISO days."""
+    values = _values(list(map(_DIMENSION_VALUES, rows)), len(dims))
+    if set(map(type, values)) - {str}:
+        raise ValueError("a dimension value is not a string")
+    columns = [values[i :: len(dims)] for i in range(len(dims))]
+    at = dims.index("date")
+    iso_days = {raw: _iso_day(raw) for raw in set(columns[at])}
+    columns[at] = list(map(iso_days.__getitem__, columns[at]))
+    return columns
+
+
+def _metric_columns(
+    rows: list[Any], metrics: list[str], parsers: list[Callable[[list[str]], Sequence[Number]]]
+) -> list[Sequence[Number]]:
+    """Each metric's values, parsed by its header's type; only short strings are parsed."""
+    values = _values(list(map(_METRIC_VALUES, rows)), len(metrics))
+    if set(map(type, values)) - {str} or max(map(len, values), default=0) > MAX_NUMBER_CHARS:
+        at = next(
+            i for i, v in enumerate(values) if not isinstance(v, str) or len(v) > MAX_NUMBER_CHARS
+        )
+        raise ValueError(f"{metrics[at % len(metrics)]} is not a short number string")
+    return [parse(values[i :: len(metrics)]) for i, parse in enumerate(parsers)]
+
+
+def _values(rows: list[Any], width: int) -> list[Any]:
+    """The ``value`` of every item of every row, row after row (rows of ``width`` items)."""
+    if rows and set(map(len, rows)) != {width}:
+        raise ValueError("a row does not have one value per header")
+    return list(map(_VALUE, chain.from_iterable(rows)))
 
 
 def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from syncbridge_ga4.read_cursor import ReadCursor
-from syncbridge_ga4.report import IdRule, id_day, metric_parser
+from syncbridge_ga4.report import IdRule, Report, id_day, metric_column, metric_parser
 from syncbridge_ga4.report import record_id as connector_record_id
+from syncbridge_ga4.settings import ReportSettings
 
 from syncbridge.connector.errors import PermanentConnectorError
 
@@ -31,6 +35,12 @@ def test_the_fast_id_rule_is_the_documented_one(values: list[str]) -> None:
     assert connector_record_id("123", "perf", "2026-11-30", dims) == want
     assert IdRule.of("123", "perf", DIMS)("2026-11-30", values) == want
     assert id_day(want) == date(2026, 11, 30)
+
+
+def test_a_percent_sign_in_the_stream_or_property_is_literal() -> None:
+    values = ["/p%s", "20261130", "%d", "b"]
+    want = record_id("1%s", "s%%", "2026-11-30", dict(zip(DIMS, values, strict=True)))
+    assert IdRule.of("1%s", "s%%", DIMS)("2026-11-30", values) == want
 
 
 def test_ids_ignore_the_order_dimensions_are_configured_in() -> None:
@@ -68,6 +78,9 @@ def test_values_are_parsed_by_their_headers_type(
     parsed = metric_parser(metric_type)(text)
     assert parsed == value
     assert type(parsed) is type(value)
+    column = metric_column(metric_type)([text, text])
+    assert list(column) == [value, value]
+    assert all(type(v) is type(value) for v in column)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +95,8 @@ def test_values_are_parsed_by_their_headers_type(
 def test_unparseable_or_non_finite_values_are_refused(metric_type: str, text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the report turns any of them into one error
         metric_parser(metric_type)(text)
+    with pytest.raises(ValueError):  # noqa: PT011 - the same for a whole column
+        metric_column(metric_type)(["1", text])
 
 
 @pytest.mark.parametrize("metric_type", ["INTEGER", 3, None, "METRIC_TYPE_UNSPECIFIED_X"])
@@ -122,3 +137,143 @@ def test_a_watermark_restarts_the_look_back_before_it() -> None:
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(PermanentConnectorError, match="not a read cursor"):
         ReadCursor.decode(cursor, first="x", lookback_days=3, floor=None)
+
+
+PAGE_METRICS = ["screenPageViews", "totalRevenue", "averageSessionDuration"]
+PAGE_TYPES = ["TYPE_INTEGER", "TYPE_CURRENCY", "TYPE_SECONDS"]
+
+
+def _report() -> Report:
+    settings = ReportSettings(dimensions=DIMS, metrics=PAGE_METRICS)
+    return Report("perf", "123", settings)
+
+
+def _answer(rows: list[tuple[list[str], list[str]]]) -> dict[str, Any]:
+    """A runReport answer of ``rows`` (dimension values by ``DIMS``, metric values)."""
+    return {
+        "dimensionHeaders": [{"name": d} for d in DIMS],
+        "metricHeaders": [
+            {"name": m, "type": t} for m, t in zip(PAGE_METRICS, PAGE_TYPES, strict=True)
+        ],
+        "rows": [
+            {
+                "dimensionValues": [{"value": v} for v in dims],
+                "metricValues": [{"value": v} for v in metrics],
+            }
+            for dims, metrics in rows
+        ],
+        "rowCount": len(rows),
+    }
+
+
+PLAIN_ROWS = [
+    (["/lp/a.jpg", "20261129", "id-1", "google / cpc"], ["10", "1.50", "61.5"]),
+    (["/lp/b.jpg", "20261130", "id-2", "(not set)"], ["0", "0", "0"]),
+]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        PLAIN_ROWS,
+        # One value JSON escapes: the whole page takes the quoting path.
+        [*PLAIN_ROWS, (['/lp/"c".jpg', "20261130", "id-3", "x"], ["1", "2", "3"])],
+        [*PLAIN_ROWS, (["/lp/d.jpg", "20261130", "ünï ✓", "x"], ["1", "2", "3"])],
+        [*PLAIN_ROWS, (["/lp/d.jpg", "20261130", "x", "del\x7f"], ["1", "2", "3"])],
+        [*PLAIN_ROWS, (["/lp/e.jpg", "20261130", "back\\slash", "x"], ["1", "2", "3"])],
+        [*PLAIN_ROWS, (["/lp/f.jpg", "20261130", "tab\t", "\x00"], ["1", "2", "3"])],
+    ],
+)
+def test_a_page_becomes_records_by_name_with_the_documented_ids(
+    rows: list[tuple[list[str], list[str]]],
+) -> None:
+    page = _report().page(_answer(rows), "here")
+    assert page.row_count == len(rows)
+    for record, (dims, metrics) in zip(page.records, rows, strict=True):
+        day = f"{dims[1][:4]}-{dims[1][4:6]}-{dims[1][6:]}"
+        values = {**dict(zip(DIMS, dims, strict=True)), "date": day}
+        assert record.stream == "perf"
+        assert record.external_id == record_id("123", "perf", day, values)
+        assert record.data == {
+            **values,
+            "screenPageViews": int(metrics[0]),
+            "totalRevenue": Decimal(metrics[1]),
+            "averageSessionDuration": float(metrics[2]),
+        }
+        assert type(record.data["screenPageViews"]) is int
+        assert type(record.data["totalRevenue"]) is Decimal
+        assert type(record.data["averageSessionDuration"]) is float
+    assert page.days == [r.data["date"] for r in page.records]
+
+
+def _set(row: int, kind: str, at: int, value: object) -> Callable[[dict[str, Any]], None]:
+    def change(answer: dict[str, Any]) -> None:
+        answer["rows"][row][kind][at]["value"] = value
+
+    return change
+
+
+def _drop(row: int, kind: str) -> Callable[[dict[str, Any]], None]:
+    def change(answer: dict[str, Any]) -> None:
+        answer["rows"][row][kind].pop()
+
+    return change
+
+
+def _shift(answer: dict[str, Any]) -> None:
+    """One row a value short, the next one too long: as many values as headers in all."""
+    answer["rows"][1]["dimensionValues"].append(answer["rows"][0]["dimensionValues"].pop())
+
+
+def _set_type(at: int, metric_type: object) -> Callable[[dict[str, Any]], None]:
+    def change(answer: dict[str, Any]) -> None:
+        answer["metricHeaders"][at]["type"] = metric_type
+
+    return change
+
+
+def _replace(key: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def change(answer: dict[str, Any]) -> None:
+        answer[key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_set(0, "dimensionValues", 0, 7), "a dimension value is not a string"),
+        (_set(1, "dimensionValues", 1, "2026-11-30"), "a date value is not YYYYMMDD"),
+        (_set(1, "dimensionValues", 1, "20261131"), "day is out of range"),
+        (_set(1, "metricValues", 0, 7), "screenPageViews is not a short number string"),
+        (_set(1, "metricValues", 0, 7.5), "screenPageViews is not a short number string"),
+        (_set(0, "metricValues", 1, "1" * 65), "totalRevenue is not a short number string"),
+        (_set(1, "metricValues", 0, "1.5"), "invalid literal for int"),
+        (_set(0, "metricValues", 1, "Infinity"), "not finite"),
+        (_set(0, "metricValues", 2, "nan"), "not finite"),
+        (_set(0, "metricValues", 1, "12 USD"), "ConversionSyntax"),
+        (_drop(1, "metricValues"), "one value per header"),
+        (_drop(0, "dimensionValues"), "one value per header"),
+        (_shift, "one value per header"),
+        (_replace("rows", {"0": {}}), "rows is not a list"),
+        (
+            _replace(
+                "rows", [{"dimensionValues": _answer(PLAIN_ROWS)["rows"][0]["dimensionValues"]}]
+            ),
+            "missing 'metricValues'",
+        ),
+        (_replace("rows", ["row"]), "string indices must be integers"),
+        (_replace("metricHeaders", [{"name": "screenPageViews"}]), "metric headers do not match"),
+        (_set_type(2, "CURRENCY"), "unknown metric type 'CURRENCY'"),
+        (_set_type(2, 3), "unknown metric type 3"),
+    ],
+)
+def test_a_malformed_page_is_refused_naming_what_is_wrong(
+    change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    answer = copy.deepcopy(_answer(PLAIN_ROWS))
+    _report().page(answer, "here")
+    change(answer)
+    with pytest.raises(PermanentConnectorError, match="not a runReport response") as caught:
+        _report().page(answer, "here")
+    assert reason in str(caught.value)
