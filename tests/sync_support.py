@@ -27,11 +27,14 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 PORTAL_HOST = "acme{n}.bynder.test"
 
 
-def context(registry: ConnectorRegistry | None = None) -> ConnectionContext:
-    """A connection context over the installed connectors and a fresh secrets key."""
+def context(
+    registry: ConnectorRegistry | None = None, *, key: bytes | None = None
+) -> ConnectionContext:
+    """A connection context over the installed connectors and a secrets key (fresh unless
+    given)."""
     return ConnectionContext(
         registry=registry or ConnectorRegistry.from_entry_points(),
-        box=SecretBox([Fernet.generate_key()]),
+        box=SecretBox([key or Fernet.generate_key()]),
         allow_local=True,
     )
 
@@ -150,7 +153,7 @@ async def store_dump(sessionmaker: Sessionmaker, connection_id: uuid.UUID) -> di
                 StreamState.connection_id == connection_id
             )
         )
-        return {"items": data, "cursors": dict(cursors.tuples().all())}
+        return {"items": data, "cursors": {str(s): c for s, c in cursors}}
 
     return await in_unit_of_work(sessionmaker, work, write=False)
 

@@ -162,12 +162,15 @@ async def _finish(
         await _end(session, target, rs, error)
         return rs
 
-    rs = await in_unit_of_work(sessionmaker, work)
+    return _logged(await in_unit_of_work(sessionmaker, work))
+
+
+def _logged(rs: RunStream) -> RunStream:
     log.info(
         "sync.stream_finished",
-        run_id=str(target.run_id),
-        connection_id=str(target.connection_id),
-        stream=target.stream,
+        run_id=str(rs.run_id),
+        connection_id=str(rs.connection_id),
+        stream=rs.stream,
         status=rs.status,
         read=rs.read,
         inserted=rs.inserted,
@@ -223,7 +226,7 @@ async def _read(
             except StreamBusy as exc:
                 return await _finish(sessionmaker, target, (0, 0), describe(exc))
             if final:
-                return rs
+                return _logged(rs)
             previous = (tuple(r.external_id for r in page.records), page.next_cursor)
     return await _finish(sessionmaker, target, count.take(), None)
 
