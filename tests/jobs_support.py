@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge.jobs import Job, enqueue
 from syncbridge.models.base import utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
+
+T = TypeVar("T")
 
 
 class ManualClock:
@@ -60,6 +62,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"never happened: {what}")
+
+
+async def finished(waitable: Awaitable[T]) -> T:
+    """Await ``waitable``; the bound only stops a hung test (a broken fence hangs a handler)."""
+    return await asyncio.wait_for(waitable, timeout=60)
 
 
 async def queue(
