@@ -8,7 +8,6 @@ Quota 429s wait (``quota``); an expired access token is exchanged again once per
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
@@ -39,7 +38,7 @@ from syncbridge.connector.types import (
 from syncbridge.logs import get_logger
 from syncbridge_ga4.quota import QuotaError, remaining_tokens, wait_s
 from syncbridge_ga4.read_cursor import ReadCursor
-from syncbridge_ga4.report import Report, id_day
+from syncbridge_ga4.report import Report, ReportPage, id_day
 from syncbridge_ga4.settings import FIRST_GA4_DATE, Ga4Settings
 from syncbridge_ga4.tokens import AccessTokens
 
@@ -92,6 +91,7 @@ class Ga4Connector:
             for name, report in settings.reports.items()
         }
         self.property_path = f"properties/{settings.property_id}"
+        self.report_path = f"{self.property_path}:runReport"
         #: ``propertyQuota`` of the last answer (tokens left this hour and day).
         self.last_quota: Mapping[str, Any] = {}
 
@@ -193,12 +193,9 @@ class Ga4Connector:
         return report
 
     async def _read(self, report: Report, position: ReadCursor) -> AsyncIterator[Page]:
-        limit = self.settings.page_size
         while True:
             where = f"stream {report.stream!r}, page at {position.start}+{position.skip}"
-            body = report.body(position.start, "today", offset=position.skip, limit=limit)
-            answer = await self._call("POST", f"{self.property_path}:runReport", body, where)
-            page = report.page(answer, where)
+            page = await self._run_report(report, position.start, "today", position.skip, where)
             _check_order(page.days, position.start, where)
             following = position.after_page(page.days)
             log.info("ga4.page_read", stream=report.stream, count=len(page.records))
@@ -209,12 +206,10 @@ class Ga4Connector:
             position = following
 
     async def _day(self, report: Report, day: date) -> AsyncIterator[Record]:
-        offset, limit = 0, self.settings.page_size
+        offset = 0
         while True:
             where = f"stream {report.stream!r}, fetch of {day.isoformat()}+{offset}"
-            body = report.body(day.isoformat(), day.isoformat(), offset=offset, limit=limit)
-            answer = await self._call("POST", f"{self.property_path}:runReport", body, where)
-            page = report.page(answer, where)
+            page = await self._run_report(report, day.isoformat(), day.isoformat(), offset, where)
             if any(d != day.isoformat() for d in page.days):
                 raise PermanentConnectorError(f"ga4: {where}: rows of another day came back")
             for record in page.records:
@@ -222,6 +217,14 @@ class Ga4Connector:
             offset += len(page.records)
             if not page.records or offset >= page.row_count:
                 return
+
+    async def _run_report(
+        self, report: Report, start: str, end: str, offset: int, where: str
+    ) -> ReportPage:
+        """Rows ``offset..`` of ``start..end``; the JSON answer is let go once it is read."""
+        body = report.body(start, end, offset=offset, limit=self.settings.page_size)
+        answer = await self._call("POST", self.report_path, body, where)
+        return report.page(answer, where)
 
     # ----- one call ----------------------------------------------------------------------
 
@@ -307,7 +310,8 @@ class Ga4Connector:
 def _check_order(days: list[str], start: str, where: str) -> None:
     """Rows must come by date ascending and not before the requested start."""
     absolute = len(start) == 10 and start[4] == "-"
-    if any(a > b for a, b in itertools.pairwise(days)) or (days and absolute and days[0] < start):
+    # ``sorted`` of a sorted list is one C-level pass.
+    if days != sorted(days) or (days and absolute and days[0] < start):
         raise PermanentConnectorError(f"ga4: {where}: rows are not ordered by date")
 
 
