@@ -6,6 +6,12 @@ delete plus a new asset and cut the asset off from its classifications, links, m
 write-back history. The Upload API addresses assets by public id, so writes first read the
 current state by asset id (which the diff needs anyway) and take the public id from it.
 ``fetch`` also accepts a public id, for notifications that carry no asset id.
+
+Reads, ``fetch`` by asset id and ``fetch`` by public id all use listing calls with the same
+include flags (``resources/{rt}``, ``resources/by_asset_ids``, ``resources/{rt}/upload`` with
+``public_ids[]``), so a record's ``data`` is the same whichever way it was obtained: a store
+comparing content hashes sees no change where there is none. (The details call,
+``resources/{rt}/upload/{public_id}``, answers another shape, with ``derived`` and more.)
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -50,8 +55,8 @@ log = get_logger(__name__)
 
 KEY = "cloudinary"
 STREAM = "resources"
-#: What ``by_asset_ids`` takes in one call.
-MAX_ASSET_IDS_PER_CALL = 100
+#: What ``by_asset_ids`` and a listing by ``public_ids[]`` take in one call.
+MAX_IDS_PER_CALL = 100
 ASSET_ID = re.compile(r"[0-9a-f]{32}")
 INCLUDE = {"tags": "true", "context": "true", "metadata": "true"}
 #: notification_type -> WebhookEvent.action; anything else is refused.
@@ -134,7 +139,7 @@ class CloudinaryConnector:
 
             async def fetch(
                 vendor_cursor: str | None, rt: str = resource_type
-            ) -> tuple[list[dict[str, Any]], str | None]:
+            ) -> tuple[list[Record], str | None]:
                 return await self._list_page(rt, vendor_cursor)
 
             async for vendor_page in pages_by_cursor(fetch, cursor=start):
@@ -146,11 +151,11 @@ class CloudinaryConnector:
                     after = ReadPosition(types[i + 1]).encode()
                 else:
                     after = None
-                yield Page([self._record(r) for r in vendor_page.items], after)
+                yield Page(vendor_page.items, after)
 
     async def _list_page(
         self, resource_type: str, vendor_cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Record], str | None]:
         params: dict[str, Any] = {
             "max_results": self.settings.page_size,
             "direction": "asc",
@@ -159,58 +164,42 @@ class CloudinaryConnector:
         if vendor_cursor:
             params["next_cursor"] = vendor_cursor
         body = await self.admin.get_json(f"resources/{resource_type}", params=params)
-        resources = self._resources(body)
-        log.info("cloudinary.page_read", resource_type=resource_type, count=len(resources))
-        return resources, cloudinary_next_cursor(body)
-
-    @staticmethod
-    def _resources(body: Any) -> list[dict[str, Any]]:
-        resources = body.get("resources") if isinstance(body, dict) else None
-        if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
-            raise PermanentConnectorError("cloudinary: vendor answered garbage (no resources list)")
-        return resources
-
-    @staticmethod
-    def _record(resource: Mapping[str, Any]) -> Record:
-        asset_id = resource.get("asset_id")
-        if not isinstance(asset_id, str) or not asset_id:
-            raise PermanentConnectorError("cloudinary: vendor answered a resource without asset_id")
-        # The Admin API reports no modification time; content hashes detect changes.
-        return Record(stream=STREAM, external_id=asset_id, data=dict(resource))
+        records = _records(body)
+        log.info("cloudinary.page_read", resource_type=resource_type, count=len(records))
+        return records, cloudinary_next_cursor(body)
 
     async def fetch(self, refs: Sequence[Ref]) -> list[Record]:
-        """Current state by asset id (100 per call) or, failing that, by public id."""
+        """Current state by asset id (100 per call) or, failing that, by public id, in the
+        listing's shape (the same ``data`` as a read)."""
         wanted = list(dict.fromkeys(r.external_id for r in refs if r.stream == STREAM))
         found = await self._current(wanted)
-        return [self._record(found[i]) for i in wanted if i in found]
+        return [found[i] for i in wanted if i in found]
 
-    async def _current(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Resources keyed by the id asked for (asset id, or public id when not hex)."""
+    async def _current(self, ids: Iterable[str]) -> dict[str, Record]:
+        """Records keyed by the id asked for (asset id, or public id when not hex)."""
         ids = list(ids)
         asset_ids = [i for i in ids if ASSET_ID.fullmatch(i)]
-        out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(asset_ids), MAX_ASSET_IDS_PER_CALL):
-            chunk = asset_ids[start : start + MAX_ASSET_IDS_PER_CALL]
+        out: dict[str, Record] = {}
+        for chunk in _chunks(asset_ids):
             body = await self.admin.get_json(
                 "resources/by_asset_ids", params={"asset_ids[]": chunk, **INCLUDE}
             )
-            for resource in self._resources(body):
-                out[str(resource.get("asset_id"))] = resource
-        for public_id in (i for i in ids if not ASSET_ID.fullmatch(i)):
-            by_name = await self._by_public_id(public_id)
-            if by_name is not None:
-                out[public_id] = by_name
-        return out
-
-    async def _by_public_id(self, public_id: str) -> dict[str, Any] | None:
+            out |= {record.external_id: record for record in _records(body)}
+        public_ids = [i for i in ids if not ASSET_ID.fullmatch(i)]
+        # A public id is unique within a resource type only: the first configured type
+        # holding it wins, as the connection lists its types in that order.
         for resource_type in self.settings.resource_types:
-            path = f"resources/{resource_type}/upload/{quote(public_id, safe='/')}"
-            response = await self.admin.request("GET", path, params=INCLUDE, allow_status=(404,))
-            if response.status_code == 200:
-                body = self.admin.parse_json(response)
-                if isinstance(body, dict):
-                    return body
-        return None
+            for chunk in _chunks([p for p in public_ids if p not in out]):
+                body = await self.admin.get_json(
+                    f"resources/{resource_type}/upload",
+                    params={"public_ids[]": chunk, **INCLUDE},
+                )
+                asked = set(chunk)
+                for record in _records(body):
+                    public_id = record.data.get("public_id")
+                    if isinstance(public_id, str) and public_id in asked:
+                        out.setdefault(public_id, record)
+        return out
 
     # -- writes ------------------------------------------------------------------------
 
@@ -220,7 +209,8 @@ class CloudinaryConnector:
         for change in changes:
             self._stream(change.stream)
         try:
-            current = await self._current(dict.fromkeys(c.external_id for c in changes))
+            records = await self._current(dict.fromkeys(c.external_id for c in changes))
+            current = {key: record.data for key, record in records.items()}
         except AuthError:
             raise
         except ConnectorError as exc:
@@ -373,6 +363,33 @@ class CloudinaryConnector:
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared."""
+
+
+def _records(body: Any) -> list[Record]:
+    """The records of a listing answer (``{"resources": [...]}``), keyed by asset id;
+    ``PermanentConnectorError`` when it is not one.
+
+    Each resource is a fresh object of the parsed answer, so it becomes the record's data
+    as it is. The Admin API reports no modification time; content hashes detect changes.
+    """
+    resources = body.get("resources") if isinstance(body, dict) else None
+    if not isinstance(resources, list):
+        raise PermanentConnectorError("cloudinary: vendor answered garbage (no resources list)")
+    try:
+        records = [Record(STREAM, resource["asset_id"], resource) for resource in resources]
+    except (KeyError, TypeError) as exc:  # an item that is no object, or has no asset_id
+        raise PermanentConnectorError(
+            "cloudinary: vendor answered a resource without asset_id"
+        ) from exc
+    if not all(isinstance(record.external_id, str) and record.external_id for record in records):
+        raise PermanentConnectorError("cloudinary: vendor answered a resource without asset_id")
+    return records
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    """``ids`` in groups of what one lookup call takes (100)."""
+    step = MAX_IDS_PER_CALL
+    return [ids[start : start + step] for start in range(0, len(ids), step)]
 
 
 def factory(settings: Any, client: httpx.AsyncClient) -> CloudinaryConnector:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from pydantic import ValidationError
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 from syncbridge_cloudinary.connector import CloudinaryConnector
 from syncbridge_cloudinary.read_position import ReadPosition
@@ -121,6 +121,34 @@ async def test_fetch_by_public_id_returns_the_asset_id_record(
     public_id = sim.store.by_asset_id[asset_id].public_id
     (record,) = await connector.fetch([Ref("resources", public_id)])
     assert record.external_id == asset_id
+
+
+async def test_a_fetched_record_is_the_read_record_by_asset_or_public_id(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    # A video, so the public-id lookup first asks the image listing in vain.
+    asset_id = next(a for a in of_type(sim, "video") if sim.store.by_asset_id[a].context)
+    held = sim.store.by_asset_id[asset_id]
+    sim.store.set_metadata({"performance_tier": "top-10"}, [held])
+    read = {r.external_id: r for p in await read_all(connector, "resources") for r in p.records}
+    (by_asset,) = await connector.fetch([Ref("resources", asset_id)])
+    (by_name,) = await connector.fetch([Ref("resources", held.public_id)])
+    assert by_name.external_id == by_asset.external_id == asset_id
+    assert by_asset.data == read[asset_id].data
+    assert by_name.data == read[asset_id].data
+    assert {"tags", "context", "metadata"} <= set(by_name.data)
+
+
+async def test_fetch_by_public_ids_uses_one_listing_call_per_resource_type(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    wanted = [of_type(sim, rt)[0] for rt in ("image", "video", "raw")]
+    names = [sim.store.by_asset_id[a].public_id for a in wanted]
+    records = await connector.fetch([Ref("resources", n) for n in [*names, "no/such/asset"]])
+    assert [r.external_id for r in records] == wanted
+    # Each type is asked for the names still unfound, all in one call; no details calls.
+    assert sim.calls["admin:resources"] == 3
+    assert sim.calls["admin:resource"] == 0
 
 
 # ---- writes -------------------------------------------------------------------------------
@@ -321,6 +349,26 @@ async def test_vendor_garbage_is_permanent(sim: CloudinarySimulator) -> None:
         connector = connector_for(sim, odd)
         with pytest.raises(PermanentConnectorError, match="garbage"):
             await read_all(connector, "resources")
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [{"public_id": "a"}, {"asset_id": 7, "public_id": "a"}, {"asset_id": ""}, ["asset_id"], "a"],
+)
+async def test_a_listed_resource_without_an_asset_id_is_permanent(
+    sim: CloudinarySimulator, resource: object
+) -> None:
+    listing = {"resources": [{"asset_id": "0" * 32, "public_id": "ok"}, resource]}
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await JSONResponse(listing)(scope, receive, send)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=answer)) as odd:
+        connector = connector_for(sim, odd)
+        with pytest.raises(PermanentConnectorError, match="without asset_id"):
+            await read_all(connector, "resources")
+        with pytest.raises(PermanentConnectorError, match="without asset_id"):
+            await connector.fetch([Ref("resources", "0" * 32)])
 
 
 async def test_429_storm_waits_and_completes(connector: CloudinaryConnector) -> None:
