@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
@@ -26,6 +26,8 @@ from syncbridge.connector.http import create_http_client
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import HostPolicy
 from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.jobs.registry import HandlerRegistry
+from syncbridge.jobs.runner import running_worker, runs_in_process
 from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
 from syncbridge.sandbox.embedded import EmbeddedSandbox
@@ -82,12 +84,21 @@ def create_app(
         )
         http = create_http_client(transport=guard)
         app.state.http = http
+        # The embedded default: on SQLite the API process also runs the (one) job worker.
+        jobs = AsyncExitStack()
+        app.state.worker = None
+        handlers = HandlerRegistry.load(settings.job_modules)
+        if runs_in_process(settings) and handlers.kinds:
+            app.state.worker = await jobs.enter_async_context(
+                running_worker(settings, registry=handlers)
+            )
         if settings.freeze_gc_at_start:
             gc.collect()
             gc.freeze()
         try:
             yield
         finally:
+            await jobs.aclose()
             await http.aclose()
             await watch.stop()
             await engine.dispose()

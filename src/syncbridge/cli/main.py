@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.auth.service import Role, create_key
 from syncbridge.cli.serve import serve
+from syncbridge.cli.worker import worker
 from syncbridge.connector.cli import app as connectors_app
 from syncbridge.db import migrate, open_store
 from syncbridge.sandbox.cli import app as sandbox_app
@@ -37,6 +38,7 @@ app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 console = Console(stderr=True)
 

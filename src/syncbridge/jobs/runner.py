@@ -14,7 +14,6 @@ from dataclasses import replace
 from syncbridge.db import create_engine, normalise_url
 from syncbridge.jobs.clock import SYSTEM_CLOCK, Clock
 from syncbridge.jobs.registry import HandlerRegistry
-from syncbridge.jobs.wakeup import Wakeup
 from syncbridge.jobs.worker import Worker, WorkerConfig
 from syncbridge.logs import get_logger
 from syncbridge.settings import Settings
@@ -70,8 +69,6 @@ async def running_worker(
         config = replace(config, concurrency=1)
     engine = create_engine(settings.database_url)
     worker = Worker(engine, registry, config=config, clock=clock)
-    wakeup = Wakeup.for_engine(engine, worker.wake)
-    await wakeup.start()
     task = asyncio.create_task(worker.run(), name="jobs-worker")
     try:
         yield worker
@@ -80,5 +77,4 @@ async def running_worker(
         try:
             await task
         finally:
-            await wakeup.stop()
             await engine.dispose()

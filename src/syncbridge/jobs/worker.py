@@ -38,6 +38,7 @@ from syncbridge.jobs.context import JobContext, LeaseLost
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.jobs.repository import ClaimedJob
 from syncbridge.jobs.retry import RetryPolicy, decide
+from syncbridge.jobs.wakeup import Wakeup
 from syncbridge.logs import get_logger
 from syncbridge.models.jobs import JobStatus
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -88,6 +89,7 @@ class Worker:
         config: WorkerConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
         owner: str | None = None,
+        listen: bool = True,
     ) -> None:
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
         self.registry = registry
@@ -98,8 +100,10 @@ class Worker:
         self._look_first = engine.dialect.name == "sqlite"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        #: Set while the run loop has found nothing to claim and is waiting.
+        #: Set while the run loop waits for work with no wake-up pending.
         self.idle = asyncio.Event()
+        #: How :meth:`run` learns of new jobs besides polling (``LISTEN`` on PostgreSQL).
+        self.wakeup = Wakeup.for_engine(engine, self.wake) if listen else Wakeup(self.wake)
         #: Set when :meth:`run` has returned (stopped, or failed).
         self.stopped = asyncio.Event()
 
@@ -115,6 +119,11 @@ class Worker:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    @property
+    def waiting(self) -> bool:
+        """True while :meth:`run` is blocked waiting for work with no wake-up pending."""
+        return self.idle.is_set() and not self._wake.is_set()
 
     async def claim(self, limit: int) -> list[ClaimedJob]:
         """Lease up to ``limit`` ready jobs to this worker (one short unit of work)."""
@@ -255,6 +264,7 @@ class Worker:
     async def run(self) -> None:
         """Claim and run jobs until :meth:`stop`; then finish or release what is running."""
         running: dict[asyncio.Task[Outcome], ClaimedJob] = {}
+        await self.wakeup.start()
         log.info(
             "worker.started",
             owner=self.owner,
@@ -268,13 +278,11 @@ class Worker:
                 claimed = await self._claim_safely(free) if free > 0 else []
                 for job in claimed:
                     running[asyncio.create_task(self.execute(job))] = job
-                if free > 0 and len(claimed) < free:
-                    self.idle.set()
                 await self._wait_for_work(running.keys(), poll=len(claimed) < free)
-                self.idle.clear()
                 _reap(running)
         finally:
             try:
+                await self.wakeup.stop()
                 await self._drain(running)
             finally:
                 self.stopped.set()
@@ -292,9 +300,12 @@ class Worker:
         helpers: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
         if poll:
             helpers.append(asyncio.create_task(self.clock.sleep(self.config.poll_interval_s)))
+        if poll and not self._wake.is_set():
+            self.idle.set()
         try:
             await asyncio.wait([*helpers, *running], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.idle.clear()
             await _cancel(helpers)
 
     async def _drain(self, running: dict[asyncio.Task[Outcome], ClaimedJob]) -> None:

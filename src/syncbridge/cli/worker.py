@@ -1,0 +1,51 @@
+"""``syncbridge worker``: run queued jobs until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Jobs run at once (default: SYNCBRIDGE_WORKER_CONCURRENCY, else 4 on "
+            "PostgreSQL; always 1 on SQLite).",
+        ),
+    ] = None,
+) -> None:
+    """Run queued jobs. On SIGTERM/SIGINT it claims nothing more, lets running jobs finish
+    within SYNCBRIDGE_WORKER_GRACE_S, releases the rest back to the queue, and exits."""
+    from syncbridge.jobs.registry import HandlerRegistry
+    from syncbridge.jobs.runner import running_worker, worker_config
+    from syncbridge.logs import get_logger
+    from syncbridge.settings import get_settings
+
+    log = get_logger(__name__)
+    settings = get_settings()
+    registry = HandlerRegistry.load(settings.job_modules)
+    config = worker_config(settings, concurrency=concurrency)
+
+    async def run() -> None:
+        signalled = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, signalled.set)
+        async with running_worker(settings, registry=registry, config=config) as running:
+            # Until a signal, or until the worker itself stops (it failed: exit, restart).
+            waits = [
+                asyncio.create_task(signalled.wait()),
+                asyncio.create_task(running.stopped.wait()),
+            ]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
+            log.info("worker.stopping", owner=running.owner, grace_s=config.grace_s)
+
+    asyncio.run(run())
