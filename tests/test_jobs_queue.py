@@ -269,3 +269,31 @@ async def test_enqueue_refuses_a_kind_or_key_the_columns_cannot_hold(
         with pytest.raises(ValueError, match="max_attempts"):
             await enqueue(session, "k", {}, max_attempts=0)
     assert await all_jobs(sessionmaker) == []
+
+
+async def test_two_transactions_queueing_one_key_at_once_make_one_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # The second waits on the first (its insert on PostgreSQL, BEGIN IMMEDIATE on SQLite),
+    # then finds the first's job instead of adding one.
+    first_in, first_may_commit = asyncio.Event(), asyncio.Event()
+
+    async def first() -> uuid.UUID:
+        async with unit_of_work(sessionmaker) as session:
+            job = await enqueue(session, "k", {"by": "first"}, dedupe_key="same")
+            first_in.set()
+            await first_may_commit.wait()
+        return job.id
+
+    async def second() -> uuid.UUID:
+        await first_in.wait()
+        async with unit_of_work(sessionmaker) as session:
+            return (await enqueue(session, "k", {"by": "second"}, dedupe_key="same")).id
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await first_in.wait()
+    await asyncio.sleep(0.05)  # lets the second reach its insert; either order is correct
+    first_may_commit.set()
+    first_id, second_id = await asyncio.gather(*tasks)
+    assert first_id == second_id
+    assert [r.payload for r in await all_jobs(sessionmaker)] == [{"by": "first"}]

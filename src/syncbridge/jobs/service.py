@@ -60,7 +60,7 @@ async def enqueue(
         if job is not None:
             if when <= now and session.get_bind().dialect.name == "postgresql":
                 await session.execute(select(func.pg_notify(CHANNEL, "")))
-            log.info("job.enqueued", job_id=str(job.id), kind=kind)
+            log.debug("job.enqueued", job_id=str(job.id), kind=kind)
             return job
         assert dedupe_key is not None  # only a dedupe key can conflict
         existing = await repository.live_job_with_key(session, dedupe_key)
