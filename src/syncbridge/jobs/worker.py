@@ -23,10 +23,11 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -205,55 +206,58 @@ class Worker:
                 )
 
     async def _record(self, job: ClaimedJob, error: BaseException | None) -> Outcome:
+        """Write the attempt's outcome, only while ``job``'s lease token still holds."""
         now = self.clock.now()
         fields: dict[str, Any] = {"job_id": str(job.id), "kind": job.kind, "attempt": job.attempt}
+        write: Callable[[AsyncSession], Awaitable[bool]]
         if error is None:
-            outcome, event = Outcome.done, "job.done"
-
-            async def write(session: AsyncSession) -> bool:
-                return await repository.finish(
-                    session, job.id, job.lease_token, status=JobStatus.done, now=now
-                )
+            outcome = Outcome.done
+            write = partial(
+                repository.finish,
+                job_id=job.id,
+                token=job.lease_token,
+                now=now,
+                status=JobStatus.done,
+            )
         else:
             decision = decide(
                 error, attempt=job.attempt, max_attempts=job.max_attempts, policy=self.config.retry
             )
             fields["error"] = decision.error
-            if decision.retry:
-                outcome, event = Outcome.retry, "job.retry"
-                run_after = now + timedelta(seconds=decision.delay_s)
-                fields["run_after"] = run_after.isoformat()
-
-                async def write(session: AsyncSession) -> bool:
-                    return await repository.retry_later(
-                        session,
-                        job.id,
-                        job.lease_token,
-                        now=now,
-                        run_after=run_after,
-                        last_error=decision.error,
-                    )
-            else:
-                outcome, event = Outcome.dead, "job.dead"
-
-                async def write(session: AsyncSession) -> bool:
-                    return await repository.finish(
-                        session,
-                        job.id,
-                        job.lease_token,
-                        status=JobStatus.dead,
-                        now=now,
-                        last_error=decision.error,
-                    )
-
             if not decision.expected:
                 # An error of no known kind is a bug or a surprise: keep its traceback.
                 fields["exc_info"] = error
+            if decision.retry:
+                outcome = Outcome.retry
+                run_after = now + timedelta(seconds=decision.delay_s)
+                fields["run_after"] = run_after.isoformat()
+                write = partial(
+                    repository.retry_later,
+                    job_id=job.id,
+                    token=job.lease_token,
+                    now=now,
+                    run_after=run_after,
+                    last_error=decision.error,
+                )
+            else:
+                outcome = Outcome.dead
+                write = partial(
+                    repository.finish,
+                    job_id=job.id,
+                    token=job.lease_token,
+                    now=now,
+                    status=JobStatus.dead,
+                    last_error=decision.error,
+                )
         if not await in_unit_of_work(self.sessionmaker, write):
             log.warning("job.lease_lost", job_id=str(job.id), kind=job.kind, owner=self.owner)
             return Outcome.lease_lost
-        level = log.info if outcome is Outcome.done else log.warning
-        level(event, **fields)
+        if outcome is Outcome.done:
+            log.info("job.done", **fields)
+        elif outcome is Outcome.retry:
+            log.warning("job.retry", **fields)
+        else:
+            log.warning("job.dead", **fields)
         return outcome
 
     async def run_once(self) -> list[Outcome]:
