@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
@@ -38,6 +39,9 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 USER_AGENT = "syncbridge (+https://github.com/syncbridge/syncbridge)"
 #: Statuses vendors use to ask for less traffic (Cloudinary answers 420 as well as 429).
 RATE_LIMIT_STATUSES = frozenset({420, 429})
+#: Joined URLs kept per connection: paths repeat (a listing's path, its query apart), and
+#: joining one costs as much as building the retry loop did.
+URL_CACHE_SIZE = 256
 
 
 def create_http_client(
@@ -96,6 +100,7 @@ class VendorHttp:
         self.auth = auth
         #: Backoff sleeps go through the limiter's sleep unless told otherwise (fake clocks).
         self.sleep: Sleep = sleep or limiter.sleep
+        self._joined: dict[str, httpx.URL] = {}
 
     def url(self, path_or_url: str) -> httpx.URL:
         """The absolute URL of a path under the base URL, or a same-origin absolute URL."""
@@ -110,7 +115,12 @@ class VendorHttp:
                     f"{self.connector_key}: refusing to call another origin than the base URL"
                 )
             return url
-        return self.base_url.join(path_or_url.lstrip("/"))
+        joined = self._joined.get(path_or_url)
+        if joined is None:
+            if len(self._joined) >= URL_CACHE_SIZE:
+                self._joined.clear()
+            joined = self._joined[path_or_url] = self.base_url.join(path_or_url.lstrip("/"))
+        return joined
 
     async def request(
         self,
@@ -139,14 +149,25 @@ class VendorHttp:
             json=json,
             headers={**self.headers, **(headers or {})},
         )
+        allowed = frozenset(allow_status)
+        # The first attempt runs outside tenacity: nearly every call succeeds at once, and
+        # building the retry loop per call cost as much as the call's own work.
+        try:
+            return await self._attempt(request, allowed)
+        except TransientConnectorError:
+            if self.retry.attempts <= 1:
+                raise
+        wait = wait_random_exponential(multiplier=self.retry.base_s, max=self.retry.max_s)
+        await self.sleep(wait(_after_attempts(1)))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, self.retry.attempts)),
-            wait=wait_random_exponential(multiplier=self.retry.base_s, max=self.retry.max_s),
+            stop=stop_after_attempt(self.retry.attempts - 1),
+            # Attempt k of this loop is attempt k + 1 of the call: its backoff grows on.
+            wait=lambda state: wait(_after_attempts(state.attempt_number + 1)),
             retry=retry_if_exception_type(TransientConnectorError),
             sleep=self.sleep,
             reraise=True,
         )
-        response: httpx.Response = await retrying(self._attempt, request, frozenset(allow_status))
+        response: httpx.Response = await retrying(self._attempt, request, allowed)
         return response
 
     async def get_json(self, path_or_url: str, **kw: Any) -> Any:
@@ -205,6 +226,13 @@ class VendorHttp:
         if status in (401, 403):
             return AuthError(f"{where} refused the credentials (HTTP {status})")
         return PermanentConnectorError(f"{where} was refused (HTTP {status})")
+
+
+def _after_attempts(count: int) -> RetryCallState:
+    """A retry state that has made ``count`` attempts, for computing the next backoff."""
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = count
+    return state
 
 
 __all__ = [
