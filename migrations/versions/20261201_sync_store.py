@@ -41,14 +41,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assets")),
         sa.UniqueConstraint(
-            "connection_id", "external_id", name=op.f("uq_assets_connection_id_external_id")
+            "external_id", "connection_id", name=op.f("uq_assets_external_id_connection_id")
         ),
     )
-    with op.batch_alter_table("assets", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_assets_connection_stream", ["connection_id", "stream"], unique=False
-        )
-
     op.create_table(
         "records",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -71,10 +66,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
         sa.UniqueConstraint(
+            "external_id",
             "connection_id",
             "stream",
-            "external_id",
-            name=op.f("uq_records_connection_id_stream_external_id"),
+            name=op.f("uq_records_external_id_connection_id_stream"),
         ),
     )
     op.create_table(
@@ -211,7 +206,4 @@ def downgrade() -> None:
 
     op.drop_table("runs")
     op.drop_table("records")
-    with op.batch_alter_table("assets", schema=None) as batch_op:
-        batch_op.drop_index("ix_assets_connection_stream")
-
     op.drop_table("assets")

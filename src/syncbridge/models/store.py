@@ -62,17 +62,19 @@ class Asset(IdMixin, _Item, Base):
     """One DAM item of a connection."""
 
     __tablename__ = "assets"
-    __table_args__ = (
-        UniqueConstraint("connection_id", "external_id"),
-        Index("ix_assets_connection_stream", "connection_id", "stream"),
-    )
+    # The external id leads the only index: a page's lookup by ids is then an index search
+    # whatever the table's statistics say. (Led by the connection, or beside an index on
+    # (connection, stream), PostgreSQL planned a young table's lookups as a walk over the
+    # whole stream: a sync went quadratic until the next ANALYZE.)
+    __table_args__ = (UniqueConstraint("external_id", "connection_id"),)
 
 
 class StoredRecord(IdMixin, _Item, Base):
     """One CRM or analytics item of a connection's stream."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("connection_id", "stream", "external_id"),)
+    #: See ``Asset``: the external id leads the only index.
+    __table_args__ = (UniqueConstraint("external_id", "connection_id", "stream"),)
 
 
 class StreamState(IdMixin, Base):

@@ -137,6 +137,7 @@ async def _commit_page(
     final: bool,
 ) -> RunStream:
     now = utcnow()
+    await repository.relax_durability(session)
     rs = await _run_stream(session, target)
     counts = await pages.write(session, target, page, now, keep=MAX_REJECTIONS_KEPT - rs.rejected)
     if not await repository.save_cursor(
