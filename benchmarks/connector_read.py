@@ -38,6 +38,7 @@ from syncbridge_salesforce.simulator import SalesforceSimulator
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import Connector
+from syncbridge.logs import configure_logging
 from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 
@@ -224,6 +225,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(CASES))
     args = parser.parse_args()
+    # Production logs (JSON lines on stderr), not the development console renderer.
+    configure_logging(level="INFO", json=True)
     header = f"{'connector':<11}{'records':>9}{'conn rec/s':>12}{'raw rec/s':>11}{'ratio':>7}"
     print(f"{header}{'requests conn/raw':>20}")  # noqa: T201
     for key in args.only.split(","):
