@@ -181,9 +181,3 @@ async def test_on_postgresql_the_api_process_runs_a_worker_only_when_told(
     told = create_app(settings.model_copy(update={"run_worker_in_process": True}))
     async with told.router.lifespan_context(told):
         assert isinstance(told.state.worker, Worker)
-
-
-async def test_an_api_process_without_job_handlers_runs_no_worker(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"run_worker_in_process": True}))
-    async with app.router.lifespan_context(app):
-        assert app.state.worker is None
