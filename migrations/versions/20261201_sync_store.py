@@ -2,7 +2,7 @@
 their per-stream counts and rejected items
 
 Revision ID: 4b02d8f3e6a1
-Revises: 6b1f0c2a9e41 (the lead rechains onto the job queue's 3a91c7e2d5f0)
+Revises: 6b1f0c2a9e41 (the job queue's 3a91c7e2d5f0 follows it)
 Create Date: 2026-12-01 09:56:28
 """
 
