@@ -37,7 +37,6 @@ path are screened by one combined RE2 pattern before they are tested one by one.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
