@@ -138,3 +138,14 @@ def test_the_installed_pyyaml_has_no_merge_key_blowup() -> None:
 
     parts = tuple(int(p) for p in version("pyyaml").split(".")[:3])
     assert parts >= (6, 0, 4)
+
+
+def test_http_libraries_do_not_log_every_request_url() -> None:
+    # httpx logs each request's URL, query included (cursors, signatures), at INFO.
+    import logging
+
+    from syncbridge.logs import configure_logging
+
+    configure_logging(level="INFO", json=True)
+    for name in ("httpx", "httpcore", "alembic"):
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name

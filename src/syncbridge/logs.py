@@ -49,8 +49,12 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
-    # Alembic narrates every plugin it loads at INFO; only its warnings matter to operators.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+    # Alembic narrates every plugin it loads, and httpx every request (URL and query
+    # included, where vendors put cursors and signatures), at INFO: only their warnings
+    # matter to operators; vendor calls are counted in the metrics and logged by connectors.
+    quiet = max(logging.WARNING, logging.getLevelName(level.upper()))
+    for name in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 def get_logger(name: str) -> Any:
