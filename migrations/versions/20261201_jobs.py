@@ -2,8 +2,7 @@
 dedupe key unique among live jobs, last error)
 
 Revision ID: 3a91c7e2d5f0
-Revises: 4b02d8f3e6a1 (chained after the sync store so the tree keeps one head while both
-    are in progress; the brief had 6b1f0c2a9e41 and the lead rechains at the end)
+Revises: 4b02d8f3e6a1 (the sync store; the two are independent tables)
 Create Date: 2026-12-01 10:00:00
 """
 
