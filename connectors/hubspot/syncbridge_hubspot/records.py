@@ -32,16 +32,20 @@ def results_of(body: Any, where: str) -> list[dict[str, Any]]:
     ``where`` names the stream and page for the error raised on anything else.
     """
     results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list) or not all(_is_object(r) for r in results):
+    if not isinstance(results, list) or not all(map(_is_object, results)):
         raise PermanentConnectorError(f"hubspot: {where}: the answer is not a page of records")
     return results
+
+
+#: Stands in for a record without ``properties`` (only read, never changed).
+_NO_PROPERTIES: dict[str, Any] = {}
 
 
 def _is_object(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and isinstance(value.get("id"), str)
-        and isinstance(value.get("properties", {}), dict)
+        and isinstance(value.get("properties", _NO_PROPERTIES), dict)
     )
 
 
@@ -58,7 +62,10 @@ def parse_instant(value: Any) -> datetime | None:
         at = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    zone = at.tzinfo
+    if zone is UTC:
+        return at
+    return at.replace(tzinfo=UTC) if zone is None else at.astimezone(UTC)
 
 
 def epoch_ms(at: datetime) -> int:
