@@ -14,8 +14,8 @@ import statistics
 import time
 
 import httpx
-from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_bynder.sim_sns import SigningIdentity
+from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.sandbox.world import World
 
