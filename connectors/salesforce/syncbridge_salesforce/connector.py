@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from itertools import chain, islice
+from operator import itemgetter, le
 from typing import Any
 
 import httpx
@@ -41,7 +43,7 @@ from syncbridge.connector.types import (
 from syncbridge.logs import get_logger
 from syncbridge_salesforce.api import QueryLocatorExpired, SalesforceApi
 from syncbridge_salesforce.cursor import ModstampCursor, parse_stamp
-from syncbridge_salesforce.ids import is_id, looks_like_id
+from syncbridge_salesforce.ids import ID_PATTERN, is_id
 from syncbridge_salesforce.outbound import (
     ACK_ENVELOPE,
     check_content_type,
@@ -60,6 +62,7 @@ STREAMS = tuple(
 )
 #: sObject Collections retrieve takes at most 2,000 ids per call.
 FETCH_BATCH = 2000
+_KEY = itemgetter("SystemModstamp", "Id")
 
 
 class SalesforceConnector:
@@ -183,21 +186,22 @@ class SalesforceConnector:
     def _admit(
         self, stream: str, shape: RecordShape, cursor: ModstampCursor, rows: Sequence[Any]
     ) -> list[Record]:
-        out: list[Record] = []
-        last: tuple[datetime, str] | None = None
-        for raw in rows:
-            if not isinstance(raw, dict):
-                raise ValueError("a record is not an object")
-            data = shape.data(raw)
-            record_id, stamp = data["Id"], data["SystemModstamp"]
-            if not looks_like_id(record_id) or not isinstance(stamp, datetime):
-                raise ValueError("a record has no Id or SystemModstamp")
-            if last is not None and (stamp, record_id) < last:
-                raise ValueError("records are not in SystemModstamp, Id order")
-            last = (stamp, record_id)
-            if cursor.admit(stamp, record_id):
-                out.append(_record(stream, data))
-        return out
+        data = shape.page(rows)
+        keys = list(map(_KEY, data))
+        # The shape checked the types: ids are text and stamps datetimes, or None.
+        if None in chain.from_iterable(keys) or not all(
+            map(ID_PATTERN.fullmatch, map(itemgetter(1), keys))
+        ):
+            raise ValueError("a record has no Id or SystemModstamp")
+        if not all(map(le, keys, islice(keys, 1, None))):
+            raise ValueError("records are not in SystemModstamp, Id order")
+        return [
+            Record(stream, record_id, item, stamp, item["IsDeleted"] is True)
+            for item, (stamp, record_id), new in zip(
+                data, keys, cursor.admit_sorted(keys), strict=True
+            )
+            if new
+        ]
 
     async def shape(self, stream: str) -> RecordShape:
         """The stream's fields and types (its describe, read once per instance)."""
@@ -231,19 +235,14 @@ class SalesforceConnector:
         )
         if not isinstance(body, list) or len(body) != len(ids):
             raise PermanentConnectorError(f"salesforce: {stream} retrieve answer is malformed")
-        out = []
-        for raw in body:
-            if raw is None:  # not found, deleted, or not visible to the user
-                continue
-            try:
-                if not isinstance(raw, dict):
-                    raise ValueError("a record is not an object")
-                out.append(_record(stream, shape.data(raw)))
-            except ValueError as exc:
-                raise PermanentConnectorError(
-                    f"salesforce: {stream} retrieve answer is malformed ({exc})"
-                ) from None
-        return out
+        # None: not found, deleted, or not visible to the user.
+        try:
+            data = shape.page([raw for raw in body if raw is not None])
+        except ValueError as exc:
+            raise PermanentConnectorError(
+                f"salesforce: {stream} retrieve answer is malformed ({exc})"
+            ) from None
+        return [_record(stream, item) for item in data]
 
     async def write(self, changes: Sequence[TagChange]) -> list[WriteOutcome]:
         """Salesforce is read-only for syncbridge: nothing is written back."""
@@ -298,13 +297,7 @@ class SalesforceConnector:
 
 
 def _record(stream: str, data: dict[str, Any]) -> Record:
-    return Record(
-        stream,
-        data["Id"],
-        data,
-        updated_at=data["SystemModstamp"],
-        deleted=data["IsDeleted"] is True,
-    )
+    return Record(stream, data["Id"], data, data["SystemModstamp"], data["IsDeleted"] is True)
 
 
 def _is_next_url(value: object) -> bool:

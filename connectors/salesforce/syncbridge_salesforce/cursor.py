@@ -23,8 +23,11 @@ dropped here, compared as datetimes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
+from operator import ne
 
 from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge_salesforce.ids import looks_like_id
@@ -125,6 +128,40 @@ class ModstampCursor:
         self.boundary = stamp
         self.seen, self._seen_set, self.after = [record_id], {record_id}, None
         return True
+
+    def admit_sorted(self, keys: Sequence[tuple[datetime, str]]) -> list[bool]:
+        """``admit`` of each row of a page in turn: whether each was not read before.
+
+        The rows must come in ``(SystemModstamp, Id)`` order. Those up to the boundary are
+        checked one by one against the ids read there; past it every row is new unless it
+        repeats the one before it, and the cursor ends at the last timestamp with the ids read
+        at it (taken as ``admit`` would have, ``after`` included).
+        """
+        boundary = self.boundary
+        flags: list[bool] = []
+        if boundary is not None:
+            for stamp, record_id in keys:
+                if stamp > boundary:
+                    break
+                flags.append(self.admit(stamp, record_id))
+        rest = keys[len(flags) :]
+        if not rest:
+            return flags
+        flags.append(True)
+        flags += map(ne, islice(rest, 1, None), rest)
+        last = rest[-1][0]
+        start = len(rest) - 1
+        while start > 0 and rest[start - 1][0] == last:
+            start -= 1
+        ids = list(dict.fromkeys(record_id for _, record_id in rest[start:]))
+        # One by one, the ids at one timestamp fill ``seen`` up to MAX_SEEN + 1, which then
+        # empties into ``after``: the last id that overflowed it.
+        full = len(ids) // (MAX_SEEN + 1) * (MAX_SEEN + 1)
+        self.boundary = last
+        self.after = ids[full - 1] if full else None
+        self.seen = ids[full:]
+        self._seen_set = set(self.seen)
+        return flags
 
     def _remember(self, record_id: str) -> None:
         self.seen.append(record_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from syncbridge.connector.types import Ref
 from syncbridge.sandbox.faults import FaultKnobs
 
 from .support import (
+    BATCH_CAP,
     client_for,
     connector_for,
     jwt_key,
@@ -166,6 +167,14 @@ async def test_fetch_answers_known_ids_in_one_call_per_stream(
     assert sim.requests - before <= 2 + 2 + 1  # describes, retrieves, the token
 
 
+async def test_fetch_types_records_as_the_read_does(connector: SalesforceConnector) -> None:
+    read = {r.external_id: r for p in await read_all(connector, "Opportunity") for r in p.records}
+    some = sorted(read)[:5]
+    fetched = await connector.fetch([Ref("Opportunity", i) for i in some])
+    assert sorted(fetched, key=lambda r: r.external_id) == [read[i] for i in some]
+    assert all(isinstance(r.data["CloseDate"], date) for r in fetched)
+
+
 async def test_a_field_the_org_lacks_is_named_before_any_query(
     sim: SalesforceSimulator, client: httpx.AsyncClient
 ) -> None:
@@ -197,6 +206,25 @@ async def test_a_garbage_page_is_permanent_and_names_stream_and_page(
             await read_all(connector, "Opportunity")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda rows: rows[1].update(Email=42), r"Contact page 2: .*Email: not text: 42"),
+        (lambda rows: rows[1].update(SystemModstamp=None), r"Contact page 2: .*no Id or Sys"),
+        (lambda rows: rows[0].update(Id="003' OR Id != '"), r"Contact page 2: .*no Id"),
+        (lambda rows: rows.reverse(), r"Contact page 2: .*not in SystemModstamp, Id order"),
+        (lambda rows: rows[0].pop("LastName"), r"Contact page 2: .*LastName is missing"),
+    ],
+)
+async def test_a_page_with_a_bad_record_is_permanent_and_named(
+    sim: SalesforceSimulator, change: Callable[[list[dict[str, Any]]], object], message: str
+) -> None:
+    async with client_for(RewriteSecondPage(sim, change)) as client:
+        connector = connector_for(sim, client)
+        with pytest.raises(PermanentConnectorError, match=message):
+            await read_all(connector, "Contact")
+
+
 async def test_an_unknown_stream_is_refused(connector: SalesforceConnector) -> None:
     with pytest.raises(PermanentConnectorError):
         await read_all(connector, "Lead")
@@ -225,6 +253,38 @@ class TruncateNextPage:
             await send(message)
 
         await self.app(scope, receive, cut)
+
+
+class RewriteSecondPage:
+    """Vendor-edge fault: the records of the second page of a query are rewritten."""
+
+    def __init__(
+        self, app: SalesforceSimulator, change: Callable[[list[dict[str, Any]]], object]
+    ) -> None:
+        self.app = app
+        self.change = change
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if not path.endswith("-" + str(BATCH_CAP)):
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+
+        async def rewrite(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            body = json.loads(message["body"])
+            self.change(body["records"])
+            content = json.dumps(body).encode()
+            headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+            headers.append((b"content-length", str(len(content)).encode()))
+            await send({**start, "headers": headers})
+            await send({**message, "body": content, "more_body": False})
+
+        await self.app(scope, receive, rewrite)
 
 
 # ----- tokens ----------------------------------------------------------------------------
