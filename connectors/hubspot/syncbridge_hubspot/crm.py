@@ -240,23 +240,27 @@ class CrmReader:
         *,
         embedded: bool,
     ) -> list[Record]:
+        """Records of decoded ``objects``, which are used up: their properties are typed in
+        place and become the records' data."""
         links: dict[str, dict[str, list[str]]] = {}
         if stream == "deals" and self.settings.deal_associations:
             links = await self._deal_links(objects, embedded=embedded)
         prop = MODIFIED_PROPERTY[stream]
-        parse, deals = parsers.parse, stream == "deals"
+        type_in_place, deals = parsers.type_in_place, stream == "deals"
         out: list[Record] = []
         for obj in objects:
+            # The answer was decoded for this call alone: its properties become the data.
             properties = obj.get("properties") or {}
-            data = parse(properties)
+            modified: Any = properties.get(prop)
+            data = type_in_place(properties)
             if deals:
                 data["associations"] = self._deal_associations(obj["id"], data, links)
             # The modification time, typed as a datetime by its definition, is the instant
             # ``parse_instant`` would read from the same text, unless the text is epoch
             # milliseconds (which ``parse_instant`` does not take): then read it again.
             updated = data.get(prop)
-            if updated.__class__ is not datetime or properties[prop].strip().isdigit():
-                updated = parse_instant(properties.get(prop)) or parse_instant(obj.get("updatedAt"))
+            if updated.__class__ is not datetime or modified.strip().isdigit():
+                updated = parse_instant(modified) or parse_instant(obj.get("updatedAt"))
             out.append(Record(stream, obj["id"], data, updated))
         return out
 

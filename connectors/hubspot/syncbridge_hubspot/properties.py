@@ -126,32 +126,37 @@ class PropertyParsers:
         return cls(parsers)
 
     def parse(self, properties: Mapping[str, Any]) -> dict[str, Any]:
-        """Typed values of ``properties``; null stays None, unknown names stay strings.
+        """Typed values of ``properties``, in a new dict; null stays None, unknown names stay
+        strings."""
+        return self.type_in_place(dict(properties))
 
-        The values are copied in one go and only the typed ones (the names both in the record
-        and in the parsers, a set intersection in C) are visited: text properties, most of a
-        record, cost nothing per value. HubSpot's usual forms, plain digits for a number and a
-        ``Z`` instant for a datetime, are read without calling their parser, to the same
-        value it returns (anything else, or a failure, goes through the parser).
+    def type_in_place(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Type the values of ``values`` where they are and return it: for a dict the caller
+        owns, such as the ``properties`` of a decoded answer, which is then not copied.
+
+        Only the typed names (both in the record and in the parsers, a set intersection in C)
+        are visited: text properties, most of a record, cost nothing per value. HubSpot's
+        usual forms, plain digits for a number and a ``Z`` instant for a datetime, are read
+        without calling their parser, to the same value it returns (anything else, or a
+        failure, goes through the parser).
         """
-        out = dict(properties)
         parsers = self._parsers
-        for name in properties.keys() & self._typed:
-            value = out[name]
+        for name in values.keys() & self._typed:
+            value = values[name]
             if not isinstance(value, str):
                 continue
             parser = parsers[name]
             if parser is parse_number and value.isdigit() and value.isascii():
-                out[name] = int(value)
+                values[name] = int(value)
             elif parser is parse_datetime and value.endswith("Z"):
                 try:
                     # Aware UTC already; leading blanks fail here and are read by the parser.
-                    out[name] = _from_iso(value)
+                    values[name] = _from_iso(value)
                 except ValueError:
-                    out[name] = parser(value)
+                    values[name] = parser(value)
             else:
-                out[name] = parser(value)
-        return out
+                values[name] = parser(value)
+        return values
 
 
 __all__ = [

@@ -115,6 +115,8 @@ def test_nulls_other_names_and_the_input_stay_as_they_are() -> None:
     assert typed == {"n": None, "d": AT, "email": "a@example.com", "x": "7"}
     assert list(typed) == list(given_props)
     assert given_props["d"] == "2024-01-02T03:04:05.678Z"
+    assert PARSERS.type_in_place(given_props) is given_props
+    assert given_props == typed
 
 
 # ----- a record's modification time -----------------------------------------------------------
