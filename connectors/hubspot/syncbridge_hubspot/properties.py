@@ -3,7 +3,7 @@
 The types come from the properties API (``GET /crm/v3/properties/{objectType}``): ``number``,
 ``datetime``, ``date``, ``bool``, ``enumeration`` (``fieldType: checkbox`` holds several
 values joined by ``;``) and text types. A parser is chosen once per property, so a page
-costs one call per typed value (text values are copied as they are). A value that does not
+costs one call per typed value (text values are left as they are). A value that does not
 parse as its type is kept as the string HubSpot sent: the record still arrives, as the
 vendor holds it.
 """
@@ -106,7 +106,7 @@ class PropertyParsers:
 
     def __init__(self, parsers: Mapping[str, Parser]) -> None:
         self._parsers = dict(parsers)
-        #: The names that have a parser: a record's other values are copied as they are.
+        #: The names that have a parser: a record's other values are left as they are.
         self._typed = frozenset(self._parsers)
 
     @classmethod
