@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from syncbridge.connector.errors import TransientConnectorError
 from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_hubspot.connector import HubSpotConnector, factory
@@ -16,7 +15,6 @@ spec = ConnectorSpec(
     settings_model=HubSpotSettings,
     capabilities=frozenset({Capability.read, Capability.incremental, Capability.webhooks}),
     factory=factory,
-    transient_errors=(TransientConnectorError, DailyLimitReached),
     description=(
         "HubSpot CRM (private app token): contacts, companies, deals with their contacts and "
         "campaign, and marketing campaigns with assets and UTM values; incremental reads "

@@ -4,19 +4,21 @@ Every response's ``X-HubSpot-RateLimit-*`` headers adapt the burst limiter (the 
 ``hubspot`` header style). A 429 body names the policy that was hit (``policyName``): the
 rolling ten-second window holds every call for a whole window, the secondly search limit for
 a second. The daily limit holds every call for ``daily_pause_s`` and fails the call at once
-with ``DailyLimitReached``: retrying inside the call cannot help before the day turns (at
-midnight in the account's time zone), so the job is rescheduled instead (the spec declares
-the error transient). Search calls wait for both their own limiter (4 requests/s by default)
-and the burst window, since they also count as calls.
+with ``DailyLimitReached``, the toolkit's ``RateLimited`` with that ``retry_after``: retrying
+inside the call cannot help before the day turns (at midnight in the account's time zone), so
+the job is retried after the pause instead. Search calls wait for both their own limiter
+(4 requests/s by default) and the burst window, since they also count as calls.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
-from syncbridge.connector.errors import PermanentConnectorError
+from syncbridge.connector.errors import PermanentConnectorError, RateLimited
+from syncbridge.connector.http import VendorHttp
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
 from syncbridge.logs import get_logger
 
@@ -26,19 +28,33 @@ log = get_logger(__name__)
 MAX_429_BODY = 8192
 
 
-class DailyLimitReached(PermanentConnectorError):
-    """The account's daily API budget is spent: not retried in the call, the job waits.
+class DailyLimitReached(RateLimited):
+    """The account's daily API budget is spent: the job retries after ``retry_after`` s.
 
-    Permanent for the HTTP layer (no in-call retries), transient for the job
-    (``spec.transient_errors``): it runs again after ``retry_after`` seconds.
+    Never retried inside the call: the limiter raises it wrapped in ``_NotRetriedInCall``,
+    which ``VendorHttp`` does not retry, and ``HubSpotHttp`` unwraps it.
     """
 
-    status = 429
     title = "Vendor daily limit reached"
 
-    def __init__(self, detail: str, *, retry_after: float) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+
+class _NotRetriedInCall(PermanentConnectorError):
+    """Carries ``error`` past ``VendorHttp``'s retries (it retries no permanent error)."""
+
+    def __init__(self, error: RateLimited) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class HubSpotHttp(VendorHttp):
+    """``VendorHttp`` whose calls fail at once with ``DailyLimitReached`` once the day's budget
+    is spent (the limiter raised it during the call)."""
+
+    async def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        try:
+            return await super().request(*args, **kwargs)
+        except _NotRetriedInCall as wrapped:
+            raise wrapped.error from None
 
 
 def policy_name(response: httpx.Response) -> str | None:
@@ -70,10 +86,12 @@ class HubSpotRateLimiter(AdaptiveRateLimiter):
         if name == "DAILY":
             log.info("hubspot.daily_limit_reached", pause_s=self.daily_pause_s)
             self.pause_for(self.daily_pause_s)
-            raise DailyLimitReached(
-                "hubspot: the account's daily API limit is reached (it resets at midnight in "
-                "the account's time zone)",
-                retry_after=self.daily_pause_s,
+            raise _NotRetriedInCall(
+                DailyLimitReached(
+                    "hubspot: the account's daily API limit is reached (it resets at midnight "
+                    "in the account's time zone)",
+                    retry_after=self.daily_pause_s,
+                )
             )
         if name == "SECONDLY":
             self.pause_for(1.0)
@@ -114,6 +132,7 @@ class SearchRateLimiter(HubSpotRateLimiter):
 __all__ = [
     "MAX_429_BODY",
     "DailyLimitReached",
+    "HubSpotHttp",
     "HubSpotRateLimiter",
     "SearchRateLimiter",
     "policy_name",

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from syncbridge_hubspot import spec
 from syncbridge_hubspot.connector import HubSpotConnector
 from syncbridge_hubspot.cursor import IncrementalCursor
 from syncbridge_hubspot.limits import DailyLimitReached
@@ -22,6 +21,7 @@ from syncbridge.connector.http import create_http_client
 from syncbridge.connector.ratelimit import override_time
 from syncbridge.connector.testing import FakeClock, ids_of, read_all
 from syncbridge.connector.types import Record, Ref
+from syncbridge.jobs.retry import RetryPolicy, decide
 from syncbridge.sandbox.faults import FaultKnobs
 
 from .support import FAST_RETRY, make_simulator, settings_for
@@ -276,7 +276,9 @@ async def test_a_daily_limit_429_fails_the_call_at_once_and_holds_the_next(
         await read_all(r.connector, "companies")
     assert caught.value.retry_after == 900
     assert len(r.calls) == 3, "no retries inside the call"
-    assert DailyLimitReached in spec.transient_errors, "the job is rescheduled"
+    decision = decide(caught.value, attempt=1, max_attempts=5, policy=RetryPolicy())
+    assert decision.retry, "the job is retried"
+    assert decision.delay_s >= 900, "after the pause"
     with pytest.raises(DailyLimitReached):
         await r.connector.fetch([Ref("companies", sorted(r.sim.ids("companies"))[0])])
     assert r.calls[-1][0] >= 900, "the next call waited for the pause"
