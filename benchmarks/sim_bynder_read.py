@@ -9,17 +9,14 @@ the median of ``--runs`` full reads. Target: at least 10,000 records/s at 100,00
 from __future__ import annotations
 
 import argparse
-import asyncio
-import statistics
 import time
 
 import httpx
+from _runs import report_runs
 from syncbridge_bynder.sim_sns import SigningIdentity
 from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.sandbox.world import World
-
-TARGET = 10_000
 
 
 async def read_all(sim: BynderSimulator, page_size: int) -> int:
@@ -30,7 +27,11 @@ async def read_all(sim: BynderSimulator, page_size: int) -> int:
     async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as client:
         page = 1
         while True:
-            params = {"orderBy": "dateModified asc", "limit": page_size, "page": page}
+            params: dict[str, str | int] = {
+                "orderBy": "dateModified asc",
+                "limit": page_size,
+                "page": page,
+            }
             response = await client.get("/api/v4/media/", params=params, headers=headers)
             response.raise_for_status()
             items = response.json()
@@ -52,18 +53,7 @@ def main() -> None:
     )
     built = time.perf_counter() - started
     print(f"portal of {args.assets:,} media built in {built:.1f} s")  # noqa: T201
-    rates = []
-    for run in range(1, args.runs + 1):
-        started = time.perf_counter()
-        read = asyncio.run(read_all(sim, args.page))
-        elapsed = time.perf_counter() - started
-        assert read == args.assets, f"read {read} of {args.assets}"
-        rates.append(read / elapsed)
-        rate = read / elapsed
-        print(f"run {run}: {read:,} records in {elapsed:.2f} s = {rate:,.0f} records/s")  # noqa: T201
-    median = statistics.median(rates)
-    verdict = "ok" if median >= TARGET else "MISSED"
-    print(f"median {median:,.0f} records/s (target >= {TARGET:,}: {verdict})")  # noqa: T201
+    report_runs(lambda: read_all(sim, args.page), args.assets, args.runs)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,14 @@ nothing between reads). Target: at least 10,000 records/s at 100,000 assets.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import statistics
 import time
 
 import httpx
+from _runs import report_runs
 from syncbridge_cloudinary.simulator import CloudinarySimulator, simulator
 
 from syncbridge.sandbox.world import World
 
-TARGET = 10_000
 INCLUDE = {"tags": "true", "context": "true", "metadata": "true", "direction": "asc"}
 
 
@@ -61,18 +59,7 @@ def main() -> None:
     sim = simulator(World(seed=42, assets_count=args.assets), admin_rate_limit=10**9)
     built = time.perf_counter() - started
     print(f"environment of {args.assets:,} resources built in {built:.1f} s")  # noqa: T201
-    rates = []
-    for run in range(1, args.runs + 1):
-        started = time.perf_counter()
-        read = asyncio.run(read_all(sim, args.page))
-        elapsed = time.perf_counter() - started
-        assert read == args.assets, f"read {read} of {args.assets}"
-        rates.append(read / elapsed)
-        rate = read / elapsed
-        print(f"run {run}: {read:,} records in {elapsed:.2f} s = {rate:,.0f} records/s")  # noqa: T201
-    median = statistics.median(rates)
-    verdict = "ok" if median >= TARGET else "MISSED"
-    print(f"median {median:,.0f} records/s (target >= {TARGET:,}: {verdict})")  # noqa: T201
+    report_runs(lambda: read_all(sim, args.page), args.assets, args.runs)
 
 
 if __name__ == "__main__":
