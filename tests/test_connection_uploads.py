@@ -7,6 +7,7 @@ upload cap is the upload's own (not the API's 1 MB), and the upload is audited.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.app import create_app
+from syncbridge.connections import repository
 from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.settings import Settings
 
@@ -171,3 +174,17 @@ async def test_uploads_have_their_own_cap_beyond_the_api_body_cap(
         headers={**admin, "content-type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_stored_settings_the_connector_no_longer_accepts_give_409(
+    client: httpx.AsyncClient, admin: dict[str, str], exports: Path, session: AsyncSession
+) -> None:
+    cid = await _connection(client, admin, exports)
+    row = await repository.get(session, uuid.UUID(cid))
+    row.settings = {**row.settings, "legacy_option": "secret-ish-value-31"}
+    await session.commit()
+    response = await _upload(client, admin, cid, "deals.csv", GOOD)
+    assert response.status_code == 409, response.text
+    assert "legacy_option" in response.json()["detail"]
+    assert "secret-ish-value-31" not in response.text
+    assert names(exports) == []

@@ -6,13 +6,17 @@ import asyncio
 import uuid
 
 import httpx
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.audit.service import record
 from syncbridge.connections import repository
 from syncbridge.connections.schemas import CheckStatus, ConnectionCheckOut
-from syncbridge.connections.service import ENTITY, ConnectionContext, connector_settings
+from syncbridge.connections.service import (
+    ENTITY,
+    ConnectionContext,
+    SettingsNoLongerFit,
+    connector_settings,
+)
 from syncbridge.connections.ssrf import SSRFRefused
 from syncbridge.connector.errors import AuthError, ConnectorError, TransientConnectorError
 from syncbridge.connector.spec import Connector
@@ -88,13 +92,8 @@ async def check_connection(
     """
     try:
         settings = connector_settings(ctx, connection)
-    except ValidationError as exc:
-        # The connector changed since the connection was saved; never echo the inputs.
-        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
-        return ConnectionCheckOut(
-            status=CheckStatus.error,
-            detail=f"the stored settings no longer fit the connector ({fields}); update them",
-        )
+    except SettingsNoLongerFit as exc:
+        return ConnectionCheckOut(status=CheckStatus.error, detail=exc.detail)
     spec = ctx.registry.get(connection.connector_key)
     instance = spec.factory(settings, client)
     try:

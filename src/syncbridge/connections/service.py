@@ -132,15 +132,27 @@ def read_secrets(ctx: ConnectionContext, connection: Connection) -> dict[str, An
     return ctx.box.decrypt(connection.secrets, connection=connection.name)
 
 
+class SettingsNoLongerFit(Conflict):
+    """A connection's stored settings fail its connector's current settings model (the
+    connector changed since they were saved, or the host's policy narrowed)."""
+
+
 def connector_settings(ctx: ConnectionContext, connection: Connection) -> ConnectorSettings:
     """The validated settings model of ``connection``, secrets included: what a factory takes.
 
-    Raises ``ConnectorNotFound``/``ConnectorLoadError`` for a missing connector and
-    ``SecretsUnreadable`` when no key decrypts the secrets.
+    Raises ``ConnectorNotFound``/``ConnectorLoadError`` for a missing connector,
+    ``SecretsUnreadable`` when no key decrypts the secrets and ``SettingsNoLongerFit``
+    (naming the fields, never their values) when the stored settings fail validation.
     """
     spec = ctx.registry.get(connection.connector_key)
     raw = {**connection.settings, **read_secrets(ctx, connection)}
-    return spec.settings_model.validate_with(raw, ctx.policy)
+    try:
+        return spec.settings_model.validate_with(raw, ctx.policy)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
+        raise SettingsNoLongerFit(
+            f"The stored settings no longer fit the connector ({fields}); update them."
+        ) from None
 
 
 def view(ctx: ConnectionContext, connection: Connection) -> ConnectionOut:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.audit.service import record
@@ -50,14 +49,7 @@ async def receive_upload(
     spec = ctx.registry.get(connection.connector_key)
     if Capability.uploads not in spec.capabilities:
         raise Conflict(f"The '{spec.key}' connector takes no uploads; it reads its vendor.")
-    try:
-        settings = connector_settings(ctx, connection)
-    except ValidationError as exc:
-        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
-        raise Conflict(
-            f"The stored settings no longer fit the connector ({fields}); update them first."
-        ) from None
-    instance = spec.factory(settings, client)
+    instance = spec.factory(connector_settings(ctx, connection), client)
     try:
         if not isinstance(instance, AcceptsUploads):
             raise Conflict(f"The '{spec.key}' connector declares uploads but cannot take them.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from syncbridge.connector.errors import ConnectorLoadError, ConnectorNotFound
 from syncbridge.connector.spec import ConnectorSpec
@@ -58,7 +58,7 @@ class EntryPointRegistry(Generic[SpecT]):
                 )
 
     @classmethod
-    def from_entry_points(cls, group: str | None = None) -> EntryPointRegistry[SpecT]:
+    def from_entry_points(cls, group: str | None = None) -> Self:
         """Every spec installed in this environment (nothing is imported)."""
         return cls(entry_points(group=group or cls.group))
 
@@ -142,11 +142,6 @@ class ConnectorRegistry(EntryPointRegistry[ConnectorSpec]):
     group = ENTRY_POINT_GROUP
     spec_type = ConnectorSpec
     noun = "connector"
-
-    @classmethod
-    def from_entry_points(cls, group: str | None = None) -> ConnectorRegistry:
-        """A registry of every connector installed in this environment (nothing is imported)."""
-        return cls(entry_points(group=group or cls.group))
 
 
 __all__ = ["ENTRY_POINT_GROUP", "ConnectorRegistry", "EntryPointRegistry"]

@@ -241,6 +241,13 @@ class ConnectorContract:
         got = {key: record.data.get(key, "<missing>") for key in expected}
         assert got == expected, f"{record.stream}/{record.external_id} differs from the simulator"
 
+    async def _watermark(self, connector: Connector, stream: str) -> str:
+        """The cursor a full read of ``stream`` ends on: where incremental reads start."""
+        pages = await read_all(connector, stream)
+        watermark = pages[-1].next_cursor
+        assert watermark is not None, f"{stream}: the last page carries a watermark"
+        return watermark
+
     async def _parse(self, connector: Connector, headers: Mapping[str, str], body: bytes) -> Any:
         return await connector.parse_webhook(headers, body, url=self.webhook_url, method="POST")
 
@@ -313,9 +320,7 @@ class ConnectorContract:
         self.require(Capability.incremental)
         connector = await self.connector()
         for spec in [s for s in connector.streams() if s.cursor_field]:
-            pages = await read_all(connector, spec.name)
-            watermark = pages[-1].next_cursor
-            assert watermark is not None, f"{spec.name}: the last page carries a watermark"
+            watermark = await self._watermark(connector, spec.name)
             again = await read_all(connector, spec.name, watermark)
             extra = set(ids_of(again)) - self.incremental_rereads(spec.name)
             assert extra == set(), f"{spec.name}: unchanged items read again: {sorted(extra)}"
@@ -327,9 +332,7 @@ class ConnectorContract:
         self.require(Capability.incremental)
         connector = await self.connector()
         for spec in [s for s in connector.streams() if s.cursor_field]:
-            pages = await read_all(connector, spec.name)
-            watermark = pages[-1].next_cursor
-            assert watermark is not None, f"{spec.name}: the last page carries a watermark"
+            watermark = await self._watermark(connector, spec.name)
             ids = sorted(self.expected_ids(spec.name))
             changed = ids[len(ids) // 3]
             await self.modify_item(spec.name, changed)

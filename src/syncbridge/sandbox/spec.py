@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -79,11 +78,6 @@ class SandboxRegistry(EntryPointRegistry[SandboxSpec]):
     group = SANDBOX_ENTRY_POINT_GROUP
     spec_type = SandboxSpec
     noun = "sandbox"
-
-    @classmethod
-    def from_entry_points(cls, group: str | None = None) -> SandboxRegistry:
-        """A registry of every sandbox installed in this environment (nothing is imported)."""
-        return cls(entry_points(group=group or cls.group))
 
 
 __all__ = [
