@@ -1,29 +1,22 @@
 """The official ``google-analytics-data`` client against the simulator: proof of the shapes.
 
-The simulator runs under uvicorn in a child process on plain HTTP (the REST transport takes an
-``http://`` endpoint, reference/vendor-apis.md section 10). The client signs in the way it
-does against Google: ``google.oauth2.service_account.Credentials`` from the sandbox key file,
-which the REST transport turns into self-signed JWTs; ``google-auth``'s own token exchange
-(``refresh``) is proven against the simulator's token endpoint too. The client asks for
-``$alt=json;enum-encoding=int``, so enums travel as numbers both ways.
+The simulator runs under uvicorn in a thread on plain HTTP (``tests/connectors/serving.py``;
+the REST transport takes an ``http://`` endpoint, reference/vendor-apis.md section 10). The
+client signs in the way it does against Google: ``google.oauth2.service_account.Credentials``
+from the sandbox key file, which the REST transport turns into self-signed JWTs;
+``google-auth``'s own token exchange (``refresh``) is proven against the simulator's token
+endpoint too. The client asks for ``$alt=json;enum-encoding=int``, so enums travel as numbers
+both ways.
 """
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import google.auth.transport.requests
-import httpx
 import pytest
 from google.analytics.data_v1beta import BetaAnalyticsDataClient
 from google.analytics.data_v1beta.types import (
@@ -51,6 +44,7 @@ from syncbridge_ga4.sim_schema import METRIC_TYPE_NUMBERS
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.testing import read_all
 
+from ..serving import serving
 from .support import (
     DIMENSIONS,
     METRICS,
@@ -62,18 +56,6 @@ from .support import (
 from .support import settings_for as _settings_for
 
 READONLY = ["https://www.googleapis.com/auth/analytics.readonly"]
-SERVE = """
-import json, sys, uvicorn
-from syncbridge.sandbox.world import World
-from syncbridge_ga4.sim_auth import SandboxServiceAccount
-from syncbridge_ga4.simulator import Ga4Simulator
-port, key_path, assets = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-with open(key_path) as key_file:
-    account = SandboxServiceAccount.from_key_file(json.load(key_file))
-app = Ga4Simulator(World(seed=42, assets_count=assets), account=account)
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-            timeout_graceful_shutdown=1)
-"""
 
 
 @dataclass
@@ -83,46 +65,12 @@ class Served:
     key_file: dict[str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_served(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the simulator process exited"
-        try:
-            httpx.get(f"{base}/v1beta/unknown", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the simulator did not start serving")
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    twin = make_simulator()
-    base = f"http://127.0.0.1:{_free_port()}"
-    key_file = twin.key_file(token_uri=f"{base}/token")
-    with tempfile.TemporaryDirectory() as folder:
-        key_path = Path(folder) / "key.json"
-        key_path.write_text(json.dumps(key_file))
-        port = base.rsplit(":", 1)[1]
-        args = [sys.executable, "-c", SERVE, port, str(key_path), str(len(twin.world.assets()))]
-        process = subprocess.Popen(args)
-        try:
-            _wait_until_served(base, process)
-            yield Served(base, f"properties/{twin.property_id}", key_file)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    sim = make_simulator()
+    with serving(sim) as base:
+        key_file = sim.key_file(token_uri=f"{base}/token")
+        yield Served(base, f"properties/{sim.property_id}", key_file)
 
 
 def sa_credentials(info: dict[str, str], scopes: list[str]) -> service_account.Credentials:
