@@ -1,37 +1,28 @@
 """The official ``bynder-sdk`` against the simulator served over TLS: proof of the shapes.
 
 The SDK always builds ``https://{domain}/api/...`` URLs, so the simulator runs under uvicorn
-with a certificate from a throwaway ``trustme`` CA, and ``requests`` trusts that CA through
-``REQUESTS_CA_BUNDLE``.
+with a certificate from a throwaway ``trustme`` CA (``serving_in_child``), and ``requests``
+trusts that CA through ``REQUESTS_CA_BUNDLE``.
 """
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
-import trustme
 from bynder_sdk import BynderClient
 from syncbridge_bynder.simulator import BynderSimulator
 
+from ..serving import serving_in_child
 from .support import make_simulator
 
-#: Runs the simulator under uvicorn with TLS in a child process: an in-thread server leaves
-#: half-closed TLS transports behind when its loop stops, which pytest reports as errors.
-SERVE = """
-import sys, uvicorn
+BUILD = """
 from syncbridge.sandbox.world import World
 from syncbridge_bynder.simulator import BynderSimulator
-port, keyfile, assets = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-app = BynderSimulator(World(seed=42, assets_count=assets), write_delay_s=0.2)
-uvicorn.run(app, host="127.0.0.1", port=port, ssl_keyfile=keyfile, ssl_certfile=keyfile,
-            log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+app = BynderSimulator(World(seed=42, assets_count=int(args[0])), write_delay_s=0.2)
 """
 
 
@@ -43,45 +34,12 @@ class Served:
     ca_file: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_served(port: int, ca_file: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the simulator process exited"
-        try:
-            requests.get(f"https://127.0.0.1:{port}/api/v4/account/", verify=ca_file, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError("the simulator did not start serving")
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
     twin = make_simulator()
-    with leaf.private_key_and_cert_chain_pem.tempfile() as keyfile:
-        with ca.cert_pem.tempfile() as ca_file:
-            port = _free_port()
-            args = [sys.executable, "-c", SERVE, str(port), keyfile, str(len(twin.portal.media))]
-            process = subprocess.Popen(args)
-            try:
-                _wait_until_served(port, ca_file, process)
-                yield Served(twin, f"127.0.0.1:{port}", ca_file)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with serving_in_child(BUILD, str(len(twin.portal.media)), tls=True) as child:
+        assert child.ca_file is not None
+        yield Served(twin, child.origin.removeprefix("https://"), child.ca_file)
 
 
 @pytest.fixture

@@ -1,19 +1,14 @@
 """``simple-salesforce`` against the simulator served over TLS: proof of the shapes.
 
 The SDK always builds ``https://`` URLs, so the simulator runs under uvicorn with a
-certificate from a throwaway ``trustme`` CA (in a child process: an in-thread TLS server
-leaves half-closed transports behind, which pytest reports). The connector reads the same
+certificate from a throwaway ``trustme`` CA (``serving_in_child``). The connector reads the same
 served org over the same TLS, and what the SDK's ``query``/``query_more``/``query_all``,
 ``get`` and ``describe`` return must be what the connector reads.
 """
 
 from __future__ import annotations
 
-import socket
 import ssl
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import requests
-import trustme
 from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest
 from syncbridge_salesforce import SalesforceConnector, SalesforceSettings
@@ -33,17 +27,14 @@ from syncbridge.connector.testing import read_all
 from syncbridge.connector.types import Record, Ref
 from syncbridge.sandbox.world import World
 
+from ..serving import serving_in_child
 from .support import BATCH_CAP, FAST_RETRY
 
 ASSETS = 200
-SERVE = """
-import sys, uvicorn
+BUILD = """
 from syncbridge.sandbox.world import World
 from syncbridge_salesforce.simulator import SalesforceSimulator
-port, keyfile, assets, cap = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-app = SalesforceSimulator(World(seed=42, assets_count=assets), batch_cap=cap)
-uvicorn.run(app, host="127.0.0.1", port=port, ssl_keyfile=keyfile, ssl_certfile=keyfile,
-            log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+app = SalesforceSimulator(World(seed=42, assets_count=int(args[0])), batch_cap=int(args[1]))
 """
 SOQL = (
     "SELECT Id, Name, Type, Status, StartDate, BudgetedCost, IsActive, SystemModstamp, "
@@ -59,46 +50,12 @@ class Served:
     ca_file: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_served(origin: str, ca_file: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the simulator process exited"
-        try:
-            requests.get(f"{origin}/services/data/", verify=ca_file, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError("the simulator did not start serving")
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
     twin = SalesforceSimulator(World(seed=42, assets_count=ASSETS), batch_cap=BATCH_CAP)
-    with leaf.private_key_and_cert_chain_pem.tempfile() as keyfile:
-        with ca.cert_pem.tempfile() as ca_file:
-            port = _free_port()
-            args = [sys.executable, "-c", SERVE, str(port), keyfile, str(ASSETS), str(BATCH_CAP)]
-            process = subprocess.Popen(args)
-            origin = f"https://127.0.0.1:{port}"
-            try:
-                _wait_until_served(origin, ca_file, process)
-                yield Served(twin, origin, ca_file)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with serving_in_child(BUILD, str(ASSETS), str(BATCH_CAP), tls=True) as child:
+        assert child.ca_file is not None
+        yield Served(twin, child.origin, child.ca_file)
 
 
 def _token(served: Served, session: requests.Session) -> str:
