@@ -17,25 +17,18 @@ the store for the counters on every request costs a transaction; a watch knows t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sqlite3
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from syncbridge.logs import get_logger
+from syncbridge.store.listener import PostgresListener
 
 __all__ = ["CHANNEL", "RevisionWatch"]
 
 #: The PostgreSQL notification channel of revision bumps; the payload is ``name:revision``.
 CHANNEL = "syncbridge_revisions"
-
-#: How long the PostgreSQL watch waits before listening again after losing its connection.
-RECONNECT_DELAY_S = 1.0
-
-log = get_logger(__name__)
 
 _READ = "SELECT name, revision FROM store_revisions"
 
@@ -116,59 +109,30 @@ class PostgresRevisionWatch(RevisionWatch):
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
-        self._engine = engine
-        self._task: asyncio.Task[None] | None = None
-        self._lost = asyncio.Event()
+        self._listener = PostgresListener(
+            engine,
+            CHANNEL,
+            on_notify=self._on_notify,
+            on_listening=self._read,
+            on_silent=self._forget,
+            event="store.revision_watch",
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="revision-watch")
+        self._listener.start("revision-watch")
 
     async def stop(self) -> None:
-        await super().stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._listener.stop()
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         name, _, revision = payload.rpartition(":")
         if name and revision.isdigit():
             self.saw(name, int(revision))
 
-    def _on_lost(self, _conn: Any) -> None:
+    async def _read(self, driver: Any) -> None:
+        # Called once listening: no bump can fall between listening and this read.
+        rows = await driver.fetch(_READ)
+        self._counters = {str(r["name"]): int(r["revision"]) for r in rows}
+
+    def _forget(self) -> None:
         self._counters = None
-        self._lost.set()
-
-    async def _listen_once(self) -> None:
-        async with self._engine.connect() as conn:
-            driver = await _driver_connection(conn)
-            await driver.add_listener(CHANNEL, self._on_notify)
-            driver.add_termination_listener(self._on_lost)
-            # Listening first, then reading: no bump can fall between the two.
-            rows = await driver.fetch(_READ)
-            self._counters = {str(r["name"]): int(r["revision"]) for r in rows}
-            self._lost.clear()
-            log.info("store.revision_watch_listening")
-            try:
-                await self._lost.wait()
-            finally:
-                self._counters = None
-                with contextlib.suppress(Exception):
-                    await driver.remove_listener(CHANNEL, self._on_notify)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._listen_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the watch is an optimisation: log, then try again
-                self._counters = None
-                log.warning("store.revision_watch_lost", error=type(exc).__name__)
-            await asyncio.sleep(RECONNECT_DELAY_S)
-
-
-async def _driver_connection(conn: AsyncConnection) -> Any:
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
