@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from syncbridge_ga4.settings import FIRST_GA4_DATE, MAX_DIMENSIONS, MAX_METRICS, MAX_PAGE_SIZE
 from syncbridge_ga4.sim_errors import (
     GoogleError,
     as_bool,
@@ -35,10 +36,6 @@ from syncbridge_ga4.sim_filters import (
 from syncbridge_ga4.sim_schema import DIMENSION_NAMES, DIMENSIONS, MetricInfo, metric_info
 
 DEFAULT_LIMIT = 10_000
-MAX_LIMIT = 250_000
-MAX_DIMENSIONS = 9
-MAX_METRICS = 10
-FIRST_DATE = date(2015, 8, 14)
 _RELATIVE = re.compile(r"([0-9]{1,5})daysAgo")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -149,7 +146,7 @@ def parse_query(body: Any, *, property_id: str, today: date) -> Query:
         ),
         orders=_orders(body.get("orderBys", []), dim_names, metric_names),
         offset=_int64(body.get("offset", 0), "offset", minimum=0),
-        limit=min(MAX_LIMIT, _int64(body.get("limit", DEFAULT_LIMIT), "limit", minimum=1)),
+        limit=min(MAX_PAGE_SIZE, _int64(body.get("limit", DEFAULT_LIMIT), "limit", minimum=1)),
         keep_empty_rows=as_bool(body.get("keepEmptyRows", False), "keepEmptyRows"),
         return_quota=as_bool(body.get("returnPropertyQuota", False), "returnPropertyQuota"),
         aggregations=_aggregations(body.get("metricAggregations", [])),
@@ -191,8 +188,8 @@ def resolve_date(value: Any, today: date, field: str) -> date:
             raise invalid(f"Invalid date: {value}") from None
     else:
         raise invalid(f"Invalid date: {value[:40]}. Use YYYY-MM-DD, NdaysAgo, yesterday, or today.")
-    if day < FIRST_DATE:
-        raise invalid(f"Dates before {FIRST_DATE.isoformat()} are not supported: {value}")
+    if day < FIRST_GA4_DATE:
+        raise invalid(f"Dates before {FIRST_GA4_DATE.isoformat()} are not supported: {value}")
     return day
 
 
