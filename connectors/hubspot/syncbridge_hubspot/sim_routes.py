@@ -224,13 +224,7 @@ class Routes:
     async def batch_read(self, request: Request) -> Response:
         kind = _kind(request.path_params["kind"])
         body = await _json(request)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or not all(
-            isinstance(i, dict) and "id" in i for i in inputs
-        ):
-            raise BadRequest("inputs must be a list of {id}")
-        if len(inputs) > BATCH_READ_MAX:
-            raise BadRequest(f"at most {BATCH_READ_MAX} inputs")
+        inputs = _batch_inputs(body, BATCH_READ_MAX)
         names = body.get("properties")
         _no_history(body.get("propertiesWithHistory"))
         archived = _bool_param(request.query_params, "archived")
@@ -289,14 +283,7 @@ class Routes:
 
     async def v4_batch(self, request: Request) -> Response:
         kind, to_kind = self._pair(request)
-        body = await _json(request)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or not all(
-            isinstance(i, dict) and "id" in i for i in inputs
-        ):
-            raise BadRequest("inputs must be a list of {id}")
-        if len(inputs) > V4_BATCH_MAX:
-            raise BadRequest(f"at most {V4_BATCH_MAX} inputs")
+        inputs = _batch_inputs(await _json(request), V4_BATCH_MAX)
         results, errors = [], []
         for item in inputs:
             from_id = str(item["id"])
@@ -414,6 +401,16 @@ async def _json(request: Request) -> Any:
     if error is not None:
         raise BadRequest(error)
     return body
+
+
+def _batch_inputs(body: Any, cap: int) -> list[dict[str, Any]]:
+    """The ``inputs`` of a batch body: a list of at most ``cap`` ``{id}`` objects."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
+        raise BadRequest("inputs must be a list of {id}")
+    if len(inputs) > cap:
+        raise BadRequest(f"at most {cap} inputs")
+    return inputs
 
 
 def _now() -> str:
