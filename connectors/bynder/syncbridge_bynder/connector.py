@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -148,7 +148,7 @@ class BynderConnector:
                 await self.http.get_json("v4/media/", params={**params, "page": cursor.page})
             )
             step = cursor.step(items, limit, self.settings.incremental_lookback_s)
-            records = [_media_record(m) for m in step.media]
+            records = [_media_record(m, at) for m, at in step.media]
             log.info("bynder.page_read", stream=MEDIA, page=cursor.page, count=len(records))
             yield Page(records, step.cursor.encode())
             if step.last:
@@ -281,8 +281,9 @@ def _media_list(body: Any) -> list[dict[str, Any]]:
     return body
 
 
-def _media_record(media: Mapping[str, Any]) -> Record:
-    return Record(MEDIA, str(media["id"]), media, updated_at=modified_at(media))
+def _media_record(media: Mapping[str, Any], at: datetime | None = None) -> Record:
+    """A medium as a record; ``at`` is its ``dateModified`` when already parsed."""
+    return Record(MEDIA, str(media["id"]), media, updated_at=at or modified_at(media))
 
 
 def _media_events(envelope: Mapping[str, Any]) -> list[WebhookEvent]:

@@ -83,9 +83,10 @@ def fingerprint(media: Media) -> str:
 
 @dataclass(frozen=True)
 class MediaStep:
-    """What one listed page gives: the media to emit, the next cursor, whether it was the last."""
+    """What one listed page gives: the media to emit (each with its ``dateModified``), the
+    next cursor, whether it was the last."""
 
-    media: list[Media]
+    media: list[tuple[Media, datetime]]
     cursor: MediaCursor
     last: bool
 
@@ -157,22 +158,21 @@ class MediaCursor:
         full = len(items) >= limit
         dated = [(m, modified_at(m)) for m in items]
         if self.since is None:
-            return self._leave(dated, dated, self.seen, full=full, lookback_s=lookback_s)
+            return self._leave([], dated, dated, self.seen, full=full, lookback_s=lookback_s)
         since = _parse(self.since)
         floor = _parse(self.floor or self.since)
         block = [(m, at) for m, at in dated if at <= since]
         new = [(m, at) for m, at in block if at >= floor and not self._already(m, at)]
         seen = {**self.seen, **_entries(new)}
         walk = _mix(self.walk, [m for m, _at in block])
-        emit = [m for m, _at in new]
         if full and len(block) == len(items):
             # The whole page lies at or before ``since``: walk the block by page number.
-            return MediaStep(emit, replace(self, page=self.page + 1, seen=seen, walk=walk), False)
+            return MediaStep(new, replace(self, page=self.page + 1, seen=seen, walk=walk), False)
         if self.page > 1 and walk != self.prior:
             # The walk spanned pages and is not confirmed by an equal one: walk it again.
-            return MediaStep(emit, replace(self, page=1, seen=seen, walk="", prior=walk), False)
+            return MediaStep(new, replace(self, page=1, seen=seen, walk="", prior=walk), False)
         beyond = [(m, at) for m, at in dated if at > since]
-        return self._leave(new + beyond, dated, seen, full=full, lookback_s=lookback_s)
+        return self._leave(new, beyond, dated, seen, full=full, lookback_s=lookback_s)
 
     def _already(self, media: Media, at: datetime) -> bool:
         entry = self.seen.get(str(media["id"]))
@@ -182,15 +182,17 @@ class MediaCursor:
 
     def _leave(
         self,
-        emit: list[tuple[Media, datetime]],
+        entered: list[tuple[Media, datetime]],
+        fresh: list[tuple[Media, datetime]],
         dated: list[tuple[Media, datetime]],
         seen: Seen,
         *,
         full: bool,
         lookback_s: float,
     ) -> MediaStep:
-        """Emit ``emit`` and move past ``since`` to the last timestamp of the page ``dated``."""
-        media = [m for m, _at in emit]
+        """Emit ``entered`` (already in ``seen``) and ``fresh``, and move past ``since`` to the
+        last timestamp of the page ``dated``."""
+        media = entered + fresh
         newest = max((at for _m, at in dated), default=None)
         if self.since is not None and (newest is None or newest < _parse(self.since)):
             newest = _parse(self.since)
@@ -199,7 +201,7 @@ class MediaCursor:
         since = _iso(newest)
         back = newest - timedelta(seconds=math.ceil(lookback_s))
         window = max(back, _parse(self.window)) if self.window and self.since else back
-        recent = [(m, at) for m, at in emit if at >= back]
+        recent = [(m, at) for m, at in fresh if at >= back]
         kept, window = _bounded({**seen, **_entries(recent)}, newest, window)
         if not full:
             # The watermark a later incremental read starts from, looking back to ``window``.
@@ -218,11 +220,14 @@ def _bounded(
 ) -> tuple[dict[str, tuple[str, str]], datetime]:
     """``seen`` cut to ``window``..``newest`` and to ``SEEN_LIMIT`` media besides those of
     the newest second; the window moves up past any second it had to forget."""
-    by_stamp: dict[datetime, list[str]] = {}
+    by_text: dict[str, list[str]] = {}
     for media_id, (stamp, _printed) in seen.items():
+        by_text.setdefault(stamp, []).append(media_id)
+    by_stamp: dict[datetime, list[str]] = {}
+    for stamp, ids in by_text.items():
         at = _parse(stamp)
         if at >= window:
-            by_stamp.setdefault(at, []).append(media_id)
+            by_stamp.setdefault(at, []).extend(ids)
     kept = 0
     for at in sorted(by_stamp, reverse=True):
         if at != newest and kept + len(by_stamp[at]) > SEEN_LIMIT:
