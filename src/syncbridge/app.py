@@ -85,13 +85,15 @@ def create_app(
         http = create_http_client(transport=guard)
         app.state.http = http
         # The embedded default: on SQLite the API process also runs the (one) job worker.
+        # Handlers are looked up (an entry-point scan) only when this process runs it.
         jobs = AsyncExitStack()
         app.state.worker = None
-        handlers = HandlerRegistry.load(settings.job_modules)
-        if runs_in_process(settings) and handlers.kinds:
-            app.state.worker = await jobs.enter_async_context(
-                running_worker(settings, registry=handlers)
-            )
+        if runs_in_process(settings):
+            handlers = HandlerRegistry.load(settings.job_modules)
+            if handlers.kinds:
+                app.state.worker = await jobs.enter_async_context(
+                    running_worker(settings, registry=handlers)
+                )
         if settings.freeze_gc_at_start:
             gc.collect()
             gc.freeze()
