@@ -101,20 +101,6 @@ class SandboxServiceAccount:
             key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
         )
 
-    @classmethod
-    def from_key_file(cls, info: dict[str, str]) -> SandboxServiceAccount:
-        """The account a key file (``key_file``'s output) describes."""
-        key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError("not an RSA key")
-        return cls(
-            client_email=info["client_email"],
-            private_key_id=info["private_key_id"],
-            client_id=info["client_id"],
-            project_id=info["project_id"],
-            key=key,
-        )
-
     @property
     def public_key(self) -> rsa.RSAPublicKey:
         return self.key.public_key()
