@@ -52,24 +52,6 @@ _DATE = re.compile(r"[0-9]{8}")
 _ID = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}):([0-9a-f]{32})")
 
 
-def _integer(text: str) -> int:
-    return int(text)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("not finite")
-    return value
-
-
-def _currency(text: str) -> Decimal:
-    value = Decimal(text)
-    if not value.is_finite():
-        raise ValueError("not finite")
-    return value
-
-
 def _integers(texts: list[str]) -> Sequence[Number]:
     return list(map(int, texts))
 
@@ -88,33 +70,24 @@ def _currencies(texts: list[str]) -> Sequence[Number]:
     return values
 
 
-_PARSERS: dict[str, tuple[Callable[[str], Number], Callable[[list[str]], Sequence[Number]]]] = {
-    "TYPE_INTEGER": (_integer, _integers),
-    "TYPE_CURRENCY": (_currency, _currencies),
+Column = Callable[[list[str]], Sequence[Number]]
+_PARSERS: dict[str, Column] = {
+    "TYPE_INTEGER": _integers,
+    "TYPE_CURRENCY": _currencies,
     # FLOAT, STANDARD, durations (SECONDS..HOURS) and distances: plain doubles.
-    "TYPE_FLOAT": (_float, _floats),
+    "TYPE_FLOAT": _floats,
 }
 
 
-def _parsers(
-    metric_type: object,
-) -> tuple[Callable[[str], Number], Callable[[list[str]], Sequence[Number]]]:
+def metric_column(metric_type: object) -> Column:
+    """How a metric header's ``type`` (name or enum number) turns a column of values into
+    numbers (one C-level pass); raises ``ValueError`` for an unknown type."""
     name = METRIC_TYPE_NAMES.get(metric_type) if isinstance(metric_type, int) else metric_type
     if name in _PARSERS:
         return _PARSERS[name]
     if isinstance(name, str) and name.startswith("TYPE_"):
         return _PARSERS["TYPE_FLOAT"]
     raise ValueError(f"unknown metric type {metric_type!r}")
-
-
-def metric_parser(metric_type: object) -> Callable[[str], Number]:
-    """How a metric header's ``type`` (name or enum number) turns a value into a number."""
-    return _parsers(metric_type)[0]
-
-
-def metric_column(metric_type: object) -> Callable[[list[str]], Sequence[Number]]:
-    """``metric_parser`` for a whole column of values at once (one C-level pass)."""
-    return _parsers(metric_type)[1]
 
 
 def record_id(property_id: str, stream: str, day: str, dimensions: Mapping[str, str]) -> str:
@@ -300,7 +273,7 @@ def _dimension_columns(rows: list[Any], dims: list[str]) -> list[list[str]]:
 
 
 def _metric_columns(
-    rows: list[Any], metrics: list[str], parsers: list[Callable[[list[str]], Sequence[Number]]]
+    rows: list[Any], metrics: list[str], parsers: list[Column]
 ) -> list[Sequence[Number]]:
     """Each metric's values, parsed by its header's type; only short strings are parsed."""
     values = _values(list(map(_METRIC_VALUES, rows)), len(metrics))
@@ -344,6 +317,6 @@ __all__ = [
     "Report",
     "ReportPage",
     "id_day",
-    "metric_parser",
+    "metric_column",
     "record_id",
 ]
