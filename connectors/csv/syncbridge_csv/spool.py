@@ -56,7 +56,6 @@ class Spool:
         )
         self._columns = f"seq, external_id, line, updated_at{values}"
         self._db.execute("BEGIN")
-        self.count = 0
 
     def add(self, rows: list[Row]) -> None:
         """Append a batch; raises :class:`CsvRowError` on a key already in the file."""
@@ -66,7 +65,6 @@ class Spool:
             )
         except sqlite3.IntegrityError:
             self._raise_duplicate(rows)
-        self.count += len(rows)
 
     def _raise_duplicate(self, batch: Iterable[Row]) -> None:
         # The batch went in up to the offending row: that row is the first whose id is
