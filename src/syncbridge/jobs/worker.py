@@ -209,16 +209,10 @@ class Worker:
         """Write the attempt's outcome, only while ``job``'s lease token still holds."""
         now = self.clock.now()
         fields: dict[str, Any] = {"job_id": str(job.id), "kind": job.kind, "attempt": job.attempt}
-        write: Callable[[AsyncSession], Awaitable[bool]]
+        # The write, its lease-holding arguments (job, token, now) still to be given.
+        write: Callable[..., Awaitable[bool]]
         if error is None:
-            outcome = Outcome.done
-            write = partial(
-                repository.finish,
-                job_id=job.id,
-                token=job.lease_token,
-                now=now,
-                status=JobStatus.done,
-            )
+            outcome, write = Outcome.done, partial(repository.finish, status=JobStatus.done)
         else:
             decision = decide(
                 error, attempt=job.attempt, max_attempts=job.max_attempts, policy=self.config.retry
@@ -228,28 +222,20 @@ class Worker:
                 # An error of no known kind is a bug or a surprise: keep its traceback.
                 fields["exc_info"] = error
             if decision.retry:
-                outcome = Outcome.retry
                 run_after = now + timedelta(seconds=decision.delay_s)
                 fields["run_after"] = run_after.isoformat()
+                outcome = Outcome.retry
                 write = partial(
-                    repository.retry_later,
-                    job_id=job.id,
-                    token=job.lease_token,
-                    now=now,
-                    run_after=run_after,
-                    last_error=decision.error,
+                    repository.retry_later, run_after=run_after, last_error=decision.error
                 )
             else:
                 outcome = Outcome.dead
-                write = partial(
-                    repository.finish,
-                    job_id=job.id,
-                    token=job.lease_token,
-                    now=now,
-                    status=JobStatus.dead,
-                    last_error=decision.error,
-                )
-        if not await in_unit_of_work(self.sessionmaker, write):
+                write = partial(repository.finish, status=JobStatus.dead, last_error=decision.error)
+
+        async def held(session: AsyncSession) -> bool:
+            return await write(session, job.id, job.lease_token, now=now)
+
+        if not await in_unit_of_work(self.sessionmaker, held):
             log.warning("job.lease_lost", job_id=str(job.id), kind=job.kind, owner=self.owner)
             return Outcome.lease_lost
         if outcome is Outcome.done:
