@@ -139,15 +139,12 @@ class LocalFolderConnector:
 
     def _read_page(self, state: ScanCursor) -> tuple[list[Record], ScanCursor, bool]:
         candidates, skipped, more = select_page(self.tree, state, self.settings.page_size)
-        lookback_ns = self._lookback_ns
-        for unchanged in skipped:
-            state = state.noted(unchanged.path, unchanged.change_ns, lookback_ns)
         records: list[Record] = []
         for candidate in candidates:
             record = describe_asset(self.tree, candidate.path, self.settings.hash_algorithm)
             if record is not None:
                 records.append(record)
-            state = state.advanced(candidate.path, candidate.change_ns, lookback_ns)
+        state = state.paged(skipped, candidates, self._lookback_ns)
         log.debug("localfolder.page_read", count=len(records), more=more)
         return records, state, more
 

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,27 +77,44 @@ class ScanCursor:
         """Whether the previous scan's edge holds this asset unchanged."""
         return bool(self.edge) and (edge_key(path), change_ns) in self.edge
 
-    def advanced(self, last_path: str, change_ns: int, lookback_ns: int) -> ScanCursor:
-        """After returning ``last_path``; ``change_ns`` is its change time."""
-        seen = change_ns if self.seen is None else max(self.seen, change_ns)
-        moved = replace(self, after=last_path, seen=seen)
-        return moved.noted(last_path, change_ns, lookback_ns)
+    def paged(
+        self, skipped: Sequence[Candidate], chosen: Sequence[Candidate], lookback_ns: int
+    ) -> ScanCursor:
+        """After a page: ``skipped`` (unchanged assets of the previous edge met on the way)
+        and ``chosen`` (returned, in order) each remembered for the next edge if it may fall
+        inside it, the position after the last one returned."""
+        after, seen = self.after, self.seen
+        pending = None if self.pending is None else dict(self.pending)
+        floor: int | None = None
+        for candidate, returned in [*((c, False) for c in skipped), *((c, True) for c in chosen)]:
+            if returned:
+                after = candidate.path
+                seen = candidate.change_ns if seen is None else max(seen, candidate.change_ns)
+            if pending is not None:
+                # After the first asset the floor only rises (it may drop once, when ``seen``
+                # is first set, but then nothing lies under it): an entry under it stays
+                # under it, so entries are dropped only on the first asset, when ``pending``
+                # would outgrow ``EDGE_MAX``, and at the end.
+                first = floor is None
+                floor = self._floor(lookback_ns, seen)
+                key = edge_key(candidate.path)
+                pending.pop(key, None)
+                if candidate.change_ns >= floor:
+                    pending[key] = candidate.change_ns
+                if first or len(pending) > EDGE_MAX:
+                    pending = {k: ns for k, ns in pending.items() if ns >= floor}
+                    pending = pending if len(pending) <= EDGE_MAX else None
+        if pending is not None and floor is not None:
+            pending = {k: ns for k, ns in pending.items() if ns >= floor}
+        kept = None if pending is None else tuple(pending.items())
+        return replace(self, after=after, seen=seen, pending=kept)
 
-    def noted(self, path: str, change_ns: int, lookback_ns: int) -> ScanCursor:
-        """With ``path`` remembered for the next edge if it may fall inside it."""
-        if self.pending is None:
-            return self
-        floor = self._floor(lookback_ns)
-        entry = (edge_key(path), change_ns)
-        kept = tuple(e for e in self.pending if e[1] >= floor and e[0] != entry[0])
-        if change_ns >= floor:
-            kept += (entry,)
-        return replace(self, pending=kept if len(kept) <= EDGE_MAX else None)
-
-    def _floor(self, lookback_ns: int) -> int:
-        """Where the next mark will lie at the lowest, given what the scan has seen so far."""
+    def _floor(self, lookback_ns: int, seen: int | None = None) -> int:
+        """Where the next mark will lie at the lowest, given what the scan has seen so far
+        (``seen``, by default the cursor's)."""
         assert self.started is not None
-        base = self.started if self.seen is None else min(self.seen, self.started)
+        seen = self.seen if seen is None else seen
+        base = self.started if seen is None else min(seen, self.started)
         return base - lookback_ns
 
     def finished(self, lookback_ns: int) -> ScanCursor:
