@@ -144,6 +144,25 @@ async def upsert(session: AsyncSession, items: ItemTable, rows: list[dict[str, A
     await session.execute(stmt.returning(table.c.external_id), rows)
 
 
+async def _update_listed(
+    session: AsyncSession,
+    items: ItemTable,
+    connection_id: uuid.UUID,
+    stream: str,
+    ids: Sequence[str],
+    values: dict[str, Any],
+    *also: ColumnElement[bool],
+) -> None:
+    """Set ``values`` on the listed items (that also meet ``also``), one statement per chunk."""
+    c = items.table.c
+    for chunk in chunks(ids):
+        await session.execute(
+            update(items.table)
+            .where(*items.identified(connection_id, stream), c.external_id.in_(chunk), *also)
+            .values(**values)
+        )
+
+
 async def mark_seen(
     session: AsyncSession,
     items: ItemTable,
@@ -153,13 +172,7 @@ async def mark_seen(
     run_id: uuid.UUID,
 ) -> None:
     """Note that a full read saw these (unchanged) items."""
-    c = items.table.c
-    for chunk in chunks(ids):
-        await session.execute(
-            update(items.table)
-            .where(*items.identified(connection_id, stream), c.external_id.in_(chunk))
-            .values(seen_run_id=run_id)
-        )
+    await _update_listed(session, items, connection_id, stream, ids, {"seen_run_id": run_id})
 
 
 async def tombstone(
@@ -172,17 +185,9 @@ async def tombstone(
     now: datetime,
 ) -> None:
     """Mark these live items deleted (the vendor said so); their rows stay."""
-    c = items.table.c
-    for chunk in chunks(ids):
-        await session.execute(
-            update(items.table)
-            .where(
-                *items.identified(connection_id, stream),
-                c.external_id.in_(chunk),
-                c.deleted_at.is_(None),
-            )
-            .values(deleted_at=now, updated_at=now, last_run_id=run_id, seen_run_id=run_id)
-        )
+    values = {"deleted_at": now, "updated_at": now, "last_run_id": run_id, "seen_run_id": run_id}
+    live = items.table.c.deleted_at.is_(None)
+    await _update_listed(session, items, connection_id, stream, ids, values, live)
 
 
 async def tombstone_unseen(
