@@ -18,60 +18,36 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _item_table(name: str, *key: str) -> None:
+    """An item table (assets and records have the same columns), unique on ``key``."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("connection_id", sa.Uuid(), nullable=False),
+        sa.Column("stream", sa.String(length=200), nullable=False),
+        sa.Column("external_id", sa.String(length=500), nullable=False),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("vendor_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_run_id", sa.Uuid(), nullable=True),
+        sa.Column("seen_run_id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f(f"fk_{name}_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+        sa.UniqueConstraint(*key, name=op.f(f"uq_{name}_{'_'.join(key)}")),
+    )
+
+
 def upgrade() -> None:
-    op.create_table(
-        "assets",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("connection_id", sa.Uuid(), nullable=False),
-        sa.Column("stream", sa.String(length=200), nullable=False),
-        sa.Column("external_id", sa.String(length=500), nullable=False),
-        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
-        sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("vendor_updated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_run_id", sa.Uuid(), nullable=True),
-        sa.Column("seen_run_id", sa.Uuid(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["connection_id"],
-            ["connections.id"],
-            name=op.f("fk_assets_connection_id_connections"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_assets")),
-        sa.UniqueConstraint(
-            "external_id", "connection_id", name=op.f("uq_assets_external_id_connection_id")
-        ),
-    )
-    op.create_table(
-        "records",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("connection_id", sa.Uuid(), nullable=False),
-        sa.Column("stream", sa.String(length=200), nullable=False),
-        sa.Column("external_id", sa.String(length=500), nullable=False),
-        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
-        sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("vendor_updated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_run_id", sa.Uuid(), nullable=True),
-        sa.Column("seen_run_id", sa.Uuid(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["connection_id"],
-            ["connections.id"],
-            name=op.f("fk_records_connection_id_connections"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
-        sa.UniqueConstraint(
-            "external_id",
-            "connection_id",
-            "stream",
-            name=op.f("uq_records_external_id_connection_id_stream"),
-        ),
-    )
+    _item_table("assets", "external_id", "connection_id")
+    _item_table("records", "external_id", "connection_id", "stream")
     op.create_table(
         "runs",
         sa.Column("kind", sa.String(length=20), nullable=False),
