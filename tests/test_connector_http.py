@@ -149,6 +149,21 @@ async def test_5xx_is_retried_with_full_jitter_backoff(
         assert 0.0 <= slept <= min(8.0, 0.5 * 2**attempt)
 
 
+class BudgetSpent(RateLimited):
+    """A rate limit no retry within the call can cure (a spent daily budget)."""
+
+    retry_in_call = False
+
+
+async def test_a_rate_limit_not_retried_in_the_call_fails_it_at_once(make_http: MakeHttp) -> None:
+    # Raised while the call runs (as a connector's limiter does on a daily-limit 429).
+    http, vendor = make_http(BudgetSpent("budget spent", retry_after=900.0), ok())
+    with pytest.raises(BudgetSpent) as caught:
+        await http.get_json("media")
+    assert len(vendor.requests) == 1
+    assert caught.value.retry_after == 900.0
+
+
 async def test_5xx_after_the_last_attempt_raises_transient(make_http: MakeHttp) -> None:
     http, vendor = make_http(httpx.Response(503), attempts=4)
     with pytest.raises(TransientConnectorError, match="HTTP 503"):

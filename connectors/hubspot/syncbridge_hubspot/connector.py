@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 import httpx
 
 from syncbridge.connector.errors import AuthError, PermanentConnectorError
-from syncbridge.connector.http import RetryPolicy
+from syncbridge.connector.http import RetryPolicy, VendorHttp
 from syncbridge.connector.ratelimit import RateLimitPolicy
 from syncbridge.connector.types import (
     CheckResult,
@@ -28,7 +28,7 @@ from syncbridge.connector.types import (
 from syncbridge_hubspot.campaigns import CAMPAIGNS, CampaignReader
 from syncbridge_hubspot.crm import CRM_STREAMS, MODIFIED_PROPERTY, CrmReader
 from syncbridge_hubspot.cursor import FullCursor, IncrementalCursor, decode
-from syncbridge_hubspot.limits import HubSpotHttp, HubSpotRateLimiter, SearchRateLimiter
+from syncbridge_hubspot.limits import HubSpotRateLimiter, SearchRateLimiter
 from syncbridge_hubspot.records import json_of
 from syncbridge_hubspot.settings import HubSpotSettings
 from syncbridge_hubspot.webhooks import WebhookPolicy, WebhookVerifier
@@ -78,7 +78,7 @@ class HubSpotConnector:
         )
         auth = _BearerToken(settings)
         self.http, self.search_http = (
-            HubSpotHttp(
+            VendorHttp(
                 client,
                 base_url=settings.base_url,
                 connector_key="hubspot",

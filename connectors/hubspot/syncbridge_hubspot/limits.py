@@ -13,12 +13,10 @@ the job is retried after the pause instead. Search calls wait for both their own
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 
-from syncbridge.connector.errors import PermanentConnectorError, RateLimited
-from syncbridge.connector.http import VendorHttp
+from syncbridge.connector.errors import RateLimited
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
 from syncbridge.logs import get_logger
 
@@ -31,30 +29,11 @@ MAX_429_BODY = 8192
 class DailyLimitReached(RateLimited):
     """The account's daily API budget is spent: the job retries after ``retry_after`` s.
 
-    Never retried inside the call: the limiter raises it wrapped in ``_NotRetriedInCall``,
-    which ``VendorHttp`` does not retry, and ``HubSpotHttp`` unwraps it.
+    Never retried inside the call (``retry_in_call``): that cannot help before the day turns.
     """
 
     title = "Vendor daily limit reached"
-
-
-class _NotRetriedInCall(PermanentConnectorError):
-    """Carries ``error`` past ``VendorHttp``'s retries (it retries no permanent error)."""
-
-    def __init__(self, error: RateLimited) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class HubSpotHttp(VendorHttp):
-    """``VendorHttp`` whose calls fail at once with ``DailyLimitReached`` once the day's budget
-    is spent (the limiter raised it during the call)."""
-
-    async def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
-        try:
-            return await super().request(*args, **kwargs)
-        except _NotRetriedInCall as wrapped:
-            raise wrapped.error from None
+    retry_in_call = False
 
 
 def policy_name(response: httpx.Response) -> str | None:
@@ -86,12 +65,10 @@ class HubSpotRateLimiter(AdaptiveRateLimiter):
         if name == "DAILY":
             log.info("hubspot.daily_limit_reached", pause_s=self.daily_pause_s)
             self.pause_for(self.daily_pause_s)
-            raise _NotRetriedInCall(
-                DailyLimitReached(
-                    "hubspot: the account's daily API limit is reached (it resets at midnight "
-                    "in the account's time zone)",
-                    retry_after=self.daily_pause_s,
-                )
+            raise DailyLimitReached(
+                "hubspot: the account's daily API limit is reached (it resets at midnight "
+                "in the account's time zone)",
+                retry_after=self.daily_pause_s,
             )
         if name == "SECONDLY":
             self.pause_for(1.0)
@@ -132,7 +109,6 @@ class SearchRateLimiter(HubSpotRateLimiter):
 __all__ = [
     "MAX_429_BODY",
     "DailyLimitReached",
-    "HubSpotHttp",
     "HubSpotRateLimiter",
     "SearchRateLimiter",
     "policy_name",

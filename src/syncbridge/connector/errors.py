@@ -26,6 +26,9 @@ class TransientConnectorError(ConnectorError):
     """The vendor failed in a way that may pass: retry with backoff."""
 
     title = "Vendor temporarily unavailable"
+    #: False when retrying within the same call cannot help (a spent daily budget): the
+    #: call fails at once and the job is retried later, after ``retry_after`` if given.
+    retry_in_call = True
 
 
 class RateLimited(TransientConnectorError):

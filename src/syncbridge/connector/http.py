@@ -17,7 +17,7 @@ import httpx
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -137,7 +137,8 @@ class VendorHttp:
 
         2xx or a status in ``allow_status`` is returned. 420/429 raise ``RateLimited`` (after
         pausing the limiter for ``Retry-After``, at least the policy floor) and are retried,
-        like 5xx and transport errors (``TransientConnectorError``). 401/403 raise
+        like 5xx and transport errors (``TransientConnectorError``), unless the error says
+        retrying within the call cannot help (``retry_in_call``). 401/403 raise
         ``AuthError`` and other statuses ``PermanentConnectorError``, without retrying. After
         the last attempt the last error is raised.
         """
@@ -154,8 +155,8 @@ class VendorHttp:
         # building the retry loop per call cost as much as the call's own work.
         try:
             return await self._attempt(request, allowed)
-        except TransientConnectorError:
-            if self.retry.attempts <= 1:
+        except TransientConnectorError as exc:
+            if self.retry.attempts <= 1 or not exc.retry_in_call:
                 raise
         wait = wait_random_exponential(multiplier=self.retry.base_s, max=self.retry.max_s)
         await self.sleep(wait(_after_attempts(1)))
@@ -163,7 +164,7 @@ class VendorHttp:
             stop=stop_after_attempt(self.retry.attempts - 1),
             # Attempt k of this loop is attempt k + 1 of the call: its backoff grows on.
             wait=lambda state: wait(_after_attempts(state.attempt_number + 1)),
-            retry=retry_if_exception_type(TransientConnectorError),
+            retry=retry_if_exception(_retried_in_call),
             sleep=self.sleep,
             reraise=True,
         )
@@ -226,6 +227,10 @@ class VendorHttp:
         if status in (401, 403):
             return AuthError(f"{where} refused the credentials (HTTP {status})")
         return PermanentConnectorError(f"{where} was refused (HTTP {status})")
+
+
+def _retried_in_call(exc: BaseException) -> bool:
+    return isinstance(exc, TransientConnectorError) and exc.retry_in_call
 
 
 def _after_attempts(count: int) -> RetryCallState:
