@@ -8,36 +8,24 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from syncbridge.app import create_app
-from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.jobs import HandlerRegistry, JobContext, Worker, WorkerConfig
 from syncbridge.jobs.runner import running_worker
 from syncbridge.settings import Settings
 from tests.conftest import BACKEND
 from tests.jobs_support import ManualClock, all_jobs, eventually, finished, job_row, queue
 
+pytest_plugins = ["tests.store_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 HANDLERS = "tests.jobs_handlers"
 
 postgresql_only = pytest.mark.skipif(BACKEND != "postgresql", reason="LISTEN/NOTIFY")
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 def signalling(ran: asyncio.Event) -> HandlerRegistry:

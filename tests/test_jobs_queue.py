@@ -5,31 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.jobs import ClaimedJob, JobStatus, enqueue
 from syncbridge.jobs import repository as jobs
 from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
 from tests.jobs_support import ManualClock, all_jobs, job_row, queue
 
+pytest_plugins = ["tests.store_fixtures"]
+
 LEASE = timedelta(seconds=60)
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 async def claim(

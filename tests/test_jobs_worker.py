@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,6 @@ from syncbridge.connector.errors import (
     RateLimited,
     TransientConnectorError,
 )
-from syncbridge.db import create_engine
 from syncbridge.errors import InvalidInput
 from syncbridge.jobs import (
     HandlerRegistry,
@@ -36,16 +34,11 @@ from syncbridge.models import AuditEntry
 from syncbridge.store.unit_of_work import in_unit_of_work
 from tests.jobs_support import ManualClock, eventually, finished, job_row, queue
 
+pytest_plugins = ["tests.store_fixtures"]
+
 LEASE_S = 30.0
 RENEW_S = 10.0
 POLICY = RetryPolicy(base_s=2.0, max_s=600.0)
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

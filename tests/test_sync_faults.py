@@ -4,11 +4,9 @@ pages, a stream another run holds; and no transaction open while a vendor is cal
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from syncbridge_bynder import BynderConnector
@@ -16,7 +14,6 @@ from syncbridge_bynder import BynderConnector
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.ratelimit import override_time
 from syncbridge.connector.testing import FakeClock, ids_of, read_all
-from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.models import Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.sandbox.faults import FaultKnobs
 from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
@@ -34,35 +31,23 @@ from tests.sync_support import (
     run_streams,
 )
 
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+pytest_plugins = ["tests.store_fixtures"]
 
 
-@pytest.fixture
-def store(engine: AsyncEngine) -> Sessionmaker:
-    return create_sessionmaker(engine)
-
-
-async def _shapes_run(store: Sessionmaker, streams: list[str]) -> tuple[Run, dict[str, Any]]:
+async def _shapes_run(sessionmaker: Sessionmaker, streams: list[str]) -> tuple[Run, dict[str, Any]]:
     ctx = context(shapes_registry())
-    connection_id = await add_connection(store, ctx, KEY, ShapesSettings())
+    connection_id = await add_connection(sessionmaker, ctx, KEY, ShapesSettings())
     async with create_http_client() as http:
         run = await run_sync(
-            store, ctx, http, connection_id=connection_id, streams=streams, requested_by="t"
+            sessionmaker, ctx, http, connection_id=connection_id, streams=streams, requested_by="t"
         )
-    return run, await run_streams(store, run.id)
+    return run, await run_streams(sessionmaker, run.id)
 
 
 async def test_a_page_repeating_the_previous_one_fails_the_stream_instead_of_looping(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
 ) -> None:
-    run, streams = await _shapes_run(store, ["repeating", "fine"])
+    run, streams = await _shapes_run(sessionmaker, ["repeating", "fine"])
     assert streams["repeating"].status == "failed"
     assert "repeated the previous page" in (streams["repeating"].error or "")
     assert streams["repeating"].pages == 1  # the first page was written, the repeat was not
@@ -71,22 +56,22 @@ async def test_a_page_repeating_the_previous_one_fails_the_stream_instead_of_loo
 
 
 async def test_a_cursor_that_does_not_move_fails_the_stream_instead_of_looping(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
 ) -> None:
-    _run, streams = await _shapes_run(store, ["stuck"])
+    _run, streams = await _shapes_run(sessionmaker, ["stuck"])
     assert streams["stuck"].status == "failed"
     assert "next cursor equals the previous" in (streams["stuck"].error or "")
     assert streams["stuck"].pages == 1
 
 
 async def test_records_that_fail_validation_are_counted_and_kept_with_their_reason(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
 ) -> None:
-    run, streams = await _shapes_run(store, ["mixed"])
+    run, streams = await _shapes_run(sessionmaker, ["mixed"])
     rs = streams["mixed"]
     assert rs.status == "succeeded", rs.error
     assert (rs.read, rs.inserted, rs.rejected) == (8, 2, 6)
-    async with store() as session:
+    async with sessionmaker() as session:
         rejections = (
             await session.execute(
                 select(RunRejection.external_id, RunRejection.reason).where(
@@ -110,24 +95,24 @@ async def test_records_that_fail_validation_are_counted_and_kept_with_their_reas
 
 
 async def test_a_failing_vendor_fails_its_streams_while_the_others_finish(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
 ) -> None:
     ctx = context()
     good, good_host = bynder_portal(0, assets=12)
     bad, bad_host = bynder_portal(1, assets=12, faults=FaultKnobs(rate_429=1.0, retry_after_s=0))
-    good_id = await connect_bynder(store, ctx, good, good_host)
-    bad_id = await connect_bynder(store, ctx, bad, bad_host)
+    good_id = await connect_bynder(sessionmaker, ctx, good, good_host)
+    bad_id = await connect_bynder(sessionmaker, ctx, bad, bad_host)
     transport = HostRouter({good_host: good, bad_host: bad})
     with override_time(FakeClock().source):  # the connector's backoff on virtual time
         async with create_http_client(transport=transport) as http:
-            run = await run_sync(store, ctx, http, full=True, requested_by="t")
+            run = await run_sync(sessionmaker, ctx, http, full=True, requested_by="t")
     assert run.connection_id is None
     assert run.status == "failed"
-    async with store() as session:
+    async with sessionmaker() as session:
         rows = (await session.scalars(select(Run))).all()
     assert len(rows) == 1
     by_connection: dict[uuid.UUID, list[RunStream]] = {good_id: [], bad_id: []}
-    for rs in await _all_run_streams(store, run.id):
+    for rs in await _all_run_streams(sessionmaker, run.id):
         by_connection[rs.connection_id].append(rs)
     assert {rs.status for rs in by_connection[good_id]} == {"succeeded"}
     for rs in by_connection[bad_id]:
@@ -135,12 +120,12 @@ async def test_a_failing_vendor_fails_its_streams_while_the_others_finish(
         assert "rate limited" in (rs.error or "")
         # Every call the connector made (its retries included) was a 429.
         assert rs.vendor_calls == rs.rate_limited > 1
-    assert len([i for i in await items(store, good_id) if i[0] == "media"]) == 12
-    assert await items(store, bad_id) == []
+    assert len([i for i in await items(sessionmaker, good_id) if i[0] == "media"]) == 12
+    assert await items(sessionmaker, bad_id) == []
 
 
-async def _all_run_streams(store: Sessionmaker, run_id: uuid.UUID) -> list[RunStream]:
-    async with store() as session:
+async def _all_run_streams(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> list[RunStream]:
+    async with sessionmaker() as session:
         return list(await session.scalars(select(RunStream).where(RunStream.run_id == run_id)))
 
 
@@ -162,29 +147,29 @@ class FailAfter(httpx.AsyncBaseTransport):
 
 
 async def test_a_failure_between_pages_leaves_the_last_page_and_its_cursor_committed(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
 ) -> None:
     ctx = context()
     # A latency of a microsecond only makes the simulator put its fault layer in place.
     knobs = FaultKnobs(latency_s=1e-6)
     sim, host = bynder_portal(assets=45, faults=knobs)
-    connection_id = await connect_bynder(store, ctx, sim, host)
+    connection_id = await connect_bynder(sessionmaker, ctx, sim, host)
     async with create_http_client(transport=httpx.ASGITransport(app=sim)) as plain:
         model = settings_for(sim, base_url=f"https://{host}", page_size=10)
         expected = await read_all(BynderConnector(model, plain), "media")
     with override_time(FakeClock().source):
         async with create_http_client(transport=FailAfter(sim, knobs, 3)) as http:
             run = await run_sync(
-                store, ctx, http, connection_id=connection_id, streams=["media"],
+                sessionmaker, ctx, http, connection_id=connection_id, streams=["media"],
                 requested_by="t",
             )  # fmt: skip
-    rs = (await run_streams(store, run.id))["media"]
+    rs = (await run_streams(sessionmaker, run.id))["media"]
     assert rs.status == "failed"
     assert "HTTP 503" in (rs.error or "")
     assert rs.pages == 3
-    stored = sorted(e for _s, e, _h, _d in await items(store, connection_id))
+    stored = sorted(e for _s, e, _h, _d in await items(sessionmaker, connection_id))
     assert stored == sorted(ids_of(expected[:3]))
-    async with store() as session:
+    async with sessionmaker() as session:
         cursor = await session.scalar(
             select(StreamState.cursor).where(StreamState.connection_id == connection_id)
         )
@@ -193,13 +178,18 @@ async def test_a_failure_between_pages_leaves_the_last_page_and_its_cursor_commi
     knobs.rate_5xx = 0.0
     async with create_http_client(transport=httpx.ASGITransport(app=sim)) as http:
         again = await run_sync(
-            store, ctx, http, connection_id=connection_id, streams=["media"], requested_by="t"
+            sessionmaker,
+            ctx,
+            http,
+            connection_id=connection_id,
+            streams=["media"],
+            requested_by="t",
         )
     assert again.status == "succeeded", again.error
-    assert sorted(e for _s, e, _h, _d in await items(store, connection_id)) == sorted(
+    assert sorted(e for _s, e, _h, _d in await items(sessionmaker, connection_id)) == sorted(
         sim.portal.media
     )
-    assert (await run_streams(store, again.id))["media"].inserted == 45 - len(stored)
+    assert (await run_streams(sessionmaker, again.id))["media"].inserted == 45 - len(stored)
 
 
 class PoolWatching(httpx.AsyncBaseTransport):
@@ -216,15 +206,15 @@ class PoolWatching(httpx.AsyncBaseTransport):
 
 
 async def test_no_transaction_is_open_while_the_connector_calls_the_vendor(
-    engine: AsyncEngine, store: Sessionmaker
+    engine: AsyncEngine, sessionmaker: Sessionmaker
 ) -> None:
     ctx = context()
     sim, host = bynder_portal(assets=25)
-    connection_id = await connect_bynder(store, ctx, sim, host)
+    connection_id = await connect_bynder(sessionmaker, ctx, sim, host)
     watching = PoolWatching(sim, engine)
     async with create_http_client(transport=watching) as http:
         run = await run_sync(
-            store, ctx, http, connection_id=connection_id, full=True, requested_by="t"
+            sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="t"
         )
     assert run.status == "succeeded", run.error
     assert len(watching.checked_out) > 3
@@ -232,47 +222,47 @@ async def test_no_transaction_is_open_while_the_connector_calls_the_vendor(
 
 
 async def test_a_stream_held_by_a_running_run_is_refused_with_a_clear_error(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
 ) -> None:
     ctx = context(shapes_registry())
-    connection_id = await add_connection(store, ctx, KEY, ShapesSettings())
+    connection_id = await add_connection(sessionmaker, ctx, KEY, ShapesSettings())
     async with create_http_client() as http:
         holder = await create_run(
-            store, ctx, http, connection_id=connection_id, full=False, streams=["fine"],
+            sessionmaker, ctx, http, connection_id=connection_id, full=False, streams=["fine"],
             requested_by="t",
         )  # fmt: skip
-        async with unit_of_work(store) as session:
+        async with unit_of_work(sessionmaker) as session:
             await session.execute(update(Run).where(Run.id == holder).values(status="running"))
             session.add(
                 StreamState(connection_id=connection_id, stream="fine", claimed_by_run_id=holder)
             )
         refused = await run_sync(
-            store, ctx, http, connection_id=connection_id, streams=["fine"], requested_by="t"
+            sessionmaker, ctx, http, connection_id=connection_id, streams=["fine"], requested_by="t"
         )
-        rs = (await run_streams(store, refused.id))["fine"]
+        rs = (await run_streams(sessionmaker, refused.id))["fine"]
         assert rs.status == "failed"
         assert rs.error == f"StreamBusy: run {holder} is reading this stream"
         assert rs.read == 0
         # The holder itself goes on (a resume), and once it finished others may read.
-        done = await execute_run(store, ctx, http, holder)
+        done = await execute_run(sessionmaker, ctx, http, holder)
         assert done.status == "succeeded", done.error
         later = await run_sync(
-            store, ctx, http, connection_id=connection_id, streams=["fine"], requested_by="t"
+            sessionmaker, ctx, http, connection_id=connection_id, streams=["fine"], requested_by="t"
         )
     assert later.status == "succeeded", later.error
 
 
-async def test_executing_a_finished_run_again_changes_nothing(store: Sessionmaker) -> None:
+async def test_executing_a_finished_run_again_changes_nothing(sessionmaker: Sessionmaker) -> None:
     ctx = context(shapes_registry())
-    connection_id = await add_connection(store, ctx, KEY, ShapesSettings())
+    connection_id = await add_connection(sessionmaker, ctx, KEY, ShapesSettings())
     async with create_http_client() as http:
         run = await run_sync(
-            store, ctx, http, connection_id=connection_id, streams=["fine"], requested_by="t"
+            sessionmaker, ctx, http, connection_id=connection_id, streams=["fine"], requested_by="t"
         )
-        again = await execute_run(store, ctx, http, run.id)
+        again = await execute_run(sessionmaker, ctx, http, run.id)
     assert (again.status, again.finished_at) == (run.status, run.finished_at)
 
     async def count(session: AsyncSession) -> int:
         return len((await session.scalars(select(StoredRecord))).all())
 
-    assert await in_unit_of_work(store, count, write=False) == 3
+    assert await in_unit_of_work(sessionmaker, count, write=False) == 3

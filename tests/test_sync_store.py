@@ -13,7 +13,6 @@ from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.http import create_http_client
-from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.models import Asset, StreamState
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import run_sync
@@ -27,16 +26,9 @@ from tests.sync_support import (
     run_streams,
 )
 
+pytest_plugins = ["tests.store_fixtures"]
+
 ASSETS = 30
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Sessionmaker]:
-    engine = create_engine(db_url)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -57,21 +49,21 @@ async def http(portal: tuple[BynderSimulator, str]) -> AsyncIterator[httpx.Async
 
 
 async def test_a_full_sync_fills_the_store(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
     ctx: ConnectionContext,
     http: httpx.AsyncClient,
     portal: tuple[BynderSimulator, str],
 ) -> None:
     sim, host = portal
-    connection_id = await connect_bynder(store, ctx, sim, host)
+    connection_id = await connect_bynder(sessionmaker, ctx, sim, host)
     run = await run_sync(
-        store, ctx, http, connection_id=connection_id, full=True, requested_by="test"
+        sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="test"
     )
     assert run.status == "succeeded", run.error
-    stored = await items(store, connection_id)
+    stored = await items(sessionmaker, connection_id)
     media = {e for s, e, _h, d in stored if s == "media" and not d}
     assert media == set(sim.portal.media)
-    streams = await run_streams(store, run.id)
+    streams = await run_streams(sessionmaker, run.id)
     assert streams["media"].inserted == ASSETS
     assert streams["media"].read == ASSETS
     assert streams["media"].vendor_calls >= ASSETS // 10
@@ -80,91 +72,97 @@ async def test_a_full_sync_fills_the_store(
     )
     assert streams["metaproperties"].inserted > 0
     one = sorted(media)[0]
-    async with store() as session:
+    async with sessionmaker() as session:
         data = await session.scalar(select(Asset.data).where(Asset.external_id == one))
     assert isinstance(data, dict)  # stored as a JSON object, not as a JSON string
     assert data["id"] == one
 
 
-async def _asset_rows(store: Sessionmaker) -> list[tuple[str, str, object, object]]:
+async def _asset_rows(sessionmaker: Sessionmaker) -> list[tuple[str, str, object, object]]:
     async def work(session: AsyncSession) -> list[tuple[str, str, object, object]]:
         rows = await session.execute(
             select(Asset.external_id, Asset.content_hash, Asset.updated_at, Asset.last_run_id)
         )
         return sorted(tuple(r) for r in rows)  # type: ignore[misc]
 
-    return await in_unit_of_work(store, work, write=False)
+    return await in_unit_of_work(sessionmaker, work, write=False)
 
 
 async def test_a_second_full_sync_without_vendor_changes_writes_nothing(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
     ctx: ConnectionContext,
     http: httpx.AsyncClient,
     portal: tuple[BynderSimulator, str],
 ) -> None:
     sim, host = portal
-    connection_id = await connect_bynder(store, ctx, sim, host)
-    await run_sync(store, ctx, http, connection_id=connection_id, full=True, requested_by="t")
-    before = await _asset_rows(store)
+    connection_id = await connect_bynder(sessionmaker, ctx, sim, host)
+    await run_sync(
+        sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="t"
+    )
+    before = await _asset_rows(sessionmaker)
     again = await run_sync(
-        store, ctx, http, connection_id=connection_id, full=True, requested_by="t"
+        sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="t"
     )
     assert again.status == "succeeded", again.error
-    streams = await run_streams(store, again.id)
+    streams = await run_streams(sessionmaker, again.id)
     for rs in streams.values():
         assert (rs.inserted, rs.updated, rs.deleted) == (0, 0, 0), rs.stream
         assert rs.unchanged == rs.read > 0
-    assert await _asset_rows(store) == before
+    assert await _asset_rows(sessionmaker) == before
 
 
 async def test_an_incremental_sync_after_a_vendor_change_updates_exactly_that_row(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
     ctx: ConnectionContext,
     http: httpx.AsyncClient,
     portal: tuple[BynderSimulator, str],
 ) -> None:
     sim, host = portal
-    connection_id = await connect_bynder(store, ctx, sim, host)
-    await run_sync(store, ctx, http, connection_id=connection_id, full=True, requested_by="t")
-    before = {e: h for e, h, _u, _r in await _asset_rows(store)}
+    connection_id = await connect_bynder(sessionmaker, ctx, sim, host)
+    await run_sync(
+        sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="t"
+    )
+    before = {e: h for e, h, _u, _r in await _asset_rows(sessionmaker)}
     changed = sorted(sim.portal.media)[7]
     sim.edit_tags(changed, ["changed-by-a-person"])
     run = await run_sync(
-        store, ctx, http, connection_id=connection_id, streams=["media"], requested_by="t"
+        sessionmaker, ctx, http, connection_id=connection_id, streams=["media"], requested_by="t"
     )
     assert run.status == "succeeded", run.error
-    after = {e: h for e, h, _u, _r in await _asset_rows(store)}
+    after = {e: h for e, h, _u, _r in await _asset_rows(sessionmaker)}
     assert {e for e in after if after[e] != before[e]} == {changed}
-    rs = (await run_streams(store, run.id))["media"]
+    rs = (await run_streams(sessionmaker, run.id))["media"]
     assert (rs.inserted, rs.updated, rs.deleted) == (0, 1, 0)
     assert rs.read < ASSETS  # an incremental read, not a full one
 
 
 async def test_a_vendor_deletion_becomes_a_tombstone_after_a_full_read(
-    store: Sessionmaker,
+    sessionmaker: Sessionmaker,
     ctx: ConnectionContext,
     http: httpx.AsyncClient,
     portal: tuple[BynderSimulator, str],
 ) -> None:
     sim, host = portal
-    connection_id = await connect_bynder(store, ctx, sim, host)
-    await run_sync(store, ctx, http, connection_id=connection_id, full=True, requested_by="t")
+    connection_id = await connect_bynder(sessionmaker, ctx, sim, host)
+    await run_sync(
+        sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="t"
+    )
     gone = sorted(sim.portal.media)[3]
     sim.portal.delete(gone)
     incremental = await run_sync(
-        store, ctx, http, connection_id=connection_id, streams=["media"], requested_by="t"
+        sessionmaker, ctx, http, connection_id=connection_id, streams=["media"], requested_by="t"
     )
-    assert (await run_streams(store, incremental.id))["media"].deleted == 0
+    assert (await run_streams(sessionmaker, incremental.id))["media"].deleted == 0
     full = await run_sync(
-        store, ctx, http, connection_id=connection_id, full=True, requested_by="t"
+        sessionmaker, ctx, http, connection_id=connection_id, full=True, requested_by="t"
     )
     assert full.status == "succeeded", full.error
-    stored = {e: d for s, e, _h, d in await items(store, connection_id) if s == "media"}
+    stored = {e: d for s, e, _h, d in await items(sessionmaker, connection_id) if s == "media"}
     assert len(stored) == ASSETS  # the row stays
     assert [e for e, d in stored.items() if d] == [gone]
-    assert (await run_streams(store, full.id))["media"].deleted == 1
+    assert (await run_streams(sessionmaker, full.id))["media"].deleted == 1
     # A full read that finished is noted on the stream.
-    async with store() as session:
+    async with sessionmaker() as session:
         state = await session.scalar(
             select(StreamState).where(
                 StreamState.connection_id == connection_id, StreamState.stream == "media"
