@@ -9,7 +9,6 @@ JWT-bearer grant (RFC 7523) that ``token_uri`` exchanges for an access token, wi
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from syncbridge.connector.jwt import JWT_BEARER_GRANT, rs256_jwt
 
 #: Where Google's own key files send assertions (``token_uri`` of every key file today).
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -29,26 +30,11 @@ GOOGLE_TOKEN_URIS = frozenset(
     }
 )
 READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_BEARER = JWT_BEARER_GRANT
 #: Google refuses assertions living longer than an hour.
 ASSERTION_LIFETIME_S = 3600
 #: A real key file is about 2.4 KB; anything far larger is not one.
 MAX_KEY_FILE_BYTES = 64 * 1024
-
-
-def b64url(raw: bytes) -> str:
-    """Base64url without padding, as JWTs use."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """The bytes of unpadded base64url; raises ``ValueError`` on anything else."""
-    if not text or any(c not in _B64URL for c in text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 @dataclass(frozen=True, repr=False)
@@ -100,13 +86,7 @@ class ServiceAccountKey:
             "iat": issued,
             "exp": issued + ASSERTION_LIFETIME_S,
         }
-        signing_input = f"{_segment(header)}.{_segment(claims)}".encode("ascii")
-        signature = self.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input.decode('ascii')}.{b64url(signature)}"
-
-
-def _segment(value: dict[str, Any]) -> str:
-    return b64url(json.dumps(value, separators=(",", ":")).encode())
+        return rs256_jwt(self.private_key, header, claims)
 
 
 def _field(info: dict[str, Any], name: str) -> str:
@@ -144,6 +124,4 @@ __all__ = [
     "JWT_BEARER",
     "READONLY_SCOPE",
     "ServiceAccountKey",
-    "b64url",
-    "b64url_decode",
 ]

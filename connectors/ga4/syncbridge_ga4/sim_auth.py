@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
@@ -21,16 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from syncbridge_ga4.service_account import (
-    ASSERTION_LIFETIME_S,
-    GOOGLE_TOKEN_URI,
-    JWT_BEARER,
-    b64url_decode,
-)
+from syncbridge.connector.jwt import rs256_valid, unverified_parts
+from syncbridge_ga4.service_account import ASSERTION_LIFETIME_S, GOOGLE_TOKEN_URI, JWT_BEARER
 
 API_AUDIENCE = "https://analyticsdata.googleapis.com/"
 #: Scopes that may read GA4 data.
@@ -229,13 +223,10 @@ class TokenIssuer:
 
     def _verified(self, jwt: str) -> dict[str, Any]:
         """The claims of an RS256 JWT signed by a known account; raises ``OAuthError``."""
-        parts = jwt.split(".")
-        if len(jwt) > MAX_ASSERTION_CHARS or len(parts) != 3:
+        if len(jwt) > MAX_ASSERTION_CHARS or jwt.count(".") != 2:
             raise OAuthError("invalid_grant", "Invalid JWT: not a compact JWS.")
         try:
-            header = _json_object(parts[0])
-            claims = _json_object(parts[1])
-            signature = b64url_decode(parts[2])
+            header, claims, signed, signature = unverified_parts(jwt)
         except ValueError:
             raise OAuthError("invalid_grant", "Invalid JWT: malformed segments.") from None
         if header.get("alg") != "RS256":
@@ -247,11 +238,8 @@ class TokenIssuer:
         kid = header.get("kid")
         if kid is not None and kid != account.private_key_id:
             raise OAuthError("invalid_grant", "Invalid JWT Signature.")
-        signed = f"{parts[0]}.{parts[1]}".encode("ascii")
-        try:
-            account.public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
-        except InvalidSignature:
-            raise OAuthError("invalid_grant", "Invalid JWT Signature.") from None
+        if not rs256_valid(account.public_key, signed, signature):
+            raise OAuthError("invalid_grant", "Invalid JWT Signature.")
         return claims
 
     def _check_timeframe(self, claims: dict[str, Any]) -> None:
@@ -268,16 +256,6 @@ UNAUTHENTICATED = (
     "cookie or other valid authentication credential. See "
     "https://developers.google.com/identity/sign-in/web/devconsole-project."
 )
-
-
-def _json_object(segment: str) -> dict[str, Any]:
-    try:
-        value = json.loads(b64url_decode(segment))
-    except (ValueError, RecursionError, UnicodeDecodeError):
-        raise ValueError("not JSON") from None
-    if not isinstance(value, dict):
-        raise ValueError("not an object")
-    return value
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from syncbridge.connector.errors import AuthError, PermanentConnectorError
 from syncbridge.connector.http import VendorHttp
+from syncbridge.connector.jwt import oauth_error_text
 from syncbridge.connector.ratelimit import Clock, WallClock
 from syncbridge.logs import get_logger
 from syncbridge_ga4.service_account import JWT_BEARER, ServiceAccountKey
@@ -82,7 +83,7 @@ class AccessTokens:
             except ValueError:
                 error = None
             raise AuthError(
-                f"ga4: the token endpoint refused the service account ({_oauth(error)})"
+                f"ga4: the token endpoint refused the service account ({oauth_error_text(error)})"
             )
         body = self.http.parse_json(response)
         if not isinstance(body, dict):
@@ -99,15 +100,6 @@ class AccessTokens:
         self.exchanges += 1
         log.info("ga4.token_exchanged", account=self.key.client_email, expires_in=expires_in)
         return _Token(value, self.clock() + max(0.0, float(expires_in) - EXPIRY_MARGIN_S))
-
-
-def _oauth(body: object) -> str:
-    """``error: error_description`` of an OAuth error answer, bounded."""
-    if not isinstance(body, dict):
-        return "no error details"
-    error, description = body.get("error"), body.get("error_description")
-    parts = [str(p)[:200] for p in (error, description) if isinstance(p, str) and p]
-    return ": ".join(parts) or "no error details"
 
 
 __all__ = ["AccessTokens"]

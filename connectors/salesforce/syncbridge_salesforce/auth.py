@@ -18,26 +18,25 @@ reaches a log or an error message.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from syncbridge.connector.errors import AuthError, PermanentConnectorError
 from syncbridge.connector.http import VendorHttp
+from syncbridge.connector.jwt import JWT_BEARER_GRANT, oauth_error_text, rs256_jwt
 from syncbridge.logs import get_logger
 from syncbridge_salesforce.settings import SalesforceSettings
 
 log = get_logger(__name__)
 
 TOKEN_PATH = "services/oauth2/token"
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_GRANT = JWT_BEARER_GRANT
 #: Salesforce accepts assertions that expire within 3 minutes.
 JWT_LIFETIME_S = 180
 
@@ -65,20 +64,12 @@ class AccessToken:
         return parts[-2] if len(parts) >= 2 and parts[-2].startswith("00D") else None
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def jwt_assertion(
     key: rsa.RSAPrivateKey, *, issuer: str, subject: str, audience: str, now: float
 ) -> str:
     """A JWT bearer assertion signed RS256 (``header.claims.signature``, base64url)."""
-    header = _b64url(json.dumps({"alg": "RS256"}, separators=(",", ":")).encode())
     claims = {"iss": issuer, "sub": subject, "aud": audience, "exp": int(now) + JWT_LIFETIME_S}
-    body = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{body}".encode("ascii")
-    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-    return f"{header}.{body}.{_b64url(signature)}"
+    return rs256_jwt(key, {"alg": "RS256"}, claims)
 
 
 class TokenSource:
@@ -167,7 +158,7 @@ class TokenSource:
         body = _json_or_none(response.content)
         if response.status_code != 200:
             raise AuthError(
-                f"salesforce: the token endpoint refused the credentials ({_why(body)})"
+                f"salesforce: the token endpoint refused the credentials ({oauth_error_text(body)})"
             )
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise PermanentConnectorError("salesforce: the token endpoint answered no access_token")
@@ -187,15 +178,6 @@ def _json_or_none(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, RecursionError):
         return None
-
-
-def _why(body: Any) -> str:
-    """``error: description`` of a token error answer, bounded and printable."""
-    if not isinstance(body, dict):
-        return "no error details"
-    parts = [body.get("error"), body.get("error_description")]
-    text = ": ".join(p for p in parts if isinstance(p, str) and p)
-    return "".join(ch for ch in text[:200] if ch.isprintable()) or "no error details"
 
 
 __all__ = ["JWT_GRANT", "TOKEN_PATH", "AccessToken", "TokenSource", "jwt_assertion"]

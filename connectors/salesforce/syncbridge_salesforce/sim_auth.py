@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections import deque
@@ -25,11 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+from syncbridge.connector.jwt import JWT_BEARER_GRANT, rs256_valid, unverified_parts
+
+JWT_GRANT = JWT_BEARER_GRANT
 LOGIN_AUDIENCES = frozenset({"https://login.salesforce.com", "https://test.salesforce.com"})
 #: Salesforce's default session timeout.
 SESSION_TIMEOUT_S = 2 * 3600.0
@@ -117,10 +116,6 @@ class ApiAllocation:
         return f"api-usage={self.used}/{self.limit}"
 
 
-def _b64url_decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
 def _invalid_assertion() -> TokenError:
     return TokenError(400, "invalid_grant", "invalid assertion")
 
@@ -128,29 +123,17 @@ def _invalid_assertion() -> TokenError:
 def verify_assertion(app: ConnectedApp, assertion: str, now: float) -> str:
     """The ``sub`` of a valid JWT bearer assertion for ``app``; raises TokenError."""
     try:
-        header_b64, claims_b64, signature_b64 = assertion.split(".")
-        header = json.loads(_b64url_decode(header_b64))
-        claims = json.loads(_b64url_decode(claims_b64))
-        signature = _b64url_decode(signature_b64)
-    except (ValueError, binascii.Error, RecursionError):
+        header, claims, signing_input, signature = unverified_parts(assertion)
+    except ValueError:
         raise _invalid_assertion() from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise _invalid_assertion()
     if header.get("alg") != "RS256" or app.jwt_public_key is None:
         raise _invalid_assertion()
     if not isinstance(claims.get("iss"), str) or not hmac.compare_digest(
         claims["iss"].encode(), app.client_id.encode()
     ):
         raise TokenError(400, "invalid_client_id", "client identifier invalid")
-    try:
-        app.jwt_public_key.verify(
-            signature,
-            f"{header_b64}.{claims_b64}".encode(),
-            padding.PKCS1v15(),
-            hashes.SHA256(),
-        )
-    except InvalidSignature:
-        raise _invalid_assertion() from None
+    if not rs256_valid(app.jwt_public_key, signing_input, signature):
+        raise _invalid_assertion()
     if claims.get("aud") not in app.audiences:
         raise TokenError(400, "invalid_grant", "audience is invalid")
     exp = claims.get("exp")
