@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
+from syncbridge.connections.service import SettingsNoLongerFit
 from syncbridge.connector.errors import (
     AuthError,
     PermanentConnectorError,
@@ -218,6 +219,7 @@ def _invalid_payload() -> BaseException:
         AuthError("credentials refused"),
         PermanentJobError("the connection is gone"),
         InvalidInput("bad mapping"),
+        SettingsNoLongerFit("the stored settings no longer fit the connector (page_size)"),
         _invalid_payload(),
     ],
     ids=lambda e: type(e).__name__,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from syncbridge.connector.errors import (
     PermanentConnectorError,
     TransientConnectorError,
 )
-from syncbridge.connector.http import RetryPolicy, VendorHttp
+from syncbridge.connector.http import BearerToken, RetryPolicy, VendorHttp
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
 from syncbridge.connector.types import (
     CheckResult,
@@ -61,18 +61,6 @@ ACTIONS = {
 }
 
 
-class _BearerToken(httpx.Auth):
-    """``Authorization: Bearer <permanent token>``, added only when a request is sent."""
-
-    def __init__(self, settings: BynderSettings) -> None:
-        self._settings = settings
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._settings.permanent_token.get_secret_value()
-        request.headers["Authorization"] = f"Bearer {token}"
-        yield request
-
-
 class BynderConnector:
     """One Bynder portal. Vendor JSON in and out; no database, no mapping."""
 
@@ -98,7 +86,7 @@ class BynderConnector:
             connector_key="bynder",
             limiter=AdaptiveRateLimiter(policy),
             retry=retry,
-            auth=_BearerToken(settings),
+            auth=BearerToken(settings.permanent_token),
         )
         self.writer = TagWriter(self.http, settings)
         self.verifier = SnsVerifier(

@@ -8,12 +8,12 @@ refresh (a refused token is an ``AuthError``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
 
 from syncbridge.connector.errors import AuthError, PermanentConnectorError
-from syncbridge.connector.http import RetryPolicy, VendorHttp
+from syncbridge.connector.http import BearerToken, RetryPolicy, VendorHttp
 from syncbridge.connector.ratelimit import RateLimitPolicy
 from syncbridge.connector.types import (
     CheckResult,
@@ -42,18 +42,6 @@ STREAMS = (
 STREAM_NAMES = frozenset(s.name for s in STREAMS)
 
 
-class _BearerToken(httpx.Auth):
-    """``Authorization: Bearer <private app token>``, added only when a request is sent."""
-
-    def __init__(self, settings: HubSpotSettings) -> None:
-        self._settings = settings
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._settings.access_token.get_secret_value()
-        request.headers["Authorization"] = f"Bearer {token}"
-        yield request
-
-
 class HubSpotConnector:
     """One HubSpot account. Vendor JSON in, typed records out; no database, no mapping."""
 
@@ -76,7 +64,7 @@ class HubSpotConnector:
             burst=burst,
             daily_pause_s=settings.daily_limit_pause_s,
         )
-        auth = _BearerToken(settings)
+        auth = BearerToken(settings.access_token)
         self.http, self.search_http = (
             VendorHttp(
                 client,

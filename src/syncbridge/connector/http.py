@@ -9,11 +9,12 @@ failures with full-jitter backoff, and turns HTTP statuses into the connector er
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -61,6 +62,24 @@ def create_http_client(
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
     )
+
+
+class BearerToken(httpx.Auth):
+    """``Authorization: Bearer <token>``, read from the secret only when a request is sent
+    (so the token never sits in a header dict that might be logged or copied)."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        yield request
+
+
+def full_jitter(attempt: int, base_s: float, max_s: float) -> float:
+    """The wait after failed attempt ``attempt`` (1-based): a random time in
+    ``[0, min(max_s, base_s * 2 ** (attempt - 1))]`` (tenacity's ``wait_random_exponential``)."""
+    return float(wait_random_exponential(multiplier=base_s, max=max_s)(_after_attempts(attempt)))
 
 
 @dataclass(frozen=True)
@@ -158,12 +177,12 @@ class VendorHttp:
         except TransientConnectorError as exc:
             if self.retry.attempts <= 1 or not exc.retry_in_call:
                 raise
-        wait = wait_random_exponential(multiplier=self.retry.base_s, max=self.retry.max_s)
-        await self.sleep(wait(_after_attempts(1)))
+        base_s, max_s = self.retry.base_s, self.retry.max_s
+        await self.sleep(full_jitter(1, base_s, max_s))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts - 1),
             # Attempt k of this loop is attempt k + 1 of the call: its backoff grows on.
-            wait=lambda state: wait(_after_attempts(state.attempt_number + 1)),
+            wait=lambda state: full_jitter(state.attempt_number + 1, base_s, max_s),
             retry=retry_if_exception(_retried_in_call),
             sleep=self.sleep,
             reraise=True,
@@ -235,15 +254,17 @@ def _retried_in_call(exc: BaseException) -> bool:
 
 def _after_attempts(count: int) -> RetryCallState:
     """A retry state that has made ``count`` attempts, for computing the next backoff."""
-    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.attempt_number = count
+    state = RetryCallState(retry_object=AsyncRetrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = max(1, count)
     return state
 
 
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
+    "BearerToken",
     "RetryPolicy",
     "VendorHttp",
     "create_http_client",
+    "full_jitter",
 ]

@@ -15,16 +15,17 @@ the row is ``"Type: message"``, cut to :data:`ERROR_MAX_CHARS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pydantic
-from tenacity import AsyncRetrying, RetryCallState, wait_random_exponential
 
+from syncbridge.connections.service import SettingsNoLongerFit
 from syncbridge.connector.errors import (
     PermanentConnectorError,
     RateLimited,
     TransientConnectorError,
 )
+from syncbridge.connector.http import full_jitter
 from syncbridge.errors import InvalidInput, NotFound
 from syncbridge.jobs.context import PermanentJobError
 
@@ -35,6 +36,7 @@ PERMANENT: tuple[type[BaseException], ...] = (
     pydantic.ValidationError,
     InvalidInput,
     NotFound,
+    SettingsNoLongerFit,
 )
 
 #: The longest ``last_error`` kept.
@@ -48,16 +50,10 @@ class RetryPolicy:
 
     base_s: float = 2.0
     max_s: float = 600.0
-    _wait: wait_random_exponential = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_wait", wait_random_exponential(self.base_s, self.max_s))
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        state = RetryCallState(retry_object=AsyncRetrying(), fn=None, args=(), kwargs={})
-        state.attempt_number = max(1, attempt)
-        return float(self._wait(state))
+        return full_jitter(attempt, self.base_s, self.max_s)
 
 
 @dataclass(frozen=True, slots=True)
