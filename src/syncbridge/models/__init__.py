@@ -2,7 +2,9 @@
 
 from syncbridge.models.access import ApiKey, AuditEntry, Connection, StoreRevision
 from syncbridge.models.base import Base, utcnow
+from syncbridge.models.classification import Classification
 from syncbridge.models.jobs import Job, JobStatus
+from syncbridge.models.linking import Link
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.taxonomy import (
@@ -20,6 +22,7 @@ __all__ = [
     "Asset",
     "AuditEntry",
     "Base",
+    "Classification",
     "Concept",
     "ConceptBroader",
     "ConceptLabel",
@@ -29,6 +32,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "LabelKind",
+    "Link",
     "MappingRule",
     "MappingRuleVersion",
     "Run",
