@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 from syncbridge.connector.errors import ConnectorError, InvalidWebhook, PermanentConnectorError
+from syncbridge.connector.folders import path_key
 from syncbridge.connector.types import (
     CheckResult,
     Page,
@@ -49,7 +50,7 @@ from syncbridge.connector.types import (
     WriteOutcome,
 )
 from syncbridge.logs import get_logger
-from syncbridge_csv.files import KnownFile, Position, ReadCursor, list_files, path_key
+from syncbridge_csv.files import KnownFile, Position, ReadCursor, list_files
 from syncbridge_csv.parse import StreamPlan, hash_file
 from syncbridge_csv.settings import CsvSettings
 from syncbridge_csv.uploads import store_upload

@@ -21,15 +21,15 @@ import base64
 import binascii
 import json
 import os
-import stat
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from syncbridge.connector.errors import PermanentConnectorError
+from syncbridge.connector.folders import walk_files
 from syncbridge.logs import get_logger
 
 log = get_logger(__name__)
@@ -39,11 +39,6 @@ CURSOR_VERSION = 1
 STABLE_NS = 2_000_000_000
 #: The most a cursor may inflate to.
 MAX_CURSOR_BYTES = 64 * 1024 * 1024
-
-
-def path_key(relative: str) -> tuple[str, ...]:
-    """The walk-order key of a relative path (folders before their later siblings' files)."""
-    return tuple(relative.split("/"))
 
 
 def matches(relative: str, patterns: Sequence[str]) -> bool:
@@ -57,7 +52,7 @@ def list_files(
 ) -> list[tuple[str, os.stat_result]]:
     """A stream's files in walk order with their ``lstat``; refuses more than ``limit``."""
     found: list[tuple[str, os.stat_result]] = []
-    for relative, info in _walk(root, ()):
+    for relative, info in walk_files(root):
         if matches(relative, include) and matches(relative, patterns):
             found.append((relative, info))
             if len(found) > limit:
@@ -66,35 +61,6 @@ def list_files(
                     "move old exports out of the folder or raise the limit"
                 )
     return found
-
-
-def _walk(directory: Path, prefix: tuple[str, ...]) -> Iterator[tuple[str, os.stat_result]]:
-    try:
-        with os.scandir(directory) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        key = (*prefix, entry.name)
-        if stat.S_ISDIR(info.st_mode):
-            yield from _walk(Path(entry.path), key)
-        elif stat.S_ISREG(info.st_mode) and _is_text("/".join(key)):
-            yield "/".join(key), info
-
-
-def _is_text(relative: str) -> bool:
-    try:
-        relative.encode("utf-8")
-    except UnicodeEncodeError:
-        log.warning("csv.undecodable_name", path=relative.encode("utf-8", "replace"))
-        return False
-    return True
 
 
 @dataclass(frozen=True)

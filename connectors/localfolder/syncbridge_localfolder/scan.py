@@ -37,7 +37,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from syncbridge.connector.errors import PermanentConnectorError
-from syncbridge_localfolder.tree import AssetTree, path_key
+from syncbridge.connector.folders import path_key
+from syncbridge_localfolder.tree import AssetTree
 
 CURSOR_VERSION = 1
 #: At most this many assets are remembered at a scan's edge (see the module docstring).

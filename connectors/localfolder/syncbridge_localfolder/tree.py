@@ -9,7 +9,6 @@ is a canonical relative path that names a non-linked path inside the root.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -17,18 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from syncbridge.connector.errors import PermanentConnectorError
-from syncbridge.logs import get_logger
-
-log = get_logger(__name__)
+from syncbridge.connector.folders import PathKey, walk_files
 
 SIDECAR_SUFFIX = ".xmp"
-#: A walk position: the path split on "/", so tuple order is the sorted walk's order.
-PathKey = tuple[str, ...]
-
-
-def path_key(relative: str) -> PathKey:
-    """The walk-order key of a relative path (``"a/b.jpg"`` -> ``("a", "b.jpg")``)."""
-    return tuple(relative.split("/"))
 
 
 def is_sidecar_name(name: str) -> bool:
@@ -95,46 +85,6 @@ class AssetTree:
 
         Folders wholly before ``after`` are not entered, so resuming a scan costs little.
         """
-        yield from self._walk_dir(self.root, (), after)
-
-    def _walk_dir(
-        self, directory: Path, prefix: PathKey, after: PathKey | None
-    ) -> Iterator[tuple[str, os.stat_result]]:
-        try:
-            with os.scandir(directory) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except (FileNotFoundError, NotADirectoryError):
-            return  # removed while we walked: its files are simply not there any more
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            key = (*prefix, entry.name)
-            info = _lstat(entry)
-            if info is None or stat.S_ISLNK(info.st_mode):
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                if after is None or key >= after[: len(key)]:
-                    yield from self._walk_dir(Path(entry.path), key, after)
-                continue
-            if not stat.S_ISREG(info.st_mode) or (after is not None and key <= after):
-                continue
-            relative = "/".join(key)
-            if _is_text(relative) and self.is_asset_path(relative):
+        for relative, info in walk_files(self.root, after):
+            if self.is_asset_path(relative):
                 yield relative, info
-
-
-def _lstat(entry: os.DirEntry[str]) -> os.stat_result | None:
-    try:
-        return entry.stat(follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-def _is_text(relative: str) -> bool:
-    """Whether a path decoded cleanly (undecodable names cannot be external ids)."""
-    try:
-        relative.encode("utf-8")
-    except UnicodeEncodeError:
-        log.warning("localfolder.undecodable_name", path=relative.encode("utf-8", "replace"))
-        return False
-    return True
