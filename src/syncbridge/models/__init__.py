@@ -2,9 +2,9 @@
 
 from syncbridge.models.access import ApiKey, AuditEntry, Connection, StoreRevision
 from syncbridge.models.base import Base, utcnow
-from syncbridge.models.classification import Classification
+from syncbridge.models.classification import Classification, ClassificationChange
 from syncbridge.models.jobs import Job, JobStatus
-from syncbridge.models.linking import Link
+from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.taxonomy import (
@@ -23,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Classification",
+    "ClassificationChange",
     "Concept",
     "ConceptBroader",
     "ConceptLabel",
@@ -33,6 +34,8 @@ __all__ = [
     "JobStatus",
     "LabelKind",
     "Link",
+    "LinkRule",
+    "LinkRuleVersion",
     "MappingRule",
     "MappingRuleVersion",
     "Run",
