@@ -5,6 +5,7 @@ from __future__ import annotations
 from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.connector.types import Capability, SystemKind
 from syncbridge_localfolder.connector import LocalFolderConnector, create_connector
+from syncbridge_localfolder.presentation import PRESENTATION
 from syncbridge_localfolder.settings import LocalFolderSettings
 
 spec = ConnectorSpec(
@@ -14,6 +15,7 @@ spec = ConnectorSpec(
     settings_model=LocalFolderSettings,
     capabilities=frozenset({Capability.read, Capability.incremental, Capability.write_back}),
     factory=create_connector,
+    presentation=PRESENTATION,
     description=(
         "A directory tree of asset files; performance tags are written as dc:subject keywords "
         "into XMP sidecars (name.ext.xmp or name.xmp) that exiftool and Adobe tools read."

@@ -11,6 +11,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo
 
 from syncbridge.connector.errors import TransientConnectorError
+from syncbridge.connector.presentation import ItemPresentation
 from syncbridge.connector.types import (
     Capability,
     CheckResult,
@@ -185,6 +186,8 @@ class ConnectorSpec:
     #: Errors that mean "try again later" beyond the core's own transient errors.
     transient_errors: tuple[type[Exception], ...] = (TransientConnectorError,)
     description: str = ""
+    #: How its items are named and found at the vendor (titles, file names, DAM URLs).
+    presentation: ItemPresentation | None = None
 
 
 __all__ = [
@@ -197,6 +200,7 @@ __all__ = [
     "ConnectorSettings",
     "ConnectorSpec",
     "HostPolicy",
+    "ItemPresentation",
     "Page",
     "Record",
     "Ref",
