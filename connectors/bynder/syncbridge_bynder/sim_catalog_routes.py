@@ -22,7 +22,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncbridge_bynder.sim_http import error, form, paging
-from syncbridge_bynder.sim_params import BadRequest, bynder_id, flag, only_known, split
+from syncbridge_bynder.sim_params import (
+    BadRequest,
+    bynder_id,
+    flag,
+    only_known,
+    parse_order,
+    split,
+)
 from syncbridge_bynder.sim_state import BynderPortal
 
 _TAG_ORDERS: dict[str, Callable[[dict[str, Any]], tuple[Any, str]]] = {
@@ -123,9 +130,7 @@ def catalog_routes(portal: BynderPortal) -> list[Route]:
         try:
             only_known(params, ("limit", "page", "orderBy", "keyword", "mincount"), "tags")
             page, limit = paging(params)
-            field_name, _, direction = params.get("orderBy", "tag asc").partition(" ")
-            if field_name not in _TAG_ORDERS or direction not in ("asc", "desc"):
-                raise BadRequest(f"orderBy {params.get('orderBy')!r} is not supported")
+            field_name, descending = parse_order(params.get("orderBy", "tag asc"), _TAG_ORDERS)
             minimum = params.get("mincount", "0")
             if not minimum.isdigit():
                 raise BadRequest("mincount must be a whole number")
@@ -137,7 +142,7 @@ def catalog_routes(portal: BynderPortal) -> list[Route]:
             for tag, n in portal.tag_counts().items()
             if n >= int(minimum) and keyword in tag.casefold()
         ]
-        found.sort(key=_TAG_ORDERS[field_name], reverse=direction == "desc")
+        found.sort(key=_TAG_ORDERS[field_name], reverse=descending)
         return JSONResponse(found[(page - 1) * limit : page * limit])
 
     async def brands(request: Request) -> Response:

@@ -22,6 +22,7 @@ from syncbridge_bynder.sim_params import (
     dedupe,
     flag,
     only_known,
+    parse_order,
     parse_param,
     split,
 )
@@ -196,15 +197,13 @@ class CollectionStore:
             if not minimum.isdigit():
                 raise BadRequest("minCount must be a whole number")
             found = [c for c in found if len(c.media) >= int(minimum)]
-        field_name, _, direction = params.get("orderBy", "dateCreated desc").partition(" ")
-        if field_name not in _ORDERS or direction not in ("asc", "desc"):
-            raise BadRequest(f"orderBy {params.get('orderBy')!r} is not supported")
+        field_name, descending = parse_order(params.get("orderBy", "dateCreated desc"), _ORDERS)
         key: Callable[[Collection], Any] = (
             (lambda c: (c.created, c.id))
             if field_name == "dateCreated"
             else (lambda c: (c.name.casefold(), c.id))
         )
-        return sorted(found, key=key, reverse=direction == "desc")
+        return sorted(found, key=key, reverse=descending)
 
     def render(
         self, collection: Collection, thumbnails: Callable[[str], dict[str, str]]

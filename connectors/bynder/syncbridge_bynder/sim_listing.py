@@ -40,6 +40,7 @@ from syncbridge_bynder.sim_params import (
     ceil_second,
     flag,
     iso,
+    parse_order,
     parse_param,
     split,
 )
@@ -173,7 +174,9 @@ def parse_query(params: Mapping[str, str], portal: BynderPortal) -> MediaQuery:
         if name not in _PARAMS and not name.startswith("property_"):
             raise BadRequest(f"media: parameter {name!r} is not supported")
     query = MediaQuery()
-    query.order_field, query.descending = parse_order(params.get("orderBy", "dateCreated desc"))
+    query.order_field, query.descending = parse_order(
+        params.get("orderBy", "dateCreated desc"), ORDER_KEYS
+    )
     query.count = bool(flag(params, "count"))
     query.total = bool(flag(params, "total"))
     query.include_items = bool(flag(params, "includeMediaItems"))
@@ -204,14 +207,6 @@ def parse_query(params: Mapping[str, str], portal: BynderPortal) -> MediaQuery:
         found = portal.collections.by_id.get(params["collectionId"])
         query.narrow(set(found.media) if found else set())
     return query
-
-
-def parse_order(order_by: str) -> tuple[str, bool]:
-    """``(field, descending)`` of an ``orderBy``; BadRequest when unsupported."""
-    field_name, _, direction = order_by.strip().partition(" ")
-    if field_name not in ORDER_KEYS or direction.strip().lower() not in ("asc", "desc"):
-        raise BadRequest(f"orderBy {order_by!r} is not supported")
-    return field_name, direction.strip().lower() == "desc"
 
 
 def _date_range(params: Mapping[str, str], field_name: str, inclusive: bool) -> DateRange:
@@ -355,6 +350,5 @@ __all__ = [
     "MediaQuery",
     "full_listing",
     "listing_page",
-    "parse_order",
     "parse_query",
 ]

@@ -72,6 +72,16 @@ def flag(params: Mapping[str, str], name: str) -> bool | None:
     raise BadRequest(f"{name} must be 0, 1, true or false")
 
 
+def parse_order(order_by: str, fields: Collection[str]) -> tuple[str, bool]:
+    """``(field, descending)`` of an ``orderBy`` such as ``"name desc"`` over ``fields``;
+    BadRequest when the field or direction is not supported."""
+    field_name, _, direction = order_by.strip().partition(" ")
+    direction = direction.strip().lower()
+    if field_name not in fields or direction not in ("asc", "desc"):
+        raise BadRequest(f"orderBy {order_by!r} is not supported")
+    return field_name, direction == "desc"
+
+
 def only_known(params: Mapping[str, str], known: Collection[str], what: str) -> None:
     """BadRequest naming the first parameter ``what`` does not implement."""
     for name in params:
