@@ -15,10 +15,12 @@ from syncbridge.api.health import router as health_router
 from syncbridge.api.metrics import router as metrics_router
 from syncbridge.api.problems import install_problem_handlers
 from syncbridge.api.require_key import RequireBearerMiddleware
+from syncbridge.assets.endpoints import router as assets_router
 from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
 from syncbridge.auth.service import KeyCache
-from syncbridge.connections.endpoints import UPLOAD_PATH
+from syncbridge.classification.endpoints import router as classifications_router
+from syncbridge.connections.endpoints import UPLOAD_PATH, app_context
 from syncbridge.connections.endpoints import router as connections_router
 from syncbridge.connections.secrets import SecretBox
 from syncbridge.connections.ssrf import Resolver, guarded_transport, origins, resolve_host
@@ -28,8 +30,10 @@ from syncbridge.connector.spec import HostPolicy
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.jobs.runner import running_worker, runs_in_process
+from syncbridge.jobs.services import JobServices
 from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
+from syncbridge.runs.endpoints import router as runs_router
 from syncbridge.sandbox.embedded import EmbeddedSandbox
 from syncbridge.settings import Settings, get_settings
 from syncbridge.store import revisions
@@ -91,8 +95,9 @@ def create_app(
         if runs_in_process(settings):
             handlers = HandlerRegistry.load(settings.job_modules)
             if handlers.kinds:
+                services = JobServices(connections=app_context(app), http=http)
                 app.state.worker = await jobs.enter_async_context(
-                    running_worker(settings, registry=handlers)
+                    running_worker(settings, registry=handlers, services=services)
                 )
         if settings.freeze_gc_at_start:
             gc.collect()
@@ -124,9 +129,12 @@ def create_app(
         metrics_router,
         taxonomy_router,
         mapping_router,
+        assets_router,
         connections_router,
         keys_router,
         audit_router,
+        classifications_router,
+        runs_router,
     ):
         app.include_router(router)
     if sandbox is not None:

@@ -16,7 +16,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +24,9 @@ from syncbridge.jobs import repository
 from syncbridge.jobs.clock import Clock
 from syncbridge.jobs.repository import ClaimedJob
 from syncbridge.store.unit_of_work import in_unit_of_work
+
+if TYPE_CHECKING:
+    from syncbridge.jobs.services import JobServices
 
 T = TypeVar("T")
 
@@ -34,6 +37,11 @@ class LeaseLost(Exception):
 
 class PermanentJobError(Exception):
     """Raised by a handler when the job can never succeed: it goes dead at once."""
+
+
+class NoServices(PermanentJobError):
+    """The handler needs vendor access (:class:`~syncbridge.jobs.services.JobServices`) and
+    its worker was started without it."""
 
 
 class JobContext:
@@ -47,8 +55,10 @@ class JobContext:
         clock: Clock,
         lease_s: float,
         stopping: asyncio.Event,
+        services: JobServices | None = None,
     ) -> None:
         self._job = job
+        self._services = services
         self._clock = clock
         self._lease = timedelta(seconds=lease_s)
         self._stopping = stopping
@@ -66,6 +76,14 @@ class JobContext:
     @property
     def payload(self) -> dict[str, Any]:
         return self._job.payload
+
+    @property
+    def services(self) -> JobServices:
+        """Vendor access: the connection context and the shared guarded HTTP client; raises
+        :class:`NoServices` (the job goes dead) when the worker has none."""
+        if self._services is None:
+            raise NoServices(f"job kind {self.kind!r} needs a worker with vendor access")
+        return self._services
 
     @property
     def attempt(self) -> int:

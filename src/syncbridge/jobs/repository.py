@@ -1,5 +1,13 @@
 """The queries of the job queue. Every write that a worker makes after its claim names the
-lease token it holds: a worker whose lease was taken over changes nothing."""
+lease token it holds: a worker whose lease was taken over changes nothing.
+
+Jobs that share a ``concurrency_key`` never run at once: a claim skips a job whose key another
+running job with an unexpired lease holds, and takes at most one job per key. On SQLite the
+claim's write transaction excludes every other claimer; on PostgreSQL a claimer also takes a
+transaction-scoped advisory lock per key it is about to lease (``pg_try_advisory_xact_lock``,
+skipping a key another claimer is leasing right now) and then checks the key again, so two
+claimers never lease two jobs of one key.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.models.jobs import LIVE_STATUSES, Job, JobStatus
+
+#: Advisory lock namespace of concurrency keys (the first key of the two-int lock form).
+KEY_LOCK_SPACE = 7_320_001
 
 #: What a claim that found a job on its last attempt with its lease run out records.
 LEASE_RAN_OUT = "LeaseExpired: the worker holding the job's last attempt stopped renewing it"
@@ -39,6 +51,7 @@ class ClaimedJob:
     max_attempts: int
     lease_token: uuid.UUID
     lease_expires_at: datetime
+    concurrency_key: str | None = None
 
 
 async def insert_job(
@@ -49,6 +62,7 @@ async def insert_job(
     dedupe_key: str | None,
     run_after: datetime,
     max_attempts: int,
+    concurrency_key: str | None = None,
 ) -> Job | None:
     """Insert a queued job; None when a live job already holds ``dedupe_key``."""
     dialect = session.get_bind().dialect.name
@@ -57,6 +71,7 @@ async def insert_job(
         "kind": kind,
         "payload": payload,
         "dedupe_key": dedupe_key,
+        "concurrency_key": concurrency_key,
         "run_after": run_after,
         "max_attempts": max_attempts,
     }
@@ -75,17 +90,41 @@ async def live_job_with_key(session: AsyncSession, dedupe_key: str) -> Job | Non
     return (await session.scalars(statement)).one_or_none()
 
 
-def _claimable(kinds: Sequence[str], now: datetime) -> ColumnElement[bool]:
+def _key_held(now: datetime) -> ColumnElement[bool]:
+    """The job's concurrency key is held by another running job with an unexpired lease."""
+    holder = Job.__table__.alias("holder")
+    return (
+        select(holder.c.id)
+        .where(
+            holder.c.concurrency_key == Job.concurrency_key,
+            holder.c.status == JobStatus.running.value,
+            holder.c.lease_expires_at >= now,
+            holder.c.id != Job.id,
+        )
+        .exists()
+    )
+
+
+def _claimable(
+    kinds: Sequence[str], now: datetime, only: Sequence[uuid.UUID] | None = None
+) -> ColumnElement[bool]:
     ready = and_(Job.status == JobStatus.queued.value, Job.run_after <= now)
     lease_ran_out = and_(Job.status == JobStatus.running.value, Job.lease_expires_at < now)
-    return and_(Job.kind.in_(kinds), or_(ready, lease_ran_out))
+    free = or_(Job.concurrency_key.is_(None), ~_key_held(now))
+    claimable = and_(Job.kind.in_(kinds), or_(ready, lease_ran_out), free)
+    return claimable if only is None else and_(claimable, Job.id.in_(only))
 
 
-async def has_claimable(session: AsyncSession, kinds: Sequence[str], now: datetime) -> bool:
+async def has_claimable(
+    session: AsyncSession,
+    kinds: Sequence[str],
+    now: datetime,
+    only: Sequence[uuid.UUID] | None = None,
+) -> bool:
     """Whether a claim would find anything now (a read: takes no lock)."""
     if not kinds:
         return False
-    statement = select(Job.id).where(_claimable(kinds, now)).limit(1)
+    statement = select(Job.id).where(_claimable(kinds, now, only)).limit(1)
     return (await session.scalars(statement)).first() is not None
 
 
@@ -97,9 +136,11 @@ async def claim(
     now: datetime,
     lease_expires_at: datetime,
     limit: int,
+    only: Sequence[uuid.UUID] | None = None,
 ) -> tuple[list[ClaimedJob], list[uuid.UUID]]:
-    """Lease up to ``limit`` claimable jobs of ``kinds`` to ``owner``, oldest ``run_after``
-    first; returns them and the ids of jobs found dead (lease ran out on their last attempt).
+    """Lease up to ``limit`` claimable jobs of ``kinds`` (and, with ``only``, of those ids) to
+    ``owner``, oldest ``run_after`` first, at most one per concurrency key; returns them and
+    the ids of jobs found dead (lease ran out on their last attempt).
 
     On PostgreSQL rows other claimers hold are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite
     the write transaction (``BEGIN IMMEDIATE``) already excludes every other claimer.
@@ -108,13 +149,14 @@ async def claim(
         return [], []
     found = (
         await session.execute(
-            select(Job.id, Job.status, Job.attempts, Job.max_attempts)
-            .where(_claimable(kinds, now))
+            select(Job.id, Job.status, Job.attempts, Job.max_attempts, Job.concurrency_key)
+            .where(_claimable(kinds, now, only))
             .order_by(Job.run_after, Job.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     ).all()
+    found = await _one_per_key(session, found, now)
     exhausted = [
         row.id
         for row in found
@@ -149,7 +191,14 @@ async def claim(
                 lease_token=token,
                 updated_at=now,
             )
-            .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+            .returning(
+                Job.id,
+                Job.kind,
+                Job.payload,
+                Job.attempts,
+                Job.max_attempts,
+                Job.concurrency_key,
+            )
             .execution_options(**_NO_SYNC)
         )
     ).all()
@@ -163,10 +212,57 @@ async def claim(
             max_attempts=by_id[job_id].max_attempts,
             lease_token=token,
             lease_expires_at=lease_expires_at,
+            concurrency_key=by_id[job_id].concurrency_key,
         )
         for job_id in order
     ]
     return claimed, exhausted
+
+
+async def _one_per_key(session: AsyncSession, found: Sequence[Any], now: datetime) -> list[Any]:
+    """``found`` with at most one job per concurrency key, none whose key is now held.
+
+    A job found dead-on-arrival (its lease ran out on its last attempt) is kept whatever its
+    key: the claim only buries it. On PostgreSQL a key is taken with a transaction-scoped
+    advisory lock (skipped if another claimer holds it) and checked again afterwards: the
+    first check's snapshot may predate a claim that committed since.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    kept: list[Any] = []
+    keys: set[str] = set()
+    for row in found:
+        key = row.concurrency_key
+        exhausted = row.status == JobStatus.running.value and row.attempts >= row.max_attempts
+        if key is None or exhausted:
+            kept.append(row)
+            continue
+        if key in keys:
+            continue
+        if postgres and not await _lock_key(session, key, row.id, now):
+            continue
+        keys.add(key)
+        kept.append(row)
+    return kept
+
+
+async def _lock_key(session: AsyncSession, key: str, job_id: uuid.UUID, now: datetime) -> bool:
+    """Take ``key``'s advisory lock for this transaction and check nobody holds the key."""
+    lock = func.pg_try_advisory_xact_lock(KEY_LOCK_SPACE, func.hashtext(key))
+    if not (await session.execute(select(lock))).scalar_one():
+        return False
+    held = select(Job.id).where(
+        Job.concurrency_key == key,
+        Job.status == JobStatus.running.value,
+        Job.lease_expires_at >= now,
+        Job.id != job_id,
+    )
+    return (await session.execute(held.limit(1))).first() is None
+
+
+async def announce(session: AsyncSession) -> None:
+    """Wake idle workers when this transaction commits (PostgreSQL ``NOTIFY``; SQLite polls)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 async def _update_held(

@@ -5,8 +5,9 @@ The decision is made by the error's TYPE, never by what it says:
 * :class:`~syncbridge.connector.errors.RateLimited`: retry after at least ``retry_after``;
 * other :class:`~syncbridge.connector.errors.TransientConnectorError`: retry with full-jitter
   exponential backoff;
-* :data:`PERMANENT` (permanent vendor errors, auth refused, invalid input, a handler's
-  :class:`~syncbridge.jobs.context.PermanentJobError`): dead at once;
+* :func:`permanent` (permanent vendor errors, auth refused, invalid input, a handler's
+  :class:`~syncbridge.jobs.context.PermanentJobError`, settings that no longer fit): dead at
+  once;
 * anything else (a bug, an unexpected failure): retried the same way, logged with its traceback.
 
 Every retry is bounded by the job's ``max_attempts``; then the job is dead. The error kept on
@@ -16,10 +17,10 @@ the row is ``"Type: message"``, cut to :data:`ERROR_MAX_CHARS`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import pydantic
 
-from syncbridge.connections.service import SettingsNoLongerFit
 from syncbridge.connector.errors import (
     PermanentConnectorError,
     RateLimited,
@@ -36,8 +37,16 @@ PERMANENT: tuple[type[BaseException], ...] = (
     pydantic.ValidationError,
     InvalidInput,
     NotFound,
-    SettingsNoLongerFit,
 )
+
+
+@cache
+def permanent() -> tuple[type[BaseException], ...]:
+    """:data:`PERMANENT` and a connection whose stored settings no longer fit its connector
+    (imported on first use: the connections package queues jobs, so it imports this one)."""
+    from syncbridge.connections.service import SettingsNoLongerFit
+
+    return (*PERMANENT, SettingsNoLongerFit)
 
 #: The longest ``last_error`` kept.
 ERROR_MAX_CHARS = 2000
@@ -77,7 +86,7 @@ def describe(exc: BaseException) -> str:
 def decide(exc: BaseException, *, attempt: int, max_attempts: int, policy: RetryPolicy) -> Decision:
     """What the failure ``exc`` of attempt ``attempt`` (of ``max_attempts``) leads to."""
     error = describe(exc)
-    if isinstance(exc, PERMANENT):
+    if isinstance(exc, permanent()):
         return Decision(retry=False, delay_s=0.0, error=error, expected=True)
     expected = isinstance(exc, TransientConnectorError)
     if attempt >= max_attempts:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Collection
 from dataclasses import replace
 
 from syncbridge.db import create_engine, normalise_url
 from syncbridge.jobs.clock import SYSTEM_CLOCK, Clock
 from syncbridge.jobs.registry import HandlerRegistry
+from syncbridge.jobs.services import JobServices, job_services
 from syncbridge.jobs.worker import Worker, WorkerConfig
 from syncbridge.logs import get_logger
 from syncbridge.settings import Settings
@@ -57,24 +59,29 @@ async def running_worker(
     registry: HandlerRegistry | None = None,
     config: WorkerConfig | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    services: JobServices | None = None,
+    only: Collection[uuid.UUID] | None = None,
 ) -> AsyncIterator[Worker]:
     """A worker running in the background until the block ends; then it stops (running jobs
     get the grace period, the rest are released) and its engine is closed.
 
     Handlers come from ``registry``, else from entry points and ``settings.job_modules``.
+    Handlers get ``services`` (the API passes its own), else services built from settings
+    and closed with the worker. With ``only``, the worker claims those jobs and no other.
     """
     registry = registry if registry is not None else HandlerRegistry.load(settings.job_modules)
     config = config or worker_config(settings)
     if is_sqlite(settings):
         config = replace(config, concurrency=1)
-    engine = create_engine(settings.database_url)
-    worker = Worker(engine, registry, config=config, clock=clock)
-    task = asyncio.create_task(worker.run(), name="jobs-worker")
-    try:
-        yield worker
-    finally:
-        worker.stop()
+    async with contextlib.AsyncExitStack() as stack:
+        if services is None:
+            services = await stack.enter_async_context(job_services(settings))
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        worker = Worker(engine, registry, config=config, clock=clock, services=services, only=only)
+        task = asyncio.create_task(worker.run(), name="jobs-worker")
         try:
-            await task
+            yield worker
         finally:
-            await engine.dispose()
+            worker.stop()
+            await task

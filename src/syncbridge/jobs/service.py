@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.jobs import repository
-from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.logs import get_logger
 from syncbridge.models.base import utcnow
 from syncbridge.models.jobs import Job
@@ -30,18 +28,23 @@ async def enqueue(
     dedupe_key: str | None = None,
     run_after: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    concurrency_key: str | None = None,
 ) -> Job:
     """Queue a job of ``kind`` with a JSON ``payload`` in the caller's transaction (flushes,
     never commits): it exists exactly when the state that caused it commits.
 
     With a ``dedupe_key`` that a queued or running job already holds, nothing is added and
-    that job is returned. ``run_after`` (aware) delays the first attempt. On PostgreSQL the
-    workers are woken when the transaction commits (``NOTIFY`` is transactional).
+    that job is returned. ``run_after`` (aware) delays the first attempt. Jobs sharing a
+    ``concurrency_key`` never run at once (the later ones wait, queued, for the key to be
+    free). On PostgreSQL the workers are woken when the transaction commits (``NOTIFY`` is
+    transactional).
     """
     if not kind or len(kind) > KIND_MAX_CHARS:
         raise ValueError(f"a job kind has 1 to {KIND_MAX_CHARS} characters")
     if dedupe_key is not None and not 0 < len(dedupe_key) <= DEDUPE_KEY_MAX_CHARS:
         raise ValueError(f"a dedupe key has 1 to {DEDUPE_KEY_MAX_CHARS} characters")
+    if concurrency_key is not None and not 0 < len(concurrency_key) <= DEDUPE_KEY_MAX_CHARS:
+        raise ValueError(f"a concurrency key has 1 to {DEDUPE_KEY_MAX_CHARS} characters")
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     now = utcnow()
@@ -56,10 +59,11 @@ async def enqueue(
             dedupe_key=dedupe_key,
             run_after=when,
             max_attempts=max_attempts,
+            concurrency_key=concurrency_key,
         )
         if job is not None:
-            if when <= now and session.get_bind().dialect.name == "postgresql":
-                await session.execute(select(func.pg_notify(CHANNEL, "")))
+            if when <= now:
+                await repository.announce(session)
             log.debug("job.enqueued", job_id=str(job.id), kind=kind)
             return job
         assert dedupe_key is not None  # only a dedupe key can conflict

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -43,6 +43,9 @@ from syncbridge.jobs.wakeup import Wakeup
 from syncbridge.logs import get_logger
 from syncbridge.models.jobs import JobStatus
 from syncbridge.store.unit_of_work import in_unit_of_work
+
+if TYPE_CHECKING:
+    from syncbridge.jobs.services import JobServices
 
 log = get_logger(__name__)
 
@@ -91,8 +94,14 @@ class Worker:
         clock: Clock = SYSTEM_CLOCK,
         owner: str | None = None,
         listen: bool = True,
+        services: JobServices | None = None,
+        only: Collection[uuid.UUID] | None = None,
     ) -> None:
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
+        #: Vendor access handed to handlers (``JobContext.services``).
+        self.services = services
+        #: When given, the only jobs this worker claims (the CLI's ``sync`` runs its own).
+        self.only = None if only is None else tuple(only)
         self.registry = registry
         self.config = config or WorkerConfig()
         self.clock = clock
@@ -135,7 +144,7 @@ class Worker:
         if self._look_first:
 
             async def look(session: AsyncSession) -> bool:
-                return await repository.has_claimable(session, kinds, now)
+                return await repository.has_claimable(session, kinds, now, self.only)
 
             if not await in_unit_of_work(self.sessionmaker, look, write=False):
                 return []
@@ -148,6 +157,7 @@ class Worker:
                 now=now,
                 lease_expires_at=now + timedelta(seconds=self.config.lease_s),
                 limit=limit,
+                only=self.only,
             )
 
         claimed, dead = await in_unit_of_work(self.sessionmaker, take)
@@ -173,6 +183,7 @@ class Worker:
             clock=self.clock,
             lease_s=self.config.lease_s,
             stopping=self._stopping,
+            services=self.services,
         )
         work = asyncio.create_task(_run_handler(handler(ctx)), name=f"job-{job.id}")
         keeper = asyncio.create_task(self._keep_lease(ctx, work), name=f"lease-{job.id}")
@@ -233,7 +244,12 @@ class Worker:
                 write = partial(repository.finish, status=JobStatus.dead, last_error=decision.error)
 
         async def held(session: AsyncSession) -> bool:
-            return await write(session, job.id, job.lease_token, now=now)
+            if not await write(session, job.id, job.lease_token, now=now):
+                return False
+            if job.concurrency_key is not None:
+                # A job waiting for this key may run now: wake the workers (PostgreSQL).
+                await repository.announce(session)
+            return True
 
         if not await in_unit_of_work(self.sessionmaker, held):
             log.warning("job.lease_lost", job_id=str(job.id), kind=job.kind, owner=self.owner)

@@ -54,6 +54,8 @@ class Job(IdMixin, Base):
         # Partial, so the index stays the size of the live queue however many jobs are done.
         Index("ix_jobs_ready", "run_after", **_partial("status = 'queued'")),
         Index("ix_jobs_leased", "lease_expires_at", **_partial("status = 'running'")),
+        # What a claim checks: which concurrency keys running jobs hold.
+        Index("ix_jobs_concurrency_key", "concurrency_key", **_partial("status = 'running'")),
     )
 
     kind: Mapped[str] = mapped_column(String(100))
@@ -68,6 +70,9 @@ class Job(IdMixin, Base):
     #: New on every claim: only the holder of the current token may renew or finish the job.
     lease_token: Mapped[uuid.UUID | None] = mapped_column(default=None)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: Jobs sharing a key never run at once: a claim skips a job whose key a running job
+    #: with an unexpired lease holds (``connection:<id>``: one vendor reader per connection).
+    concurrency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     #: The last failure as "ExceptionType: message" (never a payload or a secret).
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -115,6 +115,10 @@ class Run(IdMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    #: When a cancel was asked of the run while it ran: its streams stop at the next page
+    #: boundary (committed pages stay) and end ``cancelled``.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class RunStream(IdMixin, Base):

@@ -11,6 +11,11 @@ ends. A claim held by another run that has not finished makes the stream fail at
 a clear error (the claim is not a lock held across vendor calls: no transaction stays open).
 A claim left by a run that finished, or by the same run (a resume), is taken over; every
 page's commit checks that the run still holds it.
+
+A run whose cancel was asked (``runs.cancel_requested_at``) stops each of its streams at the
+next page boundary: the page's commit sees the request and ends the stream ``cancelled`` in
+the same transaction (committed pages stay, nothing is tombstoned, the claim is released); a
+stream that had not started yet ends ``cancelled`` without reading.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Page
 from syncbridge.errors import Conflict, NotFound
 from syncbridge.logs import get_logger
-from syncbridge.models import Connection, RunStream, StreamState
+from syncbridge.models import Connection, Run, RunStream, StreamState
 from syncbridge.models.base import utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import pages, repository
@@ -75,10 +80,20 @@ async def _run_stream(session: AsyncSession, target: Target) -> RunStream:
     return row
 
 
+async def _cancel_requested(session: AsyncSession, target: Target) -> bool:
+    """Whether a cancel was asked of the target's run."""
+    asked = await session.scalar(select(Run.cancel_requested_at).where(Run.id == target.run_id))
+    return asked is not None
+
+
 async def _begin(session: AsyncSession, target: Target) -> _Start | RunStream:
-    """Claim the stream and say where to read from; a finished or refused stream's row."""
+    """Claim the stream and say where to read from; a finished, refused or cancelled stream's
+    row."""
     rs = await _run_stream(session, target)
     if rs.status in FINISHED:
+        return rs
+    if await _cancel_requested(session, target):
+        await _end(session, target, rs, None, cancelled=True)
         return rs
     state = await repository.stream_state(session, target.connection_id, target.stream)
     now = utcnow()
@@ -109,11 +124,19 @@ async def _state(session: AsyncSession, target: Target) -> StreamState | None:
     )
 
 
-async def _end(session: AsyncSession, target: Target, rs: RunStream, error: str | None) -> None:
-    """Finish the stream: tombstones after a full read, the claim released, the status set."""
+async def _end(
+    session: AsyncSession,
+    target: Target,
+    rs: RunStream,
+    error: str | None,
+    *,
+    cancelled: bool = False,
+) -> None:
+    """Finish the stream: tombstones after a full read, the claim released, the status set
+    (``cancelled``: stopped before the end, so nothing is tombstoned)."""
     now = utcnow()
     state = await _state(session, target)
-    if error is None and target.full:
+    if error is None and target.full and not cancelled:
         rs.deleted += await repository.tombstone_unseen(
             session, target.items, target.connection_id, target.stream, target.run_id, now
         )
@@ -122,7 +145,7 @@ async def _end(session: AsyncSession, target: Target, rs: RunStream, error: str 
     if state is not None and state.claimed_by_run_id == target.run_id:
         state.claimed_by_run_id = None
         state.updated_at = now
-    rs.status = "failed" if error else "succeeded"
+    rs.status = "failed" if error else "cancelled" if cancelled else "succeeded"
     rs.error = error
     rs.finished_at = now
 
@@ -149,6 +172,8 @@ async def _commit_page(
     rs.last_cursor = cursor
     if final:
         await _end(session, target, rs, None)
+    elif await _cancel_requested(session, target):
+        await _end(session, target, rs, None, cancelled=True)
     return rs
 
 
@@ -226,7 +251,7 @@ async def _read(
                 rs = await in_unit_of_work(sessionmaker, commit)
             except StreamBusy as exc:
                 return await _finish(sessionmaker, target, (0, 0), describe(exc))
-            if final:
+            if final or rs.status in FINISHED:  # the end, or a cancel seen at the commit
                 return _logged(rs)
             previous = (tuple(r.external_id for r in page.records), page.next_cursor)
     return await _finish(sessionmaker, target, count.take(), None)

@@ -1,0 +1,152 @@
+"""Request and response bodies of ``/v1/runs``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from syncbridge.models.store import STREAM_LENGTH
+
+StreamName = Annotated[str, StringConstraints(min_length=1, max_length=STREAM_LENGTH)]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+_RUN_ID = "0b7e9c1e-5d3a-4f7e-9a51-2f1c3d4e5a60"
+_CONNECTION_ID = "5f0c2b8e-1a4d-4c3b-8e2f-7a6b5c4d3e21"
+
+
+class RunCreate(BaseModel):
+    """What to sync: one connection (or every enabled one), fully or incrementally."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "sync", "connection_id": _CONNECTION_ID, "full": False},
+                {"kind": "sync", "full": True, "streams": ["media"]},
+            ]
+        },
+    )
+
+    kind: Literal["sync"] = "sync"
+    connection_id: uuid.UUID | None = Field(
+        default=None, description="The connection to sync; absent: every enabled connection."
+    )
+    full: StrictBool = Field(
+        default=False,
+        description="Read everything and tombstone what the vendor no longer has; else read "
+        "from each stream's last cursor.",
+    )
+    streams: list[StreamName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only these streams (by name); absent: every stream.",
+    )
+
+
+class RunStreamOut(BaseModel):
+    """What a run did to one stream of one connection."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    connection_id: uuid.UUID
+    stream: str
+    entity: str = Field(description="`asset` or `record`: where the stream's items go.")
+    status: RunStatus
+    pages: int
+    read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int
+    rejected: int
+    vendor_calls: int
+    rate_limited: int = Field(description="Vendor answers asking to slow down (429, 420).")
+    error: str | None = Field(description="Why the stream failed, when it did.")
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RejectionOut(BaseModel):
+    """A vendor item the run refused, and why (kept up to a cap per stream)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    connection_id: uuid.UUID
+    stream: str
+    external_id: str | None
+    reason: str
+    at: datetime
+
+
+class RunOut(BaseModel):
+    """A run with its streams' counts."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _RUN_ID,
+                    "kind": "sync",
+                    "connection_id": _CONNECTION_ID,
+                    "full": True,
+                    "status": "succeeded",
+                    "requested_by": "key:ops-editor",
+                    "created_at": "2026-12-01T09:00:00Z",
+                    "started_at": "2026-12-01T09:00:01Z",
+                    "finished_at": "2026-12-01T09:00:09Z",
+                    "error": None,
+                    "cancel_requested_at": None,
+                    "cancelled_by": None,
+                    "streams": [
+                        {
+                            "connection_id": _CONNECTION_ID,
+                            "stream": "media",
+                            "entity": "asset",
+                            "status": "succeeded",
+                            "pages": 5,
+                            "read": 500,
+                            "inserted": 12,
+                            "updated": 3,
+                            "unchanged": 484,
+                            "deleted": 2,
+                            "rejected": 1,
+                            "vendor_calls": 6,
+                            "rate_limited": 1,
+                            "error": None,
+                            "started_at": "2026-12-01T09:00:01Z",
+                            "finished_at": "2026-12-01T09:00:09Z",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    kind: str
+    connection_id: uuid.UUID | None = Field(description="None: a run of every enabled one.")
+    full: bool
+    status: RunStatus
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None = Field(description="The failed streams and why.")
+    cancel_requested_at: datetime | None = Field(
+        description="When a cancel was asked; running streams stop at their next page."
+    )
+    cancelled_by: str | None
+    streams: list[RunStreamOut]
+
+
+class RunDetail(RunOut):
+    """A run with its streams and the items it refused."""
+
+    rejections: list[RejectionOut] = Field(
+        description="Items refused, with why (at most 1,000 kept per stream, oldest first)."
+    )

@@ -1,0 +1,150 @@
+"""Runs: start a sync as jobs, show what runs did, cancel them. Services flush, never commit.
+
+A sync run is queued with one ``sync.run`` job per connection it reads, in the transaction
+that adds the run: the run exists exactly when its jobs do. Each job carries the
+connection's concurrency key (``connection:<id>``), so however many workers run, one
+connection's vendor is read by one job at a time; a second run of a busy connection waits,
+queued, until the first one's job ends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.audit.service import record
+from syncbridge.connections.service import ConnectionContext
+from syncbridge.errors import Conflict, NotFound
+from syncbridge.jobs.service import enqueue
+from syncbridge.logs import get_logger
+from syncbridge.models import Run
+from syncbridge.models.base import utcnow
+from syncbridge.runs import repository
+from syncbridge.runs.repository import SYNC_JOB, connection_key, job_dedupe_key
+from syncbridge.runs.schemas import RejectionOut, RunCreate, RunDetail, RunOut, RunStreamOut
+from syncbridge.store.paging import Page, PageParams, fetch_page
+from syncbridge.sync.repository import FINISHED
+from syncbridge.sync.runs import conclude, plan_run
+
+log = get_logger(__name__)
+ENTITY = "run"
+
+
+async def start_run(
+    session: AsyncSession,
+    ctx: ConnectionContext,
+    client: httpx.AsyncClient,
+    body: RunCreate,
+    *,
+    actor: str,
+) -> RunDetail:
+    """Queue a sync run and its jobs (audited); raises ``NotFound`` for an unknown
+    connection, ``Conflict`` for a disabled one and ``InvalidInput`` for an unknown stream."""
+    run, connections = await plan_run(
+        session,
+        ctx,
+        client,
+        connection_id=body.connection_id,
+        full=body.full,
+        streams=body.streams,
+        requested_by=actor,
+    )
+    for connection_id in connections:
+        await enqueue(
+            session,
+            SYNC_JOB,
+            {"run_id": str(run.id), "connection_id": str(connection_id)},
+            dedupe_key=job_dedupe_key(run.id, connection_id),
+            concurrency_key=connection_key(connection_id),
+        )
+    if not connections:  # nothing to read: the run is over before it starts
+        run = await conclude(session, run.id)
+    await record(
+        session,
+        actor=actor,
+        action="run.start",
+        entity_type=ENTITY,
+        entity_id=run.id,
+        after=body.model_dump(mode="json"),
+    )
+    log.info("run.queued", run_id=str(run.id), connections=len(connections), full=body.full)
+    return await show_run(session, run.id)
+
+
+async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, actor: str) -> RunDetail:
+    """Cancel a run (audited): streams not started end ``cancelled`` now, as do the jobs no
+    worker took yet; running streams stop at their next page boundary. A run with nothing
+    running is ``cancelled`` at once. Raises ``NotFound``, and ``Conflict`` for a finished
+    run. Asking again while the run stops changes nothing more."""
+    run = await repository.locked_run(session, run_id)
+    if run is None:
+        raise NotFound(f"No run {run_id}.")
+    if run.status in FINISHED:
+        raise Conflict(
+            f"Run {run_id} has already finished ({run.status}); there is nothing to cancel.",
+            extra={"reason": "run_finished", "run_status": run.status},
+        )
+    before = {"status": run.status, "cancel_requested_at": None}
+    if run.cancel_requested_at is None:
+        now = utcnow()
+        asked = now.isoformat()
+        run.cancel_requested_at, run.cancelled_by = now, actor
+        await session.flush()
+        await repository.cancel_queued_streams(session, run_id, now)
+        await repository.cancel_queued_jobs(session, run_id, now)
+        run = await conclude(session, run_id)
+        await record(
+            session,
+            actor=actor,
+            action="run.cancel",
+            entity_type=ENTITY,
+            entity_id=run_id,
+            before=before,
+            after={
+                "status": run.status,
+                "cancel_requested_at": asked,
+            },
+        )
+        log.info("run.cancel_requested", run_id=str(run_id), status=run.status)
+    return await show_run(session, run_id)
+
+
+def _out(run: Run, streams: Sequence[RunStreamOut]) -> RunOut:
+    return RunOut.model_validate(
+        {**{k: getattr(run, k) for k in _RUN_FIELDS}, "streams": list(streams)}
+    )
+
+
+_RUN_FIELDS = tuple(name for name in RunOut.model_fields if name != "streams")
+
+
+async def show_run(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
+    """One run with its streams' counts and its kept rejections; raises ``NotFound``."""
+    run = await session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise NotFound(f"No run {run_id}.")
+    streams = (await repository.streams_of(session, [run_id]))[run_id]
+    rejections = await repository.rejections_of(session, run_id)
+    out = _out(run, [RunStreamOut.model_validate(s) for s in streams])
+    return RunDetail(
+        **out.model_dump(), rejections=[RejectionOut.model_validate(r) for r in rejections]
+    )
+
+
+async def list_runs(
+    session: AsyncSession,
+    paging: PageParams,
+    *,
+    connection_id: uuid.UUID | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+) -> Page[RunOut]:
+    """One page of runs matching every filter given, newest first, with their streams."""
+    statement = repository.runs_query(connection_id=connection_id, status=status, kind=kind)
+    runs, total = await fetch_page(session, statement, paging)
+    streams = await repository.streams_of(session, [r.id for r in runs])
+    items = [_out(r, [RunStreamOut.model_validate(s) for s in streams[r.id]]) for r in runs]
+    return Page.of(items, total, paging)
