@@ -48,6 +48,7 @@ def permanent() -> tuple[type[BaseException], ...]:
 
     return (*PERMANENT, SettingsNoLongerFit)
 
+
 #: The longest ``last_error`` kept.
 ERROR_MAX_CHARS = 2000
 
