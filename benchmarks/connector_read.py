@@ -1,6 +1,6 @@
 """Read speed of each HTTP connector against raw httpx paging of its simulator (issue 8, item 7).
 
-Usage: ``python benchmarks/connector_read.py [--records 20000] [--page 100] [--runs 3]
+Usage: ``python benchmarks/connector_read.py [--records 20000] [--page 100] [--runs 7]
 [--only hubspot,ga4]``.
 
 For each connector that ships an HTTP simulator (Bynder, Cloudinary, HubSpot, Salesforce,
@@ -9,22 +9,30 @@ GA4), a world is built so that one stream holds about ``--records`` records, and
 * **connector**: a full read of that stream through ``read()``, with the connector's rate
   limiter set to the simulator's limits (both raised so neither throttles: this measures
   cost, not politeness), no faults, pages of ``--page`` records where the vendor allows it
-  (GA4 reads one day per report, HubSpot caps list pages at 100);
-* **raw**: plain ``httpx`` paging of the same simulator: the list requests the connector's
-  read sent (the same URLs, parameters, bodies and credentials, so the same pages), sent
-  again one after the other, each answer parsed as JSON, nothing else.
+  (HubSpot caps list pages at 100, Salesforce answers at least 200 rows a batch);
+* **raw**: plain ``httpx`` of the same simulator: every request the connector's read sent
+  (the same URLs, parameters, bodies and credentials, so the same pages; its token exchange,
+  describe or properties call too), sent again one after the other, each answer parsed as
+  JSON, nothing else. Where a page link works only once (Salesforce's query locators) the raw
+  side sends the query and follows the link in each answer instead.
 
-Both run in-process (``httpx.ASGITransport``), alternating, after one warm-up read; each side
-is the median of ``--runs`` runs. It prints records/s for both, the ratio connector / raw
+Both sides go through the same request-recording transport over ``httpx.ASGITransport``, in
+process. After one warm-up read the two alternate (connector then raw, then raw then
+connector, ...) so that a change of machine load hits both alike; each side is the median
+of ``--runs`` runs. It prints records/s for both, the ratio of the medians connector / raw
 (target >= 0.8: the connector's own work, typing values, building records, cursors and
-limiter, costs little) and the HTTP requests each made (the connector's extra requests, such
-as a token exchange, a describe or a properties call, are counted and shown).
+limiter, costs little), the spread of the ratios of each connector run and the raw run next
+to it, and the HTTP requests each side made. The two sides must make the same number of
+requests, run after run: the benchmark fails otherwise. The load average is printed before
+and after, as the figures only mean something next to it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -59,11 +67,11 @@ class Case:
     build: Callable[[World], Any] | None = None
     #: Connection settings over the simulator's own (page size, limiter).
     settings: Callable[[int], dict[str, Any]] = lambda _page: {}
-    #: Whether a request is one of the stream's list pages (the raw side replays those).
-    is_page: Callable[[httpx.Request], bool] = lambda _r: True
-    #: For vendors whose page links work once (Salesforce's query locators): the raw side
-    #: sends the first requests of each query and follows the link in each answer.
-    follow: Callable[[Any], str | None] | None = None
+    #: For vendors whose page links work once (Salesforce's query locators): whether a
+    #: request of the connector's followed such a link (the raw side follows its own).
+    is_link: Callable[[httpx.Request], bool] = lambda _r: False
+    #: The link to the next page in an answer, for those vendors.
+    follow: Callable[[Any], str | None] = lambda _body: None
 
 
 CASES: dict[str, Case] = {
@@ -72,14 +80,12 @@ CASES: dict[str, Case] = {
         world_for=lambda n: World(seed=42, assets_count=n),
         options={"rate_limit": 10**9},
         settings=lambda page: {"page_size": page, "rate_limit_requests": 10**9},
-        is_page=lambda r: r.url.path.endswith("/v4/media/"),
     ),
     "cloudinary": Case(
         stream="resources",
         world_for=lambda n: World(seed=42, assets_count=n),
         options={"admin_rate_limit": 10**9},
         settings=lambda page: {"page_size": min(page, 500), "admin_rate_limit_per_hour": 10**9},
-        is_page=lambda r: "/resources/" in r.url.path and "by_asset_ids" not in r.url.path,
     ),
     "hubspot": Case(
         stream="contacts",
@@ -92,7 +98,6 @@ CASES: dict[str, Case] = {
             "rate_limit_period_s": 0.01,
             "search_rate_limit_per_s": 100,
         },
-        is_page=lambda r: r.url.path.endswith("/crm/v3/objects/contacts"),
     ),
     "salesforce": Case(
         stream="Contact",
@@ -103,8 +108,9 @@ CASES: dict[str, Case] = {
             "rate_limit_requests": 10_000,
             "rate_limit_period_s": 0.01,
         },
-        is_page=lambda r: "/query" in r.url.path and "q" in r.url.params,
-        follow=lambda body: body.get("nextRecordsUrl"),
+        # ``.../query/<locator>``: the query's own path is ``.../query`` (or ``queryAll``).
+        is_link=lambda r: "/query" in r.url.path and not r.url.path.endswith(("/query", "All")),
+        follow=lambda body: body.get("nextRecordsUrl") if isinstance(body, dict) else None,
     ),
     "ga4": Case(
         stream="asset_performance",
@@ -121,7 +127,6 @@ CASES: dict[str, Case] = {
             "rate_limit_requests": 1000,
             "rate_limit_period_s": 0.01,
         },
-        is_page=lambda r: r.url.path.endswith(":runReport"),
     ),
 }
 
@@ -139,10 +144,17 @@ class Recording(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-async def connector_read(
-    key: str, case: Case, sim: Any, page: int
-) -> tuple[int, float, list[httpx.Request]]:
-    """One full read through the connector: records, seconds, the requests it made."""
+@dataclass(frozen=True)
+class Run:
+    """One timed read: what it got, how long it took, the requests it sent."""
+
+    items: int
+    seconds: float
+    requests: list[httpx.Request]
+
+
+async def connector_read(key: str, case: Case, sim: Any, page: int) -> Run:
+    """One full read through the connector."""
     spec = ConnectorRegistry.from_entry_points().get(key)
     settings = {**sim.connection_settings(BASE), **case.settings(page)}
     model = spec.settings_model.model_validate(settings)
@@ -155,38 +167,61 @@ async def connector_read(
             read += len(batch.records)
         elapsed = time.perf_counter() - started
         await connector.aclose()
-    return read, elapsed, recording.requests
+    return Run(read, elapsed, recording.requests)
 
 
-async def raw_read(sim: Any, case: Case, pages: list[httpx.Request]) -> tuple[int, int, float]:
-    """The same pages with bare httpx: send, parse JSON, count the items on the page (and
-    follow the page links where they work once); items, requests and seconds."""
-    transport = httpx.ASGITransport(app=sim)
-    async with httpx.AsyncClient(transport=transport) as client:
+async def raw_read(sim: Any, case: Case, sent: list[httpx.Request]) -> Run:
+    """The connector's requests again with bare httpx: send, parse JSON, count the items of
+    each list answer (and follow the page links that work once)."""
+    recording = Recording(httpx.ASGITransport(app=sim))
+    replayed = [r for r in sent if not case.is_link(r)]
+    async with httpx.AsyncClient(transport=recording) as client:
         started = time.perf_counter()
-        items = sent = 0
-        for request in pages:
-            url: httpx.URL | str | None = request.url
+        items = 0
+        for request in replayed:
+            url: httpx.URL | None = request.url
             while url is not None:
                 response = await client.request(
                     request.method, url, headers=request.headers, content=request.content
                 )
-                sent += 1
                 response.raise_for_status()
                 body = response.json()
                 items += _items(body)
-                link = case.follow(body) if case.follow is not None else None
+                link = case.follow(body)
                 url = request.url.join(link) if link else None
-        return items, sent, time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+    return Run(items, elapsed, recording.requests)
 
 
 def _items(body: Any) -> int:
     if isinstance(body, list):
         return len(body)
+    if not isinstance(body, dict):
+        return 0
     for name in ("results", "resources", "records", "rows"):
         if isinstance(body.get(name), list):
             return len(body[name])
     return 0
+
+
+class Unfair(RuntimeError):
+    """The two sides did not do the same HTTP work: the figures would mean nothing."""
+
+
+def _check(key: str, read: int, requests: int, connector: Run, raw: Run) -> None:
+    if connector.items != read or len(connector.requests) != requests:
+        raise Unfair(
+            f"{key}: this connector read got {connector.items} records in "
+            f"{len(connector.requests)} requests, the warm-up {read} in {requests}"
+        )
+    if len(raw.requests) != requests:
+        raise Unfair(
+            f"{key}: raw paging sent {len(raw.requests)} requests, the connector {requests}"
+        )
+    # At least the connector's records: the same pages (Bynder's overlap a little, as its
+    # cursor re-reads the boundary second of each page and drops the ids already seen).
+    if raw.items < read:
+        raise Unfair(f"{key}: raw paging saw {raw.items} items, the connector read {read}")
 
 
 def bench(key: str, case: Case, records: int, page: int, runs: int) -> dict[str, Any]:
@@ -196,47 +231,60 @@ def bench(key: str, case: Case, records: int, page: int, runs: int) -> dict[str,
     else:
         factory = SandboxRegistry.from_entry_points().get(key).simulator
         assert factory is not None
-        sim = factory(world, **case.options)  # type: ignore[call-arg]
-    read, _, requests = asyncio.run(connector_read(key, case, sim, page))  # warm-up
-    pages = [r for r in requests if case.is_page(r)]
-    connector_rates, raw_rates = [], []
-    for _ in range(runs):
-        raw_items, raw_requests, raw_s = asyncio.run(raw_read(sim, case, pages))
-        # At least the connector's records: the same pages (Bynder's overlap a little, as its
-        # cursor re-reads the boundary second of each page and drops the ids already seen).
-        assert raw_items >= read, f"{key}: raw paging saw {raw_items} items, the connector {read}"
-        raw_rates.append(read / raw_s)
-        got, seconds, requests = asyncio.run(connector_read(key, case, sim, page))
-        assert got == read, f"{key}: read {got}, then {read}"
-        connector_rates.append(got / seconds)
+        sim = factory(world, **case.options)
+    warm = asyncio.run(connector_read(key, case, sim, page))
+    read, sent = warm.items, warm.requests
+    asyncio.run(raw_read(sim, case, sent))  # warm-up of the raw side
+    connector_rates, raw_rates, ratios = [], [], []
+    for i in range(runs):
+        # Alternate which side goes first, so that neither always runs on a warmer machine.
+        if i % 2 == 0:
+            connector = asyncio.run(connector_read(key, case, sim, page))
+            raw = asyncio.run(raw_read(sim, case, sent))
+        else:
+            raw = asyncio.run(raw_read(sim, case, sent))
+            connector = asyncio.run(connector_read(key, case, sim, page))
+        _check(key, read, len(sent), connector, raw)
+        connector_rates.append(read / connector.seconds)
+        raw_rates.append(read / raw.seconds)
+        ratios.append(raw.seconds / connector.seconds)
     return {
         "records": read,
         "connector": statistics.median(connector_rates),
         "raw": statistics.median(raw_rates),
-        "connector_requests": len(requests),
-        "raw_requests": raw_requests,
+        "ratios": (min(ratios), max(ratios)),
+        "requests": len(sent),
     }
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--page", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--only", default=",".join(CASES))
     args = parser.parse_args()
     # Production logs (JSON lines on stderr), not the development console renderer.
     configure_logging(level="INFO", json=True)
+    print(f"Python {platform.python_version()}, {args.runs} runs a side; {_load()}")  # noqa: T201
     header = f"{'connector':<11}{'records':>9}{'conn rec/s':>12}{'raw rec/s':>11}{'ratio':>7}"
-    print(f"{header}{'requests conn/raw':>20}")  # noqa: T201
+    print(f"{header}{'run ratios':>13}{'requests conn/raw':>19}")  # noqa: T201
     for key in args.only.split(","):
         out = bench(key, CASES[key], args.records, args.page, args.runs)
         ratio = out["connector"] / out["raw"]
+        low, high = out["ratios"]
         flag = "" if ratio >= TARGET else f"  (below {TARGET})"
         print(  # noqa: T201
             f"{key:<11}{out['records']:>9,}{out['connector']:>12,.0f}{out['raw']:>11,.0f}"
-            f"{ratio:>7.2f}{out['connector_requests']:>11}/{out['raw_requests']:<8}{flag}"
+            f"{ratio:>7.2f}{f'{low:.2f}-{high:.2f}':>13}"
+            f"{out['requests']:>11}/{out['requests']:<7}{flag}"
         )
+    print(_load())  # noqa: T201
 
 
 if __name__ == "__main__":
