@@ -31,6 +31,7 @@ from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.jobs.runner import running_worker, runs_in_process
 from syncbridge.jobs.services import JobServices
+from syncbridge.linking.endpoints import router as link_rules_router
 from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
 from syncbridge.runs.endpoints import router as runs_router
@@ -129,6 +130,7 @@ def create_app(
         metrics_router,
         taxonomy_router,
         mapping_router,
+        link_rules_router,
         assets_router,
         connections_router,
         keys_router,

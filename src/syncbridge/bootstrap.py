@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import syncbridge
 from syncbridge.auth.service import Role, count_keys, create_key
 from syncbridge.db import open_store
+from syncbridge.linking.defaults import load_default_link_rules
 from syncbridge.logs import get_logger
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -72,6 +73,7 @@ async def bootstrap_store(settings: Settings) -> str | None:
                 session, name="bootstrap-admin", role=Role.admin, actor=BOOTSTRAP_ACTOR
             )
         await load_default_taxonomy(session)
+        await load_default_link_rules(session, BOOTSTRAP_ACTOR)
         return raw
 
     async with open_store(settings.database_url) as sessionmaker:

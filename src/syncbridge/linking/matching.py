@@ -1,0 +1,322 @@
+"""Finding links (pure): an index of asset keys, compiled rules, and one record's matches.
+
+An asset is known by its **keys** (:func:`asset_keys`): its ids (the external id, and any
+``id``/``asset_id`` field), its file names and the URL paths of its CDN and derivative
+URLs. A rule reads a record field and turns each value into candidate keys by its
+``match``:
+
+* ``equals``: the value itself;
+* ``contains``: each token of the value, split at URL and list separators
+  (whitespace ``/ ? & = # ; , |`` quotes and brackets), so an id in ``"a;b;c"`` or a URL
+  is found whole, never as a substring of a longer token;
+* ``path_segment``: each segment of the value's URL path (``/lp/x/banner.jpg``: ``lp``,
+  ``x``, ``banner.jpg``);
+* ``url_path``: the value's whole URL path;
+* ``query_parameter``: the values of the query parameter ``parameter`` of the value's URL.
+
+A candidate names the assets whose key of the rule's ``asset_key`` kind equals it after
+normalisation (:func:`normalise`): ids case-insensitively, UUIDs with or without hyphens
+alike; file names case-insensitively; URL paths exactly. Lookups are dictionary hits, so a
+record costs about its evidence, whatever the number of assets.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from syncbridge.mapping.field_path import FieldPath, parse_field_path
+
+__all__ = [
+    "AssetIndex",
+    "AssetRef",
+    "Found",
+    "RecordView",
+    "RuleView",
+    "Scope",
+    "asset_keys",
+    "candidates",
+    "find_links",
+    "normalise",
+]
+
+#: Longest evidence value a link keeps (a record field can be a long text).
+MAX_VALUE_CHARS = 2000
+#: Tokens ``contains`` splits values into; a value longer than this is cut first.
+MAX_SCANNED_CHARS = 100_000
+
+_TOKEN_SEPARATORS = re.compile(r"[\s/?&=#;,|<>()\[\]{}\"']+")
+_HEX = frozenset("0123456789abcdef")
+_URL_FIELDS = ("secure_url", "url", "original", "cdn_url", "download_url")
+_URL_LISTS = ("thumbnails", "videoPreviewURLs", "derivatives")
+_NAME_FIELDS = ("filename", "file_name", "fileName", "original_filename", "originalFilename")
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRef:
+    """An asset in the index: its row id and its DAM connector."""
+
+    id: uuid.UUID
+    connector_key: str
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """What matching needs of one link rule (a saved rule, or a draft in a preview)."""
+
+    id: str
+    version: int | None
+    connector_key: str
+    field_path: str
+    match: str
+    asset_key: str
+    parameter: str | None = None
+    via_stream: str | None = None
+    asset_connector_key: str | None = None
+    connection_id: uuid.UUID | None = None
+    stream: str | None = None
+    enabled: bool = True
+
+    @property
+    def via(self) -> bool:
+        """True for a rule whose value names another record (its links pass on)."""
+        return self.asset_key == "record"
+
+    @property
+    def path(self) -> FieldPath:
+        return _parsed(self.field_path)
+
+
+_PATHS: dict[str, FieldPath] = {}
+
+
+def _parsed(text: str) -> FieldPath:
+    path = _PATHS.get(text)
+    if path is None:
+        path = _PATHS[text] = parse_field_path(text)
+    return path
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a record comes from."""
+
+    connector_key: str
+    connection_id: uuid.UUID
+    stream: str
+
+    def admits(self, rule: RuleView) -> bool:
+        return (
+            rule.enabled
+            and rule.connector_key == self.connector_key
+            and (rule.stream is None or rule.stream == self.stream)
+            and (rule.connection_id is None or rule.connection_id == self.connection_id)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """A stored record as matching sees it."""
+
+    id: uuid.UUID
+    scope: Scope
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """``rule`` links ``asset`` to ``record``: ``value`` found at the rule's field path."""
+
+    asset_id: uuid.UUID
+    record_id: uuid.UUID
+    rule: RuleView
+    value: str
+
+
+def normalise(kind: str, text: str) -> str:
+    """A key as compared for ``kind`` (``id``, ``file_name``, ``cdn_path``, ``record``)."""
+    text = text.strip()
+    if kind == "id":
+        lowered = text.lower()
+        compact = lowered.replace("-", "")
+        if len(compact) == 32 and len(lowered) in (32, 36) and set(compact) <= _HEX:
+            return compact
+        return lowered
+    if kind == "file_name":
+        return text.casefold()
+    return text
+
+
+def _url_path(text: str) -> str:
+    try:
+        return unquote(urlsplit(text).path)
+    except ValueError:
+        return ""
+
+
+def candidates(value: str, match: str, parameter: str | None = None) -> list[str]:
+    """The candidate keys a rule with ``match`` reads in one field value."""
+    if match == "equals":
+        return [value]
+    value = value[:MAX_SCANNED_CHARS]
+    if match == "contains":
+        return [token for token in _TOKEN_SEPARATORS.split(value) if token]
+    if match == "path_segment":
+        return [segment for segment in _url_path(value).split("/") if segment]
+    if match == "url_path":
+        path = _url_path(value)
+        return [path] if path.startswith("/") else []
+    if match == "query_parameter" and parameter:
+        try:
+            query = urlsplit(value).query
+        except ValueError:
+            return []
+        return parse_qs(query).get(parameter, [])
+    return []
+
+
+def _is_text_or_int(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _scalars(values: Iterable[Any]) -> Iterator[str]:
+    """The text of each scalar reached (lists of scalars flattened one level)."""
+    for value in values:
+        if isinstance(value, list):
+            yield from (str(v) for v in value if _is_text_or_int(v))
+        elif isinstance(value, str):
+            yield value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            yield str(value)
+
+
+def field_values(rule: RuleView, data: Mapping[str, Any]) -> list[str]:
+    """The text values ``rule``'s field path reaches in ``data``."""
+    return list(_scalars(rule.path.resolve(data)))
+
+
+# --- assets --------------------------------------------------------------------------------
+
+
+def _last_segment(url: str) -> str:
+    return _url_path(url).rsplit("/", 1)[-1]
+
+
+def _urls(data: Mapping[str, Any]) -> Iterator[str]:
+    for name in _URL_FIELDS:
+        if isinstance(value := data.get(name), str) and value:
+            yield value
+    for name in _URL_LISTS:
+        value = data.get(name)
+        items = value.values() if isinstance(value, Mapping) else value
+        if isinstance(items, Iterable) and not isinstance(items, str):
+            yield from (v for v in items if isinstance(v, str) and v)
+
+
+def _file_names(data: Mapping[str, Any]) -> Iterator[str]:
+    extension = data.get("extension")
+    if isinstance(extension, list):
+        extension = extension[0] if extension and isinstance(extension[0], str) else None
+    if not isinstance(extension, str):
+        extension = data.get("format") if isinstance(data.get("format"), str) else None
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        suffix = f".{extension}".casefold() if extension else None
+        if suffix and not name.casefold().endswith(suffix):
+            yield f"{name}{suffix}"
+        elif suffix or "." in name:
+            yield name
+    for key in _NAME_FIELDS:
+        if isinstance(value := data.get(key), str) and value:
+            yield value
+    for key in ("path", "secure_url", "url"):
+        if isinstance(value := data.get(key), str) and value:
+            yield _last_segment(value)
+
+
+def asset_keys(external_id: str, data: Mapping[str, Any]) -> dict[str, set[str]]:
+    """An asset's normalised keys by kind: ``id``, ``file_name`` and ``cdn_path``."""
+    ids = {normalise("id", external_id)}
+    for key in ("id", "asset_id"):
+        if isinstance(value := data.get(key), str) and value:
+            ids.add(normalise("id", value))
+    names = {normalise("file_name", n) for n in _file_names(data) if n}
+    paths = {p for p in (_url_path(u) for u in _urls(data)) if p.startswith("/") and p != "/"}
+    names.discard("")
+    return {"id": ids, "file_name": names, "cdn_path": paths}
+
+
+@dataclass
+class AssetIndex:
+    """Normalised asset keys -> the assets holding them, per key kind."""
+
+    keys: dict[str, dict[str, list[AssetRef]]] = field(
+        default_factory=lambda: {"id": {}, "file_name": {}, "cdn_path": {}}
+    )
+    asset_ids: set[uuid.UUID] = field(default_factory=set)
+
+    @property
+    def size(self) -> int:
+        return len(self.asset_ids)
+
+    def add(self, ref: AssetRef, external_id: str, data: Mapping[str, Any]) -> None:
+        """Index one asset under each of its keys."""
+        self.asset_ids.add(ref.id)
+        for kind, values in asset_keys(external_id, data).items():
+            table = self.keys[kind]
+            for value in values:
+                table.setdefault(value, []).append(ref)
+
+    def add_all(self, rows: Iterable[tuple[AssetRef, str, Mapping[str, Any]]]) -> AssetIndex:
+        for ref, external_id, data in rows:
+            self.add(ref, external_id, data)
+        return self
+
+    def lookup(self, kind: str, candidate: str) -> list[AssetRef]:
+        return self.keys.get(kind, {}).get(normalise(kind, candidate), [])
+
+
+def find_links(
+    records: Iterable[RecordView], rules: Iterable[RuleView], index: AssetIndex
+) -> list[Found]:
+    """Every (asset, record, rule) the direct (non-``record``) rules find; for each, the first
+    value that named the asset. Via rules are resolved by the caller (they need the store)."""
+    direct = [rule for rule in rules if not rule.via]
+    by_scope: dict[Scope, list[RuleView]] = {}
+    found: list[Found] = []
+    for record in records:
+        admitted = by_scope.get(record.scope)
+        if admitted is None:
+            admitted = by_scope[record.scope] = [r for r in direct if record.scope.admits(r)]
+        for rule in admitted:
+            found += _matches(record, rule, index)
+    return found
+
+
+def _matches(record: RecordView, rule: RuleView, index: AssetIndex) -> list[Found]:
+    seen: set[uuid.UUID] = set()
+    out: list[Found] = []
+    for value in field_values(rule, record.data):
+        for candidate in candidates(value, rule.match, rule.parameter):
+            for ref in index.lookup(rule.asset_key, candidate):
+                if ref.id in seen or (
+                    rule.asset_connector_key is not None
+                    and ref.connector_key != rule.asset_connector_key
+                ):
+                    continue
+                seen.add(ref.id)
+                out.append(Found(ref.id, record.id, rule, value[:MAX_VALUE_CHARS]))
+    return out
+
+
+def via_targets(record: RecordView, rule: RuleView) -> list[tuple[str, str]]:
+    """The (external id, evidence value) pairs of the records a via rule's values name."""
+    out: list[tuple[str, str]] = []
+    for value in field_values(rule, record.data):
+        for candidate in candidates(value, rule.match, rule.parameter):
+            out.append((candidate.strip(), value[:MAX_VALUE_CHARS]))
+    return out

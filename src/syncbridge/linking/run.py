@@ -1,0 +1,360 @@
+"""Linking the store: after a run (:func:`link_run`) and after a rule change (:func:`relink`).
+
+Both read the store in batches by id, each batch in its own unit of work: records are
+matched against an in-memory :class:`~syncbridge.linking.matching.AssetIndex` off the event
+loop, and each batch's links are made equal to what was found (added, removed, evidence
+updated; unchanged links untouched). Both are idempotent: a second pass writes nothing.
+
+:func:`link_run` works on what the run changed:
+
+1. links of the assets and records the run tombstoned are deleted;
+2. records the run changed are matched against every live asset;
+3. every other record in a rule's scope is matched against the assets the run changed;
+4. via rules (a deal naming its campaign) pass the campaign's links on to the records
+   naming it; they are recomputed whenever the run changed any link.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from syncbridge.linking import repository
+from syncbridge.linking.matching import (
+    AssetIndex,
+    AssetRef,
+    Found,
+    RecordView,
+    RuleView,
+    find_links,
+    via_targets,
+)
+from syncbridge.linking.repository import LinkDiff, RecordFilter, StoredLink
+from syncbridge.logs import get_logger
+from syncbridge.offload import run_cpu
+from syncbridge.store.unit_of_work import in_unit_of_work
+
+__all__ = ["LinkReport", "build_index", "link_run", "relink", "via_matcher", "via_record_ids"]
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+log = get_logger(__name__)
+
+#: Records matched (and their links rewritten) per unit of work.
+RECORD_BATCH = 1000
+#: Assets read per query while building an index.
+ASSET_BATCH = 2000
+
+
+@dataclass
+class LinkReport:
+    """What a linking pass did."""
+
+    records: int = 0
+    diff: LinkDiff = field(default_factory=LinkDiff)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    connections: dict[uuid.UUID, str]
+    direct: list[RuleView]
+    via: list[RuleView]
+
+    @property
+    def via_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset(uuid.UUID(rule.id) for rule in self.via)
+
+    @property
+    def direct_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset(uuid.UUID(rule.id) for rule in self.direct)
+
+
+async def _load_rules(session: AsyncSession) -> _Rules:
+    rules = await repository.active_rules(session)
+    return _Rules(
+        connections=await repository.connector_keys(session),
+        direct=[r for r in rules if not r.via],
+        via=[r for r in rules if r.via],
+    )
+
+
+async def build_index(
+    sessionmaker: Sessionmaker, connections: dict[uuid.UUID, str], changed_by: uuid.UUID | None
+) -> AssetIndex:
+    """An index of every live asset (or those run ``changed_by`` changed)."""
+    index = AssetIndex()
+    after: uuid.UUID | None = None
+    while True:
+        rows = await in_unit_of_work(
+            sessionmaker,
+            partial(_asset_rows, after=after, changed_by=changed_by),
+            write=False,
+        )
+        if not rows:
+            return index
+        refs = [
+            (AssetRef(aid, connections.get(cid, "")), ext, data) for aid, cid, ext, data in rows
+        ]
+        await run_cpu(index.add_all, refs)
+        after = rows[-1][0]
+
+
+async def _asset_rows(
+    session: AsyncSession, *, after: uuid.UUID | None, changed_by: uuid.UUID | None
+) -> list[repository.AssetRow]:
+    return await repository.asset_batch(session, after, ASSET_BATCH, changed_by)
+
+
+Owns = Callable[[StoredLink], bool]
+Matcher = Callable[[AsyncSession, list[RecordView]], Awaitable[list[Found]]]
+
+
+async def _pass(
+    sessionmaker: Sessionmaker,
+    which: RecordFilter,
+    connections: dict[uuid.UUID, str],
+    match: Matcher,
+    owns: Owns,
+    run_id: uuid.UUID | None,
+) -> LinkReport:
+    """Match every record of ``which``, batch by batch, and rewrite the links ``owns``."""
+    report = LinkReport()
+    after: uuid.UUID | None = None
+    while True:
+        batch = await in_unit_of_work(
+            sessionmaker,
+            partial(_records, which=which, connections=connections, after=after),
+            write=False,
+        )
+        if not batch:
+            return report
+        report.records += len(batch)
+        report.diff += await in_unit_of_work(
+            sessionmaker, partial(_rewrite, batch=batch, match=match, owns=owns, run_id=run_id)
+        )
+        after = batch[-1].id
+
+
+async def _records(
+    session: AsyncSession,
+    *,
+    which: RecordFilter,
+    connections: dict[uuid.UUID, str],
+    after: uuid.UUID | None,
+) -> list[RecordView]:
+    return await repository.record_batch(session, which, connections, after, RECORD_BATCH)
+
+
+async def _rewrite(
+    session: AsyncSession,
+    *,
+    batch: list[RecordView],
+    match: Matcher,
+    owns: Owns,
+    run_id: uuid.UUID | None,
+) -> LinkDiff:
+    found = await match(session, batch)
+    existing = await repository.links_of_records(session, [r.id for r in batch])
+    return await repository.replace_links(
+        session, [link for link in existing if owns(link)], found, run_id
+    )
+
+
+def _direct_matcher(rules: Sequence[RuleView], index: AssetIndex) -> Matcher:
+    async def match(_session: AsyncSession, batch: list[RecordView]) -> list[Found]:
+        return await run_cpu(find_links, batch, rules, index)
+
+    return match
+
+
+def via_matcher(
+    rules: Sequence[RuleView],
+    targets: dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]],
+    direct_ids: frozenset[uuid.UUID],
+) -> Matcher:
+    """Found links of via rules: the assets linked (directly) to the records named."""
+
+    async def match(session: AsyncSession, batch: list[RecordView]) -> list[Found]:
+        named: list[tuple[RecordView, RuleView, uuid.UUID, str]] = []
+        for record in batch:
+            for rule in rules:
+                if not record.scope.admits(rule) or rule.via_stream is None:
+                    continue
+                table = targets.get(rule.via_stream, {})
+                for external_id, value in via_targets(record, rule):
+                    target = table.get((record.scope.connection_id, external_id))
+                    if target is not None:
+                        named.append((record, rule, target, value))
+        linked = await repository.assets_linked_to(
+            session, sorted({target for _, _, target, _ in named}), direct_ids
+        )
+        return [
+            Found(asset_id, record.id, rule, value)
+            for record, rule, target, value in named
+            for asset_id in linked.get(target, ())
+        ]
+
+    return match
+
+
+async def via_record_ids(
+    session: AsyncSession, rules: Sequence[RuleView], connections: dict[uuid.UUID, str]
+) -> dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]]:
+    """Per via stream: its live records by (connection, external id), in the via rules'
+    connections."""
+    out: dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]] = {}
+    for rule in rules:
+        if rule.via_stream is None:
+            continue
+        ids = [
+            cid
+            for cid, key in connections.items()
+            if key == rule.connector_key and rule.connection_id in (None, cid)
+        ]
+        found = await repository.records_by_external_id(session, ids, rule.via_stream)
+        out.setdefault(rule.via_stream, {}).update(found)
+    return out
+
+
+async def _via_pass(
+    sessionmaker: Sessionmaker, rules: _Rules, run_id: uuid.UUID | None
+) -> LinkReport:
+    if not rules.via:
+        return LinkReport()
+    targets = await in_unit_of_work(
+        sessionmaker, lambda s: via_record_ids(s, rules.via, rules.connections), write=False
+    )
+    which = RecordFilter(repository.scope_predicate(rules.via, rules.connections))
+    via_ids = rules.via_ids
+    return await _pass(
+        sessionmaker,
+        which,
+        rules.connections,
+        via_matcher(rules.via, targets, rules.direct_ids),
+        lambda link: link.key[2] in via_ids,
+        run_id,
+    )
+
+
+async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
+    """Link what run ``run_id`` changed (see the module docstring). Idempotent."""
+    rules = await in_unit_of_work(sessionmaker, _load_rules, write=False)
+    report = LinkReport()
+    report.diff.removed += await in_unit_of_work(
+        sessionmaker, lambda s: repository.drop_links_of_tombstones(s, run_id)
+    )
+    via_ids = rules.via_ids
+    if rules.direct:
+        scopes = repository.scope_predicate(rules.direct, rules.connections)
+        changed = RecordFilter(scopes, changed_by=run_id)
+        if await _any(sessionmaker, changed, rules.connections):
+            index = await build_index(sessionmaker, rules.connections, None)
+            _add(
+                report,
+                await _pass(
+                    sessionmaker,
+                    changed,
+                    rules.connections,
+                    _direct_matcher(rules.direct, index),
+                    lambda link: link.key[2] not in via_ids,
+                    run_id,
+                ),
+            )
+            del index
+        fresh = await build_index(sessionmaker, rules.connections, run_id)
+        if fresh.size:
+            others = RecordFilter(scopes, unchanged_by=run_id)
+            ids = fresh.asset_ids
+            _add(
+                report,
+                await _pass(
+                    sessionmaker,
+                    others,
+                    rules.connections,
+                    _direct_matcher(rules.direct, fresh),
+                    lambda link: link.key[2] not in via_ids and link.key[0] in ids,
+                    run_id,
+                ),
+            )
+    if report.diff.changed or await _changed_via_records(sessionmaker, rules, run_id):
+        _add(report, await _via_pass(sessionmaker, rules, run_id))
+    log.info(
+        "linking.run_linked",
+        run_id=str(run_id),
+        records=report.records,
+        added=report.diff.added,
+        removed=report.diff.removed,
+        updated=report.diff.updated,
+    )
+    return report
+
+
+async def _changed_via_records(
+    sessionmaker: Sessionmaker, rules: _Rules, run_id: uuid.UUID
+) -> bool:
+    if not rules.via:
+        return False
+    scopes = repository.scope_predicate(rules.via, rules.connections)
+    return await _any(sessionmaker, RecordFilter(scopes, changed_by=run_id), rules.connections)
+
+
+async def _any(
+    sessionmaker: Sessionmaker, which: RecordFilter, connections: dict[uuid.UUID, str]
+) -> bool:
+    """True when ``which`` selects at least one record."""
+    first = await in_unit_of_work(
+        sessionmaker,
+        lambda s: repository.record_batch(s, which, connections, None, 1),
+        write=False,
+    )
+    return bool(first)
+
+
+def _add(report: LinkReport, other: LinkReport) -> None:
+    report.records += other.records
+    report.diff += other.diff
+
+
+async def relink(sessionmaker: Sessionmaker) -> LinkReport:
+    """Re-link every record with the rules as they are now (after a rule changed).
+
+    Links of archived or disabled rules, of records a rule no longer reads, and of
+    tombstones go; every record in a rule's scope is matched against every live asset.
+    Idempotent.
+    """
+    rules = await in_unit_of_work(sessionmaker, _load_rules, write=False)
+    report = LinkReport()
+
+    async def cleanup(session: AsyncSession) -> int:
+        removed = await repository.drop_links_of_tombstones(session, None)
+        active = [*rules.direct, *rules.via]
+        return removed + await repository.drop_links_outside(session, active, rules.connections)
+
+    report.diff.removed += await in_unit_of_work(sessionmaker, cleanup)
+    via_ids = rules.via_ids
+    if rules.direct:
+        index = await build_index(sessionmaker, rules.connections, None)
+        which = RecordFilter(repository.scope_predicate(rules.direct, rules.connections))
+        _add(
+            report,
+            await _pass(
+                sessionmaker,
+                which,
+                rules.connections,
+                _direct_matcher(rules.direct, index),
+                lambda link: link.key[2] not in via_ids,
+                None,
+            ),
+        )
+    _add(report, await _via_pass(sessionmaker, rules, None))
+    log.info(
+        "linking.relinked",
+        records=report.records,
+        added=report.diff.added,
+        removed=report.diff.removed,
+        updated=report.diff.updated,
+    )
+    return report
