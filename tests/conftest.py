@@ -98,11 +98,24 @@ async def db_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
     await _truncate_all(migrated_database)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded_worker(on): whether the app runs its in-process job worker (True/False); "
+        "unmarked, as `serve` decides (on for SQLite, off for PostgreSQL)",
+    )
+
+
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
     # The test process builds an app per test: freezing the GC heap each time is for servers.
+    marker = request.node.get_closest_marker("embedded_worker")
     return Settings(
-        database_url=db_url, environment="development", log_json=False, freeze_gc_at_start=False
+        database_url=db_url,
+        environment="development",
+        log_json=False,
+        freeze_gc_at_start=False,
+        run_worker_in_process=None if marker is None else bool(marker.args[0]),
     )
 
 
