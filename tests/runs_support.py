@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.connections.endpoints import app_context
 from syncbridge.jobs import HandlerRegistry, Job, Worker
@@ -26,7 +27,7 @@ PORTAL_HOST = "acme.bynder.test"
 PORTAL_ADDRESS = "93.184.216.50"
 
 
-def portal(assets: int = 30) -> Any:
+def portal(assets: int = 30) -> BynderSimulator:
     return make_simulator(assets=assets)
 
 
@@ -54,7 +55,7 @@ class Gate(httpx.AsyncBaseTransport):
 
 
 async def connect(
-    app: FastAPI, sim: Any, *, name: str | None = None, page_size: int = 10
+    app: FastAPI, sim: BynderSimulator, *, name: str | None = None, page_size: int = 10
 ) -> uuid.UUID:
     """A Bynder connection to ``sim`` stored with the app's own secret key."""
     model = settings_for(sim, base_url=f"https://{PORTAL_HOST}", page_size=page_size)
