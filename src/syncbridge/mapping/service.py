@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.audit.service import record
+from syncbridge.classification import triggers
 from syncbridge.errors import Conflict, InvalidInput, NotFound
 from syncbridge.mapping import repository
 from syncbridge.mapping.rule_validation import rule_errors
@@ -117,6 +118,8 @@ async def retarget_rules(
         before = snapshot(rule)
         rule.concept_id = to_concept_id
         await _save_version(session, rule, before, action="mapping_rule.retarget", actor=actor)
+    if rules:
+        await triggers.concept_deprecated(session, from_concept_id, actor=actor)
     return rules
 
 
@@ -275,6 +278,13 @@ async def update_rule(
     for field, value in changes.items():
         setattr(rule, field, value)
     await _save_version(session, rule, before, action="mapping_rule.update", actor=actor)
+    if set(changes) != {"name"}:
+        # A disabled rule can only lose what it classified; a live one may reach any asset
+        # of its old or new scope.
+        scopes = [before, snapshot(rule)] if rule.enabled else []
+        await triggers.rule_changed(
+            session, rule.id, cause="mapping_rule.update", actor=actor, scopes=scopes
+        )
     return rule
 
 
@@ -325,6 +335,7 @@ async def archive_rule(
     rule.updated_at = rule.archived_at
     await session.flush()
     await _audit(session, rule, action="mapping_rule.archive", actor=actor, before=before)
+    await triggers.rule_changed(session, rule.id, cause="mapping_rule.archive", actor=actor)
     return rule
 
 

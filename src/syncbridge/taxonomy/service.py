@@ -16,6 +16,7 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.audit.service import record
+from syncbridge.classification import triggers
 from syncbridge.errors import Conflict, InvalidInput, NotFound
 from syncbridge.mapping.service import retarget_rules, rules_referencing, rules_using_concept
 from syncbridge.models import Concept, ConceptScheme, MappingRule
@@ -286,6 +287,7 @@ async def deprecate_concept(
         await _store_change(
             session, concept, before, after, action="concept.deprecate", actor=actor
         )
+        await triggers.concept_deprecated(session, concept.id, actor=actor)
     return concept, moved
 
 
