@@ -1,0 +1,144 @@
+"""``/v1/assets``: the stored DAM assets, one asset, and the trace of one asset.
+
+Read-only, for viewers. The text search (``q``) reads the external id and the asset fields
+each connector declares as its name or file name (``ItemPresentation.text_fields``); it is
+case-insensitive as the database's ``lower()`` folds (ASCII on SQLite; per the database's
+locale on PostgreSQL) and is a scan of the assets the other filters leave (not indexed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+from syncbridge.api.deps import SessionDep, UnitOfWorkRoute, Viewer
+from syncbridge.api.pagination import Page, Paging
+from syncbridge.assets import service
+from syncbridge.assets.schemas import AssetOut, AssetSummary, AssetTrace
+from syncbridge.assets.service import AssetQuery
+from syncbridge.assets.trace import trace_asset
+from syncbridge.connector.registry import ConnectorRegistry
+
+router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=UnitOfWorkRoute)
+
+#: The longest text search accepted.
+Q_MAX_CHARS = 200
+
+
+def _rfc3339_only(value: object) -> object:
+    # pydantic would read "1700000000" as a Unix time; the API promises RFC 3339 only.
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
+    return value
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    # 0001-01-01T00:00:00+14:00 is a valid RFC 3339 time that no UTC timestamp can hold.
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must lie between years 1 and 9999 in UTC") from None
+
+
+def _searchable(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+UpdatedSince = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_rfc3339_only),
+    AfterValidator(_in_utc),
+    Query(
+        description="Only assets whose content changed (or that were deleted) at or after "
+        "this RFC 3339 date-time (with an offset)."
+    ),
+]
+Text = Annotated[
+    str | None,
+    AfterValidator(_searchable),
+    Query(
+        max_length=Q_MAX_CHARS,
+        description="Case-insensitive text in the asset's name, title or file name, or its "
+        "external id.",
+    ),
+]
+ConceptParam = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="A concept key or id: assets classified on it or on any concept "
+        "narrower than it (at any depth).",
+    ),
+]
+ConnectionParam = Annotated[uuid.UUID | None, Query(description="Only this connection's assets.")]
+IncludeDeleted = Annotated[
+    bool, Query(description="Also list assets deleted in the DAM (tombstones).")
+]
+
+
+def _registry(request: Request) -> ConnectorRegistry:
+    registry: ConnectorRegistry = request.app.state.registry
+    return registry
+
+
+@router.get("", operation_id="list_assets")
+async def list_assets(
+    request: Request,
+    session: SessionDep,
+    _principal: Viewer,
+    paging: Paging,
+    connection_id: ConnectionParam = None,
+    concept: ConceptParam = None,
+    q: Text = None,
+    updated_since: UpdatedSince = None,
+    include_deleted: IncludeDeleted = False,
+) -> Page[AssetSummary]:
+    """Stored DAM assets, by external id then connection (an order syncs never reshuffle).
+
+    422 naming the field for an unknown connection or concept, a blank or over-long text,
+    or a time without an offset.
+    """
+    query = AssetQuery(
+        connection_id=connection_id,
+        concept=concept,
+        q=q,
+        updated_since=updated_since,
+        include_deleted=include_deleted,
+    )
+    return await service.list_assets(session, _registry(request), query, paging)
+
+
+@router.get("/{asset_id:uuid}", operation_id="get_asset")
+async def get_asset(
+    asset_id: uuid.UUID, request: Request, session: SessionDep, _principal: Viewer
+) -> AssetOut:
+    """One asset (deleted ones too): identity, DAM URL, timestamps, data, classifications."""
+    return await service.show_asset(session, _registry(request), asset_id)
+
+
+@router.get("/{asset_id:uuid}/trace", operation_id="trace_asset")
+async def get_asset_trace(
+    asset_id: uuid.UUID, request: Request, session: SessionDep, _principal: Viewer
+) -> AssetTrace:
+    """Why the asset carries what it carries: each classification with its rule and version
+    (or person), the record and value that matched and the run; each linked record with the
+    rule, field and value that linked it; and the runs that changed, read, classified or
+    linked it. Each section lists its newest 200 items and counts them all."""
+    return await trace_asset(session, _registry(request), asset_id)

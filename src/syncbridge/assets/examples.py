@@ -1,0 +1,192 @@
+"""Realistic answers of the asset endpoints, for the OpenAPI document (checked by the tests
+against the response models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BYNDER = {
+    "id": "6f1d2c1e-8a3b-4c55-9d0e-2b7f4a1c9e01",
+    "name": "Acme Bynder",
+    "connector_key": "bynder",
+}
+_HUBSPOT = {
+    "id": "0b6e5a77-31f4-4f0e-8a59-7c1d9e2f6a10",
+    "name": "Acme HubSpot",
+    "connector_key": "hubspot",
+}
+_GA4 = {
+    "id": "9a2c4e61-5b7d-4f13-a8e9-3d6b0c2f7e45",
+    "name": "Acme GA4",
+    "connector_key": "ga4",
+}
+_ASSET_ID = "3c9e7f52-1d4a-4b8e-9f26-5a0c7e1b3d88"
+_MEDIA_ID = "A1B2C3D4-E5F6-4711-8899-AABBCCDDEEFF"
+_SYNC_RUN = "e4b1a7c2-6d3f-4e8a-b5c9-1f2a3b4c5d6e"
+_RECENT_RUN = "f7c2b8d3-7e4a-4f9b-a6d0-2a3b4c5d6e7f"
+_CAMPAIGN_RECORD = "5d2e8f13-6a7b-4c9d-8e0f-1a2b3c4d5e6f"
+_GA4_RECORD = "7e3f9a24-8b1c-4d0e-9f1a-2b3c4d5e6f70"
+_SOCIAL = {
+    "key": "channel:paid-social",
+    "scheme": "channel",
+    "pref_label": {"en": "Paid social", "de": "Bezahlte soziale Medien"},
+    "status": "approved",
+}
+_EMEA = {
+    "key": "region:emea",
+    "scheme": "region",
+    "pref_label": {"en": "EMEA"},
+    "status": "approved",
+}
+
+_IDENTITY: dict[str, Any] = {
+    "id": _ASSET_ID,
+    "connection": _BYNDER,
+    "stream": "media",
+    "external_id": _MEDIA_ID,
+    "name": "spring-launch-hero",
+    "file_name": "spring-launch-hero.jpg",
+    "dam_url": f"https://acme.bynder.com/media/?mediaId={_MEDIA_ID}",
+    "content_hash": "9b0f3c6d2e8a4f1b7c5d9e0a3b6c8d1f2e4a7b9c0d3e5f8a1b2c4d6e8f0a3b5c",
+    "updated_at": "2026-11-30T02:14:09Z",
+    "deleted_at": None,
+}
+
+ASSET_EXAMPLE: dict[str, Any] = {
+    **{k: v for k, v in _IDENTITY.items() if k != "deleted_at"},
+    "vendor_updated_at": "2026-11-29T17:40:00Z",
+    "first_seen_at": "2026-11-02T02:10:44Z",
+    "deleted_at": None,
+    "last_run_id": _SYNC_RUN,
+    "seen_run_id": _RECENT_RUN,
+    "data": {
+        "id": _MEDIA_ID,
+        "name": "spring-launch-hero",
+        "type": "image",
+        "extension": ["jpg"],
+        "tags": ["spring", "hero"],
+        "dateModified": "2026-11-29T17:40:00Z",
+    },
+    "classifications": [
+        {"concept": _SOCIAL, "source": "rule"},
+        {"concept": _EMEA, "source": "manual"},
+    ],
+}
+
+_CAMPAIGN = {
+    "id": _CAMPAIGN_RECORD,
+    "connection": _HUBSPOT,
+    "stream": "campaigns",
+    "external_id": "c0a8f1e2-3b4c-4d5e-8f6a-7b8c9d0e1f2a",
+    "summary": "Spring launch 2026",
+    "deleted_at": None,
+}
+
+TRACE_EXAMPLE: dict[str, Any] = {
+    "asset": _IDENTITY,
+    "classifications": {
+        "total": 2,
+        "items": [
+            {
+                "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                "concept": _EMEA,
+                "source": "manual",
+                "rule": None,
+                "evidence": None,
+                "created_by": "key:jane-creative-ops (2f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f)",
+                "note": "Shot for the Berlin launch",
+                "run_id": None,
+                "created_at": "2026-11-30T09:12:00Z",
+            },
+            {
+                "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+                "concept": _SOCIAL,
+                "source": "rule",
+                "rule": {
+                    "kind": "mapping",
+                    "id": "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+                    "version": 3,
+                    "name": "HubSpot campaign channel: social",
+                },
+                "evidence": {
+                    "record": _CAMPAIGN,
+                    "field_path": "hs_campaign_channel",
+                    "value": "Paid Social",
+                },
+                "created_by": None,
+                "note": None,
+                "run_id": _SYNC_RUN,
+                "created_at": "2026-11-30T02:14:12Z",
+            },
+        ],
+    },
+    "links": {
+        "total": 2,
+        "items": [
+            {
+                "id": "3c4d5e6f-7a8b-4c9d-8e0f-2a3b4c5d6e7f",
+                "record": {
+                    "id": _GA4_RECORD,
+                    "connection": _GA4,
+                    "stream": "landing_pages",
+                    "external_id": "2026-11-28|/spring/launch|paid-social",
+                    "summary": "date: 2026-11-28 · landingPage: /spring/launch",
+                    "deleted_at": None,
+                },
+                "rule": {
+                    "kind": "link",
+                    "id": "4d5e6f7a-8b9c-4d0e-9f1a-3b4c5d6e7f80",
+                    "version": 1,
+                    "name": "Asset id in utm_content",
+                },
+                "evidence": {"field_path": "sessionManualAdContent", "value": _MEDIA_ID},
+                "run_id": _RECENT_RUN,
+                "created_at": "2026-11-30T02:15:40Z",
+            },
+            {
+                "id": "4d5e6f7a-8b9c-4d0e-8f1a-3b4c5d6e7f81",
+                "record": _CAMPAIGN,
+                "rule": {
+                    "kind": "link",
+                    "id": "5e6f7a8b-9c0d-4e1f-8a2b-4c5d6e7f8091",
+                    "version": 2,
+                    "name": "HubSpot campaign assets",
+                },
+                "evidence": {"field_path": "assets[].id", "value": _MEDIA_ID},
+                "run_id": _SYNC_RUN,
+                "created_at": "2026-11-30T02:14:11Z",
+            },
+        ],
+    },
+    "runs": {
+        "total": 2,
+        "items": [
+            {
+                "id": _RECENT_RUN,
+                "kind": "sync",
+                "status": "succeeded",
+                "full": False,
+                "connection_id": None,
+                "requested_by": "scheduler",
+                "created_at": "2026-11-30T02:15:00Z",
+                "started_at": "2026-11-30T02:15:01Z",
+                "finished_at": "2026-11-30T02:15:44Z",
+                "roles": ["last_read", "linked"],
+            },
+            {
+                "id": _SYNC_RUN,
+                "kind": "sync",
+                "status": "succeeded",
+                "full": True,
+                "connection_id": None,
+                "requested_by": "key:ops-admin (6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d)",
+                "created_at": "2026-11-30T02:10:00Z",
+                "started_at": "2026-11-30T02:10:02Z",
+                "finished_at": "2026-11-30T02:14:30Z",
+                "roles": ["last_changed", "classified", "linked"],
+            },
+        ],
+    },
+}
+
+__all__ = ["ASSET_EXAMPLE", "TRACE_EXAMPLE"]

@@ -1,0 +1,220 @@
+"""What ``/v1/assets`` answers: asset summaries, one asset with its data, and its trace.
+
+The trace is a set of named sections (``classifications``, ``links``, ``runs``); later
+issues add theirs (metrics, performance tags, write-backs) beside them. Each section that can
+grow with the asset's history is a :class:`TraceSection`: its newest items, at most
+``TRACE_SECTION_MAX``, and how many there are in all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncbridge.assets.examples import ASSET_EXAMPLE, TRACE_EXAMPLE
+
+T = TypeVar("T")
+
+#: The most items one trace section shows (newest first); ``total`` counts them all.
+TRACE_SECTION_MAX = 200
+
+#: Why a run is in an asset's trace.
+RunRole = Literal["last_changed", "last_read", "classified", "linked"]
+
+
+class ConnectionRef(BaseModel):
+    """The connection an item came from."""
+
+    id: uuid.UUID
+    name: str
+    connector_key: str
+
+
+class ConceptRef(BaseModel):
+    """A concept as a classification names it."""
+
+    key: str
+    scheme: str
+    pref_label: dict[str, str]
+    status: str
+
+
+class AssetSummary(BaseModel):
+    """One asset in a list: who it is, where it lives, when it changed."""
+
+    id: uuid.UUID
+    connection: ConnectionRef
+    stream: str
+    external_id: str
+    #: The asset's name or title in the DAM (from its connector; None when it cannot say).
+    name: str | None
+    file_name: str | None
+    #: Where the asset is seen in the DAM (None where the connector knows no URL).
+    dam_url: str | None
+    content_hash: str
+    vendor_updated_at: datetime | None
+    first_seen_at: datetime
+    updated_at: datetime
+    #: Set when the asset was deleted in the DAM (a tombstone; the row stays).
+    deleted_at: datetime | None
+
+
+class AssetClassification(BaseModel):
+    """A concept the asset is on, and whether a rule or a person put it there."""
+
+    concept: ConceptRef
+    source: Literal["rule", "manual"]
+
+
+class AssetOut(AssetSummary):
+    """One asset: its identity, its vendor data and the concepts it is classified on."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ASSET_EXAMPLE]})
+
+    #: The run that last changed the asset's content, and the last run that read it.
+    last_run_id: uuid.UUID | None
+    seen_run_id: uuid.UUID | None
+    data: dict[str, Any]
+    #: One entry per concept and source (a concept matched by several rules shows once).
+    classifications: list[AssetClassification]
+
+
+class RuleRef(BaseModel):
+    """The rule (and its version) that produced a classification or a link."""
+
+    kind: Literal["mapping", "link"]
+    id: uuid.UUID
+    version: int | None
+    #: The rule's name at that version (None when the rule is gone or not known here).
+    name: str | None
+
+
+class RecordRef(BaseModel):
+    """A CRM or analytics record, named so a person recognises it."""
+
+    id: uuid.UUID
+    connection: ConnectionRef
+    stream: str
+    external_id: str
+    #: A short description: the record's name or title, else a few of its fields.
+    summary: str | None
+    deleted_at: datetime | None
+
+
+class ClassificationEvidence(BaseModel):
+    """What matched: a field of a record (or of the asset's own data) and its value."""
+
+    #: The record whose field matched; None when the asset's own data matched.
+    record: RecordRef | None
+    field_path: str | None
+    value: Any
+
+
+class TracedClassification(BaseModel):
+    """A classification with its provenance: a rule, its version, the evidence and the run;
+    or the person who added it."""
+
+    id: uuid.UUID
+    concept: ConceptRef
+    source: Literal["rule", "manual"]
+    rule: RuleRef | None
+    evidence: ClassificationEvidence | None
+    #: Who added a manual classification, and why.
+    created_by: str | None
+    note: str | None
+    run_id: uuid.UUID | None
+    created_at: datetime
+
+
+class LinkEvidence(BaseModel):
+    """The record field that named the asset, and the value found there."""
+
+    field_path: str
+    value: str
+
+
+class TracedLink(BaseModel):
+    """A record the asset is linked to, with the rule and the evidence that made the link."""
+
+    id: uuid.UUID
+    record: RecordRef
+    rule: RuleRef | None
+    evidence: LinkEvidence
+    run_id: uuid.UUID | None
+    created_at: datetime
+
+
+class TracedRun(BaseModel):
+    """A run that touched the asset, and how (``roles``)."""
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    full: bool
+    connection_id: uuid.UUID | None
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    roles: list[RunRole]
+
+
+class TraceSection(BaseModel, Generic[T]):
+    """The newest items of one part of a trace (at most 200), and how many there are."""
+
+    total: int
+    items: list[T]
+
+
+class AssetIdentity(BaseModel):
+    """Who the traced asset is and where to see it."""
+
+    id: uuid.UUID
+    connection: ConnectionRef
+    stream: str
+    external_id: str
+    name: str | None
+    file_name: str | None
+    dam_url: str | None
+    content_hash: str
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class AssetTrace(BaseModel):
+    """Why an asset carries what it carries: its classifications with their provenance, the
+    records linked to it with their evidence, and the runs that touched it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TRACE_EXAMPLE]})
+
+    asset: AssetIdentity
+    classifications: TraceSection[TracedClassification]
+    links: TraceSection[TracedLink]
+    runs: TraceSection[TracedRun] = Field(
+        description="The run that last changed the asset, the last run that read it, and the "
+        "runs named by its classifications and links; newest first."
+    )
+
+
+__all__ = [
+    "TRACE_SECTION_MAX",
+    "AssetClassification",
+    "AssetIdentity",
+    "AssetOut",
+    "AssetSummary",
+    "AssetTrace",
+    "ClassificationEvidence",
+    "ConceptRef",
+    "ConnectionRef",
+    "LinkEvidence",
+    "RecordRef",
+    "RuleRef",
+    "RunRole",
+    "TraceSection",
+    "TracedClassification",
+    "TracedLink",
+    "TracedRun",
+]

@@ -1,0 +1,177 @@
+"""The trace of one asset: its classifications with their provenance, the records linked to
+it with their evidence, and the runs that touched it (see ``AssetTrace``).
+
+Read-only. Each section shows its newest ``TRACE_SECTION_MAX`` items and counts them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.assets import repository
+from syncbridge.assets.naming import Namer
+from syncbridge.assets.schemas import (
+    TRACE_SECTION_MAX,
+    AssetIdentity,
+    AssetTrace,
+    ClassificationEvidence,
+    LinkEvidence,
+    RecordRef,
+    RuleRef,
+    RunRole,
+    TracedClassification,
+    TracedLink,
+    TracedRun,
+    TraceSection,
+)
+from syncbridge.assets.service import concept_ref, get_asset
+from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.models import Asset, Classification, Link, Run, StoredRecord
+
+
+def _identity(asset: Asset, namer: Namer) -> AssetIdentity:
+    facts = namer.facts(asset.connection_id, asset.stream, asset.data)
+    return AssetIdentity(
+        id=asset.id,
+        connection=namer.connection(asset.connection_id),
+        stream=asset.stream,
+        external_id=asset.external_id,
+        name=facts.title,
+        file_name=facts.file_name,
+        dam_url=facts.url,
+        content_hash=asset.content_hash,
+        updated_at=asset.updated_at,
+        deleted_at=asset.deleted_at,
+    )
+
+
+def _record_ref(record: StoredRecord, namer: Namer) -> RecordRef:
+    return RecordRef(
+        id=record.id,
+        connection=namer.connection(record.connection_id),
+        stream=record.stream,
+        external_id=record.external_id,
+        summary=namer.summary(record.connection_id, record.stream, record.data),
+        deleted_at=record.deleted_at,
+    )
+
+
+def _record_ids(classifications: Iterable[Classification], links: Iterable[Link]) -> set[uuid.UUID]:
+    ids = {c.record_id for c in classifications if c.record_id is not None}
+    return ids | {link.record_id for link in links}
+
+
+def _traced_classification(
+    row: Classification,
+    concepts: dict[uuid.UUID, repository.ConceptRow],
+    records: dict[uuid.UUID, RecordRef],
+    rule_names: dict[tuple[uuid.UUID, int | None], str],
+) -> TracedClassification | None:
+    concept = concepts.get(row.concept_id)
+    if concept is None:
+        return None
+    rule = None
+    if row.rule_id is not None:
+        ref = (row.rule_id, row.rule_version)
+        rule = RuleRef(
+            kind="mapping", id=row.rule_id, version=row.rule_version, name=rule_names.get(ref)
+        )
+    evidence = None
+    if row.source == "rule":
+        record = records.get(row.record_id) if row.record_id is not None else None
+        evidence = ClassificationEvidence(record=record, field_path=row.field_path, value=row.value)
+    return TracedClassification.model_validate(
+        {
+            "id": row.id,
+            "concept": concept_ref(concept),
+            "source": row.source,
+            "rule": rule,
+            "evidence": evidence,
+            "created_by": row.created_by,
+            "note": row.note,
+            "run_id": row.run_id,
+            "created_at": row.created_at,
+        }
+    )
+
+
+def _traced_link(link: Link, records: dict[uuid.UUID, RecordRef]) -> TracedLink:
+    rule = None
+    if link.rule_id is not None:
+        # Link rules are named once their tables exist; until then the id and version say it.
+        rule = RuleRef(kind="link", id=link.rule_id, version=link.rule_version, name=None)
+    return TracedLink(
+        id=link.id,
+        record=records[link.record_id],
+        rule=rule,
+        evidence=LinkEvidence(field_path=link.field_path, value=link.value),
+        run_id=link.run_id,
+        created_at=link.created_at,
+    )
+
+
+def _traced_run(
+    run: Run, asset: Asset, classified: set[uuid.UUID], linked: set[uuid.UUID]
+) -> TracedRun:
+    roles: list[RunRole] = []
+    for role, applies in (
+        ("last_changed", run.id == asset.last_run_id),
+        ("last_read", run.id == asset.seen_run_id),
+        ("classified", run.id in classified),
+        ("linked", run.id in linked),
+    ):
+        if applies:
+            roles.append(role)  # type: ignore[arg-type]
+    return TracedRun(
+        id=run.id,
+        kind=run.kind,
+        status=run.status,
+        full=run.full,
+        connection_id=run.connection_id,
+        requested_by=run.requested_by,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        roles=roles,
+    )
+
+
+async def trace_asset(
+    session: AsyncSession, registry: ConnectorRegistry, asset_id: uuid.UUID
+) -> AssetTrace:
+    """The trace of ``asset_id``; NotFound when no asset has this id."""
+    asset = await get_asset(session, asset_id)
+    cap = TRACE_SECTION_MAX
+    classifications, classifications_total = await repository.classifications_of(
+        session, asset.id, limit=cap
+    )
+    links, links_total = await repository.links_of(session, asset.id, limit=cap)
+    runs, runs_total, classified, linked = await repository.runs_touching(session, asset, limit=cap)
+    stored = await repository.records_by_id(session, _record_ids(classifications, links))
+    connection_ids = {asset.connection_id} | {r.connection_id for r in stored.values()}
+    namer = Namer(registry, await repository.connections_by_id(session, connection_ids))
+    records = {rid: _record_ref(record, namer) for rid, record in stored.items()}
+    concepts = await repository.concepts_by_id(session, {c.concept_id for c in classifications})
+    rule_names = await repository.mapping_rule_names(
+        session, {(c.rule_id, c.rule_version) for c in classifications if c.rule_id is not None}
+    )
+    traced = [_traced_classification(c, concepts, records, rule_names) for c in classifications]
+    return AssetTrace(
+        asset=_identity(asset, namer),
+        classifications=TraceSection(
+            total=classifications_total, items=[t for t in traced if t is not None]
+        ),
+        links=TraceSection(
+            total=links_total,
+            items=[_traced_link(link, records) for link in links if link.record_id in records],
+        ),
+        runs=TraceSection(
+            total=runs_total, items=[_traced_run(r, asset, classified, linked) for r in runs]
+        ),
+    )
+
+
+__all__ = ["trace_asset"]
