@@ -63,6 +63,9 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/v1/keys"): A,
     ("DELETE", "/v1/keys/{key_id}"): A,
     ("GET", "/v1/audit"): V,
+    ("GET", "/v1/assets"): V,
+    ("GET", "/v1/assets/{asset_id}"): V,
+    ("GET", "/v1/assets/{asset_id}/trace"): V,
 }
 
 #: Syntactically valid values per path-parameter schema, so the auth outcome is not masked
