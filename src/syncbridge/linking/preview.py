@@ -194,7 +194,7 @@ async def _describe(session: AsyncSession, found: list[Found]) -> dict[int, Prev
         rows = await session.execute(
             select(Asset.id, Asset.external_id, Asset.connection_id).where(Asset.id.in_(assets))
         )
-        a_rows = {aid: (ext, cid) for aid, ext, cid in rows.tuples()}
+        a_rows = {aid: (ext, cid) for aid, ext, cid in rows}
     if records:
         rows2 = await session.execute(
             select(
@@ -204,7 +204,7 @@ async def _describe(session: AsyncSession, found: list[Found]) -> dict[int, Prev
                 StoredRecord.stream,
             ).where(StoredRecord.id.in_(records))
         )
-        r_rows = {rid: (ext, cid, stream) for rid, ext, cid, stream in rows2.tuples()}
+        r_rows = {rid: (ext, cid, stream) for rid, ext, cid, stream in rows2}
     by_record: dict[int, PreviewLink] = {}
     for item in found:
         asset_ext, asset_conn = a_rows[item.asset_id]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, and_, delete, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,10 +169,13 @@ async def record_batch(
         stmt = stmt.where(or_(r.last_run_id.is_(None), r.last_run_id != which.unchanged_by))
     if after is not None:
         stmt = stmt.where(r.id > after)
-    rows = await session.execute(stmt.order_by(r.id).limit(limit))
+    rows = cast(
+        "list[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]]",
+        (await session.execute(stmt.order_by(r.id).limit(limit))).all(),
+    )
     return [
         RecordView(rid, Scope(connections[cid], cid, str(stream)), data)
-        for rid, cid, stream, data in rows.tuples()
+        for rid, cid, stream, data in rows
     ]
 
 
@@ -189,8 +192,8 @@ async def asset_batch(
         stmt = stmt.where(a.last_run_id == changed_by)
     if after is not None:
         stmt = stmt.where(a.id > after)
-    rows = await session.execute(stmt.order_by(a.id).limit(limit))
-    return [(aid, cid, str(ext), data) for aid, cid, ext, data in rows.tuples()]
+    rows = cast("list[AssetRow]", (await session.execute(stmt.order_by(a.id).limit(limit))).all())
+    return [(aid, cid, str(ext), data) for aid, cid, ext, data in rows]
 
 
 async def records_by_external_id(
@@ -238,7 +241,7 @@ async def links_of_records(
         )
         out += [
             StoredLink(lid, (aid, rid, rule), (ver, path, value))
-            for lid, aid, rid, rule, ver, path, value in rows.tuples()
+            for lid, aid, rid, rule, ver, path, value in rows
             if rule is not None
         ]
     return out
@@ -384,7 +387,7 @@ async def drop_links_outside(
         .where(Link.rule_id.is_not(None))
         .distinct()
     )
-    for rule_id, connection_id, stream in pairs.tuples():
+    for rule_id, connection_id, stream in pairs:
         rule = active.get(rule_id) if rule_id is not None else None
         key = connections.get(connection_id)
         if rule is not None and key is not None and Scope(key, connection_id, stream).admits(rule):
