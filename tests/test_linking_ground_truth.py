@@ -125,7 +125,7 @@ async def read_store(sessionmaker: Sessionmaker) -> Store:
                 StoredRecord.data,
             )
         )
-        records = [(rid, keys[cid], stream, ext, data) for rid, cid, stream, ext, data in rows]
+        records = [(r.id, keys[r.connection_id], r.stream, r.external_id, r.data) for r in rows]
         links = list(await session.scalars(select(Link)))
         return Store(keys, assets, records, links)
 
