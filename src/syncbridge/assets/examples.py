@@ -26,6 +26,9 @@ _SYNC_RUN = "e4b1a7c2-6d3f-4e8a-b5c9-1f2a3b4c5d6e"
 _RECENT_RUN = "f7c2b8d3-7e4a-4f9b-a6d0-2a3b4c5d6e7f"
 _CAMPAIGN_RECORD = "5d2e8f13-6a7b-4c9d-8e0f-1a2b3c4d5e6f"
 _GA4_RECORD = "7e3f9a24-8b1c-4d0e-9f1a-2b3c4d5e6f70"
+_MAPPING_RULE = "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f"
+_SOCIAL_ID = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+_EMEA_ID = "1d2e3f4a-5b6c-4d7e-9f8a-0b1c2d3e4f5a"
 _SOCIAL = {
     "key": "channel:paid-social",
     "scheme": "channel",
@@ -97,6 +100,7 @@ TRACE_EXAMPLE: dict[str, Any] = {
                 "note": "Shot for the Berlin launch",
                 "run_id": None,
                 "created_at": "2026-11-30T09:12:00Z",
+                "updated_at": "2026-11-30T09:12:00Z",
             },
             {
                 "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
@@ -104,7 +108,7 @@ TRACE_EXAMPLE: dict[str, Any] = {
                 "source": "rule",
                 "rule": {
                     "kind": "mapping",
-                    "id": "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+                    "id": _MAPPING_RULE,
                     "version": 3,
                     "name": "HubSpot campaign channel: social",
                 },
@@ -116,7 +120,46 @@ TRACE_EXAMPLE: dict[str, Any] = {
                 "created_by": None,
                 "note": None,
                 "run_id": _SYNC_RUN,
-                "created_at": "2026-11-30T02:14:12Z",
+                "created_at": "2026-11-14T02:11:05Z",
+                "updated_at": "2026-11-30T02:14:12Z",
+            },
+        ],
+    },
+    "classification_changes": {
+        "total": 2,
+        "items": [
+            {
+                "id": 4812,
+                "concept_id": _EMEA_ID,
+                "concept_key": "region:emea",
+                "change": "added",
+                "source": "manual",
+                "reason": "added by key:jane-creative-ops "
+                "(2f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f): Shot for the Berlin launch",
+                "rule_id": None,
+                "rule_version": None,
+                "record_id": None,
+                "run_id": None,
+                "job_id": None,
+                "actor": "key:jane-creative-ops (2f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f)",
+                "at": "2026-11-30T09:12:00Z",
+            },
+            {
+                "id": 4790,
+                "concept_id": _SOCIAL_ID,
+                "concept_key": "channel:paid-social",
+                "change": "changed",
+                "source": "rule",
+                "reason": "rule 'HubSpot campaign channel: social' v3 (hs_campaign_channel = "
+                '"Paid Social" on linked record 5d2e8f13-6a7b-4c9d-8e0f-1a2b3c4d5e6f) '
+                "still matches (was v2)",
+                "rule_id": _MAPPING_RULE,
+                "rule_version": 3,
+                "record_id": _CAMPAIGN_RECORD,
+                "run_id": None,
+                "job_id": "9d0e1f2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a",
+                "actor": None,
+                "at": "2026-11-30T02:14:12Z",
             },
         ],
     },

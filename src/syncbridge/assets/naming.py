@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from syncbridge.assets.schemas import ConnectionRef
+from syncbridge.assets.schemas import ConnectionName
 from syncbridge.connector.errors import ConnectorLoadError, ConnectorNotFound
 from syncbridge.connector.presentation import ItemFacts, ItemPresentation
 from syncbridge.connector.registry import ConnectorRegistry
@@ -80,9 +80,9 @@ class Namer:
         self.registry = registry
         self.connections = connections
 
-    def connection(self, connection_id: uuid.UUID) -> ConnectionRef:
+    def connection(self, connection_id: uuid.UUID) -> ConnectionName:
         c = self.connections[connection_id]
-        return ConnectionRef(id=c.id, name=c.name, connector_key=c.connector_key)
+        return ConnectionName(id=c.id, name=c.name, connector_key=c.connector_key)
 
     def facts(self, connection_id: uuid.UUID, stream: str, data: Mapping[str, Any]) -> ItemFacts:
         """What the item's connector says about it (nothing when it cannot say)."""

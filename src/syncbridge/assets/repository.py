@@ -32,6 +32,8 @@ from syncbridge.models import (
     ConceptScheme,
     Connection,
     Link,
+    LinkRule,
+    LinkRuleVersion,
     MappingRule,
     MappingRuleVersion,
     Run,
@@ -247,33 +249,45 @@ async def records_by_id(
     return {r.id: r for r in rows}
 
 
-async def mapping_rule_names(
-    session: AsyncSession, refs: Collection[tuple[uuid.UUID, int | None]]
-) -> dict[tuple[uuid.UUID, int | None], str]:
-    """The name of each mapping rule at each version asked for (the current name when the
-    version is unknown or was never frozen)."""
+RuleRefs = Collection[tuple[uuid.UUID, int | None]]
+RuleNames = dict[tuple[uuid.UUID, int | None], str]
+
+
+async def _rule_names(
+    session: AsyncSession,
+    refs: RuleRefs,
+    current: type[MappingRule] | type[LinkRule],
+    frozen: type[MappingRuleVersion] | type[LinkRuleVersion],
+) -> RuleNames:
+    """The name of each rule at each version asked for (the current name when the version
+    is unknown or was never frozen)."""
     if not refs:
         return {}
     rule_ids = {rule_id for rule_id, _ in refs}
     versions = {version for _, version in refs if version is not None}
-    named = await session.execute(
-        select(MappingRule.id, MappingRule.name).where(MappingRule.id.in_(rule_ids))
-    )
-    current: dict[uuid.UUID, str] = dict(named.tuples().all())
-    versioned: dict[tuple[uuid.UUID, int | None], str] = {
+    named = await session.execute(select(current.id, current.name).where(current.id.in_(rule_ids)))
+    now: dict[uuid.UUID, str] = dict(named.all())
+    then: RuleNames = {
         (rule_id, version): name
         for rule_id, version, name in await session.execute(
-            select(
-                MappingRuleVersion.rule_id, MappingRuleVersion.version, MappingRuleVersion.name
-            ).where(
-                MappingRuleVersion.rule_id.in_(rule_ids),
-                MappingRuleVersion.version.in_(versions),
+            select(frozen.rule_id, frozen.version, frozen.name).where(
+                frozen.rule_id.in_(rule_ids), frozen.version.in_(versions)
             )
         )
     }
-    out: dict[tuple[uuid.UUID, int | None], str] = {}
+    out: RuleNames = {}
     for ref in refs:
-        name = versioned.get(ref) or current.get(ref[0])
+        name = then.get(ref) or now.get(ref[0])
         if name is not None:
             out[ref] = name
     return out
+
+
+async def mapping_rule_names(session: AsyncSession, refs: RuleRefs) -> RuleNames:
+    """Mapping rules' names at the given versions (see :func:`_rule_names`)."""
+    return await _rule_names(session, refs, MappingRule, MappingRuleVersion)
+
+
+async def link_rule_names(session: AsyncSession, refs: RuleRefs) -> RuleNames:
+    """Link rules' names at the given versions (see :func:`_rule_names`)."""
+    return await _rule_names(session, refs, LinkRule, LinkRuleVersion)

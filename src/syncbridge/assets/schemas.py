@@ -1,8 +1,8 @@
 """What ``/v1/assets`` answers: asset summaries, one asset with its data, and its trace.
 
-The trace is a set of named sections (``classifications``, ``links``, ``runs``); later
-issues add theirs (metrics, performance tags, write-backs) beside them. Each section that can
-grow with the asset's history is a :class:`TraceSection`: its newest items, at most
+The trace is a set of named sections (``classifications``, ``classification_changes``,
+``links``, ``runs``); later issues add theirs (metrics, performance tags, write-backs) beside
+them. Each section is a :class:`TraceSection`: its newest items, at most
 ``TRACE_SECTION_MAX``, and how many there are in all.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncbridge.assets.examples import ASSET_EXAMPLE, TRACE_EXAMPLE
+from syncbridge.classification.schemas import ClassificationChangeOut
 
 T = TypeVar("T")
 
@@ -25,7 +26,7 @@ TRACE_SECTION_MAX = 200
 RunRole = Literal["last_changed", "last_read", "classified", "linked"]
 
 
-class ConnectionRef(BaseModel):
+class ConnectionName(BaseModel):
     """The connection an item came from."""
 
     id: uuid.UUID
@@ -33,7 +34,7 @@ class ConnectionRef(BaseModel):
     connector_key: str
 
 
-class ConceptRef(BaseModel):
+class ClassifiedConcept(BaseModel):
     """A concept as a classification names it."""
 
     key: str
@@ -46,7 +47,7 @@ class AssetSummary(BaseModel):
     """One asset in a list: who it is, where it lives, when it changed."""
 
     id: uuid.UUID
-    connection: ConnectionRef
+    connection: ConnectionName
     stream: str
     external_id: str
     #: The asset's name or title in the DAM (from its connector; None when it cannot say).
@@ -65,7 +66,7 @@ class AssetSummary(BaseModel):
 class AssetClassification(BaseModel):
     """A concept the asset is on, and whether a rule or a person put it there."""
 
-    concept: ConceptRef
+    concept: ClassifiedConcept
     source: Literal["rule", "manual"]
 
 
@@ -82,7 +83,7 @@ class AssetOut(AssetSummary):
     classifications: list[AssetClassification]
 
 
-class RuleRef(BaseModel):
+class TraceRule(BaseModel):
     """The rule (and its version) that produced a classification or a link."""
 
     kind: Literal["mapping", "link"]
@@ -92,11 +93,11 @@ class RuleRef(BaseModel):
     name: str | None
 
 
-class RecordRef(BaseModel):
+class TraceRecord(BaseModel):
     """A CRM or analytics record, named so a person recognises it."""
 
     id: uuid.UUID
-    connection: ConnectionRef
+    connection: ConnectionName
     stream: str
     external_id: str
     #: A short description: the record's name or title, else a few of its fields.
@@ -108,7 +109,7 @@ class ClassificationEvidence(BaseModel):
     """What matched: a field of a record (or of the asset's own data) and its value."""
 
     #: The record whose field matched; None when the asset's own data matched.
-    record: RecordRef | None
+    record: TraceRecord | None
     field_path: str | None
     value: Any
 
@@ -118,15 +119,17 @@ class TracedClassification(BaseModel):
     or the person who added it."""
 
     id: uuid.UUID
-    concept: ConceptRef
+    concept: ClassifiedConcept
     source: Literal["rule", "manual"]
-    rule: RuleRef | None
+    rule: TraceRule | None
     evidence: ClassificationEvidence | None
     #: Who added a manual classification, and why.
     created_by: str | None
     note: str | None
     run_id: uuid.UUID | None
     created_at: datetime
+    #: When the provenance last changed (a new rule version, another winning rule).
+    updated_at: datetime
 
 
 class LinkEvidence(BaseModel):
@@ -140,8 +143,8 @@ class TracedLink(BaseModel):
     """A record the asset is linked to, with the rule and the evidence that made the link."""
 
     id: uuid.UUID
-    record: RecordRef
-    rule: RuleRef | None
+    record: TraceRecord
+    rule: TraceRule | None
     evidence: LinkEvidence
     run_id: uuid.UUID | None
     created_at: datetime
@@ -173,7 +176,7 @@ class AssetIdentity(BaseModel):
     """Who the traced asset is and where to see it."""
 
     id: uuid.UUID
-    connection: ConnectionRef
+    connection: ConnectionName
     stream: str
     external_id: str
     name: str | None
@@ -192,6 +195,10 @@ class AssetTrace(BaseModel):
 
     asset: AssetIdentity
     classifications: TraceSection[TracedClassification]
+    classification_changes: TraceSection[ClassificationChangeOut] = Field(
+        description="Why each classification came, changed its provenance or went, newest "
+        "first (all of it: GET /v1/assets/{asset_id}/classifications/history)."
+    )
     links: TraceSection[TracedLink]
     runs: TraceSection[TracedRun] = Field(
         description="The run that last changed the asset, the last run that read it, and the "
@@ -207,12 +214,12 @@ __all__ = [
     "AssetSummary",
     "AssetTrace",
     "ClassificationEvidence",
-    "ConceptRef",
-    "ConnectionRef",
+    "ClassifiedConcept",
+    "ConnectionName",
     "LinkEvidence",
-    "RecordRef",
-    "RuleRef",
     "RunRole",
+    "TraceRecord",
+    "TraceRule",
     "TraceSection",
     "TracedClassification",
     "TracedLink",

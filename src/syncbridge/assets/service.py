@@ -18,7 +18,7 @@ from syncbridge.assets.schemas import (
     AssetClassification,
     AssetOut,
     AssetSummary,
-    ConceptRef,
+    ClassifiedConcept,
 )
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.errors import InvalidInput, NotFound
@@ -101,8 +101,10 @@ def summary_of(asset: Asset, namer: Namer) -> AssetSummary:
     )
 
 
-def concept_ref(row: ConceptRow) -> ConceptRef:
-    return ConceptRef(key=row.key, scheme=row.scheme, pref_label=row.pref_label, status=row.status)
+def classified_concept(row: ConceptRow) -> ClassifiedConcept:
+    return ClassifiedConcept(
+        key=row.key, scheme=row.scheme, pref_label=row.pref_label, status=row.status
+    )
 
 
 async def list_assets(
@@ -133,7 +135,7 @@ async def show_asset(
     concepts = await repository.concepts_by_id(session, {cid for cid, _ in pairs})
     classifications = [
         AssetClassification.model_validate(
-            {"concept": concept_ref(concepts[cid]), "source": source}
+            {"concept": classified_concept(concepts[cid]), "source": source}
         )
         for cid, source in pairs
         if cid in concepts

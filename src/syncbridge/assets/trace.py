@@ -19,17 +19,19 @@ from syncbridge.assets.schemas import (
     AssetTrace,
     ClassificationEvidence,
     LinkEvidence,
-    RecordRef,
-    RuleRef,
     RunRole,
     TracedClassification,
     TracedLink,
     TracedRun,
+    TraceRecord,
+    TraceRule,
     TraceSection,
 )
-from syncbridge.assets.service import concept_ref, get_asset
+from syncbridge.assets.service import classified_concept, get_asset
+from syncbridge.classification.manual import history_page
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.models import Asset, Classification, Link, Run, StoredRecord
+from syncbridge.store.paging import PageParams
 
 
 def _identity(asset: Asset, namer: Namer) -> AssetIdentity:
@@ -48,8 +50,8 @@ def _identity(asset: Asset, namer: Namer) -> AssetIdentity:
     )
 
 
-def _record_ref(record: StoredRecord, namer: Namer) -> RecordRef:
-    return RecordRef(
+def _record_ref(record: StoredRecord, namer: Namer) -> TraceRecord:
+    return TraceRecord(
         id=record.id,
         connection=namer.connection(record.connection_id),
         stream=record.stream,
@@ -67,8 +69,8 @@ def _record_ids(classifications: Iterable[Classification], links: Iterable[Link]
 def _traced_classification(
     row: Classification,
     concepts: dict[uuid.UUID, repository.ConceptRow],
-    records: dict[uuid.UUID, RecordRef],
-    rule_names: dict[tuple[uuid.UUID, int | None], str],
+    records: dict[uuid.UUID, TraceRecord],
+    rule_names: repository.RuleNames,
 ) -> TracedClassification | None:
     concept = concepts.get(row.concept_id)
     if concept is None:
@@ -76,7 +78,7 @@ def _traced_classification(
     rule = None
     if row.rule_id is not None:
         ref = (row.rule_id, row.rule_version)
-        rule = RuleRef(
+        rule = TraceRule(
             kind="mapping", id=row.rule_id, version=row.rule_version, name=rule_names.get(ref)
         )
     evidence = None
@@ -86,7 +88,7 @@ def _traced_classification(
     return TracedClassification.model_validate(
         {
             "id": row.id,
-            "concept": concept_ref(concept),
+            "concept": classified_concept(concept),
             "source": row.source,
             "rule": rule,
             "evidence": evidence,
@@ -94,15 +96,18 @@ def _traced_classification(
             "note": row.note,
             "run_id": row.run_id,
             "created_at": row.created_at,
+            "updated_at": row.updated_at,
         }
     )
 
 
-def _traced_link(link: Link, records: dict[uuid.UUID, RecordRef]) -> TracedLink:
+def _traced_link(
+    link: Link, records: dict[uuid.UUID, TraceRecord], rule_names: repository.RuleNames
+) -> TracedLink:
     rule = None
     if link.rule_id is not None:
-        # Link rules are named once their tables exist; until then the id and version say it.
-        rule = RuleRef(kind="link", id=link.rule_id, version=link.rule_version, name=None)
+        name = rule_names.get((link.rule_id, link.rule_version))
+        rule = TraceRule(kind="link", id=link.rule_id, version=link.rule_version, name=name)
     return TracedLink(
         id=link.id,
         record=records[link.record_id],
@@ -139,35 +144,49 @@ def _traced_run(
     )
 
 
+async def _links(
+    session: AsyncSession, links: list[Link], records: dict[uuid.UUID, TraceRecord]
+) -> list[TracedLink]:
+    names = await repository.link_rule_names(
+        session, {(k.rule_id, k.rule_version) for k in links if k.rule_id is not None}
+    )
+    return [_traced_link(k, records, names) for k in links if k.record_id in records]
+
+
+async def _classifications(
+    session: AsyncSession, rows: list[Classification], records: dict[uuid.UUID, TraceRecord]
+) -> list[TracedClassification]:
+    concepts = await repository.concepts_by_id(session, {c.concept_id for c in rows})
+    names = await repository.mapping_rule_names(
+        session, {(c.rule_id, c.rule_version) for c in rows if c.rule_id is not None}
+    )
+    traced = [_traced_classification(c, concepts, records, names) for c in rows]
+    return [t for t in traced if t is not None]
+
+
 async def trace_asset(
     session: AsyncSession, registry: ConnectorRegistry, asset_id: uuid.UUID
 ) -> AssetTrace:
     """The trace of ``asset_id``; NotFound when no asset has this id."""
     asset = await get_asset(session, asset_id)
     cap = TRACE_SECTION_MAX
-    classifications, classifications_total = await repository.classifications_of(
+    classifications, classified_total = await repository.classifications_of(
         session, asset.id, limit=cap
     )
+    changes = await history_page(session, asset.id, PageParams(limit=cap, offset=0))
     links, links_total = await repository.links_of(session, asset.id, limit=cap)
     runs, runs_total, classified, linked = await repository.runs_touching(session, asset, limit=cap)
     stored = await repository.records_by_id(session, _record_ids(classifications, links))
     connection_ids = {asset.connection_id} | {r.connection_id for r in stored.values()}
     namer = Namer(registry, await repository.connections_by_id(session, connection_ids))
     records = {rid: _record_ref(record, namer) for rid, record in stored.items()}
-    concepts = await repository.concepts_by_id(session, {c.concept_id for c in classifications})
-    rule_names = await repository.mapping_rule_names(
-        session, {(c.rule_id, c.rule_version) for c in classifications if c.rule_id is not None}
-    )
-    traced = [_traced_classification(c, concepts, records, rule_names) for c in classifications]
     return AssetTrace(
         asset=_identity(asset, namer),
         classifications=TraceSection(
-            total=classifications_total, items=[t for t in traced if t is not None]
+            total=classified_total, items=await _classifications(session, classifications, records)
         ),
-        links=TraceSection(
-            total=links_total,
-            items=[_traced_link(link, records) for link in links if link.record_id in records],
-        ),
+        classification_changes=TraceSection(total=changes.total, items=changes.items),
+        links=TraceSection(total=links_total, items=await _links(session, links, records)),
         runs=TraceSection(
             total=runs_total, items=[_traced_run(r, asset, classified, linked) for r in runs]
         ),
