@@ -52,6 +52,14 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("DELETE", "/v1/mappings/{rule_id}"): E,
     ("GET", "/v1/mappings/{rule_id}/versions"): V,
     ("GET", "/v1/mappings/{rule_id}/versions/{version}"): V,
+    ("GET", "/v1/link-rules"): V,
+    ("POST", "/v1/link-rules"): E,
+    ("POST", "/v1/link-rules/preview"): V,
+    ("GET", "/v1/link-rules/{rule_id}"): V,
+    ("PATCH", "/v1/link-rules/{rule_id}"): E,
+    ("DELETE", "/v1/link-rules/{rule_id}"): E,
+    ("GET", "/v1/link-rules/{rule_id}/versions"): V,
+    ("GET", "/v1/link-rules/{rule_id}/versions/{version}"): V,
     ("GET", "/v1/connections"): V,
     ("POST", "/v1/connections"): A,
     ("GET", "/v1/connections/{connection_id}"): V,
@@ -156,7 +164,7 @@ def test_reads_are_for_viewers_and_writes_need_more() -> None:
             assert role is E, (method, path)
         elif path.startswith(("/v1/keys", "/v1/connections")):
             assert role is A, (method, path)
-        elif path != "/v1/mappings/preview":
+        elif path not in ("/v1/mappings/preview", "/v1/link-rules/preview"):
             assert role is E, (method, path)
 
 
