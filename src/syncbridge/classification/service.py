@@ -171,20 +171,23 @@ async def reclassify(
     rule_ids: Sequence[uuid.UUID] = (),
     concept_ids: Sequence[uuid.UUID] = (),
     scopes: Sequence[Scope] = (),
+    asset_ids: Sequence[uuid.UUID] = (),
     actor: str | None = None,
     job_id: uuid.UUID | None = None,
     catalog: CompiledCatalog | None = None,
     between_batches: Callable[[], None] | None = None,
 ) -> ClassifyReport:
     """Re-classify the assets a change may affect: those classified by ``rule_ids`` or on
-    ``concept_ids``, and every live asset in (or linked to a live record in) ``scopes``.
+    ``concept_ids``, every live asset in (or linked to a live record in) ``scopes``, and
+    ``asset_ids`` (say, the assets whose links a re-link changed).
     Idempotent; the history names ``actor`` and ``job_id``. ``between_batches`` runs before
     each batch (a job passes its lease check)."""
 
     async def affected(session: AsyncSession) -> list[uuid.UUID]:
-        return await repository.assets_affected(
+        found = await repository.assets_affected(
             session, rule_ids=rule_ids, concept_ids=concept_ids, scopes=scopes
         )
+        return sorted(set(found) | set(asset_ids))
 
     ids = await in_unit_of_work(sessionmaker, affected, write=False)
     cause = Cause(job_id=job_id, actor=actor)
