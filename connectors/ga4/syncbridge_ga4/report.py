@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from itertools import chain, repeat
+from itertools import chain
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter, methodcaller
 from typing import Any
@@ -189,6 +189,10 @@ class Report:
     def _id_rule(self) -> IdRule:
         return IdRule.of(self.property_id, self.stream, self.settings.dimensions)
 
+    @cached_property
+    def _row_data(self) -> Callable[..., dict[str, Any]]:
+        return row_builder([*self.settings.dimensions, *self.settings.metrics])
+
     @property
     def spec(self) -> StreamSpec:
         return StreamSpec(
@@ -247,9 +251,9 @@ class Report:
         days = dim_columns[dims.index("date")]
         metric_columns = _metric_columns(rows, metrics, parsers)
         ids = self._id_rule.ids(days, dim_columns)
-        values = zip(*dim_columns, *metric_columns, strict=True)
-        data = map(dict, map(zip, repeat([*dims, *metrics]), values))
-        records = list(map(Record, repeat(self.stream), ids, data))
+        # The columns are of one length: ``_values`` checked every row's width.
+        data = list(map(self._row_data, *dim_columns, *metric_columns))
+        records = Record.many(self.stream, ids, data)
         row_count = int(answer.get("rowCount", 0))
         quota = answer.get("propertyQuota", {})
         return ReportPage(records, days, row_count, quota if isinstance(quota, dict) else {})
@@ -263,7 +267,7 @@ _VALUE = itemgetter("value")
 def _dimension_columns(rows: list[Any], dims: list[str]) -> list[list[str]]:
     """Each dimension's values, the ``date`` column as ISO days."""
     values = _values(list(map(_DIMENSION_VALUES, rows)), len(dims))
-    if set(map(type, values)) - {str}:
+    if not _strings(values):
         raise ValueError("a dimension value is not a string")
     columns = [values[i :: len(dims)] for i in range(len(dims))]
     at = dims.index("date")
@@ -277,7 +281,7 @@ def _metric_columns(
 ) -> list[Sequence[Number]]:
     """Each metric's values, parsed by its header's type; only short strings are parsed."""
     values = _values(list(map(_METRIC_VALUES, rows)), len(metrics))
-    if set(map(type, values)) - {str} or max(map(len, values), default=0) > MAX_NUMBER_CHARS:
+    if not _strings(values) or max(map(len, values), default=0) > MAX_NUMBER_CHARS:
         at = next(
             i for i, v in enumerate(values) if not isinstance(v, str) or len(v) > MAX_NUMBER_CHARS
         )
@@ -290,6 +294,30 @@ def _values(rows: list[Any], width: int) -> list[Any]:
     if rows and set(map(len, rows)) != {width}:
         raise ValueError("a row does not have one value per header")
     return list(map(_VALUE, chain.from_iterable(rows)))
+
+
+def _strings(values: list[Any]) -> bool:
+    """Whether every one of ``values`` is a string (``join`` checks that in one C pass)."""
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return True
+
+
+def row_builder(names: Sequence[str]) -> Callable[..., dict[str, Any]]:
+    """``f(v0, v1, ...) -> {names[0]: v0, names[1]: v1, ...}``, later names winning.
+
+    A dict display in a compiled function builds a row's dict at half the cost of
+    ``dict(zip(names, values))``. Only generated identifiers enter the compiled text; the
+    names are bound as values, so no configured name can change the code.
+    """
+    params = ", ".join(f"v{i}" for i in range(len(names)))
+    items = ", ".join(f"k{i}: v{i}" for i in range(len(names)))
+    scope: dict[str, Any] = {f"k{i}": name for i, name in enumerate(names)}
+    exec(f"def build({params}):\n    return {{{items}}}", scope)
+    build: Callable[..., dict[str, Any]] = scope["build"]
+    return build
 
 
 def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
