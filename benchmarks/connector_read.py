@@ -22,9 +22,10 @@ connector, ...) so that a change of machine load hits both alike; each side is t
 of ``--runs`` runs. It prints records/s for both, the ratio of the medians connector / raw
 (target >= 0.8: the connector's own work, typing values, building records, cursors and
 limiter, costs little), the spread of the ratios of each connector run and the raw run next
-to it, and the HTTP requests each side made. The two sides must make the same number of
-requests, run after run: the benchmark fails otherwise. The load average is printed before
-and after, as the figures only mean something next to it.
+to it, the ratio of the median CPU times of this process (what each side cost, whatever else
+the machine ran meanwhile) and the HTTP requests each side made. The two sides must make
+the same number of requests, run after run: the benchmark fails otherwise. The load average
+is printed before and after, as the figures only mean something next to it.
 """
 
 from __future__ import annotations
@@ -149,7 +150,10 @@ class Run:
     """One timed read: what it got, how long it took, the requests it sent."""
 
     items: int
+    #: Wall-clock seconds.
     seconds: float
+    #: CPU seconds of this process: what the read cost, whatever else ran on the machine.
+    cpu: float
     requests: list[httpx.Request]
 
 
@@ -161,13 +165,13 @@ async def connector_read(key: str, case: Case, sim: Any, page: int) -> Run:
     recording = Recording(httpx.ASGITransport(app=sim))
     async with create_http_client(transport=recording) as client:
         connector: Connector = spec.factory(model, client)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         read = 0
         async for batch in connector.read(case.stream, None):
             read += len(batch.records)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         await connector.aclose()
-    return Run(read, elapsed, recording.requests)
+    return Run(read, elapsed, cpu, recording.requests)
 
 
 async def raw_read(sim: Any, case: Case, sent: list[httpx.Request]) -> Run:
@@ -176,7 +180,7 @@ async def raw_read(sim: Any, case: Case, sent: list[httpx.Request]) -> Run:
     recording = Recording(httpx.ASGITransport(app=sim))
     replayed = [r for r in sent if not case.is_link(r)]
     async with httpx.AsyncClient(transport=recording) as client:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         items = 0
         for request in replayed:
             url: httpx.URL | None = request.url
@@ -189,8 +193,8 @@ async def raw_read(sim: Any, case: Case, sent: list[httpx.Request]) -> Run:
                 items += _items(body)
                 link = case.follow(body)
                 url = request.url.join(link) if link else None
-        elapsed = time.perf_counter() - started
-    return Run(items, elapsed, recording.requests)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Run(items, elapsed, cpu, recording.requests)
 
 
 def _items(body: Any) -> int:
@@ -235,7 +239,7 @@ def bench(key: str, case: Case, records: int, page: int, runs: int) -> dict[str,
     warm = asyncio.run(connector_read(key, case, sim, page))
     read, sent = warm.items, warm.requests
     asyncio.run(raw_read(sim, case, sent))  # warm-up of the raw side
-    connector_rates, raw_rates, ratios = [], [], []
+    connector_rates, raw_rates, ratios, connector_cpu, raw_cpu = [], [], [], [], []
     for i in range(runs):
         # Alternate which side goes first, so that neither always runs on a warmer machine.
         if i % 2 == 0:
@@ -248,12 +252,16 @@ def bench(key: str, case: Case, records: int, page: int, runs: int) -> dict[str,
         connector_rates.append(read / connector.seconds)
         raw_rates.append(read / raw.seconds)
         ratios.append(raw.seconds / connector.seconds)
+        connector_cpu.append(connector.cpu)
+        raw_cpu.append(raw.cpu)
     return {
         "records": read,
         "connector": statistics.median(connector_rates),
         "raw": statistics.median(raw_rates),
         "ratios": (min(ratios), max(ratios)),
-        "requests": len(sent),
+        "cpu_ratio": statistics.median(raw_cpu) / statistics.median(connector_cpu),
+        "requests": len(connector.requests),
+        "raw_requests": len(raw.requests),
     }
 
 
@@ -273,7 +281,7 @@ def main() -> None:
     configure_logging(level="INFO", json=True)
     print(f"Python {platform.python_version()}, {args.runs} runs a side; {_load()}")  # noqa: T201
     header = f"{'connector':<11}{'records':>9}{'conn rec/s':>12}{'raw rec/s':>11}{'ratio':>7}"
-    print(f"{header}{'run ratios':>13}{'requests conn/raw':>19}")  # noqa: T201
+    print(f"{header}{'run ratios':>12}{'cpu ratio':>10}{'requests conn/raw':>19}")  # noqa: T201
     for key in args.only.split(","):
         out = bench(key, CASES[key], args.records, args.page, args.runs)
         ratio = out["connector"] / out["raw"]
@@ -281,8 +289,8 @@ def main() -> None:
         flag = "" if ratio >= TARGET else f"  (below {TARGET})"
         print(  # noqa: T201
             f"{key:<11}{out['records']:>9,}{out['connector']:>12,.0f}{out['raw']:>11,.0f}"
-            f"{ratio:>7.2f}{f'{low:.2f}-{high:.2f}':>13}"
-            f"{out['requests']:>11}/{out['requests']:<7}{flag}"
+            f"{ratio:>7.2f}{f'{low:.2f}-{high:.2f}':>12}{out['cpu_ratio']:>10.2f}"
+            f"{out['requests']:>11}/{out['raw_requests']:<7}{flag}"
         )
     print(_load())  # noqa: T201
 
