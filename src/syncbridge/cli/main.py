@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.auth.service import Role, create_key
 from syncbridge.cli.serve import serve
+from syncbridge.cli.sync import sync
 from syncbridge.cli.worker import worker
 from syncbridge.connector.cli import app as connectors_app
 from syncbridge.db import migrate, open_store
@@ -39,6 +40,7 @@ app.add_typer(connectors_app, name="connectors")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
 app.command("worker")(worker)
+app.command("sync")(sync)
 
 console = Console(stderr=True)
 
