@@ -74,6 +74,10 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/v1/assets"): V,
     ("GET", "/v1/assets/{asset_id}"): V,
     ("GET", "/v1/assets/{asset_id}/trace"): V,
+    ("GET", "/v1/assets/{asset_id}/classifications"): V,
+    ("POST", "/v1/assets/{asset_id}/classifications"): E,
+    ("DELETE", "/v1/assets/{asset_id}/classifications/{classification_id}"): E,
+    ("GET", "/v1/assets/{asset_id}/classifications/history"): V,
 }
 
 #: Syntactically valid values per path-parameter schema, so the auth outcome is not masked

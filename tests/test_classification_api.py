@@ -235,7 +235,8 @@ async def test_rules_and_their_changes_over_rest_leave_manual_classifications_al
 
     archived = await client.delete(f"/v1/mappings/{rule['id']}", headers=editor)
     assert archived.status_code == 204
-    [job] = list(await session.scalars(select(Job).where(Job.kind == KIND)))
+    queued = list(await session.scalars(select(Job).where(Job.kind == KIND)))
+    [job] = [j for j in queued if j.payload["cause"] == "mapping_rule.archive"]
     assert job.payload["rule_ids"] == [rule["id"]]
 
     # The app's own worker (found through the entry point) runs the re-classification.

@@ -49,8 +49,11 @@ async def run_jobs(engine: AsyncEngine) -> list[Outcome]:
 
 
 async def jobs(sm: Sessionmaker) -> list[Job]:
+    """The re-classification jobs waiting to run."""
+
     async def work(session: AsyncSession) -> list[Job]:
-        return list(await session.scalars(select(Job).where(Job.kind == KIND).order_by(Job.id)))
+        stmt = select(Job).where(Job.kind == KIND, Job.status == "queued")
+        return list(await session.scalars(stmt.order_by(Job.created_at, Job.id)))
 
     return await in_unit_of_work(sm, work, write=False)
 
@@ -62,8 +65,10 @@ async def patch(sm: Sessionmaker, rule_id: uuid.UUID, **fields: object) -> None:
     await in_unit_of_work(sm, work)
 
 
-async def classified(store: Store, *ids: uuid.UUID) -> None:
-    """Classify the assets as a sync run that changed them would."""
+async def classified(store: Store, engine: AsyncEngine, *ids: uuid.UUID) -> None:
+    """Run the jobs new rules queued, then classify the assets as a sync run that changed
+    them would (which then finds nothing left to do)."""
+    await run_jobs(engine)
     run = uuid.uuid4()
 
     async def stamp(session: AsyncSession) -> None:
@@ -71,6 +76,29 @@ async def classified(store: Store, *ids: uuid.UUID) -> None:
 
     await in_unit_of_work(store.sm, stamp)
     await classify_run(store.sm, run)
+
+
+async def test_a_new_rule_classifies_the_assets_already_stored(
+    store: Store, engine: AsyncEngine
+) -> None:
+    image = await add_asset(store, {"type": "image"}, None)
+    other = await add_asset(store, {"type": "image"}, None, stream="collections")
+    rule = await make_rule(
+        store.sm, name="images", field_path="type", values=["image"], concept="asset-type:image"
+    )
+    [job] = await jobs(store.sm)
+    assert (job.payload["cause"], job.payload["scopes"]) == (
+        "mapping_rule.create",
+        [{"connector_key": "bynder", "connection_id": None, "stream": "media"}],
+    )
+
+    await run_jobs(engine)
+
+    [row] = await classifications(store.sm, image)
+    assert (row.rule_id, row.rule_version, row.run_id) == (rule, 1, None)
+    [came] = await changes(store.sm, image)
+    assert (came.change, came.job_id, came.actor) == ("added", job.id, ACTOR)
+    assert await classifications(store.sm, other) == []
 
 
 async def test_an_edit_queues_a_job_in_its_transaction_that_removes_and_adds(
@@ -81,7 +109,7 @@ async def test_an_edit_queues_a_job_in_its_transaction_that_removes_and_adds(
     )
     image = await add_asset(store, {"type": "image"}, None)
     video = await add_asset(store, {"type": "video"}, None)
-    await classified(store, image, video)
+    await classified(store, engine, image, video)
 
     await patch(store.sm, rule, values=["video"])
 
@@ -115,7 +143,7 @@ async def test_an_edit_that_rolls_back_queues_nothing(store: Store) -> None:
             raise RuntimeError("the request failed after the edit")
     except RuntimeError:
         pass
-    assert await jobs(store.sm) == []
+    assert [job.payload["cause"] for job in await jobs(store.sm)] == ["mapping_rule.create"]
 
 
 async def test_renaming_a_rule_reclassifies_nothing(store: Store) -> None:
@@ -123,7 +151,7 @@ async def test_renaming_a_rule_reclassifies_nothing(store: Store) -> None:
         store.sm, name="images", field_path="type", values=["image"], concept="asset-type:image"
     )
     await patch(store.sm, rule, name="still images")
-    assert await jobs(store.sm) == []
+    assert [job.payload["cause"] for job in await jobs(store.sm)] == ["mapping_rule.create"]
 
 
 async def test_disabling_a_rule_hands_its_concepts_to_the_next_rule(
@@ -148,7 +176,7 @@ async def test_disabling_a_rule_hands_its_concepts_to_the_next_rule(
     )
     both = await add_asset(store, {"tags": ["social-square"], "type": "image"}, None)
     only_first = await add_asset(store, {"tags": ["social-square"], "type": "video"}, None)
-    await classified(store, both, only_first)
+    await classified(store, engine, both, only_first)
     assert [r.rule_id for r in await classifications(store.sm, both)] == [first]
 
     await patch(store.sm, first, enabled=False)
@@ -172,7 +200,7 @@ async def test_archiving_a_rule_removes_what_it_classified(
         store.sm, name="images", field_path="type", values=["image"], concept="asset-type:image"
     )
     asset = await add_asset(store, {"type": "image"}, None)
-    await classified(store, asset)
+    await classified(store, engine, asset)
 
     async def archive(session: AsyncSession) -> None:
         await archive_rule(session, rule, EDITOR)
@@ -199,7 +227,7 @@ async def test_deprecating_a_concept_moves_rule_classifications_to_its_replaceme
         concept="channel:social",
     )
     asset = await add_asset(store, {"tags": ["social-square"]}, None)
-    await classified(store, asset)
+    await classified(store, engine, asset)
 
     async def manual(session: AsyncSession) -> None:
         session.add(
@@ -260,7 +288,7 @@ async def test_a_priority_edit_lets_a_rule_win_assets_it_did_not_classify(
         priority=10,
     )
     asset = await add_asset(store, {"tags": ["web"], "type": "image"}, None)
-    await classified(store, asset)
+    await classified(store, engine, asset)
     assert [r.rule_id for r in await classifications(store.sm, asset)] == [tags]
 
     await patch(store.sm, kind, priority=99)
@@ -279,7 +307,7 @@ async def test_a_second_job_over_the_same_change_changes_nothing(
         store.sm, name="images", field_path="type", values=["image"], concept="asset-type:image"
     )
     asset = await add_asset(store, {"type": "video"}, None)
-    await classified(store, asset)
+    await classified(store, engine, asset)
     await patch(store.sm, rule, values=["video"])
     await patch(store.sm, rule, operator="in", values=["video", "gif"])
     assert len(await jobs(store.sm)) == 2

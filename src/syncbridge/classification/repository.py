@@ -42,17 +42,36 @@ async def _ids(session: AsyncSession, stmt: Select[uuid.UUID]) -> set[uuid.UUID]
     return set((await session.execute(stmt)).scalars())
 
 
-async def assets_of_run(session: AsyncSession, run_id: uuid.UUID) -> list[uuid.UUID]:
-    """Assets run ``run_id`` changed (or tombstoned), linked to records it changed, or given
-    links by it; in id order."""
-    found = await _ids(session, select(Asset.id).where(Asset.last_run_id == run_id))
-    found |= await _ids(
-        session,
-        select(Link.asset_id)
-        .join(StoredRecord, StoredRecord.id == Link.record_id)
-        .where(StoredRecord.last_run_id == run_id),
+async def ruled_connectors(session: AsyncSession) -> list[str]:
+    """Connectors that enabled, live mapping rules read (records of others never matter)."""
+    stmt = (
+        select(MappingRule.connector_key)
+        .distinct()
+        .where(MappingRule.enabled.is_(True), MappingRule.archived_at.is_(None))
     )
-    found |= await _ids(session, select(Link.asset_id).where(Link.run_id == run_id))
+    return sorted((await session.execute(stmt)).scalars())
+
+
+def _linked_records_of(keys: Sequence[str]) -> Select[uuid.UUID]:
+    """Assets linked to records of connectors ``keys`` (join conditions only)."""
+    return (
+        select(Link.asset_id)
+        .distinct()
+        .join(StoredRecord, StoredRecord.id == Link.record_id)
+        .join(Connection, Connection.id == StoredRecord.connection_id)
+        .where(Connection.connector_key.in_(keys))
+    )
+
+
+async def assets_of_run(session: AsyncSession, run_id: uuid.UUID) -> list[uuid.UUID]:
+    """Assets run ``run_id`` changed (or tombstoned), and assets linked to records it changed
+    or to which it added links, where rules read those records; in id order."""
+    found = await _ids(session, select(Asset.id).where(Asset.last_run_id == run_id))
+    keys = await ruled_connectors(session)
+    if keys:
+        linked = _linked_records_of(keys)
+        found |= await _ids(session, linked.where(StoredRecord.last_run_id == run_id))
+        found |= await _ids(session, linked.where(Link.run_id == run_id))
     return sorted(found)
 
 
@@ -96,6 +115,7 @@ async def assets_affected(
         found |= await _ids(
             session,
             select(Link.asset_id)
+            .distinct()
             .join(StoredRecord, StoredRecord.id == Link.record_id)
             .join(Connection, Connection.id == StoredRecord.connection_id)
             .where(*_in_scope(StoredRecord, scope)),
@@ -147,9 +167,14 @@ class LinkRow:
     run_id: uuid.UUID | None
 
 
-async def load_links(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) -> list[LinkRow]:
-    """The live records linked to the assets (without their data), one row per pair."""
+async def load_links(
+    session: AsyncSession, asset_ids: Sequence[uuid.UUID], connector_keys: Sequence[str]
+) -> list[LinkRow]:
+    """The live records of connectors ``connector_keys`` linked to the assets (without their
+    data), one row per pair."""
     rows: list[LinkRow] = []
+    if not connector_keys:
+        return rows
     for chunk in chunks(asset_ids):
         stmt = (
             select(
@@ -163,7 +188,11 @@ async def load_links(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) -> l
             .distinct()
             .join(StoredRecord, StoredRecord.id == Link.record_id)
             .join(Connection, Connection.id == StoredRecord.connection_id)
-            .where(Link.asset_id.in_(chunk), StoredRecord.deleted_at.is_(None))
+            .where(
+                Link.asset_id.in_(chunk),
+                StoredRecord.deleted_at.is_(None),
+                Connection.connector_key.in_(connector_keys),
+            )
         )
         for asset_id, record_id, key, connection_id, stream, run_id in await session.execute(stmt):
             rows.append(LinkRow(asset_id, record_id, Scope(key, stream, connection_id), run_id))

@@ -100,7 +100,8 @@ async def classify_assets(
     """Bring these assets' rule classifications up to date in the caller's transaction
     (flushes only); the changes made, with their reasons."""
     assets = await repository.load_assets(session, asset_ids)
-    links = await repository.load_links(session, [a.id for a in assets if not a.deleted])
+    live = [a.id for a in assets if not a.deleted]
+    links = await repository.load_links(session, live, await repository.ruled_connectors(session))
     rule_sets: dict[Scope, RuleSet] = {}
     for scope in sorted({a.scope for a in assets} | {link.scope for link in links}, key=repr):
         rule_sets[scope] = await catalog.rule_set(session, scope)

@@ -251,6 +251,10 @@ async def create_rule(session: AsyncSession, body: RuleCreate, actor: str) -> Ma
     await session.flush()
     await append_version(session, rule, actor)
     await _audit(session, rule, action="mapping_rule.create", actor=actor)
+    if rule.enabled:
+        await triggers.rule_changed(
+            session, rule.id, cause="mapping_rule.create", actor=actor, scopes=[snapshot(rule)]
+        )
     return rule
 
 
