@@ -78,6 +78,10 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/v1/assets/{asset_id}/classifications"): E,
     ("DELETE", "/v1/assets/{asset_id}/classifications/{classification_id}"): E,
     ("GET", "/v1/assets/{asset_id}/classifications/history"): V,
+    ("GET", "/v1/runs"): V,
+    ("POST", "/v1/runs"): E,
+    ("GET", "/v1/runs/{run_id}"): V,
+    ("POST", "/v1/runs/{run_id}/cancel"): E,
 }
 
 #: Syntactically valid values per path-parameter schema, so the auth outcome is not masked
