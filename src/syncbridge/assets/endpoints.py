@@ -9,11 +9,10 @@ locale on PostgreSQL) and is a scan of the assets the other filters leave (not i
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import AfterValidator
 
 from syncbridge.api.deps import SessionDep, UnitOfWorkRoute, Viewer
 from syncbridge.api.pagination import Page, Paging
@@ -21,6 +20,7 @@ from syncbridge.assets import service
 from syncbridge.assets.schemas import AssetOut, AssetSummary, AssetTrace
 from syncbridge.assets.service import AssetQuery
 from syncbridge.assets.trace import trace_asset
+from syncbridge.audit.endpoints import Since
 from syncbridge.connector.registry import ConnectorRegistry
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=UnitOfWorkRoute)
@@ -29,28 +29,8 @@ router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=UnitOfWorkR
 Q_MAX_CHARS = 200
 
 
-def _rfc3339_only(value: object) -> object:
-    # pydantic would read "1700000000" as a Unix time; the API promises RFC 3339 only.
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return value
-        raise ValueError("must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
-    return value
-
-
-def _in_utc(value: datetime | None) -> datetime | None:
-    # 0001-01-01T00:00:00+14:00 is a valid RFC 3339 time that no UTC timestamp can hold.
-    if value is None:
-        return None
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("must lie between years 1 and 9999 in UTC") from None
-
-
-def _searchable(value: str | None) -> str | None:
+def _plain_text(value: str | None) -> str | None:
+    # A NUL would reach PostgreSQL, which refuses it without saying which field held it.
     if value is None:
         return None
     if not value.strip():
@@ -60,10 +40,9 @@ def _searchable(value: str | None) -> str | None:
     return value
 
 
+#: The audit log's ``since`` (aware RFC 3339, within UTC's years), described for assets.
 UpdatedSince = Annotated[
-    AwareDatetime | None,
-    BeforeValidator(_rfc3339_only),
-    AfterValidator(_in_utc),
+    Since,
     Query(
         description="Only assets whose content changed (or that were deleted) at or after "
         "this RFC 3339 date-time (with an offset)."
@@ -71,7 +50,7 @@ UpdatedSince = Annotated[
 ]
 Text = Annotated[
     str | None,
-    AfterValidator(_searchable),
+    AfterValidator(_plain_text),
     Query(
         max_length=Q_MAX_CHARS,
         description="Case-insensitive text in the asset's name, title or file name, or its "
@@ -80,6 +59,7 @@ Text = Annotated[
 ]
 ConceptParam = Annotated[
     str | None,
+    AfterValidator(_plain_text),
     Query(
         min_length=1,
         max_length=200,
