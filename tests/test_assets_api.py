@@ -31,7 +31,15 @@ from syncbridge.classification.service import classify_run
 from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.presentation import ItemFacts
-from syncbridge.models import Asset, Classification, Concept, Link, Run, StoredRecord
+from syncbridge.models import (
+    Asset,
+    Classification,
+    ClassificationChange,
+    Concept,
+    Link,
+    Run,
+    StoredRecord,
+)
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import run_sync
 from tests.connectors.cloudinary.support import make_simulator as cloudinary_simulator
@@ -73,6 +81,8 @@ class Store:
     first_run: Run = field(init=False)
     #: When the last of the first syncs finished.
     synced_at: datetime = field(init=False)
+    #: The full read of the records (it touched no asset).
+    records_run: Run = field(init=False)
 
     @property
     def sessionmaker(self) -> Sessionmaker:
@@ -141,6 +151,7 @@ async def store(app: FastAPI) -> Store:
     last = await synced.sync(shapes_id, full=True, streams=["fine"])
     assert last.finished_at is not None
     synced.synced_at = last.finished_at
+    synced.records_run = last
     return synced
 
 
@@ -584,6 +595,18 @@ async def test_the_trace_explains_classifications_links_and_runs(
             run_id=first,
         ),
     )
+    # A run that once removed a classification touched the asset too.
+    earlier = ClassificationChange(
+        asset_id=asset.id,
+        concept_id=channels.video,
+        concept_key="channel:paid-video",
+        change="removed",
+        source="rule",
+        reason="rule 'Old rule' v1 no longer matches",
+        run_id=store.records_run.id,
+        at=store.records_run.created_at,
+    )
+    await store.add(earlier)
     manual = {"concept": "channel:email", "note": "Shot for the newsletter"}
     added = await client.post(f"/v1/assets/{asset.id}/classifications", json=manual, headers=editor)
     assert added.status_code == 201, added.text
@@ -624,8 +647,8 @@ async def test_the_trace_explains_classifications_links_and_runs(
     assert person["evidence"] is None
     assert person["note"] == "Shot for the newsletter"
     assert person["created_by"].startswith("key:test-editor")
-    [history] = trace["classification_changes"]["items"]
-    assert (history["change"], history["concept_key"]) == ("added", "channel:email")
+    history = [(h["change"], h["concept_key"]) for h in trace["classification_changes"]["items"]]
+    assert history == [("added", "channel:email"), ("removed", "channel:paid-video")]
 
     assert trace["links"]["total"] == 1
     [link] = trace["links"]["items"]
@@ -641,10 +664,12 @@ async def test_the_trace_explains_classifications_links_and_runs(
     assert link["run_id"] == str(first)
 
     runs = {r["id"]: r for r in trace["runs"]["items"]}
-    assert trace["runs"]["total"] == 2
+    assert trace["runs"]["total"] == 3
     assert runs[str(first)]["roles"] == ["last_changed", "classified", "linked"]
     assert runs[str(second.id)]["roles"] == ["last_read"]
-    assert [r["id"] for r in trace["runs"]["items"]] == [str(second.id), str(first)]
+    assert runs[str(store.records_run.id)]["roles"] == ["classified"]
+    newest_first = [str(second.id), str(store.records_run.id), str(first)]
+    assert [r["id"] for r in trace["runs"]["items"]] == newest_first
     for run in runs.values():
         assert (run["kind"], run["status"], run["requested_by"]) == ("sync", "succeeded", "test")
         assert run["full"] is True

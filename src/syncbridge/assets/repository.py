@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     SQLColumnExpression,
+    Subquery,
     and_,
     false,
     func,
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.models import (
     Asset,
     Classification,
+    ClassificationChange,
     Concept,
     ConceptBroader,
     ConceptLabel,
@@ -176,12 +178,20 @@ async def links_of(
     return list(await session.scalars(stmt)), int(total or 0)
 
 
-def _run_ids_named_by(asset_id: uuid.UUID) -> Select[tuple[uuid.UUID | None]]:
-    classified = select(Classification.run_id.label("run_id")).where(
+def _classifying_runs(asset_id: uuid.UUID) -> Subquery:
+    """The runs named by the asset's classifications and by their history (a run that
+    removed a classification touched the asset too)."""
+    current = select(Classification.run_id.label("run_id")).where(
         Classification.asset_id == asset_id
     )
-    linked = select(Link.run_id.label("run_id")).where(Link.asset_id == asset_id)
-    return classified.union(linked)  # type: ignore[return-value]
+    past = select(ClassificationChange.run_id.label("run_id")).where(
+        ClassificationChange.asset_id == asset_id
+    )
+    return current.union(past).subquery()
+
+
+def _linking_runs(asset_id: uuid.UUID) -> Subquery:
+    return select(Link.run_id.label("run_id")).where(Link.asset_id == asset_id).subquery()
 
 
 async def runs_touching(
@@ -190,21 +200,23 @@ async def runs_touching(
     """The runs that changed, read, classified or linked ``asset``, newest first (the first
     ``limit``), how many there are, and which of them classified it and which linked it."""
     own = [i for i in (asset.last_run_id, asset.seen_run_id) if i is not None]
-    named = _run_ids_named_by(asset.id).subquery()
-    wanted = or_(Run.id.in_(own) if own else false(), Run.id.in_(select(named.c.run_id)))
+    classifying, linking = _classifying_runs(asset.id), _linking_runs(asset.id)
+    wanted = or_(
+        Run.id.in_(own) if own else false(),
+        Run.id.in_(select(classifying.c.run_id)),
+        Run.id.in_(select(linking.c.run_id)),
+    )
     total = await session.scalar(select(func.count()).select_from(Run).where(wanted))
     stmt = select(Run).where(wanted).order_by(Run.created_at.desc(), Run.id).limit(limit)
     runs = list(await session.scalars(stmt))
     ids = [r.id for r in runs]
-    classified = await session.scalars(
-        select(Classification.run_id)
-        .where(Classification.asset_id == asset.id, Classification.run_id.in_(ids))
-        .distinct()
+    classified: set[uuid.UUID] = set(
+        await session.scalars(select(classifying.c.run_id).where(classifying.c.run_id.in_(ids)))
     )
-    linked = await session.scalars(
-        select(Link.run_id).where(Link.asset_id == asset.id, Link.run_id.in_(ids)).distinct()
+    linked: set[uuid.UUID] = set(
+        await session.scalars(select(linking.c.run_id).where(linking.c.run_id.in_(ids)))
     )
-    return runs, int(total or 0), {i for i in classified if i}, {i for i in linked if i}
+    return runs, int(total or 0), classified, linked
 
 
 @dataclass(frozen=True)
