@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=UnitOfWorkRoute
     "",
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="start_run",
-    responses=problem_responses(409),
+    responses=problem_responses(404, 409),
 )
 async def start_run(
     body: RunCreate,
