@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from syncbridge.connector.types import Record
 from syncbridge.sync.encoding import MAX_DATA_BYTES, Encoded, Rejected, canonical_json, encode
@@ -44,3 +47,32 @@ def test_items_that_cannot_be_stored_are_rejected_with_a_reason() -> None:
     # Exactly at the bound is fine (the bound counts UTF-8 bytes, not characters).
     at_bound = encode(Record("s", "ok", {"x": "a" * (MAX_DATA_BYTES - len('{"x":""}'))}))
     assert isinstance(at_bound, Encoded)
+
+
+def test_canonical_json_is_json_dumps_with_sorted_keys_and_no_whitespace() -> None:
+    # The stored hashes were made with json.dumps; the prebuilt encoder must match it.
+    values: list[Any] = [
+        {"b": 1.5, "a": [1, 2.25e-10, 1e300, -0.0, True, None, 'é\u2028"\\'], "c": {}},
+        {"k": [{"b": 2, "a": 1}], "n": Decimal("1.10"), "d": date(2020, 1, 2), "t": WHEN},
+        {1: "int keys", 2: []},
+        [],
+        "text",
+        3,
+    ]
+
+    def typed(value: Any) -> str:
+        return value.isoformat() if isinstance(value, date) else str(value)
+
+    for value in values:
+        assert canonical_json(value) == json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=typed
+        )
+
+
+def test_data_that_holds_itself_or_a_nan_is_rejected() -> None:
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    for data in (looped, {"x": math.nan}):
+        result = encode(Record("s", "1", data))
+        assert isinstance(result, Rejected)
+        assert "not JSON" in result.reason

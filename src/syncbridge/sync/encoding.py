@@ -9,12 +9,12 @@ canonical JSON (sorted keys, no whitespace), so the same item always hashes the 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from syncbridge.connector.types import Record
@@ -25,10 +25,10 @@ MAX_DATA_BYTES = 1_000_000
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, set | frozenset):
@@ -36,15 +36,21 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
-)
+# The C encoder ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+# allow_nan=False, default=_default)`` builds on every call, built once: no markers (the
+# circular check; a cycle ends in RecursionError instead), keys sorted, no NaN.
+_iterencode = c_make_encoder(None, _default, encode_basestring, None, ":", ",", True, False, False)
 
 
 def canonical_json(data: Any) -> str:
     """The canonical JSON text of ``data``; raises ``TypeError``/``ValueError`` when it has
-    none (an object that is not JSON, a NaN or infinity, a non-string key)."""
-    return _ENCODER.encode(data)
+    none (an object that is not JSON, a NaN or infinity, a non-string key, a cycle)."""
+    if isinstance(data, str):
+        return encode_basestring(data)
+    try:
+        return "".join(_iterencode(data, 0))
+    except RecursionError as exc:
+        raise ValueError("data nests too deep (or holds itself)") from exc
 
 
 def content_hash(text: str) -> str:

@@ -1,12 +1,15 @@
 """One page of a stream into the store: checked and encoded outside any transaction, then
-written with a handful of set-based statements inside the page's unit of work."""
+written with a handful of set-based statements inside the page's unit of work.
+
+Per item, the work is one canonical JSON encoding and one sha256 (both in :func:`prepare`,
+before the transaction) and an append to the page's columns; the database gets the page's
+items as columns, never one parameter dict per row."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +18,7 @@ from syncbridge.connector.types import Page
 from syncbridge.models import RunRejection
 from syncbridge.sync import repository
 from syncbridge.sync.encoding import Encoded, Rejected, encode
-from syncbridge.sync.repository import ItemTable
+from syncbridge.sync.repository import Changes, ItemTable, Stamp
 
 #: Rejections kept (with their reason) per stream of a run; later ones are only counted.
 MAX_REJECTIONS_KEPT = 1000
@@ -87,20 +90,20 @@ async def write(
     counts = Counts(read=page.read, rejected=len(page.rejected))
     ids = [*page.live, *page.gone]
     stored = await repository.known(session, target.items, target.connection_id, target.stream, ids)
-    rows: list[dict[str, Any]] = []
+    changes = Changes()
     seen: list[str] = []
     for key, item in page.live.items():
         known = stored.get(key)
         if known is not None and known.content_hash == item.hash and not known.deleted:
-            counts.unchanged += 1
             seen.append(key)
             continue
         if known is None:
             counts.inserted += 1
-        else:
-            counts.updated += 1
-        rows.append(_row(target, item, now))
-    await repository.upsert(session, target.items, rows)
+        changes.add(key, item.text, item.hash, item.record.updated_at)
+    counts.unchanged = len(seen)
+    counts.updated = len(changes) - counts.inserted
+    stamp = Stamp(target.connection_id, target.stream, target.run_id, now)
+    await repository.upsert(session, target.items, stamp, changes)
     if target.full and seen:
         await repository.mark_seen(
             session, target.items, target.connection_id, target.stream, seen, target.run_id
@@ -115,23 +118,6 @@ async def write(
         )  # fmt: skip
     await _reject(session, target, page.rejected[: max(0, keep)], now)
     return counts
-
-
-def _row(target: Target, item: Encoded, now: datetime) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "connection_id": target.connection_id,
-        "stream": target.stream,
-        "external_id": item.external_id,
-        "data_text": item.text,
-        "content_hash": item.hash,
-        "vendor_updated_at": item.record.updated_at,
-        "first_seen_at": now,
-        "updated_at": now,
-        "deleted_at": None,
-        "last_run_id": target.run_id,
-        "seen_run_id": target.run_id,
-    }
 
 
 async def _reject(

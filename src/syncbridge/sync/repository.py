@@ -1,42 +1,73 @@
 """Queries of the sync store: batched upserts of items, tombstones, stream claims and cursors.
 
 Every write here is set-based: a page costs a few statements whatever its size (one lookup of
-the page's ids, one multi-row upsert, and at most one update each for tombstones and for
-marking unchanged rows as seen), never a round trip per row. Multi-row statements go through
-SQLAlchemy's "insertmanyvalues" batching, which keeps each statement within the driver's
-parameter limit (SQLite's variable limit included); id lists are cut at :data:`ID_CHUNK`.
+the page's ids, one upsert, and at most one update each for tombstones and for marking
+unchanged rows as seen), never a round trip per row. The upsert's SQL text is the same for
+every page, so it is compiled and prepared once: on PostgreSQL the page travels as one array
+per column (``INSERT ... SELECT FROM unnest(...) ON CONFLICT``), on SQLite as one
+``executemany`` of plain tuples. Id lists are one ``= ANY(array)`` on PostgreSQL and are cut
+at :data:`ID_CHUNK` on SQLite (its variable limit).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    String,
     Table,
-    Text,
+    TextClause,
+    any_,
     bindparam,
-    cast,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.models import Asset, Run, StoredRecord, StreamState
 from syncbridge.models.base import utcnow
 
-#: Ids per ``IN (...)`` list: far below SQLite's 32,766 (and older builds' 999) variables.
+#: Ids per ``IN (...)`` list on SQLite: far below its 32,766 (older builds: 999) variables.
 ID_CHUNK = 500
 
 FINISHED = ("succeeded", "failed", "cancelled")
+
+#: The columns an upsert writes, in the order of its SQL.
+_COLUMNS = (
+    "id",
+    "connection_id",
+    "stream",
+    "external_id",
+    "data",
+    "content_hash",
+    "vendor_updated_at",
+    "first_seen_at",
+    "updated_at",
+    "deleted_at",
+    "last_run_id",
+    "seen_run_id",
+)
+#: What an upsert rewrites on a changed item (``deleted_at`` comes back as NULL).
+_REWRITTEN = (
+    "data",
+    "content_hash",
+    "vendor_updated_at",
+    "updated_at",
+    "deleted_at",
+    "stream",
+    "last_run_id",
+    "seen_run_id",
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +108,22 @@ def chunks(ids: Sequence[str], size: int = ID_CHUNK) -> Iterator[Sequence[str]]:
         yield ids[start : start + size]
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _listing(session: AsyncSession, items: ItemTable, ids: Sequence[str]) -> Iterator[Any]:
+    """Conditions picking the listed external ids: one array on PostgreSQL (one statement
+    text whatever the count), ``IN`` lists of at most :data:`ID_CHUNK` on SQLite."""
+    column = items.table.c.external_id
+    if _dialect(session) == "postgresql":
+        if ids:
+            yield column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(String)))
+        return
+    for chunk in chunks(ids):
+        yield column.in_(chunk)
+
+
 @dataclass(frozen=True, slots=True)
 class Known:
     """What the store holds of an item: its content hash and whether it is a tombstone."""
@@ -95,10 +142,10 @@ async def known(
     """The stored state of the given items (missing ones are left out)."""
     c = items.table.c
     found: dict[str, Known] = {}
-    for chunk in chunks(ids):
+    for listed in _listing(session, items, ids):
         rows = await session.execute(
             select(c.external_id, c.content_hash, c.deleted_at).where(
-                *items.identified(connection_id, stream), c.external_id.in_(chunk)
+                *items.identified(connection_id, stream), listed
             )
         )
         for external_id, content_hash, deleted_at in rows:
@@ -106,42 +153,109 @@ async def known(
     return found
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What every item a page writes shares: the connection's stream, the run, the time."""
+
+    connection_id: uuid.UUID
+    stream: str
+    run_id: uuid.UUID
+    now: datetime
 
 
-def _json_text(session: AsyncSession) -> Any:
-    """The ``data`` value of an upsert: canonical JSON text, stored as it is."""
-    param = bindparam("data_text", type_=Text)
-    if _dialect(session) == "postgresql":
-        return cast(param, JSONB)
-    return param
+@dataclass(slots=True)
+class Changes:
+    """Items to insert or rewrite, column by column (what a page upsert sends)."""
+
+    external_ids: list[str] = field(default_factory=list)
+    #: The canonical JSON text of each item's data.
+    texts: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    vendor_updated_at: list[datetime | None] = field(default_factory=list)
+
+    def add(self, external_id: str, text: str, digest: str, updated_at: datetime | None) -> None:
+        self.external_ids.append(external_id)
+        self.texts.append(text)
+        self.hashes.append(digest)
+        self.vendor_updated_at.append(updated_at)
+
+    def __len__(self) -> int:
+        return len(self.external_ids)
 
 
-async def upsert(session: AsyncSession, items: ItemTable, rows: list[dict[str, Any]]) -> None:
-    """Insert new items and rewrite changed ones (content hash differs, or a tombstone comes
-    back); an unchanged row is left alone. ``rows`` carry every column but ``data``, whose
-    canonical JSON text is ``data_text``."""
-    if not rows:
-        return
-    table = items.table
-    dialect = _dialect(session)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(data=_json_text(session))
-    excluded = stmt.excluded
-    changing = ("data", "content_hash", "vendor_updated_at", "updated_at", "deleted_at")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=items.key,
-        set_={
-            **{name: excluded[name] for name in changing},
-            "stream": excluded.stream,
-            "last_run_id": excluded.last_run_id,
-            "seen_run_id": excluded.seen_run_id,
-        },
-        where=or_(table.c.content_hash != excluded.content_hash, table.c.deleted_at.is_not(None)),
+def _conflict(items: ItemTable, alias: str) -> str:
+    rewrite = ", ".join(f"{name} = excluded.{name}" for name in _REWRITTEN)
+    return (
+        f"ON CONFLICT ({', '.join(items.key)}) DO UPDATE SET {rewrite} "
+        f"WHERE {alias}.content_hash != excluded.content_hash OR {alias}.deleted_at IS NOT NULL"
     )
-    # RETURNING makes SQLAlchemy send multi-row VALUES batches ("insertmanyvalues").
-    await session.execute(stmt.returning(table.c.external_id), rows)
+
+
+@cache
+def _pg_upsert(items: ItemTable) -> TextClause:
+    # The page's columns as arrays, unnested: one statement text for every page size, so
+    # PostgreSQL plans it once, and no per-row parameter handling on the client.
+    return text(
+        f"INSERT INTO {items.table.name} AS t ({', '.join(_COLUMNS)}) "
+        "SELECT gen_random_uuid(), CAST(:connection_id AS uuid), CAST(:stream AS varchar), "
+        "u.external_id, CAST(u.data AS jsonb), u.content_hash, u.vendor_updated_at, "
+        "CAST(:now AS timestamptz), CAST(:now AS timestamptz), NULL, "
+        "CAST(:run_id AS uuid), CAST(:run_id AS uuid) "
+        "FROM unnest(CAST(:external_ids AS varchar[]), CAST(:texts AS text[]), "
+        "CAST(:hashes AS varchar[]), CAST(:vendor_updated_at AS timestamptz[])) "
+        "AS u(external_id, data, content_hash, vendor_updated_at) " + _conflict(items, "t")
+    )
+
+
+@cache
+def _sqlite_upsert(items: ItemTable) -> str:
+    name = items.table.name
+    marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?"
+    return f"INSERT INTO {name} ({', '.join(_COLUMNS)}) VALUES ({marks}) " + _conflict(items, name)
+
+
+def _binder(items: ItemTable, column: str, dialect: Dialect) -> Callable[[Any], Any]:
+    """What SQLAlchemy would send for a value of ``column`` (UUIDs as hex, UTC datetimes as
+    naive text on SQLite), for statements sent to the driver as they are."""
+    process = items.table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return process if process is not None else lambda value: value
+
+
+async def upsert(session: AsyncSession, items: ItemTable, stamp: Stamp, changes: Changes) -> None:
+    """Insert new items and rewrite changed ones (content hash differs, or a tombstone comes
+    back); an unchanged row is left alone. One statement (PostgreSQL) or one ``executemany``
+    (SQLite) per call, whatever the number of items."""
+    if not changes:
+        return
+    if _dialect(session) == "postgresql":
+        await session.execute(
+            _pg_upsert(items),
+            {
+                "connection_id": stamp.connection_id,
+                "stream": stamp.stream,
+                "run_id": stamp.run_id,
+                "now": stamp.now,
+                "external_ids": changes.external_ids,
+                "texts": changes.texts,
+                "hashes": changes.hashes,
+                "vendor_updated_at": changes.vendor_updated_at,
+            },
+        )
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    as_uuid, as_time = _binder(items, "id", dialect), _binder(items, "updated_at", dialect)
+    connection_id, run_id = as_uuid(stamp.connection_id), as_uuid(stamp.run_id)
+    now = as_time(stamp.now)
+    rows = [
+        (as_uuid(uuid.uuid4()), connection_id, stamp.stream, external_id, data, digest,
+         None if at is None else as_time(at), now, now, run_id, run_id)
+        for external_id, data, digest, at in zip(
+            changes.external_ids, changes.texts, changes.hashes, changes.vendor_updated_at,
+            strict=True,
+        )
+    ]  # fmt: skip
+    await connection.exec_driver_sql(_sqlite_upsert(items), rows)
 
 
 async def _update_listed(
@@ -153,12 +267,11 @@ async def _update_listed(
     values: dict[str, Any],
     *also: ColumnElement[bool],
 ) -> None:
-    """Set ``values`` on the listed items (that also meet ``also``), one statement per chunk."""
-    c = items.table.c
-    for chunk in chunks(ids):
+    """Set ``values`` on the listed items (that also meet ``also``)."""
+    for listed in _listing(session, items, ids):
         await session.execute(
             update(items.table)
-            .where(*items.identified(connection_id, stream), c.external_id.in_(chunk), *also)
+            .where(*items.identified(connection_id, stream), listed, *also)
             .values(**values)
         )
 
@@ -278,8 +391,10 @@ async def save_cursor(
 __all__ = [
     "FINISHED",
     "ID_CHUNK",
+    "Changes",
     "ItemTable",
     "Known",
+    "Stamp",
     "holder_is_live",
     "known",
     "mark_seen",
