@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,8 @@ from syncbridge_bynder.presentation import describe as describe_bynder
 from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_cloudinary.presentation import describe as describe_cloudinary
 from syncbridge_cloudinary.simulator import CloudinarySimulator
+from syncbridge_localfolder import LocalFolderSettings
+from syncbridge_localfolder import spec as localfolder_spec
 from syncbridge_localfolder.presentation import describe as describe_localfolder
 
 from syncbridge.assets.examples import ASSET_EXAMPLE, TRACE_EXAMPLE
@@ -29,8 +32,11 @@ from syncbridge.assets.naming import fallback_summary
 from syncbridge.assets.schemas import TRACE_SECTION_MAX, AssetOut, AssetTrace
 from syncbridge.classification.service import classify_run
 from syncbridge.connections.service import ConnectionContext
+from syncbridge.connector.folders import ROOTS_ENV
 from syncbridge.connector.http import create_http_client
 from syncbridge.connector.presentation import ItemFacts
+from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.connector.spec import ConnectorSpec
 from syncbridge.models import (
     Asset,
     Classification,
@@ -44,6 +50,7 @@ from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import run_sync
 from tests.connectors.cloudinary.support import make_simulator as cloudinary_simulator
 from tests.connectors.cloudinary.support import settings_for as cloudinary_settings
+from tests.connectors.localfolder.dam import put
 from tests.sync_connectors import KEY as SHAPES
 from tests.sync_connectors import ShapesSettings, shapes_registry
 from tests.sync_support import (
@@ -740,3 +747,28 @@ def test_a_record_without_a_name_is_summarised_by_a_few_short_fields() -> None:
     data = {"id": "r1", "_source": {"line": 3}, "sessions": 12, "date": "2026-11-28", "ok": True}
     assert fallback_summary(data) == "date: 2026-11-28 · sessions: 12"
     assert fallback_summary({"nested": {"a": 1}}) is None
+
+
+def test_every_installed_dam_connector_names_its_assets() -> None:
+    specs = ConnectorRegistry.from_entry_points().load_all()
+    dams = {k: s for k, s in specs.items() if isinstance(s, ConnectorSpec) and s.kind == "dam"}
+    assert set(dams) >= {"bynder", "cloudinary", "localfolder"}
+    for key, dam in dams.items():
+        assert dam.presentation is not None, key
+        assert dam.presentation.text_fields, key
+
+
+async def test_the_local_folder_names_a_file_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ROOTS_ENV, str(tmp_path))
+    root = tmp_path / "dam"
+    put(root, "spring/hero banner.JPG", keywords=["launch"])
+    settings = LocalFolderSettings(root=root)
+    connector = localfolder_spec.factory(settings, None)  # type: ignore[arg-type]  # no HTTP
+    [record] = [r async for page in connector.read("files", None) for r in page.records]
+    assert localfolder_spec.presentation is not None
+    facts = localfolder_spec.presentation.describe(
+        record.stream, record.data, settings.model_dump(mode="json")
+    )
+    assert facts == ItemFacts(title="hero banner.JPG", file_name="hero banner.JPG", url=None)
