@@ -526,7 +526,12 @@ async def test_the_trace_shows_rule_classifications_made_by_the_classifier(
         "version": 1,
         "name": "Bynder images are paid social",
     }
-    assert ruled["evidence"] == {"record": None, "field_path": "type", "value": "image"}
+    assert ruled["evidence"] == {
+        "record_id": None,
+        "record": None,
+        "field_path": "type",
+        "value": "image",
+    }
     assert ruled["run_id"] == str(run.id)
     [added] = trace["classification_changes"]["items"]
     assert (added["change"], added["concept_key"], added["run_id"]) == (
@@ -641,6 +646,7 @@ async def test_the_trace_explains_classifications_links_and_runs(
     assert ruled["run_id"] == str(first)
     evidence = ruled["evidence"]
     assert (evidence["field_path"], evidence["value"]) == ("n", 2)
+    assert evidence["record_id"] == str(f1.id)
     assert evidence["record"] == {
         "id": str(f1.id),
         "connection": {"id": str(store.shapes_id), "name": "Acme records", "connector_key": SHAPES},
@@ -698,6 +704,23 @@ async def test_a_trace_section_shows_its_newest_items_and_counts_them_all(
     assert trace["links"]["total"] == TRACE_SECTION_MAX + 1
     assert len(trace["links"]["items"]) == TRACE_SECTION_MAX
     assert trace["classifications"] == {"total": 0, "items": []}
+
+
+async def test_evidence_names_a_record_that_is_no_longer_stored(
+    client: httpx.AsyncClient, viewer: dict[str, str], store: Store, channels: Channels
+) -> None:
+    asset = next(iter((await store.assets()).values()))
+    gone = uuid.uuid4()
+    fields = {"source": "rule", "created_by": None, "record_id": gone, "field_path": "n"}
+    await store.add(_classification(asset, channels.paid, value=2, **fields))
+    trace = (await client.get(f"/v1/assets/{asset.id}/trace", headers=viewer)).json()
+    [ruled] = trace["classifications"]["items"]
+    assert ruled["evidence"] == {
+        "record_id": str(gone),
+        "record": None,
+        "field_path": "n",
+        "value": 2,
+    }
 
 
 def _without_nulls(value: Any) -> Any:

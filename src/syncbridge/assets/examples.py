@@ -113,6 +113,7 @@ TRACE_EXAMPLE: dict[str, Any] = {
                     "name": "HubSpot campaign channel: social",
                 },
                 "evidence": {
+                    "record_id": _CAMPAIGN_RECORD,
                     "record": _CAMPAIGN,
                     "field_path": "hs_campaign_channel",
                     "value": "Paid Social",

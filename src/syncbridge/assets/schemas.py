@@ -109,6 +109,8 @@ class ClassificationEvidence(BaseModel):
     """What matched: a field of a record (or of the asset's own data) and its value."""
 
     #: The record whose field matched; None when the asset's own data matched.
+    record_id: uuid.UUID | None
+    #: That record as stored (None too when it is no longer stored).
     record: TraceRecord | None
     field_path: str | None
     value: Any

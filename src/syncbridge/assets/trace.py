@@ -84,7 +84,9 @@ def _traced_classification(
     evidence = None
     if row.source == "rule":
         record = records.get(row.record_id) if row.record_id is not None else None
-        evidence = ClassificationEvidence(record=record, field_path=row.field_path, value=row.value)
+        evidence = ClassificationEvidence(
+            record_id=row.record_id, record=record, field_path=row.field_path, value=row.value
+        )
     return TracedClassification.model_validate(
         {
             "id": row.id,
