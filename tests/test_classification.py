@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.classification import classify_run
@@ -467,3 +467,54 @@ async def test_a_run_larger_than_a_batch_is_classified_whole(store: Store) -> No
     assert await count(store.sm, Classification) == total // 2
     again = await classify_run(store.sm, run)
     assert (again.added, again.changed, again.removed) == (0, 0, 0)
+
+
+async def test_an_asset_loses_what_a_record_gave_once_the_link_or_the_record_goes(
+    store: Store,
+) -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await make_rule(
+        store.sm,
+        name="awareness campaigns",
+        connector_key="hubspot",
+        stream="campaigns",
+        field_path="objective",
+        values=["awareness"],
+        concept="objective:awareness",
+    )
+    unlinked = await add_asset(store, {}, None)
+    deleted = await add_asset(store, {}, None)
+    campaign = await add_record(store, {"objective": "awareness"}, first)
+    gone = await add_record(store, {"objective": "awareness"}, first)
+    await add_link(store, unlinked, campaign)
+    await add_link(store, deleted, gone)
+    await classify_run(store.sm, first)
+    assert len(await classifications(store.sm, unlinked)) == 1
+
+    # The next run changes the campaign so it no longer names the asset (linking drops the
+    # link), and tombstones the other campaign.
+    async def next_run(session: AsyncSession) -> None:
+        await session.execute(delete(Link).where(Link.asset_id == unlinked))
+        await session.execute(
+            update(StoredRecord)
+            .where(StoredRecord.id == campaign)
+            .values(data={"objective": "awareness", "assets": []}, last_run_id=second)
+        )
+        await session.execute(
+            update(StoredRecord)
+            .where(StoredRecord.id == gone)
+            .values(deleted_at=utcnow(), last_run_id=second)
+        )
+
+    await in_unit_of_work(store.sm, next_run)
+    report = await classify_run(store.sm, second)
+
+    assert report.removed == 2
+    assert await classifications(store.sm, unlinked) == []
+    assert await classifications(store.sm, deleted) == []
+    assert (await changes(store.sm, unlinked))[-1].reason == (
+        f"record {campaign} no longer linked to the asset (or deleted)"
+    )
+    assert (await changes(store.sm, deleted))[-1].reason == (
+        f"record {gone} no longer linked to the asset (or deleted)"
+    )

@@ -61,6 +61,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_classifications_rule_id"), "classifications", ["rule_id"], unique=False
     )
+    op.create_index(
+        op.f("ix_classifications_record_id"), "classifications", ["record_id"], unique=False
+    )
     op.create_table(
         "classification_changes",
         sa.Column(
@@ -108,6 +111,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_classification_changes_asset", table_name="classification_changes")
     op.drop_table("classification_changes")
+    op.drop_index(op.f("ix_classifications_record_id"), table_name="classifications")
     op.drop_index(op.f("ix_classifications_rule_id"), table_name="classifications")
     op.drop_index(op.f("ix_classifications_concept_id"), table_name="classifications")
     op.drop_table("classifications")

@@ -64,9 +64,17 @@ def _linked_records_of(keys: Sequence[str]) -> Select[uuid.UUID]:
 
 
 async def assets_of_run(session: AsyncSession, run_id: uuid.UUID) -> list[uuid.UUID]:
-    """Assets run ``run_id`` changed (or tombstoned), and assets linked to records it changed
-    or to which it added links, where rules read those records; in id order."""
+    """Assets run ``run_id`` changed (or tombstoned); assets classified through records it
+    changed (the record may have lost its link since); and assets linked to records it
+    changed or to which it added links, where rules read those records. In id order."""
     found = await _ids(session, select(Asset.id).where(Asset.last_run_id == run_id))
+    changed_records = select(StoredRecord.id).where(StoredRecord.last_run_id == run_id)
+    found |= await _ids(
+        session,
+        select(Classification.asset_id)
+        .distinct()
+        .where(Classification.source == "rule", Classification.record_id.in_(changed_records)),
+    )
     keys = await ruled_connectors(session)
     if keys:
         linked = _linked_records_of(keys)

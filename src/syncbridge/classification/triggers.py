@@ -1,8 +1,9 @@
 """Queueing a re-classification in the transaction of the change that causes it.
 
 The mapping service calls :func:`rule_changed` when a rule is created (it classifies the
-assets already stored), edited (disabling is an edit) or archived; the taxonomy calls :func:`concept_deprecated` (and mapping's retargeting of the
-deprecated concept's rules lands on the same job). A job's dedupe key names the catalog
+assets already stored), edited (disabling is an edit) or archived; the taxonomy calls
+:func:`concept_deprecated` (and mapping's retargeting of the deprecated concept's rules
+lands on the same job). A job's dedupe key names the catalog
 revision the change committed as, so a retried request queues one job and every later change
 queues its own; passes are idempotent, so a job that finds its work already done by a later
 one changes nothing.

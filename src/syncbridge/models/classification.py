@@ -55,7 +55,7 @@ class Classification(IdMixin, Base):
     rule_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     rule_version: Mapped[int | None] = mapped_column(default=None)
     #: The record whose field matched (None: the asset's own data matched).
-    record_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    record_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     field_path: Mapped[str | None] = mapped_column(String(500), default=None)
     #: The field value that matched, as found.
     value: Mapped[Any | None] = mapped_column(JSONType, default=None)
