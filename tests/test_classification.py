@@ -6,6 +6,7 @@ classifier runs on it as the settle step runs it."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.classification import classify_run
+from syncbridge.classification import classify_run, reclassify
 from syncbridge.classification.service import BATCH_SIZE
 from syncbridge.mapping.schemas import RuleCreate
 from syncbridge.mapping.service import create_rule
@@ -518,3 +519,22 @@ async def test_an_asset_loses_what_a_record_gave_once_the_link_or_the_record_goe
     assert (await changes(store.sm, deleted))[-1].reason == (
         f"record {gone} no longer linked to the asset (or deleted)"
     )
+
+
+async def test_classifiers_running_at_once_classify_each_asset_once(store: Store) -> None:
+    run = uuid.uuid4()
+    await make_rule(
+        store.sm, name="video", field_path="type", values=["video"], concept="asset-type:video"
+    )
+    assets = [await add_asset(store, {"type": "video"}, run) for _ in range(40)]
+
+    reports = await asyncio.gather(
+        classify_run(store.sm, run),
+        classify_run(store.sm, run),
+        reclassify(store.sm, asset_ids=assets, actor=ACTOR),
+    )
+
+    # The asset locks queue the classifiers: one adds, the others find nothing to do.
+    assert sum(r.added for r in reports) == 40
+    assert await count(store.sm, Classification) == 40
+    assert await count(store.sm, ClassificationChange) == 40
