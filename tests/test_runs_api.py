@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from syncbridge_bynder.simulator import BynderSimulator
 
-from syncbridge.jobs import Outcome
+from syncbridge.jobs import Outcome, WorkerConfig
 from tests.conftest import BACKEND
 from tests.plugins_connections import HOSTS, HostTable
 from tests.runs_support import (
@@ -159,6 +159,24 @@ async def test_a_run_of_every_enabled_connection_has_a_job_per_connection(
     assert await worker.run_once() == [Outcome.done]
     done = (await client.get(f"/v1/runs/{run['id']}", headers=editor)).json()
     assert done["status"] == "succeeded"
+
+
+async def test_a_second_run_of_a_busy_connection_waits_then_runs(
+    app: FastAPI, client: httpx.AsyncClient, editor: dict[str, str], sim: BynderSimulator
+) -> None:
+    connection_id = await connect(app, sim)
+    first = (await start(client, editor, connection_id=str(connection_id), full=True)).json()
+    second = (await start(client, editor, connection_id=str(connection_id))).json()
+    worker = worker_of(app, config=WorkerConfig(concurrency=2))
+    # Room for two jobs, but both read one connection: only the first run's job is taken.
+    [taken] = await worker.claim(2)
+    assert taken.payload["run_id"] == first["id"]
+    assert await worker.claim(2) == []
+    assert await worker.execute(taken) == Outcome.done
+    assert await worker.run_once() == [Outcome.done]
+    for run in (first, second):
+        report = (await client.get(f"/v1/runs/{run['id']}", headers=editor)).json()
+        assert report["status"] == "succeeded", report["error"]
 
 
 async def test_viewers_read_runs_and_only_editors_start_or_cancel_them(
