@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
@@ -82,50 +82,46 @@ class RejectionOut(BaseModel):
     at: datetime
 
 
+_RUN_EXAMPLE: dict[str, Any] = {
+    "id": _RUN_ID,
+    "kind": "sync",
+    "connection_id": _CONNECTION_ID,
+    "full": True,
+    "status": "succeeded",
+    "requested_by": "key:ops-editor",
+    "created_at": "2026-12-01T09:00:00Z",
+    "started_at": "2026-12-01T09:00:01Z",
+    "finished_at": "2026-12-01T09:00:09Z",
+    "error": None,
+    "cancel_requested_at": None,
+    "cancelled_by": None,
+    "streams": [
+        {
+            "connection_id": _CONNECTION_ID,
+            "stream": "media",
+            "entity": "asset",
+            "status": "succeeded",
+            "pages": 5,
+            "read": 500,
+            "inserted": 12,
+            "updated": 3,
+            "unchanged": 484,
+            "deleted": 2,
+            "rejected": 1,
+            "vendor_calls": 6,
+            "rate_limited": 1,
+            "error": None,
+            "started_at": "2026-12-01T09:00:01Z",
+            "finished_at": "2026-12-01T09:00:09Z",
+        }
+    ],
+}
+
+
 class RunOut(BaseModel):
     """A run with its streams' counts."""
 
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": _RUN_ID,
-                    "kind": "sync",
-                    "connection_id": _CONNECTION_ID,
-                    "full": True,
-                    "status": "succeeded",
-                    "requested_by": "key:ops-editor",
-                    "created_at": "2026-12-01T09:00:00Z",
-                    "started_at": "2026-12-01T09:00:01Z",
-                    "finished_at": "2026-12-01T09:00:09Z",
-                    "error": None,
-                    "cancel_requested_at": None,
-                    "cancelled_by": None,
-                    "streams": [
-                        {
-                            "connection_id": _CONNECTION_ID,
-                            "stream": "media",
-                            "entity": "asset",
-                            "status": "succeeded",
-                            "pages": 5,
-                            "read": 500,
-                            "inserted": 12,
-                            "updated": 3,
-                            "unchanged": 484,
-                            "deleted": 2,
-                            "rejected": 1,
-                            "vendor_calls": 6,
-                            "rate_limited": 1,
-                            "error": None,
-                            "started_at": "2026-12-01T09:00:01Z",
-                            "finished_at": "2026-12-01T09:00:09Z",
-                        }
-                    ],
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_RUN_EXAMPLE]})
 
     id: uuid.UUID
     kind: str
@@ -146,6 +142,25 @@ class RunOut(BaseModel):
 
 class RunDetail(RunOut):
     """A run with its streams and the items it refused."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_RUN_EXAMPLE,
+                    "rejections": [
+                        {
+                            "connection_id": _CONNECTION_ID,
+                            "stream": "media",
+                            "external_id": "8F1A-22",
+                            "reason": "data: not JSON (a value of type bytes)",
+                            "at": "2026-12-01T09:00:04Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     rejections: list[RejectionOut] = Field(
         description="Items refused, with why (at most 1,000 kept per stream, oldest first)."
