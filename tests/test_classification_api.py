@@ -138,6 +138,10 @@ async def test_bad_additions_are_refused_with_reasons(
         assert response.headers["content-type"] == PROBLEM
     assert (await add(client, viewer, asset, concept="channel:email")).status_code == 403
     assert await listed(client, viewer, asset) == []
+    for path in (url(uuid.uuid4()), f"{url(uuid.uuid4())}/history"):
+        missing = await client.get(path, headers=viewer)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == PROBLEM
 
 
 @pytest.mark.usefixtures("concepts")
