@@ -15,10 +15,11 @@ For each store (a throwaway SQLite file, or a throwaway PostgreSQL database crea
   ``syncbridge.sync.run_sync`` (a full sync of the case's stream) over HTTP into the store.
 
 Printed per case: records/s end to end (records read, encoded and written, pages committed
-with their cursor); the sync process's CPU per record (the figure that holds when the machine
-is shared); its peak RSS (``ru_maxrss``: everything the sync process ever held) and the peak
-growth during the sync (``VmHWM``, reset just before it, minus the RSS before it); the
-simulator's peak RSS; the 1-minute load average when the case ended.
+with their cursor); CPU per record of the sync process, of the PostgreSQL backends on the
+benchmark's database (SQLite works inside the sync process) and of the simulator, the figures
+that hold when the machine is shared; the sync process's peak RSS (``ru_maxrss``: everything
+the sync process ever held) and the peak growth during the sync (``VmHWM``, reset just before
+it, minus the RSS before it); the simulator's peak RSS; the 1-minute load average at the end.
 
 B2 targets: >= 10,000 records/s on PostgreSQL over the whole set (assets, the larger
 analytics stream, CRM records); the sync's peak memory with analytics rows at ``--rows`` no
@@ -76,6 +77,20 @@ def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _db_cpu_s(engine: Any) -> float:
+    """CPU seconds so far of the PostgreSQL backends serving the benchmark's database (0 on
+    SQLite, whose work runs in the sync process and counts in its CPU)."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        pids = await conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        )
+        return sum(_cpu_s(pid) for pid in pids if os.path.exists(f"/proc/{pid}"))  # noqa: ASYNC240
 
 
 def _peak_mb() -> float:
@@ -143,6 +158,7 @@ async def _sync(url: str, key: str, page: int, sim_pid: int, settings: dict[str,
             await warm.aclose()
             before = _status_kb("VmRSS")
             _reset_peak()
+            db_cpu = await _db_cpu_s(engine)
             sim_cpu, cpu, started = _cpu_s(sim_pid), time.process_time(), time.perf_counter()
             run = await run_sync(
                 store, ctx, http, connection_id=connection_id, full=True,
@@ -151,6 +167,7 @@ async def _sync(url: str, key: str, page: int, sim_pid: int, settings: dict[str,
             seconds = time.perf_counter() - started
             cpu, sim_cpu = time.process_time() - cpu, _cpu_s(sim_pid) - sim_cpu
             growth = _status_kb("VmHWM") - before
+            db_cpu = await _db_cpu_s(engine) - db_cpu
         rs = (await run_streams(store, run.id))[case.stream]
     finally:
         await engine.dispose()
@@ -163,6 +180,7 @@ async def _sync(url: str, key: str, page: int, sim_pid: int, settings: dict[str,
         "seconds": seconds,
         "cpu_us": 1e6 * cpu / max(rs.read, 1),
         "sim_cpu_us": 1e6 * sim_cpu / max(rs.read, 1),
+        "db_cpu_us": 1e6 * db_cpu / max(rs.read, 1),
         "peak_mb": _peak_mb(),
         "growth_mb": growth / 1024,
         "load": os.getloadavg()[0],
@@ -230,7 +248,8 @@ def _fresh_store(db: str, admin: str) -> tuple[str, Any]:
 
 HEADER = (
     f"{'store':<11}{'case':<8}{'records':>10}{'pages':>7}{'seconds':>9}{'rec/s':>8}"
-    f"{'cpu us/rec':>11}{'sim us/rec':>11}{'peak MB':>9}{'growth MB':>10}{'sim MB':>8}{'load':>6}"
+    f"{'cpu us/rec':>11}{'pg us/rec':>9}{'sim us/rec':>11}{'peak MB':>9}{'growth MB':>10}"
+    f"{'sim MB':>8}{'load':>6}"
 )
 
 
@@ -238,7 +257,8 @@ def _line(db: str, key: str, out: dict[str, Any]) -> str:
     flag = "" if out["status"] == "succeeded" else f"  {out['status']}: {out['error']}"
     return (
         f"{db:<11}{key:<8}{out['records']:>10,}{out['pages']:>7,}{out['seconds']:>9.1f}"
-        f"{out['records'] / out['seconds']:>8,.0f}{out['cpu_us']:>11.1f}{out['sim_cpu_us']:>11.1f}"
+        f"{out['records'] / out['seconds']:>8,.0f}{out['cpu_us']:>11.1f}{out['db_cpu_us']:>9.1f}"
+        f"{out['sim_cpu_us']:>11.1f}"
         f"{out['peak_mb']:>9.1f}{out['growth_mb']:>10.1f}{out['sim_peak_mb']:>8.0f}"
         f"{out['load']:>6.2f}{flag}"
     )
