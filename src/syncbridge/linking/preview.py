@@ -13,14 +13,13 @@ from syncbridge.errors import Forbidden, InvalidInput
 from syncbridge.linking import repository
 from syncbridge.linking.matching import (
     AssetIndex,
-    AssetRef,
     Found,
     RecordView,
     RuleView,
     find_links,
 )
 from syncbridge.linking.repository import RecordFilter
-from syncbridge.linking.run import via_matcher, via_record_ids
+from syncbridge.linking.run import add_rows, via_matcher, via_record_ids
 from syncbridge.linking.schemas import (
     LinkPreviewRequest,
     LinkPreviewResult,
@@ -149,9 +148,8 @@ async def _index(session: AsyncSession, connections: dict[uuid.UUID, str]) -> As
     index = AssetIndex()
     after: uuid.UUID | None = None
     while rows := await repository.asset_batch(session, after, _ASSET_BATCH, None):
-        refs = [(AssetRef(a, connections.get(c, "")), ext, data) for a, c, ext, data in rows]
-        await run_cpu(index.add_all, refs)
-        after = rows[-1][0]
+        await run_cpu(add_rows, index, rows, connections)
+        after = repository.as_uuid(rows[-1][0])
     return index
 
 
@@ -162,12 +160,13 @@ async def _records(
     after: uuid.UUID | None = None
     while len(out) < limit:
         size = min(_RECORD_BATCH, limit - len(out))
-        batch = await repository.record_batch(session, which, connections, after, size)
+        raw = await repository.record_batch(session, which, after, size)
+        batch = await run_cpu(repository.decode_records, raw, connections)
         out += batch
         if len(batch) < size:
             return out, False
         after = batch[-1].id
-    more = await repository.record_batch(session, which, connections, after, 1)
+    more = await repository.record_batch(session, which, after, 1)
     return out, bool(more)
 
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, and_, delete, false, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    delete,
+    false,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.linking.matching import Found, RecordView, RuleView, Scope
+from syncbridge.linking.matching import AssetRef, Found, RecordView, RuleView, Scope
 from syncbridge.models import Asset, Connection, StoredRecord, utcnow
 from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 
@@ -151,49 +163,88 @@ def scope_predicate(
     return or_(*clauses.values()) if clauses else false()
 
 
+# Batches are read as raw text over the Core connection and decoded by :func:`decode_records`
+# and :func:`decode_assets` in a worker thread: SQLAlchemy's per-row JSON and UUID result
+# processing on the event loop cost several times the matching itself.
+RawRecord = tuple[Any, Any, str, str]
+RawAsset = tuple[Any, Any, str, str]
+_R = StoredRecord.__table__.c
+_A = Asset.__table__.c
+_L = Link.__table__.c
+
+
+def _text(column: Any) -> Any:
+    return type_coerce(column, Text)
+
+
+def as_uuid(value: Any) -> uuid.UUID:
+    """A UUID from what a driver returns (a UUID on PostgreSQL, hex text on SQLite)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _json(value: Any) -> dict[str, Any]:
+    loaded = json.loads(value) if isinstance(value, str | bytes) else value
+    return loaded if isinstance(loaded, dict) else {}
+
+
 async def record_batch(
     session: AsyncSession,
     which: RecordFilter,
-    connections: dict[uuid.UUID, str],
     after: uuid.UUID | None,
     limit: int,
-) -> list[RecordView]:
-    """The next ``limit`` live records of ``which`` after id ``after``, by id."""
-    r = StoredRecord
-    stmt = select(r.id, r.connection_id, r.stream, r.data).where(
-        r.deleted_at.is_(None), which.scopes
+) -> list[RawRecord]:
+    """The next ``limit`` live records of ``which`` after id ``after``, by id (raw)."""
+    stmt = select(_text(_R.id), _text(_R.connection_id), _R.stream, _text(_R.data)).where(
+        _R.deleted_at.is_(None), which.scopes
     )
     if which.changed_by is not None:
-        stmt = stmt.where(r.last_run_id == which.changed_by)
+        stmt = stmt.where(_R.last_run_id == which.changed_by)
     if which.unchanged_by is not None:
-        stmt = stmt.where(or_(r.last_run_id.is_(None), r.last_run_id != which.unchanged_by))
+        stmt = stmt.where(or_(_R.last_run_id.is_(None), _R.last_run_id != which.unchanged_by))
     if after is not None:
-        stmt = stmt.where(r.id > after)
-    rows = cast(
-        "list[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]]",
-        (await session.execute(stmt.order_by(r.id).limit(limit))).all(),
-    )
-    return [
-        RecordView(rid, Scope(connections[cid], cid, str(stream)), data)
-        for rid, cid, stream, data in rows
-    ]
+        stmt = stmt.where(_R.id > after)
+    connection = await session.connection()
+    rows = await connection.execute(stmt.order_by(_R.id).limit(limit))
+    return [(r[0], r[1], str(r[2]), str(r[3])) for r in rows]
 
 
-AssetRow = tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]
+def decode_records(rows: list[RawRecord], connections: dict[uuid.UUID, str]) -> list[RecordView]:
+    """Raw record rows as matching sees them (pure: run it off the event loop)."""
+    out = []
+    for rid, cid, stream, data in rows:
+        connection_id = as_uuid(cid)
+        scope = Scope(connections.get(connection_id, ""), connection_id, stream)
+        out.append(RecordView(as_uuid(rid), scope, _json(data)))
+    return out
 
 
 async def asset_batch(
     session: AsyncSession, after: uuid.UUID | None, limit: int, changed_by: uuid.UUID | None
-) -> list[AssetRow]:
-    """The next ``limit`` live assets after id ``after`` (changed by a run, or all), by id."""
-    a = Asset
-    stmt = select(a.id, a.connection_id, a.external_id, a.data).where(a.deleted_at.is_(None))
+) -> list[RawAsset]:
+    """The next ``limit`` live assets after id ``after`` (changed by a run, or all), by id
+    (raw: id, connection id, external id, data text)."""
+    stmt = select(_text(_A.id), _text(_A.connection_id), _A.external_id, _text(_A.data)).where(
+        _A.deleted_at.is_(None)
+    )
     if changed_by is not None:
-        stmt = stmt.where(a.last_run_id == changed_by)
+        stmt = stmt.where(_A.last_run_id == changed_by)
     if after is not None:
-        stmt = stmt.where(a.id > after)
-    rows = cast("list[AssetRow]", (await session.execute(stmt.order_by(a.id).limit(limit))).all())
-    return [(aid, cid, str(ext), data) for aid, cid, ext, data in rows]
+        stmt = stmt.where(_A.id > after)
+    connection = await session.connection()
+    rows = await connection.execute(stmt.order_by(_A.id).limit(limit))
+    return [(r[0], r[1], str(r[2]), str(r[3])) for r in rows]
+
+
+def decode_assets(
+    rows: list[RawAsset], connections: dict[uuid.UUID, str]
+) -> list[tuple[AssetRef, str, dict[str, Any]]]:
+    """Raw asset rows as the index takes them (pure: run it off the event loop)."""
+    out = []
+    for aid, cid, ext, data in rows:
+        connection_id = as_uuid(cid)
+        ref = AssetRef(as_uuid(aid), connections.get(connection_id, ""))
+        out.append((ref, ext, _json(data)))
+    return out
 
 
 async def records_by_external_id(
@@ -222,29 +273,37 @@ class StoredLink:
     evidence: tuple[int | None, str, str]
 
 
-async def links_of_records(
-    session: AsyncSession, record_ids: Sequence[uuid.UUID]
-) -> list[StoredLink]:
-    """The rule-made links of these records."""
-    out: list[StoredLink] = []
+RawLink = tuple[Any, Any, Any, Any, int | None, str, str]
+
+
+async def links_of_records(session: AsyncSession, record_ids: Sequence[uuid.UUID]) -> list[RawLink]:
+    """The rule-made links of these records (raw: decode with :func:`decode_links`)."""
+    out: list[RawLink] = []
+    connection = await session.connection()
     for chunk in chunked(record_ids):
-        rows = await session.execute(
+        rows = await connection.execute(
             select(
-                Link.id,
-                Link.asset_id,
-                Link.record_id,
-                Link.rule_id,
-                Link.rule_version,
-                Link.field_path,
-                Link.value,
-            ).where(Link.record_id.in_(chunk), Link.rule_id.is_not(None))
+                _text(_L.id),
+                _text(_L.asset_id),
+                _text(_L.record_id),
+                _text(_L.rule_id),
+                _L.rule_version,
+                _L.field_path,
+                _L.value,
+            ).where(_L.record_id.in_(chunk), _L.rule_id.is_not(None))
         )
-        out += [
-            StoredLink(lid, (aid, rid, rule), (ver, path, value))
-            for lid, aid, rid, rule, ver, path, value in rows
-            if rule is not None
-        ]
+        out += [cast(RawLink, tuple(row)) for row in rows]
     return out
+
+
+def decode_links(rows: list[RawLink]) -> list[StoredLink]:
+    """Raw link rows as the diff compares them (pure)."""
+    return [
+        StoredLink(
+            as_uuid(lid), (as_uuid(aid), as_uuid(rid), as_uuid(rule)), (version, path, value)
+        )
+        for lid, aid, rid, rule, version, path, value in rows
+    ]
 
 
 async def assets_linked_to(
@@ -318,10 +377,10 @@ async def replace_links(
     for chunk in chunked(gone):
         await session.execute(delete(Link).where(Link.id.in_(chunk)))
     if new:
-        stmt = _insert(session)(Link).on_conflict_do_nothing(
+        stmt = _insert(session)(Link.__table__).on_conflict_do_nothing(
             index_elements=["asset_id", "record_id", "rule_id"]
         )
-        await session.execute(stmt, new)
+        await (await session.connection()).execute(stmt, new)
     if changed:
         await session.execute(update(Link), changed)
     return LinkDiff(added=len(new), removed=len(gone), updated=len(changed))

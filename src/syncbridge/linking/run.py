@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge.linking import repository
 from syncbridge.linking.matching import (
     AssetIndex,
-    AssetRef,
     Found,
     RecordView,
     RuleView,
@@ -38,7 +37,15 @@ from syncbridge.logs import get_logger
 from syncbridge.offload import run_cpu
 from syncbridge.store.unit_of_work import in_unit_of_work
 
-__all__ = ["LinkReport", "build_index", "link_run", "relink", "via_matcher", "via_record_ids"]
+__all__ = [
+    "LinkReport",
+    "add_rows",
+    "build_index",
+    "link_run",
+    "relink",
+    "via_matcher",
+    "via_record_ids",
+]
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 log = get_logger(__name__)
@@ -95,16 +102,20 @@ async def build_index(
         )
         if not rows:
             return index
-        refs = [
-            (AssetRef(aid, connections.get(cid, "")), ext, data) for aid, cid, ext, data in rows
-        ]
-        await run_cpu(index.add_all, refs)
-        after = rows[-1][0]
+        await run_cpu(add_rows, index, rows, connections)
+        after = repository.as_uuid(rows[-1][0])
+
+
+def add_rows(
+    index: AssetIndex, rows: list[repository.RawAsset], connections: dict[uuid.UUID, str]
+) -> None:
+    """Decode raw asset rows into ``index`` (pure: run it off the event loop)."""
+    index.add_all(repository.decode_assets(rows, connections))
 
 
 async def _asset_rows(
     session: AsyncSession, *, after: uuid.UUID | None, changed_by: uuid.UUID | None
-) -> list[repository.AssetRow]:
+) -> list[repository.RawAsset]:
     return await repository.asset_batch(session, after, ASSET_BATCH, changed_by)
 
 
@@ -124,13 +135,12 @@ async def _pass(
     report = LinkReport()
     after: uuid.UUID | None = None
     while True:
-        batch = await in_unit_of_work(
-            sessionmaker,
-            partial(_records, which=which, connections=connections, after=after),
-            write=False,
+        raw = await in_unit_of_work(
+            sessionmaker, partial(_records, which=which, after=after), write=False
         )
-        if not batch:
+        if not raw:
             return report
+        batch = await run_cpu(repository.decode_records, raw, connections)
         report.records += len(batch)
         report.diff += await in_unit_of_work(
             sessionmaker, partial(_rewrite, batch=batch, match=match, owns=owns, run_id=run_id)
@@ -139,13 +149,13 @@ async def _pass(
 
 
 async def _records(
-    session: AsyncSession,
-    *,
-    which: RecordFilter,
-    connections: dict[uuid.UUID, str],
-    after: uuid.UUID | None,
-) -> list[RecordView]:
-    return await repository.record_batch(session, which, connections, after, RECORD_BATCH)
+    session: AsyncSession, *, which: RecordFilter, after: uuid.UUID | None
+) -> list[repository.RawRecord]:
+    return await repository.record_batch(session, which, after, RECORD_BATCH)
+
+
+def _owned(rows: list[repository.RawLink], owns: Owns) -> list[StoredLink]:
+    return [link for link in repository.decode_links(rows) if owns(link)]
 
 
 async def _rewrite(
@@ -158,9 +168,8 @@ async def _rewrite(
 ) -> LinkDiff:
     found = await match(session, batch)
     existing = await repository.links_of_records(session, [r.id for r in batch])
-    return await repository.replace_links(
-        session, [link for link in existing if owns(link)], found, run_id
-    )
+    owned = await run_cpu(_owned, existing, owns)
+    return await repository.replace_links(session, owned, found, run_id)
 
 
 def _direct_matcher(rules: Sequence[RuleView], index: AssetIndex) -> Matcher:
@@ -264,9 +273,11 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
                 ),
             )
             del index
-        fresh = await build_index(sessionmaker, rules.connections, run_id)
-        if fresh.size:
-            others = RecordFilter(scopes, unchanged_by=run_id)
+        others = RecordFilter(scopes, unchanged_by=run_id)
+        if await _assets_changed(sessionmaker, run_id) and await _any(
+            sessionmaker, others, rules.connections
+        ):
+            fresh = await build_index(sessionmaker, rules.connections, run_id)
             ids = fresh.asset_ids
             _add(
                 report,
@@ -301,14 +312,21 @@ async def _changed_via_records(
     return await _any(sessionmaker, RecordFilter(scopes, changed_by=run_id), rules.connections)
 
 
+async def _assets_changed(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> bool:
+    """True when run ``run_id`` changed a live asset."""
+    first = await in_unit_of_work(
+        sessionmaker, lambda s: repository.asset_batch(s, None, 1, run_id), write=False
+    )
+    return bool(first)
+
+
 async def _any(
     sessionmaker: Sessionmaker, which: RecordFilter, connections: dict[uuid.UUID, str]
 ) -> bool:
     """True when ``which`` selects at least one record."""
+    del connections
     first = await in_unit_of_work(
-        sessionmaker,
-        lambda s: repository.record_batch(s, which, connections, None, 1),
-        write=False,
+        sessionmaker, lambda s: repository.record_batch(s, which, None, 1), write=False
     )
     return bool(first)
 
