@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from itertools import chain, islice
-from operator import itemgetter, le
+from itertools import chain, compress, islice, repeat
+from operator import is_, itemgetter, le
 from typing import Any
 
 import httpx
@@ -63,6 +63,7 @@ STREAMS = tuple(
 #: sObject Collections retrieve takes at most 2,000 ids per call.
 FETCH_BATCH = 2000
 _KEY = itemgetter("SystemModstamp", "Id")
+_STAMP, _ID, _DELETED = itemgetter(0), itemgetter(1), itemgetter("IsDeleted")
 
 
 class SalesforceConnector:
@@ -195,13 +196,11 @@ class SalesforceConnector:
             raise ValueError("a record has no Id or SystemModstamp")
         if not all(map(le, keys, islice(keys, 1, None))):
             raise ValueError("records are not in SystemModstamp, Id order")
-        return [
-            Record(stream, record_id, item, stamp, item["IsDeleted"] is True)
-            for item, (stamp, record_id), new in zip(
-                data, keys, cursor.admit_sorted(keys), strict=True
-            )
-            if new
-        ]
+        new = cursor.admit_sorted(keys)
+        if not all(new):
+            data, keys = list(compress(data, new)), list(compress(keys, new))
+        deleted = list(map(is_, map(_DELETED, data), repeat(True)))
+        return Record.many(stream, list(map(_ID, keys)), data, list(map(_STAMP, keys)), deleted)
 
     async def shape(self, stream: str) -> RecordShape:
         """The stream's fields and types (its describe, read once per instance)."""

@@ -84,14 +84,18 @@ class Record(tuple[str, str, Mapping[str, Any], datetime | None, bool]):
         external_ids: Sequence[str],
         data: Sequence[Mapping[str, Any]],
         updated_at: Sequence[datetime | None] | None = None,
+        deleted: Sequence[bool] | None = None,
     ) -> list[Record]:
-        """``Record(stream, id, data, updated_at)`` for each id, none deleted, at a third of
-        the cost of calling ``Record`` for each; the sequences must be of one length
-        (``ValueError`` otherwise)."""
+        """``Record(stream, id, data, updated_at, deleted)`` for each id (times None and not
+        deleted when not given), at a third of the cost of calling ``Record`` for each; the
+        sequences must be of one length (``ValueError`` otherwise)."""
+        count = len(external_ids)
+        given = [s for s in (data, updated_at, deleted) if s is not None]
+        if any(len(s) != count for s in given):
+            raise ValueError("Record.many needs one data, time and deleted flag an id")
         stamps: Iterable[datetime | None] = repeat(None) if updated_at is None else updated_at
-        if len(data) != len(external_ids) or len(updated_at or external_ids) != len(data):
-            raise ValueError("Record.many needs as many data and times as external ids")
-        fields = zip(repeat(stream), external_ids, data, stamps, repeat(False))
+        flags: Iterable[bool] = repeat(False) if deleted is None else deleted
+        fields = zip(repeat(stream), external_ids, data, stamps, flags)
         return list(map(_new_tuple, repeat(cls), fields))
 
     if TYPE_CHECKING:
