@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import httpx
@@ -136,7 +137,9 @@ class BynderConnector:
                 await self.http.get_json("v4/media/", params={**params, "page": cursor.page})
             )
             step = cursor.step(items, limit, self.settings.incremental_lookback_s)
-            records = [_media_record(m, at) for m, at in step.media]
+            # ``_media_list`` checked every id is a string; each time is the parsed one.
+            media, times = list(map(_MEDIUM, step.media)), list(map(_TIME, step.media))
+            records = Record.many(MEDIA, list(map(_ID, media)), media, times)
             log.info("bynder.page_read", stream=MEDIA, page=cursor.page, count=len(records))
             yield Page(records, step.cursor.encode())
             if step.last:
@@ -255,6 +258,9 @@ class BynderConnector:
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared and closed by its owner."""
+
+
+_MEDIUM, _TIME, _ID = itemgetter(0), itemgetter(1), itemgetter("id")
 
 
 def _is_item(value: object) -> bool:
