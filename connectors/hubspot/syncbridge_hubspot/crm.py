@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -248,7 +249,8 @@ class CrmReader:
             links = await self._deal_links(objects, embedded=embedded)
         prop = MODIFIED_PROPERTY[stream]
         type_in_place, deals = parsers.type_in_place, stream == "deals"
-        out: list[Record] = []
+        page: list[dict[str, Any]] = []
+        times: list[datetime | None] = []
         for obj in objects:
             # The answer was decoded for this call alone: its properties become the data.
             properties = obj.get("properties") or {}
@@ -262,8 +264,10 @@ class CrmReader:
             updated = data.get(prop)
             if updated.__class__ is not datetime or modified.strip().isdigit():
                 updated = parse_instant(modified) or parse_instant(obj.get("updatedAt"))
-            out.append(Record(stream, obj["id"], data, updated))
-        return out
+            page.append(data)
+            times.append(updated)
+        # ``results_of`` checked every id is a string.
+        return Record.many(stream, list(map(_ID, objects)), page, times)
 
     def _deal_associations(
         self, deal_id: str, data: Mapping[str, Any], links: Mapping[str, Mapping[str, list[str]]]
@@ -335,6 +339,9 @@ class CrmReader:
             ids += [str(r["toObjectId"]) for r in results if isinstance(r, dict)]
             cursor = next_after(body)
         return ids
+
+
+_ID = itemgetter("id")
 
 
 def _embedded(obj: Mapping[str, Any], kind: str) -> list[str] | None:
