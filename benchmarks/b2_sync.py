@@ -248,7 +248,7 @@ def _fresh_store(db: str, admin: str) -> tuple[str, Any]:
 
 HEADER = (
     f"{'store':<11}{'case':<8}{'records':>10}{'pages':>7}{'seconds':>9}{'rec/s':>8}"
-    f"{'cpu us/rec':>11}{'pg us/rec':>9}{'sim us/rec':>11}{'peak MB':>9}{'growth MB':>10}"
+    f"{'cpu us/rec':>11}{'pg us/rec':>10}{'sim us/rec':>11}{'peak MB':>9}{'growth MB':>10}"
     f"{'sim MB':>8}{'load':>6}"
 )
 
@@ -257,7 +257,7 @@ def _line(db: str, key: str, out: dict[str, Any]) -> str:
     flag = "" if out["status"] == "succeeded" else f"  {out['status']}: {out['error']}"
     return (
         f"{db:<11}{key:<8}{out['records']:>10,}{out['pages']:>7,}{out['seconds']:>9.1f}"
-        f"{out['records'] / out['seconds']:>8,.0f}{out['cpu_us']:>11.1f}{out['db_cpu_us']:>9.1f}"
+        f"{out['records'] / out['seconds']:>8,.0f}{out['cpu_us']:>11.1f}{out['db_cpu_us']:>10.1f}"
         f"{out['sim_cpu_us']:>11.1f}"
         f"{out['peak_mb']:>9.1f}{out['growth_mb']:>10.1f}{out['sim_peak_mb']:>8.0f}"
         f"{out['load']:>6.2f}{flag}"

@@ -3,7 +3,9 @@ nothing when nothing changed, updating exactly what changed, tombstoning what wa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -13,9 +15,14 @@ from syncbridge_bynder.simulator import BynderSimulator
 
 from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.http import create_http_client
-from syncbridge.models import Asset, StreamState
+from syncbridge.connector.types import Page, Record
+from syncbridge.models import Asset, Connection, StoredRecord, StreamState
+from syncbridge.models.base import utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
-from syncbridge.sync import run_sync
+from syncbridge.sync import pages, run_sync
+from syncbridge.sync.encoding import canonical_json, content_hash
+from syncbridge.sync.pages import Counts, PreparedPage, Target, prepare
+from syncbridge.sync.repository import ID_CHUNK, ItemTable
 from tests.sync_support import (
     HostRouter,
     Sessionmaker,
@@ -171,3 +178,57 @@ async def test_a_vendor_deletion_becomes_a_tombstone_after_a_full_read(
     assert state is not None
     assert state.last_full_read_at is not None
     assert state.claimed_by_run_id is None
+
+
+def _page(items: Mapping[str, Mapping[str, object]], gone: tuple[str, ...] = ()) -> PreparedPage:
+    when = datetime(2026, 11, 30, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+    records = [Record("analytics", key, data, updated_at=when) for key, data in items.items()]
+    records += [Record("analytics", key, {}, deleted=True) for key in gone]
+    return prepare(Page(records, None))
+
+
+async def test_pages_larger_than_an_id_list_are_written_as_one_batch_with_exact_counts(
+    sessionmaker: Sessionmaker,
+) -> None:
+    connection = Connection(connector_key="ga4", name="batch", settings={}, secrets="")
+    async with sessionmaker() as session, session.begin():
+        session.add(connection)
+    run_id = uuid.uuid4()
+    target = Target(connection.id, "analytics", ItemTable.of("record"), run_id, full=True)
+    rows = {f"row-{i:05d}": {"views": i, "page": f"/p/{i}"} for i in range(2 * ID_CHUNK + 7)}
+
+    async def write(page: PreparedPage) -> Counts:
+        return await in_unit_of_work(
+            sessionmaker, lambda s: pages.write(s, target, page, utcnow(), keep=10)
+        )
+
+    first = await write(_page(rows))
+    assert first.read == first.inserted == len(rows)
+    assert (first.updated, first.unchanged) == (0, 0)
+    changed: dict[str, Mapping[str, object]] = {
+        **rows,
+        "row-00003": {"views": -1},
+        "row-00900": {"views": -2},
+    }
+    second = await write(_page(changed, gone=("row-00010", "row-00011", "never-stored")))
+    assert (second.inserted, second.updated, second.deleted) == (0, 2, 2)
+    # The rest, and the deletion of an item never stored, change nothing.
+    assert second.unchanged == len(rows) - 2 - 2 + 1
+    back = await write(_page({"row-00010": {"views": 10, "page": "/p/10"}}))
+    assert (back.inserted, back.updated) == (0, 1)  # a tombstone that comes back is rewritten
+
+    async with sessionmaker() as session:
+        stored = {
+            r.external_id: r
+            for r in await session.scalars(
+                select(StoredRecord).where(StoredRecord.connection_id == connection.id)
+            )
+        }
+    assert len(stored) == len(rows)
+    assert stored["row-00003"].data == {"views": -1}
+    assert stored["row-00005"].data == {"views": 5, "page": "/p/5"}
+    assert stored["row-00011"].deleted_at is not None
+    assert stored["row-00010"].deleted_at is None
+    assert stored["row-00005"].vendor_updated_at == datetime(2026, 11, 30, 7, 30, tzinfo=UTC)
+    assert {r.seen_run_id for r in stored.values()} == {run_id}
+    assert stored["row-00005"].content_hash == content_hash(canonical_json(rows["row-00005"]))
