@@ -33,8 +33,13 @@ RawRow = tuple[tuple[str, ...], tuple[Number, ...]]
 AggRow = tuple[tuple[str, ...], tuple[Number, ...]]
 #: An aggregated row and its rendered JSON object.
 Row = tuple[tuple[str, ...], tuple[Number, ...], str]
-#: Rows held by each cache before the least recently used entries go.
-CACHE_ROWS = 600_000
+#: Rendered rows the segment cache holds before the least recently used segments go: a
+#: whole 1,000,000-row report, kept as its rendered JSON objects only (a page needs nothing
+#: else; a segment's summary is taken when it is built), so paging through it computes each
+#: day once instead of thrashing an LRU smaller than the report.
+CACHE_ROWS = 1_200_000
+#: Raw (unaggregated) rows kept for other report shapes over the same days.
+RAW_CACHE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class ReportEngine:
         self.world = world
         self.today = today or world.analytics_end
         self.revision = 0
-        self._raw = _RowCache(CACHE_ROWS)
+        self._raw = _RowCache(RAW_CACHE_ROWS)
         self._segments = _RowCache(CACHE_ROWS)
         self._summaries: dict[Any, Summary] = {}
         self._shapes: dict[tuple[Any, ...], int] = {}
@@ -127,7 +132,7 @@ class ReportEngine:
         rows = self._segment(key, days, query)
         summary = self._summary(key, days, query)
         page = rows[query.offset : query.offset + query.limit]
-        return Result([r[2] for r in page], len(rows), **_combined([summary], len(query.metrics)))
+        return Result(page, len(rows), **_combined([summary], len(query.metrics)))
 
     def _run_by_day(self, shape: int, query: Query) -> Result:
         desc = query.orders[0].desc
@@ -146,7 +151,7 @@ class ReportEngine:
             rows = self._segment((shape, day, self.effective_revision(day)), [day], query)
             start = first - index.cumulative[i]
             end = min(len(rows), stop - index.cumulative[i])
-            page.extend(r[2] for r in rows[start:end])
+            page.extend(rows[start:end])
             first = index.cumulative[i] + end
             i += 1
         summaries = []
@@ -193,14 +198,28 @@ class ReportEngine:
     def _summary(self, key: Any, days: list[date], query: Query) -> Summary:
         found = self._summaries.get(key)
         if found is None:
-            found = _summarise(self._segment(key, days, query), len(query.metrics))
-            if len(self._summaries) > 200_000:
-                self._summaries.clear()
-            self._summaries[key] = found
+            self._segment(key, days, query)  # building a segment notes its summary
+            found = self._summaries.get(key)
+            if found is None:  # the segment was cached, its summary since forgotten
+                found = self._note(key, self._aggregate(days, query), query)
         return found
 
-    def _segment(self, key: Any, days: list[date], query: Query) -> list[Row]:
-        return self._segments.get(key, lambda: self._aggregate(days, query))
+    def _note(self, key: Any, rows: list[Row], query: Query) -> Summary:
+        summary = _summarise(rows, len(query.metrics))
+        if len(self._summaries) > 200_000:
+            self._summaries.clear()
+        self._summaries[key] = summary
+        return summary
+
+    def _segment(self, key: Any, days: list[date], query: Query) -> list[str]:
+        """The segment's rows as rendered JSON objects, in report order."""
+
+        def build() -> list[str]:
+            rows = self._aggregate(days, query)
+            self._note(key, rows, query)
+            return [r[2] for r in rows]
+
+        return self._segments.get(key, build)
 
     def _rows_of(self, day: date) -> list[RawRow]:
         revision = self.effective_revision(day)
