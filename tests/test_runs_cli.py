@@ -94,6 +94,10 @@ def test_a_stream_option_limits_the_run_and_an_unknown_one_is_refused(cli: str) 
     assert unknown.exit_code == 2
     assert "no stream 'nope'" in unknown.output
     assert stored(cli)[1] == []
+    limited = runner.invoke(app, ["sync", "sandbox-csv", "--stream", "deals"])
+    assert limited.exit_code == 0, limited.output
+    assert row(limited.output, "sandbox-csv")[:3] == ["sandbox-csv", "deals", "succeeded"]
+    assert "ga4_pages" not in limited.output
 
 
 def test_an_unknown_connection_exits_2_and_writes_nothing(cli: str) -> None:
