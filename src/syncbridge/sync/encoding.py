@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 
 from syncbridge.connector.types import Record
 from syncbridge.models.store import EXTERNAL_ID_LENGTH
@@ -58,9 +58,8 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """A record ready for the store."""
+class Encoded(NamedTuple):
+    """A record ready for the store (a named tuple: one is made per item read)."""
 
     external_id: str
     text: str
@@ -90,11 +89,13 @@ def encode(record: Record) -> Encoded | Rejected:
     if record.updated_at is not None and record.updated_at.utcoffset() is None:
         return Rejected(external_id, "updated_at has no time zone")
     data = record.data
-    if not isinstance(data, Mapping):
-        return Rejected(external_id, "data is not a JSON object")
+    if type(data) is not dict:
+        if not isinstance(data, Mapping):
+            return Rejected(external_id, "data is not a JSON object")
+        data = dict(data)
     try:
-        text = canonical_json(data if isinstance(data, dict) else dict(data))
-    except (TypeError, ValueError) as exc:
+        text = "".join(_iterencode(data, 0))
+    except (TypeError, ValueError, RecursionError) as exc:
         return Rejected(external_id, f"data is not JSON: {exc}")
     raw = text.encode()
     if len(raw) > MAX_DATA_BYTES:

@@ -60,15 +60,17 @@ class PreparedPage:
 def prepare(page: Page) -> PreparedPage:
     """Check and encode a page's records (pure; runs before the page's transaction)."""
     prepared = PreparedPage(read=len(page.records))
+    live, gone = prepared.live, prepared.gone
     for record in page.records:
         item = encode(record)
         if isinstance(item, Rejected):
             prepared.rejected.append(item)
             continue
         key = item.external_id
-        prepared.live.pop(key, None)
-        prepared.gone.pop(key, None)
-        (prepared.gone if record.deleted else prepared.live)[key] = item
+        if key in live or key in gone:  # a repeat: the last one wins, in its place
+            live.pop(key, None)
+            gone.pop(key, None)
+        (gone if record.deleted else live)[key] = item
     return prepared
 
 
