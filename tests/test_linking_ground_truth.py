@@ -193,15 +193,14 @@ async def test_links_equal_the_worlds_ground_truth(synced: Synced) -> None:
     assert kinds["hubspot/campaigns"] == kinds["salesforce/Campaign"] == len(world.campaigns)
     assert kinds["hubspot/deals"] == kinds["salesforce/Opportunity"] == len(world.deals)
     assert kinds["ga4/asset_performance"] > 0
-    assert before.links == []
 
-    report = await link_run(synced.sessionmaker, synced.run_id)
+    # (A run that settles itself has linked already; linking again is then a no-op.)
+    await link_run(synced.sessionmaker, synced.run_id)
 
     after = await read_store(synced.sessionmaker)
     found = {(link.asset_id, link.record_id) for link in after.links}
     missing, spurious = expected - found, found - expected
     assert (len(missing), len(spurious)) == (0, 0), (sorted(missing)[:3], sorted(spurious)[:3])
-    assert report.diff.added == len(after.links)
 
 
 async def test_each_link_keeps_its_evidence(synced: Synced) -> None:

@@ -6,13 +6,15 @@ import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
+from typing import cast as typing_cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
     and_,
+    cast,
     delete,
     false,
     or_,
@@ -166,8 +168,8 @@ def scope_predicate(
 # Batches are read as raw text over the Core connection and decoded by :func:`decode_records`
 # and :func:`decode_assets` in a worker thread: SQLAlchemy's per-row JSON and UUID result
 # processing on the event loop cost several times the matching itself.
-RawRecord = tuple[Any, Any, str, str]
-RawAsset = tuple[Any, Any, str, str]
+RawRecord = tuple[Any, Any, str, Any]
+RawAsset = tuple[Any, Any, str, Any]
 _R = StoredRecord.__table__.c
 _A = Asset.__table__.c
 _L = Link.__table__.c
@@ -183,6 +185,7 @@ def as_uuid(value: Any) -> uuid.UUID:
 
 
 def _json(value: Any) -> dict[str, Any]:
+    """The JSON text of a ``data`` column as a dict (a driver that decoded it is taken as is)."""
     loaded = json.loads(value) if isinstance(value, str | bytes) else value
     return loaded if isinstance(loaded, dict) else {}
 
@@ -194,7 +197,7 @@ async def record_batch(
     limit: int,
 ) -> list[RawRecord]:
     """The next ``limit`` live records of ``which`` after id ``after``, by id (raw)."""
-    stmt = select(_text(_R.id), _text(_R.connection_id), _R.stream, _text(_R.data)).where(
+    stmt = select(_text(_R.id), _text(_R.connection_id), _R.stream, cast(_R.data, Text)).where(
         _R.deleted_at.is_(None), which.scopes
     )
     if which.changed_by is not None:
@@ -205,7 +208,7 @@ async def record_batch(
         stmt = stmt.where(_R.id > after)
     connection = await session.connection()
     rows = await connection.execute(stmt.order_by(_R.id).limit(limit))
-    return [(r[0], r[1], str(r[2]), str(r[3])) for r in rows]
+    return [(r[0], r[1], str(r[2]), r[3]) for r in rows]
 
 
 def decode_records(rows: list[RawRecord], connections: dict[uuid.UUID, str]) -> list[RecordView]:
@@ -223,7 +226,7 @@ async def asset_batch(
 ) -> list[RawAsset]:
     """The next ``limit`` live assets after id ``after`` (changed by a run, or all), by id
     (raw: id, connection id, external id, data text)."""
-    stmt = select(_text(_A.id), _text(_A.connection_id), _A.external_id, _text(_A.data)).where(
+    stmt = select(_text(_A.id), _text(_A.connection_id), _A.external_id, cast(_A.data, Text)).where(
         _A.deleted_at.is_(None)
     )
     if changed_by is not None:
@@ -232,7 +235,7 @@ async def asset_batch(
         stmt = stmt.where(_A.id > after)
     connection = await session.connection()
     rows = await connection.execute(stmt.order_by(_A.id).limit(limit))
-    return [(r[0], r[1], str(r[2]), str(r[3])) for r in rows]
+    return [(r[0], r[1], str(r[2]), r[3]) for r in rows]
 
 
 def decode_assets(
@@ -292,7 +295,7 @@ async def links_of_records(session: AsyncSession, record_ids: Sequence[uuid.UUID
                 _L.value,
             ).where(_L.record_id.in_(chunk), _L.rule_id.is_not(None))
         )
-        out += [cast(RawLink, tuple(row)) for row in rows]
+        out += [typing_cast(RawLink, tuple(row)) for row in rows]
     return out
 
 
