@@ -9,6 +9,7 @@ On PostgreSQL the same app is told to run its worker in-process (`serve` leaves 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
 from syncbridge.app import create_app
+from syncbridge.bootstrap import bootstrap_store
 from syncbridge.cli.serve import sandbox_settings
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.jobs import Worker
-from syncbridge.models import Asset, Connection, StoredRecord
+from syncbridge.models import Asset, Classification, Connection, StoredRecord
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
 from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
+from tests.test_linking_ground_truth import expected_links, read_store
 
 pytestmark = pytest.mark.embedded_worker(True)
 
@@ -39,6 +42,32 @@ FINISHED = ("succeeded", "failed", "cancelled")
 #: Enough assets that some campaigns are live in the analytics window (GA4 and its CSV
 #: exports have rows); with 30 the sandbox world has no analytics rows at all.
 ASSETS = 150
+#: Mapping rules over an asset's own data and over the campaigns linked to it.
+CLASSIFYING_RULES = (
+    {
+        "connector_key": "bynder",
+        "field_path": "type",
+        "operator": "equals",
+        "values": ["video"],
+        "concept": "asset:video",
+    },
+    {
+        "connector_key": "hubspot",
+        "stream": "campaigns",
+        "field_path": "utm.utm_medium",
+        "operator": "equals",
+        "values": ["email"],
+        "concept": "channel:email",
+    },
+    {
+        "connector_key": "salesforce",
+        "stream": "Campaign",
+        "field_path": "Type",
+        "operator": "equals",
+        "values": ["Email"],
+        "concept": "channel:email",
+    },
+)
 
 
 @pytest.fixture
@@ -146,3 +175,57 @@ async def test_an_incremental_run_right_after_a_full_one_writes_nothing(
         written = (stream["inserted"], stream["updated"], stream["deleted"])
         assert written == (0, 0, 0), (connector, stream)
     assert await stored_counts(sandbox_app) == before
+
+
+async def test_a_run_through_the_worker_links_the_world_exactly_and_classifies(
+    sandbox_app: FastAPI,
+    sandbox: EmbeddedSandbox,
+    api: httpx.AsyncClient,
+    editor: dict[str, str],
+) -> None:
+    """The sync job settles what it read (links, then classifications): one POST gives the
+    world's links, no more and no fewer, and classifications whose provenance names the run;
+    a second, incremental run with no vendor change settles to the same store."""
+    await bootstrap_store(sandbox_app.state.settings)  # as `serve` does: taxonomy, link rules
+    for rule in CLASSIFYING_RULES:
+        created = await api.post("/v1/mappings", json=rule, headers=editor)
+        assert created.status_code == 201, created.text
+    report = await sync(api, editor, full=True)
+    assert report["status"] == "succeeded", report["error"]
+    store = await read_store(sandbox_app.state.sessionmaker)
+    expected, kinds = expected_links(sandbox.world, store)
+    assert kinds["ga4/asset_performance"] > 0, kinds
+    found = {(link.asset_id, link.record_id) for link in store.links}
+    assert found == expected
+    assert {link.run_id for link in store.links} == {uuid.UUID(report["id"])}
+
+    classified = await classifications(sandbox_app)
+    assert {run_id for _, _, _, run_id in classified} == {uuid.UUID(report["id"])}
+    # An asset's own data (Bynder's type), and the campaigns that used it (HubSpot, Salesforce).
+    assert {(record is None) for _, _, record, _ in classified} == {True, False}
+
+    again = await sync(api, editor)
+    assert again["status"] == "succeeded", again["error"]
+    after = await read_store(sandbox_app.state.sessionmaker)
+    assert {(link.id, link.run_id) for link in after.links} == {
+        (link.id, link.run_id) for link in store.links
+    }
+    assert await classifications(sandbox_app) == classified
+
+
+Classified = set[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, uuid.UUID | None]]
+
+
+async def classifications(app: FastAPI) -> Classified:
+    async def read(session: AsyncSession) -> Classified:
+        rows = await session.execute(
+            select(
+                Classification.asset_id,
+                Classification.concept_id,
+                Classification.record_id,
+                Classification.run_id,
+            )
+        )
+        return {(a, c, record, r) for a, c, record, r in rows}
+
+    return await in_unit_of_work(app.state.sessionmaker, read, write=False)

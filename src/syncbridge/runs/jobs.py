@@ -2,8 +2,9 @@
 
 ``sync.run`` with payload ``{"run_id": ..., "connection_id": ...}`` executes, or after a crash
 resumes, that connection's streams of the run (every stream of the run without a connection
-id); once the run has finished, it settles the run (linking, then classification). Both
-steps are idempotent, so a retried job changes nothing more than a single attempt.
+id); the job that finishes the run's last stream settles the run (linking, then
+classification) before the run is marked finished (see ``execute_run``). Both steps are
+idempotent, so a retried job changes nothing more than a single attempt.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from syncbridge.jobs.context import JobContext, PermanentJobError
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.logs import get_logger
 from syncbridge.runs.repository import SYNC_JOB
-from syncbridge.sync.repository import FINISHED
 from syncbridge.sync.runs import execute_run
-from syncbridge.sync.settle import settle_run
 
 log = get_logger(__name__)
 
@@ -44,9 +43,7 @@ async def sync_run(ctx: JobContext) -> None:
         run_id,
         connection_id=connection_id,
     )
-    if run.status in FINISHED:
-        await settle_run(ctx.sessionmaker, run_id)
-        log.info("run.settled", run_id=str(run_id), status=run.status)
+    log.info("run.job_done", run_id=str(run_id), status=run.status)
 
 
 def register(registry: HandlerRegistry) -> None:

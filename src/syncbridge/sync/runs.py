@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connections.service import ConnectionContext
@@ -34,6 +35,7 @@ from syncbridge.sync.service import (
     describe,
     sync_stream,
 )
+from syncbridge.sync.settle import settle_run
 
 log = get_logger(__name__)
 
@@ -191,8 +193,20 @@ def run_outcome(streams: Sequence[RunStream]) -> tuple[str, str | None]:
     return ("failed" if failed else "succeeded"), error
 
 
-async def conclude(session: AsyncSession, run_id: uuid.UUID) -> Run:
+async def _streams_finished(session: AsyncSession, run_id: uuid.UUID) -> bool:
+    unfinished = await session.scalar(
+        select(RunStream.id)
+        .where(RunStream.run_id == run_id, RunStream.status.not_in(FINISHED))
+        .limit(1)
+    )
+    return unfinished is None
+
+
+async def conclude(
+    session: AsyncSession, run_id: uuid.UUID, settle_error: str | None = None
+) -> Run:
     """Finish run ``run_id`` if every stream of it has finished (flushed); the run as it is.
+    A ``settle_error`` (the streams landed, linking or classifying them failed) fails it.
     Idempotent: a finished run is left as it is."""
     run = await session.get(Run, run_id, with_for_update=True, populate_existing=True)
     if run is None:
@@ -209,6 +223,9 @@ async def conclude(session: AsyncSession, run_id: uuid.UUID) -> Run:
     if any(r.status not in FINISHED for r in rows):
         return run
     run.status, run.error = run_outcome(rows)
+    if settle_error is not None:
+        run.status = "failed" if run.status == "succeeded" else run.status
+        run.error = "; ".join(filter(None, (run.error, settle_error)))[:MAX_ERROR]
     run.finished_at = utcnow()
     await session.flush()
     return run
@@ -245,7 +262,19 @@ async def execute_run(
             run_id=run_id,
             client=client,
         )
-    run = await in_unit_of_work(sessionmaker, lambda s: conclude(s, run_id))
+    # The run finishes once what it read is linked and classified: whoever finishes its last
+    # stream settles it first, so a finished run's trace is complete (settling is idempotent,
+    # and a crash here leaves the run running for the job's retry).
+    settle_error: str | None = None
+    if await in_unit_of_work(sessionmaker, lambda s: _streams_finished(s, run_id), write=False):
+        try:
+            await settle_run(sessionmaker, run_id)
+        except SQLAlchemyError:
+            raise  # the store: the job retries, and settling again is harmless
+        except Exception as exc:  # a defect in linking or classification fails the run
+            log.exception("sync.settle_failed", run_id=str(run_id))
+            settle_error = f"settling (linking, classification): {describe(exc)}"
+    run = await in_unit_of_work(sessionmaker, lambda s: conclude(s, run_id, settle_error))
     if run.status in FINISHED:
         log.info("sync.run_finished", run_id=str(run_id), status=run.status)
     return run
