@@ -90,36 +90,50 @@ async def write(
 ) -> Counts:
     """Write one prepared page; ``keep`` is how many rejections may still be stored."""
     counts = Counts(read=page.read, rejected=len(page.rejected))
-    ids = [*page.live, *page.gone]
-    stored = await repository.known(session, target.items, target.connection_id, target.stream, ids)
+    stamp = Stamp(target.connection_id, target.stream, target.run_id, now)
+    live = page.live
+    if repository.upsert_counts(session):
+        # The upsert skips unchanged rows itself and says what it inserted: no lookup.
+        changes = Changes()
+        for key, item in live.items():
+            changes.add(key, item.text, item.hash, item.record.updated_at)
+        written = await repository.upsert(session, target.items, stamp, changes)
+        counts.inserted = written.inserted or 0
+    else:
+        changes = await _changes(session, target, page, counts)
+        written = await repository.upsert(session, target.items, stamp, changes)
+    counts.updated = written.rows - counts.inserted
+    counts.unchanged = len(live) - written.rows
+    if target.full and counts.unchanged:
+        await repository.mark_seen(
+            session, target.items, target.connection_id, target.stream, [*live], target.run_id
+        )
+    if page.gone:
+        counts.deleted = await repository.tombstone(
+            session, target.items, target.connection_id, target.stream, [*page.gone],
+            target.run_id, now,
+        )  # fmt: skip
+        counts.unchanged += len(page.gone) - counts.deleted
+    await _reject(session, target, page.rejected[: max(0, keep)], now)
+    return counts
+
+
+async def _changes(
+    session: AsyncSession, target: Target, page: PreparedPage, counts: Counts
+) -> Changes:
+    """The page's live items the store lacks or holds otherwise (counting the new ones)."""
+    stored = await repository.known(
+        session, target.items, target.connection_id, target.stream, [*page.live]
+    )
     changes = Changes()
-    seen: list[str] = []
     for key, item in page.live.items():
         known = stored.get(key)
         if known is not None and known.content_hash == item.hash and not known.deleted:
-            seen.append(key)
             continue
         if known is None:
             counts.inserted += 1
         changes.add(key, item.text, item.hash, item.record.updated_at)
-    counts.unchanged = len(seen)
-    counts.updated = len(changes) - counts.inserted
-    stamp = Stamp(target.connection_id, target.stream, target.run_id, now)
-    await repository.upsert(session, target.items, stamp, changes)
-    if target.full and seen:
-        await repository.mark_seen(
-            session, target.items, target.connection_id, target.stream, seen, target.run_id
-        )
-    dropping = [k for k in page.gone if k in stored and not stored[k].deleted]
-    counts.deleted = len(dropping)
-    counts.unchanged += len(page.gone) - len(dropping)
-    if dropping:
-        await repository.tombstone(
-            session, target.items, target.connection_id, target.stream, dropping,
-            target.run_id, now,
-        )  # fmt: skip
-    await _reject(session, target, page.rejected[: max(0, keep)], now)
-    return counts
+    return changes
 
 
 async def _reject(

@@ -1,8 +1,9 @@
 """Queries of the sync store: batched upserts of items, tombstones, stream claims and cursors.
 
-Every write here is set-based: a page costs a few statements whatever its size (one lookup of
-the page's ids, one upsert, and at most one update each for tombstones and for marking
-unchanged rows as seen), never a round trip per row. The upsert's SQL text is the same for
+Every write here is set-based: a page costs a few statements whatever its size (one upsert,
+which on PostgreSQL also says how many rows it inserted and rewrote, while SQLite first looks
+up the page's ids; at most one update each for tombstones and for marking unchanged rows as
+seen), never a round trip per row. The upsert's SQL text is the same for
 every page, so it is compiled and prepared once: on PostgreSQL the page travels as one array
 per column (``INSERT ... SELECT FROM unnest(...) ON CONFLICT``), on SQLite as one
 ``executemany`` of plain tuples. Id lists are one ``= ANY(array)`` on PostgreSQL and are cut
@@ -16,15 +17,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     String,
     Table,
     TextClause,
     any_,
     bindparam,
+    column,
     or_,
     select,
     text,
@@ -194,8 +197,11 @@ def _conflict(items: ItemTable, alias: str) -> str:
 @cache
 def _pg_upsert(items: ItemTable) -> TextClause:
     # The page's columns as arrays, unnested: one statement text for every page size, so
-    # PostgreSQL plans it once, and no per-row parameter handling on the client.
+    # PostgreSQL plans it once, and no per-row parameter handling on the client. It answers
+    # how many rows it wrote and inserted (xmax is 0 on a row version this insert made, the
+    # updating transaction's id on one rewritten by ON CONFLICT DO UPDATE).
     return text(
+        "WITH written AS ("
         f"INSERT INTO {items.table.name} AS t ({', '.join(_COLUMNS)}) "
         "SELECT gen_random_uuid(), CAST(:connection_id AS uuid), CAST(:stream AS varchar), "
         "u.external_id, CAST(u.data AS jsonb), u.content_hash, u.vendor_updated_at, "
@@ -203,7 +209,9 @@ def _pg_upsert(items: ItemTable) -> TextClause:
         "CAST(:run_id AS uuid), CAST(:run_id AS uuid) "
         "FROM unnest(CAST(:external_ids AS varchar[]), CAST(:texts AS text[]), "
         "CAST(:hashes AS varchar[]), CAST(:vendor_updated_at AS timestamptz[])) "
-        "AS u(external_id, data, content_hash, vendor_updated_at) " + _conflict(items, "t")
+        "AS u(external_id, data, content_hash, vendor_updated_at) " + _conflict(items, "t") + " "
+        "RETURNING (t.xmax = 0) AS inserted) "
+        "SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
     )
 
 
@@ -221,15 +229,32 @@ def _binder(items: ItemTable, column: str, dialect: Dialect) -> Callable[[Any], 
     return process if process is not None else lambda value: value
 
 
-async def upsert(session: AsyncSession, items: ItemTable, stamp: Stamp, changes: Changes) -> None:
+def upsert_counts(session: AsyncSession) -> bool:
+    """Whether :func:`upsert` tells inserted rows from rewritten ones (PostgreSQL), so that
+    a page needs no lookup of what the store holds first."""
+    return _dialect(session) == "postgresql"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What an upsert did: rows inserted or rewritten, and how many of them were inserted
+    (None where the store cannot tell: see :func:`upsert_counts`)."""
+
+    rows: int
+    inserted: int | None
+
+
+async def upsert(
+    session: AsyncSession, items: ItemTable, stamp: Stamp, changes: Changes
+) -> Written:
     """Insert new items and rewrite changed ones (content hash differs, or a tombstone comes
     back); an unchanged row is left alone. One statement (PostgreSQL) or one ``executemany``
     (SQLite) per call, whatever the number of items."""
     if not changes:
-        return
+        return Written(0, 0)
     if _dialect(session) == "postgresql":
-        await session.execute(
-            _pg_upsert(items),
+        result = await session.execute(
+            _pg_upsert(items).columns(column("rows", Integer), column("inserted", Integer)),
             {
                 "connection_id": stamp.connection_id,
                 "stream": stamp.stream,
@@ -241,7 +266,8 @@ async def upsert(session: AsyncSession, items: ItemTable, stamp: Stamp, changes:
                 "vendor_updated_at": changes.vendor_updated_at,
             },
         )
-        return
+        count, inserted = cast("tuple[int, int]", tuple(result.one()))
+        return Written(count, inserted)
     connection = await session.connection()
     dialect = connection.dialect
     as_uuid, as_time = _binder(items, "id", dialect), _binder(items, "updated_at", dialect)
@@ -255,7 +281,8 @@ async def upsert(session: AsyncSession, items: ItemTable, stamp: Stamp, changes:
             strict=True,
         )
     ]  # fmt: skip
-    await connection.exec_driver_sql(_sqlite_upsert(items), rows)
+    result = await connection.exec_driver_sql(_sqlite_upsert(items), rows)
+    return Written(int(result.rowcount), None)
 
 
 async def _update_listed(
@@ -266,14 +293,17 @@ async def _update_listed(
     ids: Sequence[str],
     values: dict[str, Any],
     *also: ColumnElement[bool],
-) -> None:
-    """Set ``values`` on the listed items (that also meet ``also``)."""
+) -> int:
+    """Set ``values`` on the listed items (that also meet ``also``); how many it set."""
+    changed = 0
     for listed in _listing(session, items, ids):
-        await session.execute(
+        result = await session.execute(
             update(items.table)
             .where(*items.identified(connection_id, stream), listed, *also)
             .values(**values)
         )
+        changed += int(result.rowcount)  # type: ignore[attr-defined]
+    return changed
 
 
 async def mark_seen(
@@ -284,8 +314,12 @@ async def mark_seen(
     ids: Sequence[str],
     run_id: uuid.UUID,
 ) -> None:
-    """Note that a full read saw these (unchanged) items."""
-    await _update_listed(session, items, connection_id, stream, ids, {"seen_run_id": run_id})
+    """Note that a full read saw these items (those it has not noted already)."""
+    c = items.table.c
+    unseen = or_(c.seen_run_id.is_(None), c.seen_run_id != run_id)
+    await _update_listed(
+        session, items, connection_id, stream, ids, {"seen_run_id": run_id}, unseen
+    )
 
 
 async def tombstone(
@@ -296,11 +330,12 @@ async def tombstone(
     ids: Sequence[str],
     run_id: uuid.UUID,
     now: datetime,
-) -> None:
-    """Mark these live items deleted (the vendor said so); their rows stay."""
+) -> int:
+    """Mark those of these items that are live deleted (the vendor said so; their rows
+    stay); how many were live."""
     values = {"deleted_at": now, "updated_at": now, "last_run_id": run_id, "seen_run_id": run_id}
     live = items.table.c.deleted_at.is_(None)
-    await _update_listed(session, items, connection_id, stream, ids, values, live)
+    return await _update_listed(session, items, connection_id, stream, ids, values, live)
 
 
 async def tombstone_unseen(
@@ -395,6 +430,7 @@ __all__ = [
     "ItemTable",
     "Known",
     "Stamp",
+    "Written",
     "holder_is_live",
     "known",
     "mark_seen",
@@ -403,4 +439,5 @@ __all__ = [
     "tombstone",
     "tombstone_unseen",
     "upsert",
+    "upsert_counts",
 ]
