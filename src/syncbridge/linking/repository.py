@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from typing import cast as typing_cast
@@ -23,11 +23,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.linking.matching import AssetRef, Found, RecordView, RuleView, Scope
 from syncbridge.models import Asset, Connection, StoredRecord, utcnow
 from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
+from syncbridge.store.unit_of_work import unit_of_work
 
 T = TypeVar("T")
 #: Ids per ``IN (...)`` list (well under SQLite's and asyncpg's parameter limits).
@@ -190,13 +191,8 @@ def _json(value: Any) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-async def record_batch(
-    session: AsyncSession,
-    which: RecordFilter,
-    after: uuid.UUID | None,
-    limit: int,
-) -> list[RawRecord]:
-    """The next ``limit`` live records of ``which`` after id ``after``, by id (raw)."""
+def records_query(which: RecordFilter) -> Select[tuple[Any, Any, str, Any]]:
+    """The live records of ``which``, raw (id, connection id, stream, data text)."""
     stmt = select(_text(_R.id), _text(_R.connection_id), _R.stream, cast(_R.data, Text)).where(
         _R.deleted_at.is_(None), which.scopes
     )
@@ -204,6 +200,17 @@ async def record_batch(
         stmt = stmt.where(_R.last_run_id == which.changed_by)
     if which.unchanged_by is not None:
         stmt = stmt.where(or_(_R.last_run_id.is_(None), _R.last_run_id != which.unchanged_by))
+    return stmt
+
+
+async def record_batch(
+    session: AsyncSession,
+    which: RecordFilter,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[RawRecord]:
+    """The next ``limit`` live records of ``which`` after id ``after``, by id (raw)."""
+    stmt = records_query(which)
     if after is not None:
         stmt = stmt.where(_R.id > after)
     connection = await session.connection()
@@ -221,21 +228,40 @@ def decode_records(rows: list[RawRecord], connections: dict[uuid.UUID, str]) -> 
     return out
 
 
-async def asset_batch(
-    session: AsyncSession, after: uuid.UUID | None, limit: int, changed_by: uuid.UUID | None
-) -> list[RawAsset]:
-    """The next ``limit`` live assets after id ``after`` (changed by a run, or all), by id
-    (raw: id, connection id, external id, data text)."""
+def assets_query(changed_by: uuid.UUID | None) -> Select[tuple[Any, Any, str, Any]]:
+    """Live assets (changed by a run, or all), raw (id, connection id, external id, data)."""
     stmt = select(_text(_A.id), _text(_A.connection_id), _A.external_id, cast(_A.data, Text)).where(
         _A.deleted_at.is_(None)
     )
     if changed_by is not None:
         stmt = stmt.where(_A.last_run_id == changed_by)
+    return stmt
+
+
+async def asset_batch(
+    session: AsyncSession, after: uuid.UUID | None, limit: int, changed_by: uuid.UUID | None
+) -> list[RawAsset]:
+    """The next ``limit`` live assets after id ``after`` (changed by a run, or all), by id
+    (raw: id, connection id, external id, data text)."""
+    stmt = assets_query(changed_by)
     if after is not None:
         stmt = stmt.where(_A.id > after)
     connection = await session.connection()
     rows = await connection.execute(stmt.order_by(_A.id).limit(limit))
     return [(r[0], r[1], str(r[2]), r[3]) for r in rows]
+
+
+async def stream_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any], size: int
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The rows of ``stmt`` in chunks of ``size``, from one server-side cursor in one read
+    unit of work: a pass reads its table once, whatever the table's statistics say (keyset
+    pages were each planned as a scan of the table on a young PostgreSQL table)."""
+    async with unit_of_work(sessionmaker, write=False) as session:
+        connection = await session.connection()
+        result = await connection.stream(stmt.execution_options(yield_per=size))
+        async for rows in result.partitions(size):
+            yield [tuple(row) for row in rows]
 
 
 def decode_assets(

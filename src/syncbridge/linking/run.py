@@ -93,17 +93,10 @@ async def build_index(
 ) -> AssetIndex:
     """An index of every live asset (or those run ``changed_by`` changed)."""
     index = AssetIndex()
-    after: uuid.UUID | None = None
-    while True:
-        rows = await in_unit_of_work(
-            sessionmaker,
-            partial(_asset_rows, after=after, changed_by=changed_by),
-            write=False,
-        )
-        if not rows:
-            return index
+    stmt = repository.assets_query(changed_by)
+    async for rows in repository.stream_rows(sessionmaker, stmt, ASSET_BATCH):
         await run_cpu(add_rows, index, rows, connections)
-        after = repository.as_uuid(rows[-1][0])
+    return index
 
 
 def add_rows(
@@ -111,12 +104,6 @@ def add_rows(
 ) -> None:
     """Decode raw asset rows into ``index`` (pure: run it off the event loop)."""
     index.add_all(repository.decode_assets(rows, connections))
-
-
-async def _asset_rows(
-    session: AsyncSession, *, after: uuid.UUID | None, changed_by: uuid.UUID | None
-) -> list[repository.RawAsset]:
-    return await repository.asset_batch(session, after, ASSET_BATCH, changed_by)
 
 
 Owns = Callable[[StoredLink], bool]
@@ -133,25 +120,14 @@ async def _pass(
 ) -> LinkReport:
     """Match every record of ``which``, batch by batch, and rewrite the links ``owns``."""
     report = LinkReport()
-    after: uuid.UUID | None = None
-    while True:
-        raw = await in_unit_of_work(
-            sessionmaker, partial(_records, which=which, after=after), write=False
-        )
-        if not raw:
-            return report
+    stmt = repository.records_query(which)
+    async for raw in repository.stream_rows(sessionmaker, stmt, RECORD_BATCH):
         batch = await run_cpu(repository.decode_records, raw, connections)
         report.records += len(batch)
         report.diff += await in_unit_of_work(
             sessionmaker, partial(_rewrite, batch=batch, match=match, owns=owns, run_id=run_id)
         )
-        after = batch[-1].id
-
-
-async def _records(
-    session: AsyncSession, *, which: RecordFilter, after: uuid.UUID | None
-) -> list[repository.RawRecord]:
-    return await repository.record_batch(session, which, after, RECORD_BATCH)
+    return report
 
 
 def _owned(rows: list[repository.RawLink], owns: Owns) -> list[StoredLink]:
