@@ -19,6 +19,7 @@ from sqlalchemy import (
     false,
     or_,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -372,6 +373,19 @@ class LinkDiff:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.removed or self.updated)
+
+
+async def prepare_rewrite(session: AsyncSession) -> None:
+    """Settings of a transaction that rewrites a batch's links (PostgreSQL only).
+
+    Index lookups by record are forced: the links table grows within a pass, faster than its
+    statistics, and a young table's ``IN`` lists were planned as scans of the whole table.
+    Commits need not wait for the disk: commits reach it in order, so a database crash can
+    lose only the latest batches, whose run has not finished yet (its retry relinks them).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _insert(session: AsyncSession) -> Any:

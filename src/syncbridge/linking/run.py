@@ -142,6 +142,7 @@ async def _rewrite(
     owns: Owns,
     run_id: uuid.UUID | None,
 ) -> LinkDiff:
+    await repository.prepare_rewrite(session)
     found = await match(session, batch)
     existing = await repository.links_of_records(session, [r.id for r in batch])
     owned = await run_cpu(_owned, existing, owns)
