@@ -23,7 +23,8 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.linking import repository
+from syncbridge.linking import links, repository
+from syncbridge.linking.links import LinkDiff, StoredLink
 from syncbridge.linking.matching import (
     AssetIndex,
     Found,
@@ -32,7 +33,7 @@ from syncbridge.linking.matching import (
     find_links,
     via_targets,
 )
-from syncbridge.linking.repository import LinkDiff, RecordFilter, StoredLink
+from syncbridge.linking.repository import RecordFilter
 from syncbridge.logs import get_logger
 from syncbridge.offload import run_cpu
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -130,8 +131,8 @@ async def _pass(
     return report
 
 
-def _owned(rows: list[repository.RawLink], owns: Owns) -> list[StoredLink]:
-    return [link for link in repository.decode_links(rows) if owns(link)]
+def _owned(rows: list[links.RawLink], owns: Owns) -> list[StoredLink]:
+    return [link for link in links.decode_links(rows) if owns(link)]
 
 
 async def _rewrite(
@@ -142,11 +143,11 @@ async def _rewrite(
     owns: Owns,
     run_id: uuid.UUID | None,
 ) -> LinkDiff:
-    await repository.prepare_rewrite(session)
+    await links.prepare_rewrite(session)
     found = await match(session, batch)
-    existing = await repository.links_of_records(session, [r.id for r in batch])
+    existing = await links.links_of_records(session, [r.id for r in batch])
     owned = await run_cpu(_owned, existing, owns)
-    return await repository.replace_links(session, owned, found, run_id)
+    return await links.replace_links(session, owned, found, run_id)
 
 
 def _direct_matcher(rules: Sequence[RuleView], index: AssetIndex) -> Matcher:
@@ -174,7 +175,7 @@ def via_matcher(
                     target = table.get((record.scope.connection_id, external_id))
                     if target is not None:
                         named.append((record, rule, target, value))
-        linked = await repository.assets_linked_to(
+        linked = await links.assets_linked_to(
             session, sorted({target for _, _, target, _ in named}), direct_ids
         )
         return [
@@ -230,7 +231,7 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
     rules = await in_unit_of_work(sessionmaker, _load_rules, write=False)
     report = LinkReport()
     report.diff.removed += await in_unit_of_work(
-        sessionmaker, lambda s: repository.drop_links_of_tombstones(s, run_id)
+        sessionmaker, lambda s: links.drop_links_of_tombstones(s, run_id)
     )
     via_ids = rules.via_ids
     if rules.direct:
@@ -324,9 +325,9 @@ async def relink(sessionmaker: Sessionmaker) -> LinkReport:
     report = LinkReport()
 
     async def cleanup(session: AsyncSession) -> int:
-        removed = await repository.drop_links_of_tombstones(session, None)
+        removed = await links.drop_links_of_tombstones(session, None)
         active = [*rules.direct, *rules.via]
-        return removed + await repository.drop_links_outside(session, active, rules.connections)
+        return removed + await links.drop_links_outside(session, active, rules.connections)
 
     report.diff.removed += await in_unit_of_work(sessionmaker, cleanup)
     via_ids = rules.via_ids
