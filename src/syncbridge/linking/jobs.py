@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from syncbridge.jobs import HandlerRegistry, JobContext
-from syncbridge.linking.run import relink
 from syncbridge.linking.service import RELINK_JOB
+from syncbridge.sync.settle import relink_and_reclassify
 
 
 async def relink_store(ctx: JobContext) -> None:
-    """Re-link the whole store with the rules as they are now (idempotent: a retried or
-    duplicate job changes nothing more)."""
-    await relink(ctx.sessionmaker)
+    """Re-link the whole store with the rules as they are now, and re-classify what the new
+    links change (idempotent: a retried or duplicate job changes nothing more)."""
+    await relink_and_reclassify(ctx.sessionmaker, job_id=ctx.job_id, between_batches=ctx.check)
 
 
 def register(registry: HandlerRegistry) -> None:
