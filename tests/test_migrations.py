@@ -209,3 +209,55 @@ def test_label_norms_are_recomputed_in_the_nfkc_form(empty_db_url: str) -> None:
         assert norm == "email"
     finally:
         engine.dispose()
+
+
+def test_queued_work_survives_the_sync_engine_migrations(empty_db_url: str) -> None:
+    """A queued job and a running sync run written before the runs-control, classification
+    and linking migrations are there, unchanged, after upgrading to head and after
+    downgrading back (SQLite rebuilds ``jobs`` and ``runs`` to add columns)."""
+    before = "3a91c7e2d5f0"  # the job queue, before runs control
+    migrate(empty_db_url, before)
+    job_id, run_id = uuid.uuid4(), uuid.uuid4()
+
+    def key(value: uuid.UUID) -> object:
+        return value.hex if BACKEND == "sqlite" else value
+
+    engine = create_sync_engine(_sync_url(empty_db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
+                    "run_after, dedupe_key, created_at, updated_at) VALUES (:id, 'sync.run', "
+                    "'{\"run_id\": \"r\"}', 'queued', 0, 8, CURRENT_TIMESTAMP, 'sync:r', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": key(job_id)},
+            )
+            conn.execute(
+                text(
+                    'INSERT INTO runs (id, kind, "full", status, requested_by, created_at) '
+                    "VALUES (:id, 'sync', true, 'running', 'key:admin', CURRENT_TIMESTAMP)"
+                ),
+                {"id": key(run_id)},
+            )
+
+        def rows() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+            with engine.connect() as conn:
+                jobs = conn.execute(text("SELECT kind, status, dedupe_key FROM jobs")).all()
+                runs = conn.execute(text("SELECT kind, status, requested_by FROM runs")).all()
+            return [tuple(r) for r in jobs], [tuple(r) for r in runs]
+
+        expected = ([("sync.run", "queued", "sync:r")], [("sync", "running", "key:admin")])
+        assert rows() == expected
+        migrate(empty_db_url)
+        assert rows() == expected
+        with engine.connect() as conn:
+            added = conn.execute(
+                text("SELECT concurrency_key FROM jobs UNION ALL SELECT cancelled_by FROM runs")
+            ).all()
+        assert [tuple(r) for r in added] == [(None,), (None,)]
+        downgrade(empty_db_url, before)
+        assert rows() == expected
+    finally:
+        engine.dispose()
