@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from typer.testing import CliRunner
 
 from syncbridge.cli.main import app
 from syncbridge.cli.serve import sandbox_settings
+from syncbridge.cli.sync import progress_total
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import open_store
 from syncbridge.models import Asset, AuditEntry, Run
+from syncbridge.runs.schemas import RunStreamOut
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
 from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
@@ -139,3 +142,31 @@ def test_ctrl_c_cancels_the_run(cli: str) -> None:
     assert (before, after) == ("queued", "cancelled")
     assert stored(cli)[1] == ["cancelled"]
     assert "run.cancel" in stored(cli)[2]
+
+
+def test_a_streams_bar_has_a_total_and_so_an_eta_only_when_the_vendor_reports_one() -> None:
+    def stream(status: str, read: int, expected: int | None) -> RunStreamOut:
+        return RunStreamOut(
+            connection_id=uuid.uuid4(),
+            stream="Contact",
+            entity="record",
+            status=status,
+            pages=1,
+            read=read,
+            inserted=read,
+            updated=0,
+            unchanged=0,
+            deleted=0,
+            rejected=0,
+            vendor_calls=1,
+            rate_limited=0,
+            expected=expected,
+            error=None,
+            started_at=None,
+            finished_at=None,
+        )
+
+    assert progress_total(stream("running", 40, 100)) == 100
+    assert progress_total(stream("running", 40, None)) is None  # pulses, no ETA
+    assert progress_total(stream("running", 120, 100)) == 120  # an overcount never shrinks
+    assert progress_total(stream("succeeded", 98, 100)) == 98

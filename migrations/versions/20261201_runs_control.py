@@ -1,4 +1,4 @@
-"""runs control: cancellation, and jobs held one writer per connection
+"""runs control: cancellation, a stream's expected total, and jobs held one writer per connection
 
 Adds ``runs.cancel_requested_at`` / ``runs.cancelled_by`` (a cancel asked of a running run is
 honoured at the next page boundary) and ``jobs.concurrency_key`` with a partial index over
@@ -28,6 +28,8 @@ def upgrade() -> None:
             sa.Column("cancel_requested_at", sa.DateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("cancelled_by", sa.String(length=200), nullable=True))
+    with op.batch_alter_table("run_streams", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expected", sa.Integer(), nullable=True))
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("concurrency_key", sa.String(length=200), nullable=True))
         batch_op.create_index(
@@ -40,6 +42,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("run_streams", schema=None) as batch_op:
+        batch_op.drop_column("expected")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_concurrency_key")
         batch_op.drop_column("concurrency_key")

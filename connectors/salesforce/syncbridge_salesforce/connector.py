@@ -135,7 +135,9 @@ class SalesforceConnector:
         while True:
             records, done, next_url = self._page(stream, shape, cursor, body, page)
             log.info("salesforce.page_read", stream=stream, page=page, count=len(records))
-            yield Page(records, cursor.encode())
+            # The query's totalSize counts from the read's cursor: a progress total.
+            total = body.get("totalSize") if page == 1 else None
+            yield Page(records, cursor.encode(), total if type(total) is int else None)
             if done:
                 return
             page += 1

@@ -134,15 +134,24 @@ class Watch:
             key = (stream.connection_id, stream.stream)
             if key not in self.tasks:
                 name = f"{self.names.get(stream.connection_id, '?')}/{stream.stream}"
-                # No connector reports a vendor total yet: the bar pulses and no ETA shows.
                 self.tasks[key] = self.progress.add_task(name, total=None, status="queued")
-            finished = stream.status in FINISHED
             self.progress.update(
                 self.tasks[key],
                 completed=stream.read,
-                total=stream.read if finished else None,
+                total=progress_total(stream),
                 status=_status(stream),
             )
+
+
+def progress_total(stream: RunStreamOut) -> int | None:
+    """A stream's bar total: what it read once finished; else the vendor's total when the
+    connector reports one (a bar with an ETA), never below what was read; else None (the bar
+    pulses and no ETA shows)."""
+    if stream.status in FINISHED:
+        return stream.read
+    if stream.expected is None:
+        return None
+    return max(stream.expected, stream.read)
 
 
 def _status(stream: RunStreamOut) -> str:

@@ -155,6 +155,9 @@ class Page:
 
     records: list[Record]
     next_cursor: str | None
+    #: How many items this read will give from its starting cursor, this page's included,
+    #: when the vendor says so on the read's first page (a progress total; may overcount).
+    total: int | None = None
 
 
 @dataclass(frozen=True)

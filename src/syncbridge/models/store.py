@@ -148,6 +148,8 @@ class RunStream(IdMixin, Base):
     vendor_calls: Mapped[int] = mapped_column(default=0)
     #: Vendor answers asking to slow down (429, Cloudinary's 420).
     rate_limited: Mapped[int] = mapped_column(default=0)
+    #: Items the stream is expected to read in all, when the vendor reports a total.
+    expected: Mapped[int | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

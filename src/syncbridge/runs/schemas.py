@@ -65,6 +65,11 @@ class RunStreamOut(BaseModel):
     rejected: int
     vendor_calls: int
     rate_limited: int = Field(description="Vendor answers asking to slow down (429, 420).")
+    expected: int | None = Field(
+        default=None,
+        description="Items the stream is expected to read in all, when the vendor reports a "
+        "total (for progress; may overcount slightly).",
+    )
     error: str | None = Field(description="Why the stream failed, when it did.")
     started_at: datetime | None
     finished_at: datetime | None

@@ -158,6 +158,7 @@ async def _commit_page(
     calls: tuple[int, int],
     *,
     final: bool,
+    total: int | None = None,
 ) -> RunStream:
     now = utcnow()
     await repository.relax_durability(session)
@@ -167,6 +168,8 @@ async def _commit_page(
         session, target.connection_id, target.stream, target.run_id, cursor, now
     ):
         raise StreamBusy(f"run {target.run_id} no longer holds stream '{target.stream}'")
+    if total is not None:  # the read's first page: what it will give, after what came before
+        rs.expected = rs.read + total
     _add(rs, counts, calls)
     rs.pages += 1
     rs.last_cursor = cursor
@@ -246,6 +249,7 @@ async def _read(
                 cursor=page.next_cursor,
                 calls=count.take(),
                 final=final,
+                total=page.total if previous is None else None,
             )
             try:
                 rs = await in_unit_of_work(sessionmaker, commit)

@@ -103,6 +103,23 @@ async def test_every_page_cursor_resumes_exactly_after_it_through_a_block_of_tie
         assert rest == ids_of(pages[k + 1 :]), f"after page {k}"
 
 
+async def test_the_first_page_of_a_read_says_how_many_rows_the_query_holds(
+    sim: SalesforceSimulator, connector: SalesforceConnector
+) -> None:
+    """A progress total: the query's totalSize on the read's first page, from its cursor."""
+    contacts = sorted(sim.org.live_ids("Contact"))
+    pages = await read_all(connector, "Contact")
+    assert len(pages) > 1
+    assert pages[0].total == len(contacts)
+    assert [page.total for page in pages[1:]] == [None] * (len(pages) - 1)
+    sim.org.update("Contact", contacts[0], LastName="Moved", SystemModstamp=STAMP)
+    again = await read_all(connector, "Contact", pages[-1].next_cursor)
+    assert ids_of(again) == [contacts[0]]
+    # The >= boundary re-reads the rows of the watermark second, which the cursor drops.
+    assert again[0].total is not None
+    assert again[0].total >= 1
+
+
 async def test_a_row_reaching_the_boundary_second_later_is_read_and_nothing_else(
     sim: SalesforceSimulator, connector: SalesforceConnector
 ) -> None:
