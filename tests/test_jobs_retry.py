@@ -12,8 +12,10 @@ from syncbridge.connector.errors import (
     RateLimited,
     TransientConnectorError,
 )
+from syncbridge.errors import ERROR_MAX_CHARS
+from syncbridge.errors import describe_error as describe
 from syncbridge.jobs import PermanentJobError, RetryPolicy
-from syncbridge.jobs.retry import ERROR_MAX_CHARS, decide, describe
+from syncbridge.jobs.retry import decide
 
 POLICY = RetryPolicy(base_s=2.0, max_s=60.0)
 

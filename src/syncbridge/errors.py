@@ -16,6 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Longest error text kept on a job, a run or a run stream.
+ERROR_MAX_CHARS = 2000
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error as kept on a job or a run: ``"Type: message"``, cut to
+    :data:`ERROR_MAX_CHARS` (connector errors already keep secrets out of messages)."""
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
+
 
 class SyncbridgeError(Exception):
     """Base of every error the service raises on purpose."""

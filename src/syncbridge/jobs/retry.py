@@ -11,7 +11,7 @@ The decision is made by the error's TYPE, never by what it says:
 * anything else (a bug, an unexpected failure): retried the same way, logged with its traceback.
 
 Every retry is bounded by the job's ``max_attempts``; then the job is dead. The error kept on
-the row is ``"Type: message"``, cut to :data:`ERROR_MAX_CHARS`.
+the row is ``"Type: message"``, cut to :data:`syncbridge.errors.ERROR_MAX_CHARS`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from syncbridge.connector.errors import (
     TransientConnectorError,
 )
 from syncbridge.connector.http import full_jitter
-from syncbridge.errors import InvalidInput, NotFound
+from syncbridge.errors import InvalidInput, NotFound, describe_error
 from syncbridge.jobs.context import PermanentJobError
 
 #: Errors that no retry can cure: the job goes dead at once.
@@ -47,10 +47,6 @@ def permanent() -> tuple[type[BaseException], ...]:
     from syncbridge.connections.service import SettingsNoLongerFit
 
     return (*PERMANENT, SettingsNoLongerFit)
-
-
-#: The longest ``last_error`` kept.
-ERROR_MAX_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +73,9 @@ class Decision:
     expected: bool
 
 
-def describe(exc: BaseException) -> str:
-    """``"Type: message"``, bounded (connector errors already keep secrets out of messages)."""
-    message = str(exc)
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
-
-
 def decide(exc: BaseException, *, attempt: int, max_attempts: int, policy: RetryPolicy) -> Decision:
     """What the failure ``exc`` of attempt ``attempt`` (of ``max_attempts``) leads to."""
-    error = describe(exc)
+    error = describe_error(exc)
     if isinstance(exc, permanent()):
         return Decision(retry=False, delay_s=0.0, error=error, expected=True)
     expected = isinstance(exc, TransientConnectorError)

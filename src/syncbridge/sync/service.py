@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge.connections.service import ConnectionContext, connector_settings
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Page
-from syncbridge.errors import Conflict, NotFound
+from syncbridge.errors import ERROR_MAX_CHARS, Conflict, NotFound, describe_error
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection, Run, RunStream, StreamState
 from syncbridge.models.base import utcnow
@@ -47,17 +47,13 @@ log = get_logger(__name__)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 #: Longest error text kept on a run stream.
-MAX_ERROR = 2000
+MAX_ERROR = ERROR_MAX_CHARS
+#: An error as kept on a run stream (one formatter with the job queue's).
+describe = describe_error
 
 
 class StreamBusy(Conflict):
     """Another run that has not finished holds the stream."""
-
-
-def describe(exc: BaseException) -> str:
-    """An error as kept on a run: its type and message, cut to :data:`MAX_ERROR`."""
-    text = f"{type(exc).__name__}: {exc}"
-    return text[:MAX_ERROR]
 
 
 @dataclass(frozen=True)
