@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from syncbridge.classification import classify_run
-from syncbridge.jobs import HandlerRegistry
-from syncbridge.linking.jobs import relink_store
+from syncbridge.jobs import HandlerRegistry, Outcome, Worker
 from syncbridge.linking.run import link_run
 from syncbridge.linking.schemas import LinkRuleCreate
 from syncbridge.linking.service import RELINK_JOB, archive_rule, create_rule
-from syncbridge.models import Classification, ClassificationChange, Link, StoredRecord
+from syncbridge.models import Classification, ClassificationChange, Job, Link, StoredRecord
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync.settle import relink_and_reclassify
 from tests.test_classification import Store, add_asset, add_connection, make_rule, seed_taxonomy
@@ -62,9 +61,9 @@ async def _state(sm: Sessionmaker) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID,
     return await in_unit_of_work(sm, read, write=False)
 
 
-async def test_archiving_a_link_rule_takes_the_campaigns_concept_off_its_assets(
-    store: Store,
-) -> None:
+async def _linked_and_classified(store: Store) -> uuid.UUID:
+    """An asset used by an email campaign: linked by a link rule, classified by a mapping
+    rule over the campaign. The link rule's id."""
     sm = store.sm
     run = uuid.uuid4()
 
@@ -94,13 +93,10 @@ async def test_archiving_a_link_rule_takes_the_campaigns_concept_off_its_assets(
     await classify_run(sm, run)
     email = store.concepts["channel:email"]
     assert await _state(sm) == ({campaign}, {(email, "rule")})
+    return rule_id
 
-    await in_unit_of_work(sm, lambda s: archive_rule(s, rule_id, "test"))
-    report = await relink_and_reclassify(sm)
 
-    assert report.diff.removed == 1
-    assert await _state(sm) == (set(), set())
-
+async def _last_change(sm: Sessionmaker) -> tuple[str, str]:
     async def reasons(session: AsyncSession) -> list[tuple[str, str]]:
         rows = await session.execute(
             select(ClassificationChange.change, ClassificationChange.reason).order_by(
@@ -109,15 +105,45 @@ async def test_archiving_a_link_rule_takes_the_campaigns_concept_off_its_assets(
         )
         return [(change, reason) for change, reason in rows]
 
-    history = await in_unit_of_work(sm, reasons, write=False)
-    assert history[-1][0] == "removed"
-    assert "no longer linked" in history[-1][1]
+    return (await in_unit_of_work(sm, reasons, write=False))[-1]
+
+
+async def test_archiving_a_link_rule_takes_the_campaigns_concept_off_its_assets(
+    store: Store,
+) -> None:
+    sm = store.sm
+    rule_id = await _linked_and_classified(store)
+
+    await in_unit_of_work(sm, lambda s: archive_rule(s, rule_id, "test"))
+    report = await relink_and_reclassify(sm)
+
+    assert report.diff.removed == 1
+    assert await _state(sm) == (set(), set())
+    change, reason = await _last_change(sm)
+    assert change == "removed"
+    assert "no longer linked" in reason
     again = await relink_and_reclassify(sm)
     assert not again.diff.changed
 
 
-def test_the_relink_job_re_classifies() -> None:
-    """The registered relink handler is the one that re-classifies after re-linking."""
-    loaded = HandlerRegistry.load()
-    assert loaded.get(RELINK_JOB) is relink_store
-    assert "relink_and_reclassify" in relink_store.__code__.co_names
+async def test_the_queued_relink_job_re_classifies(store: Store, engine: AsyncEngine) -> None:
+    """Archiving queues the relink job; a real worker with the installed handlers runs it,
+    and the campaign's concept leaves the asset with the link."""
+    rule_id = await _linked_and_classified(store)
+    await in_unit_of_work(store.sm, lambda s: archive_rule(s, rule_id, "test"))
+
+    worker = Worker(engine, HandlerRegistry.load(), listen=False)
+    outcomes: list[Outcome] = []
+    while done := await worker.run_once():
+        outcomes += done
+
+    assert set(outcomes) == {Outcome.done}
+
+    async def relinks(session: AsyncSession) -> list[str]:
+        return list(await session.scalars(select(Job.status).where(Job.kind == RELINK_JOB)))
+
+    assert "done" in await in_unit_of_work(store.sm, relinks, write=False)
+    assert await _state(store.sm) == (set(), set())
+    change, reason = await _last_change(store.sm)
+    assert change == "removed"
+    assert "no longer linked" in reason

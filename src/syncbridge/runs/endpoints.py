@@ -13,6 +13,7 @@ from syncbridge.api.problems import problem_responses
 from syncbridge.connections.endpoints import ContextDep, HttpDep
 from syncbridge.runs import service
 from syncbridge.runs.schemas import RunCreate, RunDetail, RunOut, RunStatus
+from syncbridge.sync.repository import FINISHED
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=UnitOfWorkRoute)
 
@@ -84,6 +85,6 @@ async def cancel_run(
     next page boundary, its streams end `cancelled` and the pages committed so far stay
     (202, `cancel_requested_at` set). 409 for a run that has already finished."""
     out = await service.cancel_run(session, run_id, actor=principal.actor)
-    if out.status not in ("succeeded", "failed", "cancelled"):
+    if out.status not in FINISHED:
         response.status_code = status.HTTP_202_ACCEPTED
     return out

@@ -128,9 +128,12 @@ async def show_run(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
         raise NotFound(f"No run {run_id}.")
     streams = (await repository.streams_of(session, [run_id]))[run_id]
     rejections = await repository.rejections_of(session, run_id)
-    out = _out(run, [RunStreamOut.model_validate(s) for s in streams])
-    return RunDetail(
-        **out.model_dump(), rejections=[RejectionOut.model_validate(r) for r in rejections]
+    return RunDetail.model_validate(
+        {
+            **{k: getattr(run, k) for k in _RUN_FIELDS},
+            "streams": [RunStreamOut.model_validate(s) for s in streams],
+            "rejections": [RejectionOut.model_validate(r) for r in rejections],
+        }
     )
 
 

@@ -94,8 +94,8 @@ def encode(record: Record) -> Encoded | Rejected:
             return Rejected(external_id, "data is not a JSON object")
         data = dict(data)
     try:
-        text = "".join(_iterencode(data, 0))
-    except (TypeError, ValueError, RecursionError) as exc:
+        text = canonical_json(data)
+    except (TypeError, ValueError) as exc:
         return Rejected(external_id, f"data is not JSON: {exc}")
     raw = text.encode()
     if len(raw) > MAX_DATA_BYTES:
