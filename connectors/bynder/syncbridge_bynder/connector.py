@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -275,9 +275,9 @@ def _media_list(body: Any) -> list[dict[str, Any]]:
     return body
 
 
-def _media_record(media: Mapping[str, Any], at: datetime | None = None) -> Record:
-    """A medium as a record; ``at`` is its ``dateModified`` when already parsed."""
-    return Record(MEDIA, str(media["id"]), media, updated_at=at or modified_at(media))
+def _media_record(media: Mapping[str, Any]) -> Record:
+    """A medium as a record."""
+    return Record(MEDIA, str(media["id"]), media, updated_at=modified_at(media))
 
 
 def _media_events(envelope: Mapping[str, Any]) -> list[WebhookEvent]:

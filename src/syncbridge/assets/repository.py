@@ -123,11 +123,6 @@ async def connector_keys_in_use(session: AsyncSession) -> list[str]:
     return sorted(rows)
 
 
-async def connection_exists(session: AsyncSession, connection_id: uuid.UUID) -> bool:
-    stmt = select(Connection.id).where(Connection.id == connection_id)
-    return (await session.execute(stmt)).first() is not None
-
-
 async def concept_id_of(session: AsyncSession, key_or_id: str | uuid.UUID) -> uuid.UUID | None:
     """The id of the concept with this key (a string) or id (a UUID), or None."""
     if isinstance(key_or_id, uuid.UUID):

@@ -22,6 +22,7 @@ from syncbridge.assets.schemas import (
 )
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.errors import InvalidInput, NotFound
+from syncbridge.mapping.repository import connection_exists
 from syncbridge.models import Asset
 from syncbridge.store.paging import Page, PageParams, fetch_page
 
@@ -58,7 +59,7 @@ async def _filter(
 ) -> AssetFilter:
     """The store filter of ``query``; 422 naming the field for an unknown connection or
     concept."""
-    if query.connection_id is not None and not await repository.connection_exists(
+    if query.connection_id is not None and not await connection_exists(
         session, query.connection_id
     ):
         raise _invalid("connection_id", "no connection has this id")

@@ -27,7 +27,7 @@ from syncbridge.assets.schemas import (
     TraceRule,
     TraceSection,
 )
-from syncbridge.assets.service import classified_concept, get_asset
+from syncbridge.assets.service import classified_concept, get_asset, summary_of
 from syncbridge.classification.manual import history_page
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.models import Asset, Classification, Link, Run, StoredRecord
@@ -35,19 +35,9 @@ from syncbridge.store.paging import PageParams
 
 
 def _identity(asset: Asset, namer: Namer) -> AssetIdentity:
-    facts = namer.facts(asset.connection_id, asset.stream, asset.data)
-    return AssetIdentity(
-        id=asset.id,
-        connection=namer.connection(asset.connection_id),
-        stream=asset.stream,
-        external_id=asset.external_id,
-        name=facts.title,
-        file_name=facts.file_name,
-        dam_url=facts.url,
-        content_hash=asset.content_hash,
-        updated_at=asset.updated_at,
-        deleted_at=asset.deleted_at,
-    )
+    """The asset's identity: its summary's fields (one place names the asset)."""
+    summary = summary_of(asset, namer)
+    return AssetIdentity.model_validate(summary.model_dump(include=set(AssetIdentity.model_fields)))
 
 
 def _record_ref(record: StoredRecord, namer: Namer) -> TraceRecord:

@@ -7,10 +7,10 @@ in chunks), whatever the batch's size.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,16 +26,10 @@ from syncbridge.models import (
     MappingRule,
     StoredRecord,
 )
+from syncbridge.store.batches import chunks
 
 #: Ids per ``IN (...)`` list (well under SQLite's and asyncpg's parameter limits).
 ID_CHUNK = 1000
-
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T], size: int = ID_CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def _ids(session: AsyncSession, stmt: Select[uuid.UUID]) -> set[uuid.UUID]:
@@ -104,11 +98,11 @@ async def assets_affected(
     in) the scopes; in id order."""
     found: set[uuid.UUID] = set()
     held = Classification.source == "rule"
-    for chunk in chunks(list(rule_ids)):
+    for chunk in chunks(list(rule_ids), ID_CHUNK):
         found |= await _ids(
             session, select(Classification.asset_id).where(held, Classification.rule_id.in_(chunk))
         )
-    for chunk in chunks(list(concept_ids)):
+    for chunk in chunks(list(concept_ids), ID_CHUNK):
         found |= await _ids(
             session,
             select(Classification.asset_id).where(held, Classification.concept_id.in_(chunk)),
@@ -144,7 +138,7 @@ async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[A
     """The assets (with their connector), locked on PostgreSQL until the transaction ends so
     two classifiers of one asset queue up (SQLite's write transaction already serialises)."""
     rows: list[AssetRow] = []
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, ID_CHUNK):
         stmt = (
             select(
                 Asset.id,
@@ -183,7 +177,7 @@ async def load_links(
     rows: list[LinkRow] = []
     if not connector_keys:
         return rows
-    for chunk in chunks(asset_ids):
+    for chunk in chunks(asset_ids, ID_CHUNK):
         stmt = (
             select(
                 Link.asset_id,
@@ -212,7 +206,7 @@ async def record_data(
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The data of these records."""
     found: dict[uuid.UUID, dict[str, Any]] = {}
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, ID_CHUNK):
         stmt = select(StoredRecord.id, StoredRecord.data).where(StoredRecord.id.in_(chunk))
         for row in await session.execute(stmt):
             found[row[0]] = row[1] or {}
@@ -223,7 +217,7 @@ async def rule_rows(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) -> li
     """The assets' rule classifications (manual ones are never read here)."""
     c = Classification
     rows: list[CurrentRow] = []
-    for chunk in chunks(asset_ids):
+    for chunk in chunks(asset_ids, ID_CHUNK):
         stmt = select(
             c.id,
             c.asset_id,
@@ -244,7 +238,7 @@ async def rule_rows(session: AsyncSession, asset_ids: Sequence[uuid.UUID]) -> li
 async def rule_facts(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RuleFact]:
     """Name, version, priority and state of these rules (archived ones too)."""
     found: dict[uuid.UUID, RuleFact] = {}
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, ID_CHUNK):
         stmt = select(
             MappingRule.id,
             MappingRule.name,
@@ -289,7 +283,7 @@ async def apply(
     added = [c for c in changes if c.change == "added"]
     changed = [c for c in changes if c.change == "changed"]
     removed = [c.row_id for c in changes if c.change == "removed" and c.row_id is not None]
-    for part in chunks(removed):
+    for part in chunks(removed, ID_CHUNK):
         await session.execute(delete(Classification).where(Classification.id.in_(part)))
     if added:
         await session.execute(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -90,19 +90,20 @@ async def live_job_with_key(session: AsyncSession, dedupe_key: str) -> Job | Non
     return (await session.scalars(statement)).one_or_none()
 
 
+def _holders(key: Any, job_id: Any, now: datetime) -> Select[tuple[uuid.UUID]]:
+    """Running jobs other than ``job_id`` with an unexpired lease on concurrency ``key``."""
+    holder = Job.__table__.alias("holder")
+    return select(holder.c.id).where(
+        holder.c.concurrency_key == key,
+        holder.c.status == JobStatus.running.value,
+        holder.c.lease_expires_at >= now,
+        holder.c.id != job_id,
+    )
+
+
 def _key_held(now: datetime) -> ColumnElement[bool]:
     """The job's concurrency key is held by another running job with an unexpired lease."""
-    holder = Job.__table__.alias("holder")
-    return (
-        select(holder.c.id)
-        .where(
-            holder.c.concurrency_key == Job.concurrency_key,
-            holder.c.status == JobStatus.running.value,
-            holder.c.lease_expires_at >= now,
-            holder.c.id != Job.id,
-        )
-        .exists()
-    )
+    return _holders(Job.concurrency_key, Job.id, now).exists()
 
 
 def _claimable(
@@ -250,13 +251,8 @@ async def _lock_key(session: AsyncSession, key: str, job_id: uuid.UUID, now: dat
     lock = func.pg_try_advisory_xact_lock(KEY_LOCK_SPACE, func.hashtext(key))
     if not (await session.execute(select(lock))).scalar_one():
         return False
-    held = select(Job.id).where(
-        Job.concurrency_key == key,
-        Job.status == JobStatus.running.value,
-        Job.lease_expires_at >= now,
-        Job.id != job_id,
-    )
-    return (await session.execute(held.limit(1))).first() is None
+    held = _holders(key, job_id, now).limit(1)
+    return (await session.execute(held)).first() is None
 
 
 async def announce(session: AsyncSession) -> None:

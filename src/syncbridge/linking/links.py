@@ -13,9 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.linking.matching import Found, RuleView, Scope
-from syncbridge.linking.repository import LinkKey, as_uuid, chunked
+from syncbridge.linking.repository import ID_CHUNK, LinkKey, as_uuid
 from syncbridge.models import Asset, StoredRecord, utcnow
 from syncbridge.models.linking import Link
+from syncbridge.store.batches import chunks
 
 _L = Link.__table__.c
 
@@ -38,7 +39,7 @@ async def links_of_records(session: AsyncSession, record_ids: Sequence[uuid.UUID
     """The rule-made links of these records (raw: decode with :func:`decode_links`)."""
     out: list[RawLink] = []
     connection = await session.connection()
-    for chunk in chunked(record_ids):
+    for chunk in chunks(record_ids, ID_CHUNK):
         rows = await connection.execute(
             select(
                 _text(_L.id),
@@ -71,7 +72,7 @@ async def assets_linked_to(
     out: dict[uuid.UUID, list[uuid.UUID]] = {}
     if not rule_ids:
         return out
-    for chunk in chunked(record_ids):
+    for chunk in chunks(record_ids, ID_CHUNK):
         rows = await session.execute(
             select(Link.record_id, Link.asset_id)
             .where(Link.record_id.in_(chunk), Link.rule_id.in_(sorted(rule_ids)))
@@ -145,7 +146,7 @@ async def replace_links(
             new.append(_row(key, evidence, run_id, now))
         elif link.evidence != evidence:
             changed.append(_evidence(link.id, evidence, run_id))
-    for chunk in chunked(gone):
+    for chunk in chunks(gone, ID_CHUNK):
         await session.execute(delete(Link).where(Link.id.in_(chunk)))
     if new:
         stmt = _insert(session)(Link.__table__).on_conflict_do_nothing(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,18 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge.linking.matching import AssetRef, RecordView, RuleView, Scope
 from syncbridge.models import Asset, Connection, StoredRecord
 from syncbridge.models.linking import LinkRule, LinkRuleVersion
+from syncbridge.store.batches import chunks
 from syncbridge.store.unit_of_work import unit_of_work
 
-T = TypeVar("T")
 #: Ids per ``IN (...)`` list (well under SQLite's and asyncpg's parameter limits).
 ID_CHUNK = 1000
 
 LinkKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
-
-
-def chunked(items: Sequence[T], size: int = ID_CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -94,11 +89,6 @@ async def default_keys(session: AsyncSession) -> set[str]:
         select(LinkRule.default_key).where(LinkRule.default_key.is_not(None))
     )
     return {str(key) for (key,) in rows}
-
-
-async def connection_exists(session: AsyncSession, connection_id: uuid.UUID) -> bool:
-    stmt = select(Connection.id).where(Connection.id == connection_id)
-    return (await session.execute(stmt)).first() is not None
 
 
 def rule_view(rule: LinkRule) -> RuleView:
@@ -278,7 +268,7 @@ async def records_by_external_id(
     """Live records of ``stream`` in these connections, by (connection, external id)."""
     r = StoredRecord
     out: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
-    for chunk in chunked(sorted(connection_ids)):
+    for chunk in chunks(sorted(connection_ids), ID_CHUNK):
         rows = await session.execute(
             select(r.id, r.connection_id, r.external_id).where(
                 r.connection_id.in_(chunk), r.stream == stream, r.deleted_at.is_(None)

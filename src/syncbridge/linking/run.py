@@ -237,7 +237,7 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
     if rules.direct:
         scopes = repository.scope_predicate(rules.direct, rules.connections)
         changed = RecordFilter(scopes, changed_by=run_id)
-        if await _any(sessionmaker, changed, rules.connections):
+        if await _any(sessionmaker, changed):
             index = await build_index(sessionmaker, rules.connections, None)
             _add(
                 report,
@@ -252,9 +252,7 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
             )
             del index
         others = RecordFilter(scopes, unchanged_by=run_id)
-        if await _assets_changed(sessionmaker, run_id) and await _any(
-            sessionmaker, others, rules.connections
-        ):
+        if await _assets_changed(sessionmaker, run_id) and await _any(sessionmaker, others):
             fresh = await build_index(sessionmaker, rules.connections, run_id)
             ids = fresh.asset_ids
             _add(
@@ -287,7 +285,7 @@ async def _changed_via_records(
     if not rules.via:
         return False
     scopes = repository.scope_predicate(rules.via, rules.connections)
-    return await _any(sessionmaker, RecordFilter(scopes, changed_by=run_id), rules.connections)
+    return await _any(sessionmaker, RecordFilter(scopes, changed_by=run_id))
 
 
 async def _assets_changed(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> bool:
@@ -298,11 +296,8 @@ async def _assets_changed(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> bool
     return bool(first)
 
 
-async def _any(
-    sessionmaker: Sessionmaker, which: RecordFilter, connections: dict[uuid.UUID, str]
-) -> bool:
+async def _any(sessionmaker: Sessionmaker, which: RecordFilter) -> bool:
     """True when ``which`` selects at least one record."""
-    del connections
     first = await in_unit_of_work(
         sessionmaker, lambda s: repository.record_batch(s, which, None, 1), write=False
     )

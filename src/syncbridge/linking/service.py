@@ -24,6 +24,7 @@ from syncbridge.linking.schemas import (
     LinkRuleVersionOut,
 )
 from syncbridge.mapping.field_path import FieldPathError, parse_field_path
+from syncbridge.mapping.service import check_connection
 from syncbridge.models import utcnow
 from syncbridge.models.linking import LinkRule, LinkRuleVersion
 from syncbridge.store.paging import Page, PageParams, fetch_page
@@ -142,14 +143,6 @@ async def _append_version(session: AsyncSession, rule: LinkRule, actor: str) -> 
     await session.flush()
 
 
-async def _check_connection(session: AsyncSession, connection_id: uuid.UUID | None) -> None:
-    if connection_id is not None and not await repository.connection_exists(session, connection_id):
-        raise InvalidInput(
-            f"No connection {connection_id}.",
-            errors=[{"field": "connection_id", "reason": "no such connection"}],
-        )
-
-
 def default_name(body: LinkRuleCreate) -> str:
     """A readable name for a rule created without one."""
     scope = body.connector_key + (f":{body.stream}" if body.stream else "")
@@ -168,7 +161,7 @@ async def create_rule(
     the caller queues one). Raises InvalidInput."""
     content = body.model_dump()
     check_rule(content)
-    await _check_connection(session, body.connection_id)
+    await check_connection(session, body.connection_id)
     content["name"] = body.name or default_name(body)
     rule = LinkRule(**content, version=1, revision=1, default_key=default_key)
     session.add(rule)
@@ -217,7 +210,7 @@ async def update_rule(
     merged = {field: getattr(rule, field) for field in CONTENT_FIELDS} | given
     check_rule(merged)
     if "connection_id" in given:
-        await _check_connection(session, given["connection_id"])
+        await check_connection(session, given["connection_id"])
     expect.check(rule.revision, f"Link rule {rule_id}")
     changes = {f: merged[f] for f in CONTENT_FIELDS if not _same(merged[f], getattr(rule, f))}
     if not changes:

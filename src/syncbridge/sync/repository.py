@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.models import Asset, Run, StoredRecord, StreamState
 from syncbridge.models.base import utcnow
+from syncbridge.store.batches import chunks
 
 #: Ids per ``IN (...)`` list on SQLite: far below its 32,766 (older builds: 999) variables.
 ID_CHUNK = 500
@@ -106,11 +107,6 @@ class ItemTable:
         return [c.connection_id == connection_id]
 
 
-def chunks(ids: Sequence[str], size: int = ID_CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -123,7 +119,7 @@ def _listing(session: AsyncSession, items: ItemTable, ids: Sequence[str]) -> Ite
         if ids:
             yield column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(String)))
         return
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, ID_CHUNK):
         yield column.in_(chunk)
 
 

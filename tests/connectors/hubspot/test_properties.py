@@ -127,7 +127,6 @@ async def test_a_record_changes_at_its_modification_property_else_at_updated_at(
     async with client_for(sim) as client:
         connector = connector_for(sim, client)
         parsers = await connector.crm.parsers("contacts")
-        parsers = await connector.crm.parsers("contacts")
         updated = "2024-05-06T07:08:09.010Z"
         objects: list[dict[str, Any]] = [
             {"id": "1", "properties": {"lastmodifieddate": "2024-01-02T03:04:05.678Z"}},
