@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from syncbridge.connector.jwt import JWT_BEARER_GRANT, rs256_jwt
+from syncbridge.connector.jwt import rs256_jwt
 
 #: Where Google's own key files send assertions (``token_uri`` of every key file today).
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -30,7 +30,6 @@ GOOGLE_TOKEN_URIS = frozenset(
     }
 )
 READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
-JWT_BEARER = JWT_BEARER_GRANT
 #: Google refuses assertions living longer than an hour.
 ASSERTION_LIFETIME_S = 3600
 #: A real key file is about 2.4 KB; anything far larger is not one.
@@ -121,7 +120,6 @@ __all__ = [
     "ASSERTION_LIFETIME_S",
     "GOOGLE_TOKEN_URI",
     "GOOGLE_TOKEN_URIS",
-    "JWT_BEARER",
     "READONLY_SCOPE",
     "ServiceAccountKey",
 ]

@@ -23,8 +23,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from syncbridge.connector.jwt import rs256_valid, unverified_parts
-from syncbridge_ga4.service_account import ASSERTION_LIFETIME_S, GOOGLE_TOKEN_URI, JWT_BEARER
+from syncbridge.connector.jwt import JWT_BEARER_GRANT, rs256_valid, unverified_parts
+from syncbridge_ga4.service_account import ASSERTION_LIFETIME_S, GOOGLE_TOKEN_URI
 
 API_AUDIENCE = "https://analyticsdata.googleapis.com/"
 #: Scopes that may read GA4 data.
@@ -154,7 +154,7 @@ class TokenIssuer:
     def exchange(self, form: dict[str, str], *, request_url: str) -> dict[str, Any]:
         """Answer a token request (a form); raises ``OAuthError``."""
         grant_type = form.get("grant_type")
-        if grant_type != JWT_BEARER:
+        if grant_type != JWT_BEARER_GRANT:
             raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant_type or ''}")
         assertion = form.get("assertion")
         if not assertion:

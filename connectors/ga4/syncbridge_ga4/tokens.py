@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from syncbridge.connector.errors import AuthError, PermanentConnectorError
 from syncbridge.connector.http import VendorHttp
-from syncbridge.connector.jwt import oauth_error_text
+from syncbridge.connector.jwt import JWT_BEARER_GRANT, oauth_error_text
 from syncbridge.connector.ratelimit import Clock, WallClock
 from syncbridge.logs import get_logger
-from syncbridge_ga4.service_account import JWT_BEARER, ServiceAccountKey
+from syncbridge_ga4.service_account import ServiceAccountKey
 
 log = get_logger(__name__)
 
@@ -74,7 +74,7 @@ class AccessTokens:
         response = await self.http.request(
             "POST",
             self.token_path,
-            data={"grant_type": JWT_BEARER, "assertion": assertion},
+            data={"grant_type": JWT_BEARER_GRANT, "assertion": assertion},
             allow_status=(400, 401, 403),
         )
         if response.status_code != 200:

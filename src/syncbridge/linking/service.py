@@ -7,7 +7,6 @@ Services only ``flush()``; the request (or bootstrap) owns the commit.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -24,7 +23,7 @@ from syncbridge.linking.schemas import (
     LinkRuleVersionOut,
 )
 from syncbridge.mapping.field_path import FieldPathError, parse_field_path
-from syncbridge.mapping.service import check_connection
+from syncbridge.mapping.service import check_connection, same_value
 from syncbridge.models import utcnow
 from syncbridge.models.linking import LinkRule, LinkRuleVersion
 from syncbridge.store.paging import Page, PageParams, fetch_page
@@ -181,12 +180,6 @@ async def get_rule(
     return rule
 
 
-def _same(new: Any, old: Any) -> bool:
-    return json.dumps(new, sort_keys=True, default=str) == json.dumps(
-        old, sort_keys=True, default=str
-    )
-
-
 async def update_rule(
     session: AsyncSession,
     rule_id: uuid.UUID,
@@ -212,7 +205,7 @@ async def update_rule(
     if "connection_id" in given:
         await check_connection(session, given["connection_id"])
     expect.check(rule.revision, f"Link rule {rule_id}")
-    changes = {f: merged[f] for f in CONTENT_FIELDS if not _same(merged[f], getattr(rule, f))}
+    changes = {f: merged[f] for f in CONTENT_FIELDS if not same_value(merged[f], getattr(rule, f))}
     if not changes:
         return rule
     before = snapshot(rule)

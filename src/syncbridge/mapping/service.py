@@ -311,11 +311,12 @@ async def _patch_changes(
         current = await repository.concepts_by_id(session, [rule.concept_id])
         if rule.concept_id not in current or current[rule.concept_id].key != concept_key:
             merged["concept_id"] = (await resolve_concept(session, concept_key)).id
-    return {f: merged[f] for f in CONTENT_FIELDS if not _same(merged[f], getattr(rule, f))}
+    return {f: merged[f] for f in CONTENT_FIELDS if not same_value(merged[f], getattr(rule, f))}
 
 
-def _same(new: Any, old: Any) -> bool:
-    # JSON text tells 1, 1.0 and True apart, which == does not.
+def same_value(new: Any, old: Any) -> bool:
+    """Whether a field's new value equals its old one, as JSON: 1, 1.0 and True differ
+    (``==`` would call them equal), so such an edit makes a new version."""
     return json.dumps(new, sort_keys=True, default=str) == json.dumps(
         old, sort_keys=True, default=str
     )

@@ -14,12 +14,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from syncbridge_ga4.service_account import GOOGLE_TOKEN_URI, JWT_BEARER
+from syncbridge_ga4.service_account import GOOGLE_TOKEN_URI
 from syncbridge_ga4.sim_auth import SandboxServiceAccount
 from syncbridge_ga4.sim_query import parse_query
 from syncbridge_ga4.sim_quota import PropertyQuota
 from syncbridge_ga4.simulator import Ga4Simulator
 
+from syncbridge.connector.jwt import JWT_BEARER_GRANT as JWT_BEARER
 from syncbridge.sandbox.faults import FaultKnobs
 
 from .support import BASE, account, make_simulator, stranger
