@@ -20,17 +20,13 @@ from syncbridge.audit.endpoints import router as audit_router
 from syncbridge.auth.endpoints import router as keys_router
 from syncbridge.auth.service import KeyCache
 from syncbridge.classification.endpoints import router as classifications_router
-from syncbridge.connections.endpoints import UPLOAD_PATH, app_context
+from syncbridge.connections.endpoints import UPLOAD_PATH
 from syncbridge.connections.endpoints import router as connections_router
-from syncbridge.connections.secrets import SecretBox
-from syncbridge.connections.ssrf import Resolver, guarded_transport, origins, resolve_host
-from syncbridge.connector.http import create_http_client
-from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.connector.spec import HostPolicy
+from syncbridge.connections.ssrf import Resolver, resolve_host
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.jobs.runner import running_worker, runs_in_process
-from syncbridge.jobs.services import JobServices
+from syncbridge.jobs.services import job_services
 from syncbridge.linking.endpoints import router as link_rules_router
 from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
@@ -75,28 +71,25 @@ def create_app(
         app.state.keys = KeyCache()
         app.state.catalog = CompiledCatalog()
         app.state.concepts = ConceptReadModel()
-        app.state.registry = ConnectorRegistry.from_entry_points()
-        app.state.secret_box = SecretBox.from_key_material(settings.secret_key.get_secret_value())
-        app.state.ssrf_resolver = resolve
-        # Every vendor call is checked; the sandbox setting lets local hosts through.
-        app.state.sandbox_origins = origins(settings.sandbox_origins)
-        app.state.host_policy = HostPolicy(sandbox_folders=tuple(settings.sandbox_folders))
-        guard = guarded_transport(
-            transport,
-            resolver=resolve,
-            allow_local=settings.allow_local_connections,
-            allowed_origins=app.state.sandbox_origins,
+        # The connection context and the shared, SSRF-guarded client: built as every worker
+        # process builds them (one place), and handed to the in-process worker as they are.
+        jobs = AsyncExitStack()
+        services = await jobs.enter_async_context(
+            job_services(settings, transport=transport, resolver=resolve)
         )
-        http = create_http_client(transport=guard)
-        app.state.http = http
+        context = services.connections
+        app.state.registry = context.registry
+        app.state.secret_box = context.box
+        app.state.ssrf_resolver = context.resolver
+        app.state.sandbox_origins = context.allowed_origins
+        app.state.host_policy = context.policy
+        app.state.http = services.http
         # The embedded default: on SQLite the API process also runs the (one) job worker.
         # Handlers are looked up (an entry-point scan) only when this process runs it.
-        jobs = AsyncExitStack()
         app.state.worker = None
         if runs_in_process(settings):
             handlers = HandlerRegistry.load(settings.job_modules)
             if handlers.kinds:
-                services = JobServices(connections=app_context(app), http=http)
                 app.state.worker = await jobs.enter_async_context(
                     running_worker(settings, registry=handlers, services=services)
                 )
@@ -107,7 +100,6 @@ def create_app(
             yield
         finally:
             await jobs.aclose()
-            await http.aclose()
             await watch.stop()
             await engine.dispose()
 
