@@ -4,6 +4,7 @@ changed or went (and who and which job)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from sqlalchemy import select, update
@@ -18,6 +19,7 @@ from syncbridge.mapping.service import archive_rule, update_rule
 from syncbridge.models import Asset, Classification
 from syncbridge.store.unit_of_work import in_unit_of_work, unit_of_work
 from syncbridge.taxonomy.service import deprecate_concept
+from syncbridge.taxonomy.transfer import export_taxonomy, import_taxonomy
 from tests.test_classification import (
     ACTOR,
     Sessionmaker,
@@ -315,3 +317,34 @@ async def test_a_second_job_over_the_same_change_changes_nothing(
     # The first job already saw the second edit; the second finds nothing left to do.
     [came] = await changes(store.sm, asset)
     assert (came.change, came.rule_version) == ("added", 3)
+
+
+async def test_an_import_that_deprecates_a_concept_queues_its_reclassification(
+    store: Store, engine: AsyncEngine
+) -> None:
+    """A taxonomy import deprecating a concept re-classifies as deprecating it over REST does:
+    one job, the rule moved with the concept."""
+    await make_rule(
+        store.sm,
+        name="social",
+        field_path="tags",
+        operator="in",
+        values=["social-square"],
+        concept="channel:social",
+    )
+    asset = await add_asset(store, {"tags": ["social-square"]}, None)
+    await classified(store, engine, asset)
+
+    async def deprecate_by_import(session: AsyncSession) -> None:
+        taxonomy = await export_taxonomy(session)
+        social = taxonomy.concepts["channel:social"]
+        taxonomy.concepts["channel:social"] = dataclasses.replace(
+            social, status="deprecated", replaced_by="channel:web"
+        )
+        await import_taxonomy(session, taxonomy, actor=EDITOR)
+
+    await in_unit_of_work(store.sm, deprecate_by_import)
+    [job] = await jobs(store.sm)
+    assert job.payload["concept_ids"] == [str(store.concepts["channel:social"])]
+    await run_jobs(engine)
+    assert concepts_of(store, await classifications(store.sm, asset)) == {("channel:web", "rule")}

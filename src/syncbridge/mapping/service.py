@@ -118,8 +118,6 @@ async def retarget_rules(
         before = snapshot(rule)
         rule.concept_id = to_concept_id
         await _save_version(session, rule, before, action="mapping_rule.retarget", actor=actor)
-    if rules:
-        await triggers.concept_deprecated(session, from_concept_id, actor=actor)
     return rules
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.classification import triggers
 from syncbridge.mapping.service import retarget_rules, rules_using_concept
 from syncbridge.models import Concept, MappingRule
 from syncbridge.offload import run_cpu
@@ -74,7 +75,22 @@ async def import_taxonomy(
             to_concept_id=ids[move.replacement],
             actor=actor,
         )
+    # As deprecating one concept does: re-classify what the deprecated concepts held.
+    for key in _newly_deprecated(plan, store):
+        await triggers.concept_deprecated(session, ids[key], actor=actor)
     return ImportResult(plan=plan, dry_run=False, moved_rules=moved)
+
+
+def _newly_deprecated(plan: ImportPlan, store: Taxonomy) -> list[str]:
+    """Keys of the concepts the import deprecates (or gives a new replacement)."""
+    keys: list[str] = []
+    for key in plan.concepts_updated:
+        new, old = plan.incoming.concepts[key], store.concepts[key]
+        if new.status == "deprecated" and (
+            old.status != "deprecated" or new.replaced_by != old.replaced_by
+        ):
+            keys.append(key)
+    return keys
 
 
 async def _rule_moves(session: AsyncSession, plan: ImportPlan, store: Taxonomy) -> list[_RuleMove]:
@@ -82,13 +98,8 @@ async def _rule_moves(session: AsyncSession, plan: ImportPlan, store: Taxonomy) 
     ids = await repository.ids_by_key(session)
     moves: list[_RuleMove] = []
     problems: list[Problem] = []
-    for key in plan.concepts_updated:
-        new, old = plan.incoming.concepts[key], store.concepts[key]
-        newly_deprecated = new.status == "deprecated" and (
-            old.status != "deprecated" or new.replaced_by != old.replaced_by
-        )
-        if not newly_deprecated:
-            continue
+    for key in _newly_deprecated(plan, store):
+        new = plan.incoming.concepts[key]
         rules = await rules_using_concept(session, ids[key])
         if rules and new.replaced_by:
             moves.append(_RuleMove(key, new.replaced_by, rules))
