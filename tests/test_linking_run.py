@@ -7,19 +7,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from syncbridge.connections.service import delete_connection
 from syncbridge.jobs import HandlerRegistry
 from syncbridge.linking import matching
 from syncbridge.linking.jobs import register
-from syncbridge.linking.run import link_run, relink
+from syncbridge.linking.run import RECORD_BATCH, link_run, relink
 from syncbridge.linking.schemas import LinkRuleCreate, LinkRulePatch
 from syncbridge.linking.service import RELINK_JOB, archive_rule, create_rule, update_rule
 from syncbridge.models import Asset, Connection, Job, Link, StoredRecord, utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
+from tests.sync_support import context
 
 pytest_plugins = ["tests.store_fixtures"]
 
@@ -221,6 +226,74 @@ async def test_a_deal_takes_on_the_links_of_the_campaign_it_names(world: World) 
     }
 
 
+async def test_a_pass_over_many_batches_links_every_record_once(world: World) -> None:
+    # More records than a batch holds, so batches are matched and written while others are
+    # read (on PostgreSQL two rewrites are in flight at once); each record gets its links.
+    run = uuid.uuid4()
+    await world.put(ASSET_A, "bynder", "media", bynder(ASSET_A, "hero"), run)
+    await world.put(ASSET_B, "bynder", "media", bynder(ASSET_B, "banner"), run)
+    count = 2 * RECORD_BATCH + 345
+
+    async def rows(session: AsyncSession) -> None:
+        records = [
+            StoredRecord(
+                connection_id=world.connections["ga4"],
+                stream="rows",
+                external_id=f"row-{i}",
+                content_hash="-",
+                last_run_id=run,
+                data={
+                    "customEvent:asset_id": ASSET_A if i % 2 else ASSET_B,
+                    "pagePath": f"/lp/{i}/{'hero' if i % 3 else 'none'}.jpg",
+                },
+            )
+            for i in range(count)
+        ]
+        session.add_all(records)
+        await session.flush()
+        world.items.update({r.external_id: r.id for r in records})
+
+    await in_unit_of_work(world.sessionmaker, rows)
+    report = await link_run(world.sessionmaker, run)
+
+    found = await world.links()
+    expected = {(ASSET_A if i % 2 else ASSET_B, f"row-{i}") for i in range(count)}
+    expected |= {(ASSET_A, f"row-{i}") for i in range(count) if i % 3}
+    assert {(a, r) for a, r, _rule, _v in found} == expected
+    assert len(found) == report.diff.added == count + sum(1 for i in range(count) if i % 3)
+    assert report.records == count
+    again = await link_run(world.sessionmaker, run)
+    assert (again.diff.added, again.diff.removed, again.diff.updated) == (0, 0, 0)
+
+
+async def test_deleting_a_connection_deletes_the_links_of_its_assets_and_records(
+    world: World,
+) -> None:
+    # Links keep no foreign keys (they are written by the million): the one hard delete of
+    # assets and records, a connection's, must take their links with it.
+    run = uuid.uuid4()
+    await world.put(ASSET_A, "bynder", "media", bynder(ASSET_A, "hero"), run)
+    await world.put(ASSET_B, "bynder", "media", bynder(ASSET_B, "banner"), run)
+    await world.put("row-a", "ga4", "rows", {"customEvent:asset_id": ASSET_A}, run)
+    await world.put("row-b", "ga4", "rows", {"customEvent:asset_id": ASSET_B}, run)
+    await world.put("camp", "hubspot", "campaigns", {"asset_ids": ASSET_A}, run)
+    await link_run(world.sessionmaker, run)
+    assert len(await world.links()) == 3
+
+    async def delete(key: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            connection = await session.get(Connection, world.connections[key])
+            assert connection is not None
+            await delete_connection(session, context(), connection, actor="test")
+
+        await in_unit_of_work(world.sessionmaker, work)
+
+    await delete("ga4")
+    assert await world.links() == {(ASSET_A, "camp", "campaign", ASSET_A)}
+    await delete("bynder")
+    assert await world.links() == set()
+
+
 async def test_relink_applies_rule_edits_and_archiving(world: World) -> None:
     run = uuid.uuid4()
     await world.put(ASSET_A, "bynder", "media", bynder(ASSET_A, "hero"), run)
@@ -275,6 +348,24 @@ async def test_rule_changes_queue_the_relink_job_whose_handler_is_registered(
 def test_candidates_by_match(match: str, value: str, expected: list[str]) -> None:
     parameter = "utm_content" if match == "query_parameter" else None
     assert matching.candidates(value, match, parameter) == expected
+
+
+def _reference_url_path(text: str) -> str:
+    try:
+        return unquote(urlsplit(text).path)
+    except ValueError:
+        return ""
+
+
+@given(
+    st.text(alphabet=st.sampled_from("/ab.-_%:?#@[] \t\n\x00\x7fé"), max_size=40)
+    | st.from_regex(r"(/[a-z0-9._-]{1,12}){1,5}", fullmatch=True)
+)
+def test_url_paths_read_fast_equal_urlsplits(value: str) -> None:
+    # Plain paths skip urlsplit; every value must still give exactly what urlsplit gives.
+    path = _reference_url_path(value)
+    assert matching.candidates(value, "url_path") == ([path] if path.startswith("/") else [])
+    assert matching.candidates(value, "path_segment") == [s for s in path.split("/") if s]
 
 
 def test_ids_compare_as_uuids_and_names_case_insensitively() -> None:

@@ -31,6 +31,7 @@ from syncbridge.connector.errors import ConnectorError, ConnectorNotFound
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec, HostPolicy
 from syncbridge.errors import Conflict, InvalidInput
+from syncbridge.linking.links import drop_links_of_connection
 from syncbridge.logs import get_logger
 from syncbridge.mapping.service import rules_of_connection
 from syncbridge.models import Connection
@@ -312,8 +313,9 @@ async def update_connection(
 async def delete_connection(
     session: AsyncSession, ctx: ConnectionContext, connection: Connection, *, actor: str
 ) -> None:
-    """Delete ``connection`` (audited)."""
+    """Delete ``connection`` with its stored assets, records and their links (audited)."""
     before = _audit_view(ctx, connection)
+    await drop_links_of_connection(session, connection.id)
     await session.delete(connection)
     await session.flush()
     await record(

@@ -9,16 +9,48 @@ from typing import Any
 from typing import cast as typing_cast
 
 from sqlalchemy import Text, delete, select, text, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.linking.matching import Found, RuleView, Scope
-from syncbridge.linking.repository import ID_CHUNK, LinkKey, as_uuid
+from syncbridge.linking.repository import ID_CHUNK, LinkKey, id_int, id_text
 from syncbridge.models import Asset, StoredRecord, utcnow
 from syncbridge.models.linking import Link
 from syncbridge.store.batches import chunks
 
 _L = Link.__table__.c
+
+# The hot statements of a pass (a batch's links read, new links written, gone ones deleted)
+# are sent as they are, ids as 32 hex digits: on PostgreSQL as one array per column (one
+# statement text for every batch size, planned once), on SQLite as plain tuples. SQLAlchemy's
+# per-row parameter handling and the compilation of ``IN`` lists of a thousand ids cost
+# more than matching the batch did.
+_PG_LINKS_OF_RECORDS = text(
+    "SELECT id::text, asset_id::text, record_id::text, rule_id::text, rule_version, "
+    "field_path, value FROM links "
+    "WHERE record_id = ANY(CAST(:ids AS uuid[])) AND rule_id IS NOT NULL"
+)
+_PG_INSERT = text(
+    "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
+    "run_id, created_at) "
+    "SELECT gen_random_uuid(), u.a, u.r, u.k, u.v, u.f, u.x, CAST(:run_id AS uuid), "
+    "CAST(:now AS timestamptz) "
+    "FROM unnest(CAST(:assets AS uuid[]), CAST(:records AS uuid[]), CAST(:rules AS uuid[]), "
+    "CAST(:versions AS integer[]), CAST(:paths AS varchar[]), CAST(:values AS text[])) "
+    "AS u(a, r, k, v, f, x) "
+    "ON CONFLICT (asset_id, record_id, rule_id) DO NOTHING"
+)
+_PG_DELETE = text("DELETE FROM links WHERE id = ANY(CAST(:ids AS uuid[]))")
+_SQLITE_INSERT = (
+    "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
+    "run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (asset_id, record_id, rule_id) DO NOTHING"
+)
+#: Ids per SQLite ``IN (...)`` list (its variable limit is 32,766; smaller lists plan fast).
+_SQLITE_CHUNK = 500
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _text(column: Any) -> Any:
@@ -27,7 +59,8 @@ def _text(column: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class StoredLink:
-    id: uuid.UUID
+    #: The row id as the driver returned it (text).
+    id: str
     key: LinkKey
     evidence: tuple[int | None, str, str]
 
@@ -35,53 +68,51 @@ class StoredLink:
 RawLink = tuple[Any, Any, Any, Any, int | None, str, str]
 
 
-async def links_of_records(session: AsyncSession, record_ids: Sequence[uuid.UUID]) -> list[RawLink]:
+async def links_of_records(session: AsyncSession, record_ids: Sequence[int]) -> list[RawLink]:
     """The rule-made links of these records (raw: decode with :func:`decode_links`)."""
-    out: list[RawLink] = []
     connection = await session.connection()
-    for chunk in chunks(record_ids, ID_CHUNK):
-        rows = await connection.execute(
-            select(
-                _text(_L.id),
-                _text(_L.asset_id),
-                _text(_L.record_id),
-                _text(_L.rule_id),
-                _L.rule_version,
-                _L.field_path,
-                _L.value,
-            ).where(_L.record_id.in_(chunk), _L.rule_id.is_not(None))
+    hexes = [id_text(i) for i in record_ids]
+    if _postgres(session):
+        rows = await connection.execute(_PG_LINKS_OF_RECORDS, {"ids": hexes})
+        return [typing_cast(RawLink, tuple(row)) for row in rows]
+    out: list[RawLink] = []
+    for chunk in chunks(hexes, _SQLITE_CHUNK):
+        result = await connection.exec_driver_sql(
+            "SELECT id, asset_id, record_id, rule_id, rule_version, field_path, value "
+            f"FROM links WHERE record_id IN ({', '.join('?' * len(chunk))}) "
+            "AND rule_id IS NOT NULL",
+            tuple(chunk),
         )
-        out += [typing_cast(RawLink, tuple(row)) for row in rows]
+        out += [typing_cast(RawLink, tuple(row)) for row in result]
     return out
 
 
 def decode_links(rows: list[RawLink]) -> list[StoredLink]:
     """Raw link rows as the diff compares them (pure)."""
     return [
-        StoredLink(
-            as_uuid(lid), (as_uuid(aid), as_uuid(rid), as_uuid(rule)), (version, path, value)
-        )
+        StoredLink(str(lid), (id_int(aid), id_int(rid), id_int(rule)), (version, path, value))
         for lid, aid, rid, rule, version, path, value in rows
     ]
 
 
 async def assets_linked_to(
-    session: AsyncSession, record_ids: Sequence[uuid.UUID], rule_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """Per record, the assets linked to it by ``rule_ids``."""
-    out: dict[uuid.UUID, list[uuid.UUID]] = {}
+    session: AsyncSession, record_ids: Sequence[int], rule_ids: Collection[int]
+) -> dict[int, list[int]]:
+    """Per record, the assets linked to it by ``rule_ids`` (row ids as ``uuid.UUID.int``)."""
+    out: dict[int, list[int]] = {}
     if not rule_ids:
         return out
+    rules = sorted(uuid.UUID(int=i) for i in rule_ids)
     for chunk in chunks(record_ids, ID_CHUNK):
         rows = await session.execute(
             select(Link.record_id, Link.asset_id)
-            .where(Link.record_id.in_(chunk), Link.rule_id.in_(sorted(rule_ids)))
+            .where(Link.record_id.in_([uuid.UUID(int=i) for i in chunk]), Link.rule_id.in_(rules))
             .order_by(Link.record_id, Link.asset_id)
         )
         for rid, aid in rows:
-            assets = out.setdefault(rid, [])
-            if not assets or assets[-1] != aid:
-                assets.append(aid)
+            assets = out.setdefault(rid.int, [])
+            if not assets or assets[-1] != aid.int:
+                assets.append(aid.int)
     return out
 
 
@@ -117,10 +148,6 @@ async def prepare_rewrite(session: AsyncSession) -> None:
         await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 async def replace_links(
     session: AsyncSession,
     existing: Iterable[StoredLink],
@@ -130,63 +157,99 @@ async def replace_links(
     """Make ``existing`` (the links a pass owns) equal ``found``: insert, delete, update.
 
     Links whose key and evidence did not change are left alone, so a second pass writes
-    nothing. Inserts skip keys a concurrent pass already wrote.
+    nothing. Inserts skip keys a concurrent pass already wrote (and do not count them).
     """
+    rule_ints: dict[str, int] = {}
     desired: dict[LinkKey, Found] = {}
     for item in found:
-        desired.setdefault((item.asset_id, item.record_id, uuid.UUID(item.rule.id)), item)
+        rule = rule_ints.get(item.rule.id)
+        if rule is None:
+            rule = rule_ints[item.rule.id] = uuid.UUID(item.rule.id).int
+        desired.setdefault((item.asset_id, item.record_id, rule), item)
     current = {link.key: link for link in existing}
     gone = [link.id for key, link in current.items() if key not in desired]
-    new, changed = [], []
-    now = utcnow()
+    new: list[tuple[LinkKey, Found]] = []
+    changed = []
     for key, item in desired.items():
-        evidence = (item.rule.version, item.rule.field_path, item.value)
         link = current.get(key)
         if link is None:
-            new.append(_row(key, evidence, run_id, now))
-        elif link.evidence != evidence:
-            changed.append(_evidence(link.id, evidence, run_id))
-    for chunk in chunks(gone, ID_CHUNK):
-        await session.execute(delete(Link).where(Link.id.in_(chunk)))
-    if new:
-        stmt = _insert(session)(Link.__table__).on_conflict_do_nothing(
-            index_elements=["asset_id", "record_id", "rule_id"]
-        )
-        await (await session.connection()).execute(stmt, new)
+            new.append((key, item))
+        elif link.evidence != (item.rule.version, item.rule.field_path, item.value):
+            changed.append(_evidence(link.id, item, run_id))
+    await _delete(session, gone)
+    added = await _insert_new(session, new, run_id) if new else 0
     if changed:
         await session.execute(update(Link), changed)
-    return LinkDiff(added=len(new), removed=len(gone), updated=len(changed))
+    return LinkDiff(added=added, removed=len(gone), updated=len(changed))
 
 
-def _row(
-    key: LinkKey, evidence: tuple[int | None, str, str], run_id: uuid.UUID | None, now: Any
-) -> dict[str, Any]:
-    asset_id, record_id, rule_id = key
-    version, path, value = evidence
+async def _delete(session: AsyncSession, ids: list[str]) -> None:
+    if not ids:
+        return
+    connection = await session.connection()
+    if _postgres(session):
+        await connection.execute(_PG_DELETE, {"ids": ids})
+        return
+    for chunk in chunks(ids, _SQLITE_CHUNK):
+        await connection.exec_driver_sql(
+            f"DELETE FROM links WHERE id IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+
+
+async def _insert_new(
+    session: AsyncSession, new: list[tuple[LinkKey, Found]], run_id: uuid.UUID | None
+) -> int:
+    """Insert links (skipping keys already there); how many it inserted."""
+    connection = await session.connection()
+    now = utcnow()
+    if _postgres(session):
+        result = await connection.execute(
+            _PG_INSERT,
+            {
+                "run_id": run_id,
+                "now": now,
+                "assets": [id_text(key[0]) for key, _ in new],
+                "records": [id_text(key[1]) for key, _ in new],
+                "rules": [id_text(key[2]) for key, _ in new],
+                "versions": [item.rule.version for _, item in new],
+                "paths": [item.rule.field_path for _, item in new],
+                "values": [item.value for _, item in new],
+            },
+        )
+        return int(result.rowcount)
+    dialect = connection.dialect
+    stamp = _L.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    at = stamp(now) if stamp is not None else now
+    run = None if run_id is None else run_id.hex
+    rows = [
+        (uuid.uuid4().hex, id_text(a), id_text(r), id_text(k), item.rule.version,
+         item.rule.field_path, item.value, run, at)
+        for (a, r, k), item in new
+    ]  # fmt: skip
+    result = await connection.exec_driver_sql(_SQLITE_INSERT, rows)
+    return int(result.rowcount)
+
+
+def _evidence(link_id: str, item: Found, run_id: uuid.UUID | None) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4(),
-        "asset_id": asset_id,
-        "record_id": record_id,
-        "rule_id": rule_id,
-        "rule_version": version,
-        "field_path": path,
-        "value": value,
+        "id": uuid.UUID(link_id),
+        "rule_version": item.rule.version,
+        "field_path": item.rule.field_path,
+        "value": item.value,
         "run_id": run_id,
-        "created_at": now,
     }
 
 
-def _evidence(
-    link_id: uuid.UUID, evidence: tuple[int | None, str, str], run_id: uuid.UUID | None
-) -> dict[str, Any]:
-    version, path, value = evidence
-    return {
-        "id": link_id,
-        "rule_version": version,
-        "field_path": path,
-        "value": value,
-        "run_id": run_id,
-    }
+async def drop_links_of_connection(session: AsyncSession, connection_id: uuid.UUID) -> int:
+    """Delete the links of a connection's assets and records (before the connection itself is
+    deleted, which hard-deletes them: links have no foreign keys to cascade)."""
+    removed = 0
+    for model, column in ((Asset, Link.asset_id), (StoredRecord, Link.record_id)):
+        owned = select(model.id).where(model.connection_id == connection_id)
+        result = await session.execute(delete(Link).where(column.in_(owned)))
+        removed += int(result.rowcount)  # type: ignore[attr-defined]
+    return removed
 
 
 async def drop_links_of_tombstones(session: AsyncSession, run_id: uuid.UUID | None) -> int:

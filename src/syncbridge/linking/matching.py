@@ -25,8 +25,9 @@ from __future__ import annotations
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -51,7 +52,10 @@ MAX_VALUE_CHARS = 2000
 MAX_SCANNED_CHARS = 100_000
 
 _TOKEN_SEPARATORS = re.compile(r"[\s/?&=#;,|<>()\[\]{}\"']+")
-_HEX = frozenset("0123456789abcdef")
+_HEX = "0123456789abcdef"
+# A value urlsplit reads as a bare path that unquote leaves as it is: no scheme or port
+# (":"), query, fragment or escape, and nothing urlsplit strips or removes.
+_PLAIN_PATH = re.compile(r"[^?#%:\x00-\x20\x7f]*")
 _URL_FIELDS = ("secure_url", "url", "original", "cdn_url", "download_url")
 _URL_LISTS = ("thumbnails", "videoPreviewURLs", "derivatives")
 _NAME_FIELDS = ("filename", "file_name", "fileName", "original_filename", "originalFilename")
@@ -59,9 +63,9 @@ _NAME_FIELDS = ("filename", "file_name", "fileName", "original_filename", "origi
 
 @dataclass(frozen=True, slots=True)
 class AssetRef:
-    """An asset in the index: its row id and its DAM connector."""
+    """An asset in the index: its row id (as ``uuid.UUID.int``) and its DAM connector."""
 
-    id: uuid.UUID
+    id: int
     connector_key: str
 
 
@@ -121,38 +125,52 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class RecordView:
-    """A stored record as matching sees it."""
+    """A stored record as matching sees it (its row id as ``uuid.UUID.int``)."""
 
-    id: uuid.UUID
+    id: int
     scope: Scope
     data: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """``rule`` links ``asset`` to ``record``: ``value`` found at the rule's field path."""
+    """``rule`` links asset ``asset_id`` to record ``record_id`` (row ids as
+    ``uuid.UUID.int``): ``value`` found at the rule's field path."""
 
-    asset_id: uuid.UUID
-    record_id: uuid.UUID
+    asset_id: int
+    record_id: int
     rule: RuleView
     value: str
 
 
+def _id_key(text: str) -> str:
+    lowered = text.strip().lower()
+    compact = lowered.replace("-", "")
+    if len(compact) == 32 and len(lowered) in (32, 36) and not compact.strip(_HEX):
+        return compact
+    return lowered
+
+
+def _name_key(text: str) -> str:
+    return text.strip().casefold()
+
+
+def _text_key(text: str) -> str:
+    return text.strip()
+
+
+_NORMALISERS = {"id": _id_key, "file_name": _name_key}
+
+
 def normalise(kind: str, text: str) -> str:
     """A key as compared for ``kind`` (``id``, ``file_name``, ``cdn_path``, ``record``)."""
-    text = text.strip()
-    if kind == "id":
-        lowered = text.lower()
-        compact = lowered.replace("-", "")
-        if len(compact) == 32 and len(lowered) in (32, 36) and set(compact) <= _HEX:
-            return compact
-        return lowered
-    if kind == "file_name":
-        return text.casefold()
-    return text
+    return _NORMALISERS.get(kind, _text_key)(text)
 
 
 def _url_path(text: str) -> str:
+    """The unquoted path of a URL (or of a bare path)."""
+    if not text.startswith("//") and _PLAIN_PATH.fullmatch(text):
+        return text  # what urlsplit and unquote would give, without their cost
     try:
         return unquote(urlsplit(text).path)
     except ValueError:
@@ -273,15 +291,16 @@ class AssetIndex:
         return len(self._ids)
 
     @property
-    def asset_ids(self) -> set[uuid.UUID]:
-        return {uuid.UUID(int=value) for value in self._ids}
+    def asset_ids(self) -> set[int]:
+        """The row ids (``uuid.UUID.int``) of the assets indexed."""
+        return set(self._ids)
 
     def add(self, ref: AssetRef, external_id: str, data: Mapping[str, Any]) -> None:
         """Index one asset under each of its keys (an asset added twice is kept once)."""
-        if ref.id.int in self._positions:
+        if ref.id in self._positions:
             return
-        position = self._positions[ref.id.int] = len(self._ids)
-        self._ids.append(ref.id.int)
+        position = self._positions[ref.id] = len(self._ids)
+        self._ids.append(ref.id)
         self._connectors.append(sys.intern(ref.connector_key))
         for kind, values in asset_keys(external_id, data).items():
             table = self.keys[kind]
@@ -300,11 +319,53 @@ class AssetIndex:
         return self
 
     def lookup(self, kind: str, candidate: str) -> list[AssetRef]:
+        """The assets whose key of ``kind`` is ``candidate`` (normalised here)."""
         held = self.keys.get(kind, {}).get(normalise(kind, candidate))
         if held is None:
             return []
         positions = (held,) if isinstance(held, int) else held
-        return [AssetRef(uuid.UUID(int=self._ids[p]), self._connectors[p]) for p in positions]
+        return [AssetRef(self._ids[p], self._connectors[p]) for p in positions]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A direct rule made ready to match many records: how it reads a record's values, turns
+    a value into normalised keys, and which table of the index the keys are looked up in."""
+
+    rule: RuleView
+    values: Callable[[Mapping[str, Any]], list[str]]
+    keys: Callable[[str], list[str]]
+    table: dict[str, int | tuple[int, ...]]
+    connector_key: str | None
+
+
+def _compile(rule: RuleView, index: AssetIndex) -> _Compiled:
+    steps = rule.path.steps
+    values: Callable[[Mapping[str, Any]], list[str]]
+    if len(steps) == 1 and type(steps[0]) is str:  # a top-level field: the common case
+        name = steps[0]
+
+        def values(data: Mapping[str, Any]) -> list[str]:
+            value = data.get(name)
+            if type(value) is str:
+                return [value]
+            return [] if value is None else list(_scalars((value,)))
+
+    else:
+        values = partial(field_values, rule)
+    norm = _NORMALISERS.get(rule.asset_key, _text_key)
+    if rule.match == "equals":
+
+        def keys(value: str) -> list[str]:
+            return [norm(value)]
+
+    else:
+
+        def keys(value: str) -> list[str]:
+            return [norm(c) for c in candidates(value, rule.match, rule.parameter)]
+
+    table = index.keys.get(rule.asset_key, {})
+    return _Compiled(rule, values, keys, table, rule.asset_connector_key)
 
 
 def find_links(
@@ -313,31 +374,33 @@ def find_links(
     """Every (asset, record, rule) the direct (non-``record``) rules find; for each, the first
     value that named the asset. Via rules are resolved by the caller (they need the store)."""
     direct = [rule for rule in rules if not rule.via]
-    by_scope: dict[Scope, list[RuleView]] = {}
+    by_scope: dict[Scope, list[_Compiled]] = {}
+    compiled = {rule.id: _compile(rule, index) for rule in direct}
+    ids, connectors = index._ids, index._connectors
     found: list[Found] = []
     for record in records:
         admitted = by_scope.get(record.scope)
         if admitted is None:
-            admitted = by_scope[record.scope] = [r for r in direct if record.scope.admits(r)]
+            admitted = by_scope[record.scope] = [
+                compiled[r.id] for r in direct if record.scope.admits(r)
+            ]
         for rule in admitted:
-            found += _matches(record, rule, index)
+            seen: set[int] | None = None
+            for value in rule.values(record.data):
+                for key in rule.keys(value):
+                    held = rule.table.get(key)
+                    if held is None:
+                        continue
+                    for p in (held,) if isinstance(held, int) else held:
+                        if rule.connector_key is not None and connectors[p] != rule.connector_key:
+                            continue
+                        if seen is None:
+                            seen = set()
+                        elif ids[p] in seen:
+                            continue
+                        seen.add(ids[p])
+                        found.append(Found(ids[p], record.id, rule.rule, value[:MAX_VALUE_CHARS]))
     return found
-
-
-def _matches(record: RecordView, rule: RuleView, index: AssetIndex) -> list[Found]:
-    seen: set[uuid.UUID] = set()
-    out: list[Found] = []
-    for value in field_values(rule, record.data):
-        for candidate in candidates(value, rule.match, rule.parameter):
-            for ref in index.lookup(rule.asset_key, candidate):
-                if ref.id in seen or (
-                    rule.asset_connector_key is not None
-                    and ref.connector_key != rule.asset_connector_key
-                ):
-                    continue
-                seen.add(ref.id)
-                out.append(Found(ref.id, record.id, rule, value[:MAX_VALUE_CHARS]))
-    return out
 
 
 def via_targets(record: RecordView, rule: RuleView) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from syncbridge.linking.matching import (
     find_links,
 )
 from syncbridge.linking.repository import RecordFilter
-from syncbridge.linking.run import add_rows, via_matcher, via_record_ids
+from syncbridge.linking.run import add_rows, rule_ints, via_matcher, via_record_ids
 from syncbridge.linking.schemas import (
     LinkPreviewRequest,
     LinkPreviewResult,
@@ -43,8 +43,8 @@ _RECORD_BATCH = 2000
 @dataclass
 class _Tally:
     links: int = 0
-    records: set[uuid.UUID] = field(default_factory=set)
-    assets: set[uuid.UUID] = field(default_factory=set)
+    records: set[int] = field(default_factory=set)
+    assets: set[int] = field(default_factory=set)
     examples: list[Found] = field(default_factory=list)
 
 
@@ -165,7 +165,7 @@ async def _records(
         out += batch
         if len(batch) < size:
             return out, False
-        after = batch[-1].id
+        after = uuid.UUID(int=batch[-1].id)
     more = await repository.record_batch(session, which, after, 1)
     return out, bool(more)
 
@@ -180,20 +180,20 @@ async def _via_found(
     if not via:
         return []
     targets = await via_record_ids(session, via, connections)
-    stored = {uuid.UUID(r.id) for r in await repository.active_rules(session) if not r.via}
-    return await via_matcher(via, targets, frozenset(stored))(session, records)
+    stored = rule_ints([r for r in await repository.active_rules(session) if not r.via])
+    return await via_matcher(via, targets, stored)(session, records)
 
 
 async def _describe(session: AsyncSession, found: list[Found]) -> dict[int, PreviewLink]:
-    assets = {f.asset_id for f in found}
-    records = {f.record_id for f in found}
-    a_rows: dict[uuid.UUID, tuple[str, uuid.UUID]] = {}
-    r_rows: dict[uuid.UUID, tuple[str, uuid.UUID, str]] = {}
+    assets = {uuid.UUID(int=f.asset_id) for f in found}
+    records = {uuid.UUID(int=f.record_id) for f in found}
+    a_rows: dict[int, tuple[str, uuid.UUID]] = {}
+    r_rows: dict[int, tuple[str, uuid.UUID, str]] = {}
     if assets:
         rows = await session.execute(
             select(Asset.id, Asset.external_id, Asset.connection_id).where(Asset.id.in_(assets))
         )
-        a_rows = {aid: (ext, cid) for aid, ext, cid in rows}
+        a_rows = {aid.int: (ext, cid) for aid, ext, cid in rows}
     if records:
         rows2 = await session.execute(
             select(
@@ -203,16 +203,16 @@ async def _describe(session: AsyncSession, found: list[Found]) -> dict[int, Prev
                 StoredRecord.stream,
             ).where(StoredRecord.id.in_(records))
         )
-        r_rows = {rid: (ext, cid, stream) for rid, ext, cid, stream in rows2}
+        r_rows = {rid.int: (ext, cid, stream) for rid, ext, cid, stream in rows2}
     by_record: dict[int, PreviewLink] = {}
     for item in found:
         asset_ext, asset_conn = a_rows[item.asset_id]
         record_ext, record_conn, stream = r_rows[item.record_id]
         by_record[id(item)] = PreviewLink(
-            asset_id=item.asset_id,
+            asset_id=uuid.UUID(int=item.asset_id),
             asset_external_id=asset_ext,
             asset_connection_id=asset_conn,
-            record_id=item.record_id,
+            record_id=uuid.UUID(int=item.record_id),
             record_external_id=record_ext,
             record_connection_id=record_conn,
             record_stream=stream,

@@ -31,7 +31,8 @@ from syncbridge.store.unit_of_work import unit_of_work
 #: Ids per ``IN (...)`` list (well under SQLite's and asyncpg's parameter limits).
 ID_CHUNK = 1000
 
-LinkKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
+#: A link's (asset, record, rule) row ids, as ``uuid.UUID.int``.
+LinkKey = tuple[int, int, int]
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -171,6 +172,20 @@ def as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+def id_int(value: Any) -> int:
+    """A row id as ``uuid.UUID.int`` from what a driver returns (a UUID, its text, or hex
+    text on SQLite): cheaper to build, hash and compare than a UUID."""
+    if isinstance(value, uuid.UUID):
+        return value.int
+    return int(str(value).replace("-", ""), 16)
+
+
+def id_text(value: int) -> str:
+    """A row id (``uuid.UUID.int``) as 32 hex digits: how SQLite stores a UUID, and a form
+    PostgreSQL reads as one."""
+    return f"{value:032x}"
+
+
 def _json(value: Any) -> dict[str, Any]:
     """The JSON text of a ``data`` column as a dict (a driver that decoded it is taken as is)."""
     loaded = json.loads(value) if isinstance(value, str | bytes) else value
@@ -207,10 +222,15 @@ async def record_batch(
 def decode_records(rows: list[RawRecord], connections: dict[uuid.UUID, str]) -> list[RecordView]:
     """Raw record rows as matching sees them (pure: run it off the event loop)."""
     out = []
+    scopes: dict[tuple[Any, str], Scope] = {}
     for rid, cid, stream, data in rows:
-        connection_id = as_uuid(cid)
-        scope = Scope(connections.get(connection_id, ""), connection_id, stream)
-        out.append(RecordView(as_uuid(rid), scope, _json(data)))
+        scope = scopes.get((cid, stream))
+        if scope is None:
+            connection_id = as_uuid(cid)
+            scope = scopes[cid, stream] = Scope(
+                connections.get(connection_id, ""), connection_id, stream
+            )
+        out.append(RecordView(id_int(rid), scope, _json(data)))
     return out
 
 
@@ -257,22 +277,23 @@ def decode_assets(
     out = []
     for aid, cid, ext, data in rows:
         connection_id = as_uuid(cid)
-        ref = AssetRef(as_uuid(aid), connections.get(connection_id, ""))
+        ref = AssetRef(id_int(aid), connections.get(connection_id, ""))
         out.append((ref, ext, _json(data)))
     return out
 
 
 async def records_by_external_id(
     session: AsyncSession, connection_ids: Collection[uuid.UUID], stream: str
-) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
-    """Live records of ``stream`` in these connections, by (connection, external id)."""
+) -> dict[tuple[uuid.UUID, str], int]:
+    """Live records of ``stream`` in these connections (row ids as ``uuid.UUID.int``), by
+    (connection, external id)."""
     r = StoredRecord
-    out: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    out: dict[tuple[uuid.UUID, str], int] = {}
     for chunk in chunks(sorted(connection_ids), ID_CHUNK):
         rows = await session.execute(
             select(r.id, r.connection_id, r.external_id).where(
                 r.connection_id.in_(chunk), r.stream == stream, r.deleted_at.is_(None)
             )
         )
-        out.update({(cid, str(ext)): rid for rid, cid, ext in rows})
+        out.update({(cid, str(ext)): rid.int for rid, cid, ext in rows})
     return out

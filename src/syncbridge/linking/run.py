@@ -16,6 +16,8 @@ updated; unchanged links untouched). Both are idempotent: a second pass writes n
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ __all__ = [
     "build_index",
     "link_run",
     "relink",
+    "rule_ints",
     "via_matcher",
     "via_record_ids",
 ]
@@ -72,12 +75,17 @@ class _Rules:
     via: list[RuleView]
 
     @property
-    def via_ids(self) -> frozenset[uuid.UUID]:
-        return frozenset(uuid.UUID(rule.id) for rule in self.via)
+    def via_ids(self) -> frozenset[int]:
+        return rule_ints(self.via)
 
     @property
-    def direct_ids(self) -> frozenset[uuid.UUID]:
-        return frozenset(uuid.UUID(rule.id) for rule in self.direct)
+    def direct_ids(self) -> frozenset[int]:
+        return rule_ints(self.direct)
+
+
+def rule_ints(rules: Sequence[RuleView]) -> frozenset[int]:
+    """The row ids (``uuid.UUID.int``) of saved rules."""
+    return frozenset(uuid.UUID(rule.id).int for rule in rules)
 
 
 async def _load_rules(session: AsyncSession) -> _Rules:
@@ -119,15 +127,37 @@ async def _pass(
     owns: Owns,
     run_id: uuid.UUID | None,
 ) -> LinkReport:
-    """Match every record of ``which``, batch by batch, and rewrite the links ``owns``."""
+    """Match every record of ``which``, batch by batch, and rewrite the links ``owns``.
+
+    On PostgreSQL a batch's rewrite (matching, then writing in its own unit of work) runs
+    while the next batch is read and decoded, so the store's work and this process's overlap;
+    batches hold disjoint records, so their rewrites never touch the same links. SQLite has
+    one writer: there each rewrite is awaited before the next batch is read.
+    """
     report = LinkReport()
+    overlap = sessionmaker.kw["bind"].dialect.name == "postgresql"
     stmt = repository.records_query(which)
-    async for raw in repository.stream_rows(sessionmaker, stmt, RECORD_BATCH):
-        batch = await run_cpu(repository.decode_records, raw, connections)
-        report.records += len(batch)
-        report.diff += await in_unit_of_work(
-            sessionmaker, partial(_rewrite, batch=batch, match=match, owns=owns, run_id=run_id)
-        )
+    pending: asyncio.Task[LinkDiff] | None = None
+    try:
+        async for raw in repository.stream_rows(sessionmaker, stmt, RECORD_BATCH):
+            batch = await run_cpu(repository.decode_records, raw, connections)
+            report.records += len(batch)
+            rewrite = partial(_rewrite, batch=batch, match=match, owns=owns, run_id=run_id)
+            task = asyncio.ensure_future(in_unit_of_work(sessionmaker, rewrite))
+            if pending is not None:
+                report.diff += await pending
+            pending = task
+            if not overlap:
+                report.diff += await pending
+                pending = None
+        if pending is not None:
+            report.diff += await pending
+            pending = None
+    finally:
+        if pending is not None:  # a failure elsewhere: the rewrite in flight is abandoned
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
     return report
 
 
@@ -159,13 +189,13 @@ def _direct_matcher(rules: Sequence[RuleView], index: AssetIndex) -> Matcher:
 
 def via_matcher(
     rules: Sequence[RuleView],
-    targets: dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]],
-    direct_ids: frozenset[uuid.UUID],
+    targets: dict[str, dict[tuple[uuid.UUID, str], int]],
+    direct_ids: frozenset[int],
 ) -> Matcher:
     """Found links of via rules: the assets linked (directly) to the records named."""
 
     async def match(session: AsyncSession, batch: list[RecordView]) -> list[Found]:
-        named: list[tuple[RecordView, RuleView, uuid.UUID, str]] = []
+        named: list[tuple[RecordView, RuleView, int, str]] = []
         for record in batch:
             for rule in rules:
                 if not record.scope.admits(rule) or rule.via_stream is None:
@@ -189,10 +219,10 @@ def via_matcher(
 
 async def via_record_ids(
     session: AsyncSession, rules: Sequence[RuleView], connections: dict[uuid.UUID, str]
-) -> dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]]:
-    """Per via stream: its live records by (connection, external id), in the via rules'
-    connections."""
-    out: dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]] = {}
+) -> dict[str, dict[tuple[uuid.UUID, str], int]]:
+    """Per via stream: its live records (row ids as ``uuid.UUID.int``) by (connection,
+    external id), in the via rules' connections."""
+    out: dict[str, dict[tuple[uuid.UUID, str], int]] = {}
     for rule in rules:
         if rule.via_stream is None:
             continue

@@ -77,19 +77,22 @@ class Link(IdMixin, Base):
 
     __tablename__ = "links"
     # One link per (asset, record, rule): a rule that finds the asset twice in a record keeps
-    # the first evidence. The unique index serves lookups by asset; records and rules get
-    # their own (a batch's links are read by record; a rule's by rule).
+    # the first evidence. The unique index serves lookups by asset; records get their own (a
+    # batch's links are read by record).
+    #
+    # No foreign keys: links are written by the million (about two per analytics row), and
+    # PostgreSQL's check of each key (a row lock on the asset, the record and the rule) cost
+    # more than the insert. Assets and records are hard-deleted only with their connection,
+    # whose delete removes their links (``syncbridge.linking.links.drop_links_of_connection``);
+    # rules are archived, never deleted.
     __table_args__ = (
         UniqueConstraint("asset_id", "record_id", "rule_id"),
         Index("ix_links_record_id", "record_id"),
-        Index("ix_links_rule_id", "rule_id"),
     )
 
-    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
-    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
-    rule_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("link_rules.id", ondelete="CASCADE"), default=None
-    )
+    asset_id: Mapped[uuid.UUID] = mapped_column()
+    record_id: Mapped[uuid.UUID] = mapped_column()
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     rule_version: Mapped[int | None] = mapped_column(default=None)
     #: The record field holding the evidence, and the value found there.
     field_path: Mapped[str] = mapped_column(String(500))

@@ -54,7 +54,8 @@ class _Item:
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_run_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    #: Indexed: linking and classifying after a run read what the run changed.
+    last_run_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     seen_run_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
