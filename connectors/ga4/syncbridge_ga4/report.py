@@ -3,9 +3,12 @@
 Every GA4 value arrives as a string; metrics are parsed by the type their header declares
 (``TYPE_INTEGER`` -> int, ``TYPE_CURRENCY`` -> Decimal, the other types -> float), ``date``
 (``YYYYMMDD``) becomes an ISO date string. One row is one record whose external id is
-``<ISO date>:<digest>``, the digest a SHA-256 of property, stream, date and the other
-dimension values by name: the same row read again (GA4 revises recent days) gets the same id,
-and the date in front lets ``fetch`` re-run just that day.
+``<ISO date>:<digest>``, the digest the first 32 hex digits of a SHA-256 of property, stream
+and the other dimension values by name (``record_id``): the same row read again (GA4 revises
+recent days) gets the same id, two rows of one day differ in some other dimension value and so
+in digest, rows of two days differ in the date in front, and that date lets ``fetch`` re-run
+just that day. The day is left out of the digest so that the digest of a combination of values
+is worked out once a read, not once a day: a combination comes back day after day.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from itertools import chain
-from json.encoder import encode_basestring_ascii
-from operator import itemgetter, methodcaller
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge.connector.types import Record, StreamSpec
@@ -48,111 +50,120 @@ METRIC_TYPE_NAMES = {
 }
 #: A GA4 number is a short decimal string; anything longer is not one (and not parsed).
 MAX_NUMBER_CHARS = 64
+#: Entries a report keeps of each memo (digests, days, parsed metric values) before it starts
+#: over: a memo saves work on values that come back, it must not grow with a long read.
+MEMO_SIZE = 1 << 16
+K = TypeVar("K")
+V = TypeVar("V")
 _DATE = re.compile(r"[0-9]{8}")
 _ID = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}):([0-9a-f]{32})")
 
 
-def _integers(texts: list[str]) -> Sequence[Number]:
-    return list(map(int, texts))
+def _integer(text: str) -> Number:
+    return int(text)
 
 
-def _floats(texts: list[str]) -> Sequence[Number]:
-    values = list(map(float, texts))
-    if not all(map(math.isfinite, values)):
+def _float(text: str) -> Number:
+    value = float(text)
+    if not math.isfinite(value):
         raise ValueError("not finite")
-    return values
+    return value
 
 
-def _currencies(texts: list[str]) -> Sequence[Number]:
-    values = list(map(Decimal, texts))
-    if not all(map(Decimal.is_finite, values)):
+def _currency(text: str) -> Number:
+    value = Decimal(text)
+    if not value.is_finite():
         raise ValueError("not finite")
-    return values
+    return value
 
 
-Column = Callable[[list[str]], Sequence[Number]]
-_PARSERS: dict[str, Column] = {
-    "TYPE_INTEGER": _integers,
-    "TYPE_CURRENCY": _currencies,
+Parse = Callable[[str], Number]
+_PARSE: dict[str, Parse] = {
+    "TYPE_INTEGER": _integer,
+    "TYPE_CURRENCY": _currency,
     # FLOAT, STANDARD, durations (SECONDS..HOURS) and distances: plain doubles.
-    "TYPE_FLOAT": _floats,
+    "TYPE_FLOAT": _float,
 }
 
 
-def metric_column(metric_type: object) -> Column:
-    """How a metric header's ``type`` (name or enum number) turns a column of values into
-    numbers (one C-level pass); raises ``ValueError`` for an unknown type."""
+def metric_parser(metric_type: object) -> Parse:
+    """How a metric header's ``type`` (name or enum number) turns one value into a number;
+    raises ``ValueError`` for an unknown type."""
     name = METRIC_TYPE_NAMES.get(metric_type) if isinstance(metric_type, int) else metric_type
-    if name in _PARSERS:
-        return _PARSERS[name]
+    if name in _PARSE:
+        return _PARSE[name]
     if isinstance(name, str) and name.startswith("TYPE_"):
-        return _PARSERS["TYPE_FLOAT"]
+        return _PARSE["TYPE_FLOAT"]
     raise ValueError(f"unknown metric type {metric_type!r}")
+
+
+Column = Callable[[list[str]], Sequence[Number]]
+#: Rows of a runReport answer -> their records and the ISO day of each.
+PageBuilder = Callable[[list[Any]], tuple[list[Record], list[str]]]
+
+
+def metric_column(metric_type: object) -> Column:
+    """``metric_parser`` for a column of values; raises ``ValueError`` for an unknown type."""
+    parse = metric_parser(metric_type)
+
+    def column(texts: list[str]) -> Sequence[Number]:
+        return list(map(parse, texts))
+
+    return column
 
 
 def record_id(property_id: str, stream: str, day: str, dimensions: Mapping[str, str]) -> str:
     """``<day>:<digest>``: stable for one property, stream, day and set of dimension values."""
     values = sorted((k, v) for k, v in dimensions.items() if k != "date")
-    canonical = json.dumps([property_id, stream, day, values], separators=(",", ":"))
-    return f"{day}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+    return day + _digest(property_id, stream, values)
 
 
-@dataclass(frozen=True)
-class IdRule:
-    """``record_id`` for one report, with everything but the row's values worked out once.
-
-    Builds the very text ``record_id`` hashes (``json.dumps`` of the same list) by putting
-    the values into a template, a page at a time, which is several times cheaper per row.
-    """
-
-    #: The hashed text with a ``%s`` for the quoted day, then one per other dimension.
-    template: str
-    #: The same with the quotes around each ``%s``: for values JSON writes as they are.
-    plain_template: str
-    #: Where the other dimensions' values are, in the order of the template (by name).
-    indexes: tuple[int, ...]
-
-    @classmethod
-    def of(cls, property_id: str, stream: str, dimensions: Sequence[str]) -> IdRule:
-        named = sorted((name, i) for i, name in enumerate(dimensions) if name != "date")
-        head = f"[{_quote(property_id)},{_quote(stream)},"
-        pairs = ",".join(f"[{_quote(name)},\0]" for name, _ in named)
-        # ``%`` in a name is literal; ``\0`` (quoted as ``\u0000``, never raw) marks a value.
-        template = f"{head}\0,[{pairs}]]".replace("%", "%%")
-        return cls(
-            template=template.replace("\0", "%s"),
-            plain_template=template.replace("\0", '"%s"'),
-            indexes=tuple(i for _, i in named),
-        )
-
-    def __call__(self, day: str, values: Sequence[str]) -> str:
-        """The id of one row: ``values`` by dimension, as configured."""
-        return self.ids([day], [[value] for value in values])[0]
-
-    def ids(self, days: list[str], columns: Sequence[list[str]]) -> list[str]:
-        """The ids of a page of rows: their ISO days, and their values column by column."""
-        values = [days, *(columns[i] for i in self.indexes)]
-        if all(map(_plain, values)):
-            # Nothing to escape (the usual page): JSON writes each value as it is.
-            texts = map(self.plain_template.__mod__, zip(*values, strict=True))
-        else:
-            quoted = [list(map(_quote, column)) for column in values]
-            texts = map(self.template.__mod__, zip(*quoted, strict=True))
-        digests = map(_HEX, map(hashlib.sha256, map(str.encode, texts)))
-        return list(map("%s:%.32s".__mod__, zip(days, digests, strict=True)))
+def _digest(property_id: str, stream: str, pairs: list[tuple[str, str]]) -> str:
+    """``:<32 hex digits>`` of the other dimensions' ``(name, value)`` pairs, sorted."""
+    canonical = json.dumps([property_id, stream, pairs], separators=(",", ":"))
+    return ":" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-_HEX = methodcaller("hexdigest")
-#: JSON string quoting exactly as ``json.dumps`` does it (ASCII, the C implementation).
-_quote: Callable[[str], str] = encode_basestring_ascii
-#: The characters ``_quote`` leaves as they are: printable ASCII but ``"`` and ``\``.
-_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+class _Digests(dict[tuple[str, ...], str]):
+    """``_digest`` by the other dimensions' values (in configured order), each worked out
+    once: missing ones are computed (and checked to be strings) as they are asked for."""
+
+    def __init__(self, property_id: str, stream: str, names: Sequence[str]) -> None:
+        super().__init__()
+        self.property_id, self.stream, self.names = property_id, stream, tuple(names)
+
+    def __missing__(self, values: tuple[str, ...]) -> str:
+        if not all(isinstance(v, str) for v in values):
+            raise TypeError("a dimension value is not a string")
+        pairs = sorted(zip(self.names, values, strict=True))
+        return _remember(self, values, _digest(self.property_id, self.stream, pairs))
 
 
-def _plain(values: list[str]) -> bool:
-    """Whether ``_quote`` would only put quotes around each of ``values``."""
-    text = "".join(values)
-    return text.isascii() and not text.encode().translate(None, _PLAIN)
+class _Days(dict[str, str]):
+    """ISO days by GA4 date value (``YYYYMMDD``), each checked and converted once."""
+
+    def __missing__(self, value: str) -> str:
+        return _remember(self, value, _iso_day(value))
+
+
+class _Numbers(dict[str, Number]):
+    """One metric's values by their text, each checked and parsed once."""
+
+    def __init__(self, metric: str, parse: Parse) -> None:
+        super().__init__()
+        self.metric, self.parse = metric, parse
+
+    def __missing__(self, text: str) -> Number:
+        if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
+            raise ValueError(f"{self.metric} is not a short number string")
+        return _remember(self, text, self.parse(text))
+
+
+def _remember(memo: dict[K, V], key: K, value: V) -> V:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def id_day(external_id: str) -> date | None:
@@ -186,12 +197,18 @@ class Report:
     settings: ReportSettings
 
     @cached_property
-    def _id_rule(self) -> IdRule:
-        return IdRule.of(self.property_id, self.stream, self.settings.dimensions)
+    def _digests(self) -> _Digests:
+        others = [d for d in self.settings.dimensions if d != "date"]
+        return _Digests(self.property_id, self.stream, others)
 
     @cached_property
-    def _row_data(self) -> Callable[..., dict[str, Any]]:
-        return row_builder([*self.settings.dimensions, *self.settings.metrics])
+    def _days(self) -> _Days:
+        return _Days()
+
+    @cached_property
+    def _builders(self) -> dict[tuple[object, ...], PageBuilder]:
+        """The row builder for each combination of metric header types met (one, usually)."""
+        return {}
 
     @property
     def spec(self) -> StreamSpec:
@@ -234,8 +251,6 @@ class Report:
             ) from None
 
     def _page(self, answer: Any) -> ReportPage:
-        # A page at a time, column by column: each step is one C-level pass (map, slice,
-        # set, dict) instead of a Python loop doing the same checks value by value.
         if not isinstance(answer, dict):
             raise TypeError("not a JSON object")
         dims, metrics = self.settings.dimensions, self.settings.metrics
@@ -245,18 +260,117 @@ class Report:
         headers = answer.get("metricHeaders", [])
         if [h["name"] for h in headers] != metrics:
             raise ValueError("metric headers do not match the metrics asked for")
-        parsers = [metric_column(h.get("type")) for h in headers]
+        types = tuple(h.get("type") for h in headers)
         rows = _rows(answer)
-        dim_columns = _dimension_columns(rows, dims)
-        days = dim_columns[dims.index("date")]
-        metric_columns = _metric_columns(rows, metrics, parsers)
-        ids = self._id_rule.ids(days, dim_columns)
-        # The columns are of one length: ``_values`` checked every row's width.
-        data = list(map(self._row_data, *dim_columns, *metric_columns))
-        records = Record.many(self.stream, ids, data)
+        build = self._builders.get(types)
+        if build is None:
+            build = self._builder(types)
+        try:
+            records, days = build(rows)
+        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
+            # Some value is wrong: the checks value by value name it (else this error does).
+            _check_rows(rows, dims, metrics, [metric_parser(t) for t in types])
+            raise exc from None
         row_count = int(answer.get("rowCount", 0))
         quota = answer.get("propertyQuota", {})
         return ReportPage(records, days, row_count, quota if isinstance(quota, dict) else {})
+
+    def _builder(self, types: tuple[object, ...]) -> PageBuilder:
+        if len(self._builders) >= 8:
+            self._builders.clear()
+        build = self._builders[types] = page_builder(
+            self.stream,
+            self.settings.dimensions,
+            list(zip(self.settings.metrics, types, strict=True)),
+            self._days,
+            self._digests,
+        )
+        return build
+
+
+def page_builder(
+    stream: str,
+    dimensions: Sequence[str],
+    metrics: Sequence[tuple[str, object]],
+    days: Mapping[str, str],
+    digests: Mapping[tuple[str, ...], str],
+) -> PageBuilder:
+    """``f(rows) -> (records, days)``: runReport rows (``dimensionValues`` by ``dimensions``,
+    ``metricValues`` by ``metrics``, pairs of name and header type) as records of ``stream``,
+    and the ISO day of each, in one loop compiled for this report.
+
+    The day comes from ``days``, the id's digest from ``digests`` (by the other dimensions'
+    values, in configured order), integers from a memo of each metric's values: each by a
+    lookup that checks and converts only values not seen before (integer metrics repeat a
+    lot). Other numbers (mostly distinct) are checked and parsed where they are: a short
+    string, a finite number. Unpacking checks each row's width; any other malformed value
+    raises some ``KeyError``, ``TypeError``, ``ValueError`` or ``InvalidOperation``. Records
+    are built as ``Record.many`` builds them; ``data`` is a dict display with the names as
+    constant keys (a later name wins, as in any dict display). Names enter the compiled text
+    only as ``repr`` literals (which evaluate to the very string, whatever it holds); every
+    other identifier is generated.
+    """
+    at = dimensions.index("date")
+    env: dict[str, Any] = {
+        "new": tuple.__new__,
+        "Record": Record,
+        "stream": stream,
+        "days": days,
+        "digests": digests,
+        "isfinite": math.isfinite,
+        "is_finite": Decimal.is_finite,
+        "Decimal": Decimal,
+        "float": float,
+        "str": str,
+    }
+    lines, items, others = [], [], []
+    for i, name in enumerate(dimensions):
+        if i == at:
+            items.append(f"{name!r}: day")
+        else:
+            lines.append(f"v{i} = d{i}['value']")
+            items.append(f"{name!r}: v{i}")
+            others.append(f"v{i}")
+    lines.append(f"day = days[d{at}['value']]")
+    for j, (name, metric_type) in enumerate(metrics):
+        parse = metric_parser(metric_type)
+        if parse is _integer:
+            env[f"p{j}"] = _Numbers(name, parse)
+            items.append(f"{name!r}: p{j}[m{j}['value']]")
+            continue
+        finite, number = ("is_finite", "Decimal") if parse is _currency else ("isfinite", "float")
+        lines += [
+            f"t{j} = m{j}['value']",
+            f"if t{j}.__class__ is not str or len(t{j}) > {MAX_NUMBER_CHARS}:",
+            "    raise ValueError",
+            f"x{j} = {number}(t{j})",
+            f"if not {finite}(x{j}):",
+            "    raise ValueError",
+        ]
+        items.append(f"{name!r}: x{j}")
+    d = "".join(f"d{i}, " for i in range(len(dimensions)))
+    m = "".join(f"m{j}, " for j in range(len(metrics)))
+    key = "".join(f"{v}, " for v in others)
+    source = "\n".join(
+        [
+            "def build(rows):",
+            f"    ({', '.join(env)},) = env",
+            "    records, read = [], []",
+            "    add, add_day = records.append, read.append",
+            "    for row in rows:",
+            f"        ({d}) = row['dimensionValues']",
+            f"        ({m}) = row['metricValues']",
+            *(f"        {line}" for line in lines),
+            "        add_day(day)",
+            f"        data = {{{', '.join(items)}}}",
+            f"        add(new(Record, (stream, day + digests[({key})], data, None, False)))",
+            "    return records, read",
+        ]
+    )
+    scope: dict[str, Any] = {"env": tuple(env.values())}
+    exec(source, scope)
+    build: PageBuilder = scope["build"]
+    return build
 
 
 _DIMENSION_VALUES = itemgetter("dimensionValues")
@@ -264,29 +378,20 @@ _METRIC_VALUES = itemgetter("metricValues")
 _VALUE = itemgetter("value")
 
 
-def _dimension_columns(rows: list[Any], dims: list[str]) -> list[list[str]]:
-    """Each dimension's values, the ``date`` column as ISO days."""
-    values = _values(list(map(_DIMENSION_VALUES, rows)), len(dims))
-    if not _strings(values):
+def _check_rows(rows: list[Any], dims: list[str], metrics: list[str], parsers: list[Parse]) -> None:
+    """Raise the error that names what is wrong with ``rows``, if anything, column by column:
+    the dimensions (widths, strings, days), then the metrics (widths, short strings, numbers)."""
+    dimension_values = _values(list(map(_DIMENSION_VALUES, rows)), len(dims))
+    if not all(isinstance(v, str) for v in dimension_values):
         raise ValueError("a dimension value is not a string")
-    columns = [values[i :: len(dims)] for i in range(len(dims))]
-    at = dims.index("date")
-    iso_days = {raw: _iso_day(raw) for raw in set(columns[at])}
-    columns[at] = list(map(iso_days.__getitem__, columns[at]))
-    return columns
-
-
-def _metric_columns(
-    rows: list[Any], metrics: list[str], parsers: list[Column]
-) -> list[Sequence[Number]]:
-    """Each metric's values, parsed by its header's type; only short strings are parsed."""
-    values = _values(list(map(_METRIC_VALUES, rows)), len(metrics))
-    if not _strings(values) or max(map(len, values), default=0) > MAX_NUMBER_CHARS:
-        at = next(
-            i for i, v in enumerate(values) if not isinstance(v, str) or len(v) > MAX_NUMBER_CHARS
-        )
-        raise ValueError(f"{metrics[at % len(metrics)]} is not a short number string")
-    return [parse(values[i :: len(metrics)]) for i, parse in enumerate(parsers)]
+    for raw in dimension_values[dims.index("date") :: len(dims)]:
+        _iso_day(raw)
+    metric_values = _values(list(map(_METRIC_VALUES, rows)), len(metrics))
+    for at, value in enumerate(metric_values):
+        if not isinstance(value, str) or len(value) > MAX_NUMBER_CHARS:
+            raise ValueError(f"{metrics[at % len(metrics)]} is not a short number string")
+    for at, value in enumerate(metric_values):
+        parsers[at % len(metrics)](value)
 
 
 def _values(rows: list[Any], width: int) -> list[Any]:
@@ -294,30 +399,6 @@ def _values(rows: list[Any], width: int) -> list[Any]:
     if rows and set(map(len, rows)) != {width}:
         raise ValueError("a row does not have one value per header")
     return list(map(_VALUE, chain.from_iterable(rows)))
-
-
-def _strings(values: list[Any]) -> bool:
-    """Whether every one of ``values`` is a string (``join`` checks that in one C pass)."""
-    try:
-        "".join(values)
-    except TypeError:
-        return False
-    return True
-
-
-def row_builder(names: Sequence[str]) -> Callable[..., dict[str, Any]]:
-    """``f(v0, v1, ...) -> {names[0]: v0, names[1]: v1, ...}``, later names winning.
-
-    A dict display in a compiled function builds a row's dict at half the cost of
-    ``dict(zip(names, values))``. Only generated identifiers enter the compiled text; the
-    names are bound as values, so no configured name can change the code.
-    """
-    params = ", ".join(f"v{i}" for i in range(len(names)))
-    items = ", ".join(f"k{i}: v{i}" for i in range(len(names)))
-    scope: dict[str, Any] = {f"k{i}": name for i, name in enumerate(names)}
-    exec(f"def build({params}):\n    return {{{items}}}", scope)
-    build: Callable[..., dict[str, Any]] = scope["build"]
-    return build
 
 
 def _rows(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -341,10 +422,11 @@ def _reason(exc: Exception) -> str:
 
 __all__ = [
     "METRIC_TYPE_NAMES",
-    "IdRule",
     "Report",
     "ReportPage",
     "id_day",
     "metric_column",
+    "metric_parser",
+    "page_builder",
     "record_id",
 ]

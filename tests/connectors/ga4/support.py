@@ -80,7 +80,7 @@ def connector_for(sim: Ga4Simulator, client: httpx.AsyncClient, **overrides: Any
 def record_id(property_id: str, stream: str, day: str, dims: dict[str, str]) -> str:
     """The external-id rule, written down independently of the connector."""
     pairs = sorted((k, v) for k, v in dims.items() if k != "date")
-    text = json.dumps([property_id, stream, day, pairs], separators=(",", ":"))
+    text = json.dumps([property_id, stream, pairs], separators=(",", ":"))
     return f"{day}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
 
 

@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import syncbridge_ga4.report as report_module
 from syncbridge_ga4.read_cursor import ReadCursor
-from syncbridge_ga4.report import IdRule, Report, id_day, metric_column
+from syncbridge_ga4.report import Report, id_day, metric_column
 from syncbridge_ga4.report import record_id as connector_record_id
 from syncbridge_ga4.settings import ReportSettings
 
@@ -29,18 +30,53 @@ DIMS = ["pagePath", "date", "customEvent:asset_id", "sessionSourceMedium"]
         ["", "20261130", "", "(not set)"],
     ],
 )
-def test_the_fast_id_rule_is_the_documented_one(values: list[str]) -> None:
+def test_page_ids_are_the_documented_ones(values: list[str]) -> None:
     dims = dict(zip(DIMS, values, strict=True))
     want = record_id("123", "perf", "2026-11-30", dims)
     assert connector_record_id("123", "perf", "2026-11-30", dims) == want
-    assert IdRule.of("123", "perf", DIMS)("2026-11-30", values) == want
+    page = _report().page(_answer([(values, ["1", "2", "3"])]), "here")
+    assert [r.external_id for r in page.records] == [want]
     assert id_day(want) == date(2026, 11, 30)
 
 
 def test_a_percent_sign_in_the_stream_or_property_is_literal() -> None:
     values = ["/p%s", "20261130", "%d", "b"]
     want = record_id("1%s", "s%%", "2026-11-30", dict(zip(DIMS, values, strict=True)))
-    assert IdRule.of("1%s", "s%%", DIMS)("2026-11-30", values) == want
+    report = Report("s%%", "1%s", ReportSettings(dimensions=DIMS, metrics=PAGE_METRICS))
+    page = report.page(_answer([(values, ["1", "2", "3"])]), "here")
+    assert page.records[0].external_id == want
+
+
+def test_ids_are_stable_and_one_a_day_and_combination_of_values() -> None:
+    """The same row gets the same id read after read (another connector, memos full or
+    not); two rows differ in id when they differ in the day or in any other value."""
+    rows = [
+        (["/a", "20261129", "x", "y"], ["1", "2", "3"]),
+        (["/a", "20261130", "x", "y"], ["1", "2", "3"]),
+        (["/a", "20261130", "x", "z"], ["1", "2", "3"]),
+        (["/a", "20261130", "y", "x"], ["1", "2", "3"]),
+        (["/b", "20261130", "x", "y"], ["1", "2", "3"]),
+        # Values that run together the same way when joined: still distinct.
+        (["/a", "20261130", "x,", "y"], ["1", "2", "3"]),
+        (["/a", "20261130", "x", ",y"], ["1", "2", "3"]),
+    ]
+    first = [r.external_id for r in _report().page(_answer(rows), "here").records]
+    assert len(set(first)) == len(rows)
+    report = _report()
+    for _ in range(2):
+        again = [r.external_id for r in report.page(_answer(rows[::-1]), "here").records]
+        assert again == first[::-1]
+    assert first[0][11:] == first[1][11:], "the digest leaves the day out: the day is in front"
+    assert [i[:11] for i in first[:2]] == ["2026-11-29:", "2026-11-30:"]
+
+
+def test_memos_start_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [([f"/p{n}", f"202611{10 + n}", "x", "y"], [str(n), f"{n}.5", str(n)]) for n in range(9)]
+    want = _report().page(_answer(rows), "here").records
+    monkeypatch.setattr(report_module, "MEMO_SIZE", 2)
+    report = _report()
+    for _ in range(2):
+        assert report.page(_answer(rows), "here").records == want
 
 
 def test_ids_ignore_the_order_dimensions_are_configured_in() -> None:
