@@ -159,6 +159,23 @@ async def test_a_run_links_what_it_changed_with_evidence(world: World) -> None:
     assert (again.diff.added, again.diff.removed, again.diff.updated) == (0, 0, 0)
 
 
+async def test_evidence_is_kept_exactly_whatever_characters_it_holds(world: World) -> None:
+    # PostgreSQL receives a batch's evidence as array literals: quotes, backslashes, commas,
+    # braces and the word NULL must come back as they were.
+    run = uuid.uuid4()
+    await world.put(ASSET_A, "bynder", "media", bynder(ASSET_A, "hero"), run)
+    odd = '/lp/a"b\\c,{d} NULL/é ü/hero.jpg?q="x,y"&r=\\'
+    await world.put("row", "ga4", "rows", {"pagePath": odd}, run)
+    await world.put("null", "ga4", "rows", {"pagePath": "NULL/hero.jpg"}, run)
+
+    await link_run(world.sessionmaker, run)
+
+    assert await world.links() == {
+        (ASSET_A, "row", "page", odd),
+        (ASSET_A, "null", "page", "NULL/hero.jpg"),
+    }
+
+
 async def test_a_record_that_loses_the_evidence_loses_the_link(world: World) -> None:
     first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await world.put(ASSET_A, "bynder", "media", bynder(ASSET_A, "hero"), first)

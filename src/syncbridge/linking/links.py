@@ -29,13 +29,17 @@ _PG_LINKS_OF_RECORDS = text(
     "field_path, value FROM links "
     "WHERE record_id = ANY(CAST(:ids AS uuid[])) AND rule_id IS NOT NULL"
 )
+# Columns travel as array literals in one text parameter each: binding Python lists, the
+# driver inspects every element (an abstract-class check each) and that cost more per link
+# than PostgreSQL's insert.
 _PG_INSERT = text(
     "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
     "run_id, created_at) "
     "SELECT gen_random_uuid(), u.a, u.r, u.k, u.v, u.f, u.x, CAST(:run_id AS uuid), "
     "CAST(:now AS timestamptz) "
-    "FROM unnest(CAST(:assets AS uuid[]), CAST(:records AS uuid[]), CAST(:rules AS uuid[]), "
-    "CAST(:versions AS integer[]), CAST(:paths AS varchar[]), CAST(:values AS text[])) "
+    "FROM unnest(CAST(CAST(:assets AS text) AS uuid[]), CAST(CAST(:records AS text) AS uuid[]), "
+    "CAST(CAST(:rules AS text) AS uuid[]), CAST(CAST(:versions AS text) AS integer[]), "
+    "CAST(CAST(:paths AS text) AS text[]), CAST(CAST(:values AS text) AS text[])) "
     "AS u(a, r, k, v, f, x) "
     "ON CONFLICT (asset_id, record_id, rule_id) DO NOTHING"
 )
@@ -209,12 +213,15 @@ async def _insert_new(
             {
                 "run_id": run_id,
                 "now": now,
-                "assets": [id_text(key[0]) for key, _ in new],
-                "records": [id_text(key[1]) for key, _ in new],
-                "rules": [id_text(key[2]) for key, _ in new],
-                "versions": [item.rule.version for _, item in new],
-                "paths": [item.rule.field_path for _, item in new],
-                "values": [item.value for _, item in new],
+                "assets": _ids_literal(key[0] for key, _ in new),
+                "records": _ids_literal(key[1] for key, _ in new),
+                "rules": _ids_literal(key[2] for key, _ in new),
+                "versions": _literal(
+                    "NULL" if item.rule.version is None else str(item.rule.version)
+                    for _, item in new
+                ),
+                "paths": _literal(_quoted(item.rule.field_path) for _, item in new),
+                "values": _literal(_quoted(item.value) for _, item in new),
             },
         )
         return int(result.rowcount)
@@ -229,6 +236,20 @@ async def _insert_new(
     ]  # fmt: skip
     result = await connection.exec_driver_sql(_SQLITE_INSERT, rows)
     return int(result.rowcount)
+
+
+def _literal(elements: Iterable[str]) -> str:
+    """A PostgreSQL array literal of elements already written as array elements."""
+    return "{" + ",".join(elements) + "}"
+
+
+def _ids_literal(ids: Iterable[int]) -> str:
+    return _literal(f"{value:032x}" for value in ids)
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a quoted array element (backslashes and double quotes escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _evidence(link_id: str, item: Found, run_id: uuid.UUID | None) -> dict[str, Any]:
