@@ -5,6 +5,8 @@ doubled or skipped, and the store ends as an uninterrupted run leaves it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +53,22 @@ def vendor_hosts() -> HostTable:
     return HostTable({**HOSTS, PORTAL_HOST: [PORTAL_ADDRESS]})
 
 
+async def _media_once(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    run_id: str,
+    condition: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any]:
+    """The run's media stream once it meets ``condition`` (polled; at most 60 s)."""
+    async with asyncio.timeout(60):
+        while True:
+            run = (await client.get(f"/v1/runs/{run_id}", headers=headers)).json()
+            media: dict[str, Any] = next(s for s in run["streams"] if s["stream"] == "media")
+            if condition(media):
+                return media
+            await asyncio.sleep(0.01)
+
+
 async def test_a_run_whose_worker_died_is_resumed_by_another_from_its_last_page(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -71,7 +89,9 @@ async def test_a_run_whose_worker_died_is_resumed_by_another_from_its_last_page(
     [job] = await first.claim(1)
     dying = asyncio.create_task(first.execute(job))
     await asyncio.wait_for(gate.arrived.wait(), timeout=60)
-    # The worker dies while its vendor call for the third page is in flight.
+    # The third page is read ahead while the second is written: the second commits though
+    # the vendor call for the third hangs. The worker dies while that call is in flight.
+    media = await _media_once(client, editor, run_id, lambda media: media["pages"] == 2)
     dying.cancel()
     with pytest.raises(asyncio.CancelledError):
         await dying

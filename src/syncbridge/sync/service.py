@@ -20,6 +20,8 @@ stream that had not started yet ends ``cancelled`` without reading.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -218,6 +220,38 @@ def _loop(previous: tuple[tuple[str, ...], str | None] | None, page: Page) -> st
     return None
 
 
+class _ReadAhead:
+    """The connector's next page, asked for while the current one is being written.
+
+    The vendor call runs in a task of its own that holds no transaction, and a page's write
+    never waits on it: each transaction is as short as it would be without the read-ahead,
+    whatever the vendor's latency (``test_a_hanging_vendor_holds_no_transaction_open``),
+    while the store's work on one page and the connector's on the next overlap. At most one
+    page is read ahead, so memory stays at two pages.
+    """
+
+    def __init__(self, pages_of: AsyncIterator[Page]) -> None:
+        self._pages = pages_of
+        self._next: asyncio.Task[Page] | None = None
+
+    def ask(self) -> None:
+        """Start reading the next page."""
+        self._next = asyncio.ensure_future(anext(self._pages))
+
+    async def take(self) -> Page:
+        """The next page (raises ``StopAsyncIteration`` at the end, or the read's error)."""
+        task, self._next = self._next, None
+        return await (task if task is not None else anext(self._pages))
+
+    async def aclose(self) -> None:
+        """Drop a page read ahead and not taken (a cancel, a loop, a busy stream)."""
+        task, self._next = self._next, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
 async def _read(
     sessionmaker: Sessionmaker,
     pages_of: AsyncIterator[Page],
@@ -225,35 +259,43 @@ async def _read(
     count: CallCount,
 ) -> RunStream:
     previous: tuple[tuple[str, ...], str | None] | None = None
-    async with aclosing(pages_of) as reading:  # type: ignore[type-var]
-        while True:
-            try:
-                page = await anext(reading)
-            except StopAsyncIteration:
-                break
-            except Exception as exc:  # the connector gave up (after its own retries)
-                return await _finish(sessionmaker, target, count.take(), describe(exc))
-            loop = _loop(previous, page)
-            if loop is not None:
-                return await _finish(sessionmaker, target, count.take(), loop)
-            prepared = pages.prepare(page)
-            final = page.next_cursor is None
-            commit = partial(
-                _commit_page,
-                target=target,
-                page=prepared,
-                cursor=page.next_cursor,
-                calls=count.take(),
-                final=final,
-                total=page.total if previous is None else None,
-            )
-            try:
-                rs = await in_unit_of_work(sessionmaker, commit)
-            except StreamBusy as exc:
-                return await _finish(sessionmaker, target, (0, 0), describe(exc))
-            if final or rs.status in FINISHED:  # the end, or a cancel seen at the commit
-                return _logged(rs)
-            previous = (tuple(r.external_id for r in page.records), page.next_cursor)
+    ahead = _ReadAhead(pages_of)
+    async with aclosing(pages_of) as _reading:  # type: ignore[type-var]
+        try:
+            while True:
+                try:
+                    page = await ahead.take()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # the connector gave up (after its own retries)
+                    return await _finish(sessionmaker, target, count.take(), describe(exc))
+                loop = _loop(previous, page)
+                if loop is not None:
+                    return await _finish(sessionmaker, target, count.take(), loop)
+                prepared = pages.prepare(page)
+                final = page.next_cursor is None
+                commit = partial(
+                    _commit_page,
+                    target=target,
+                    page=prepared,
+                    cursor=page.next_cursor,
+                    calls=count.take(),
+                    final=final,
+                    total=page.total if previous is None else None,
+                )
+                if not final:
+                    ahead.ask()
+                try:
+                    rs = await in_unit_of_work(sessionmaker, commit)
+                except StreamBusy as exc:
+                    await ahead.aclose()
+                    return await _finish(sessionmaker, target, (0, 0), describe(exc))
+                if final or rs.status in FINISHED:  # the end, or a cancel seen at the commit
+                    await ahead.aclose()
+                    return _logged(rs)
+                previous = (tuple(r.external_id for r in page.records), page.next_cursor)
+        finally:
+            await ahead.aclose()  # before the reader is closed: it may be running
     return await _finish(sessionmaker, target, count.take(), None)
 
 
