@@ -626,6 +626,12 @@ class World:
 
     # --- analytics ----------------------------------------------------------------------------
 
+    def analytics_row_count(self, day: date) -> int:
+        """How many rows :meth:`analytics_rows` gives for ``day`` (without drawing them)."""
+        step = len(self.campaigns)
+        live = self._live_by_day.get(day, {})
+        return sum(len(range(ci, self.assets_count, step)) for ci in live)
+
     def analytics_rows(self, day: date, revision: int = 0) -> list[AnalyticsRow]:
         """One row per asset live on ``day``, in asset index order; none outside the window.
 
