@@ -304,16 +304,15 @@ def page_builder(
     lookup that checks and converts only values not seen before (integer metrics repeat a
     lot). Other numbers (mostly distinct) are checked and parsed where they are: a short
     string, a finite number. Unpacking checks each row's width; any other malformed value
-    raises some ``KeyError``, ``TypeError``, ``ValueError`` or ``InvalidOperation``. Records
-    are built as ``Record.many`` builds them; ``data`` is a dict display with the names as
-    constant keys (a later name wins, as in any dict display). Names enter the compiled text
+    raises some ``KeyError``, ``TypeError``, ``ValueError`` or ``InvalidOperation``. Each
+    row's ``data`` is a dict display with the names as constant keys (a later name wins, as
+    in any dict display); ``Record.many`` makes the records. Names enter the compiled text
     only as ``repr`` literals (which evaluate to the very string, whatever it holds); every
     other identifier is generated.
     """
     at = dimensions.index("date")
     env: dict[str, Any] = {
-        "new": tuple.__new__,
-        "Record": Record,
+        "many": Record.many,
         "stream": stream,
         "days": days,
         "digests": digests,
@@ -355,16 +354,16 @@ def page_builder(
         [
             "def build(rows):",
             f"    ({', '.join(env)},) = env",
-            "    records, read = [], []",
-            "    add, add_day = records.append, read.append",
+            "    ids, data, read = [], [], []",
+            "    add_id, add_data, add_day = ids.append, data.append, read.append",
             "    for row in rows:",
             f"        ({d}) = row['dimensionValues']",
             f"        ({m}) = row['metricValues']",
             *(f"        {line}" for line in lines),
             "        add_day(day)",
-            f"        data = {{{', '.join(items)}}}",
-            f"        add(new(Record, (stream, day + digests[({key})], data, None, False)))",
-            "    return records, read",
+            f"        add_id(day + digests[({key})])",
+            f"        add_data({{{', '.join(items)}}})",
+            "    return many(stream, ids, data), read",
         ]
     )
     scope: dict[str, Any] = {"env": tuple(env.values())}
