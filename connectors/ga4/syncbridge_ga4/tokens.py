@@ -58,6 +58,10 @@ class AccessTokens:
 
     async def get(self) -> str:
         """A valid access token (cached, or freshly exchanged); raises AuthError if refused."""
+        token = self._token
+        if token is not None and self.clock() < token.expires_at:
+            # The usual call: no exchange to wait for, so no lock to take.
+            return token.value
         async with self._lock:
             token = self._token
             if token is None or self.clock() >= token.expires_at:

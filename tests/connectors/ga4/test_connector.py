@@ -220,6 +220,15 @@ async def test_an_expired_token_is_exchanged_again_once(make: Make, simulate: Si
     assert sim.issuer.exchanges == 2
 
 
+async def test_concurrent_first_calls_share_one_exchange(make: Make, simulate: Simulate) -> None:
+    sim = simulate()
+    connector = make(sim)
+    tokens = await asyncio.gather(*(connector.tokens.get() for _ in range(3)))
+    assert len(set(tokens)) == 1
+    assert await connector.tokens.get() == tokens[0], "a valid token is handed out again"
+    assert sim.issuer.exchanges == 1 == connector.tokens.exchanges
+
+
 async def test_check_names_the_property_and_account(make: Make, simulate: Simulate) -> None:
     sim = simulate()
     result = await make(sim).check()
