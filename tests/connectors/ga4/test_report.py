@@ -308,3 +308,24 @@ def test_a_malformed_page_is_refused_naming_what_is_wrong(
     with pytest.raises(PermanentConnectorError, match="not a runReport response") as caught:
         _report().page(answer, "here")
     assert reason in str(caught.value)
+
+
+def test_a_report_by_date_alone_has_one_record_a_day() -> None:
+    settings = ReportSettings(dimensions=["date"], metrics=["averageSessionDuration"])
+    answer = {
+        "dimensionHeaders": [{"name": "date"}],
+        "metricHeaders": [{"name": "averageSessionDuration", "type": "TYPE_SECONDS"}],
+        "rows": [
+            {"dimensionValues": [{"value": day}], "metricValues": [{"value": "1.5"}]}
+            for day in ("20261129", "20261130")
+        ],
+    }
+    page = Report("daily", "123", settings).page(answer, "here")
+    assert [r.external_id for r in page.records] == [
+        record_id("123", "daily", day, {"date": day}) for day in ("2026-11-29", "2026-11-30")
+    ]
+    assert [dict(r.data) for r in page.records] == [
+        {"date": "2026-11-29", "averageSessionDuration": 1.5},
+        {"date": "2026-11-30", "averageSessionDuration": 1.5},
+    ]
+    assert page.days == ["2026-11-29", "2026-11-30"]
