@@ -23,8 +23,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from itertools import chain
+from json.encoder import encode_basestring_ascii
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from syncbridge.connector.errors import PermanentConnectorError
 from syncbridge.connector.types import Record, StreamSpec
@@ -53,14 +54,8 @@ MAX_NUMBER_CHARS = 64
 #: Entries a report keeps of each memo (digests, days, parsed metric values) before it starts
 #: over: a memo saves work on values that come back, it must not grow with a long read.
 MEMO_SIZE = 1 << 16
-K = TypeVar("K")
-V = TypeVar("V")
 _DATE = re.compile(r"[0-9]{8}")
 _ID = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}):([0-9a-f]{32})")
-
-
-def _integer(text: str) -> Number:
-    return int(text)
 
 
 def _float(text: str) -> Number:
@@ -79,7 +74,7 @@ def _currency(text: str) -> Number:
 
 Parse = Callable[[str], Number]
 _PARSE: dict[str, Parse] = {
-    "TYPE_INTEGER": _integer,
+    "TYPE_INTEGER": int,
     "TYPE_CURRENCY": _currency,
     # FLOAT, STANDARD, durations (SECONDS..HOURS) and distances: plain doubles.
     "TYPE_FLOAT": _float,
@@ -126,24 +121,39 @@ def _digest(property_id: str, stream: str, pairs: list[tuple[str, str]]) -> str:
 
 class _Digests(dict[tuple[str, ...], str]):
     """``_digest`` by the other dimensions' values (in configured order), each worked out
-    once: missing ones are computed (and checked to be strings) as they are asked for."""
+    once, as it is first asked for; only strings are taken (``_quote`` refuses the rest).
+
+    The hashed text is the one ``_digest`` hashes, put together from parts quoted once
+    (``json.dumps`` quotes strings with ``_quote``): several times cheaper a new value.
+    """
 
     def __init__(self, property_id: str, stream: str, names: Sequence[str]) -> None:
         super().__init__()
-        self.property_id, self.stream, self.names = property_id, stream, tuple(names)
+        self.head = f"[{_quote(property_id)},{_quote(stream)},["
+        #: The values' positions in name order, and ``["<name>",`` for each in that order.
+        self.order = tuple(sorted(range(len(names)), key=names.__getitem__))
+        self.pairs = tuple(f"[{_quote(names[i])}," for i in self.order)
 
     def __missing__(self, values: tuple[str, ...]) -> str:
-        if not all(isinstance(v, str) for v in values):
-            raise TypeError("a dimension value is not a string")
-        pairs = sorted(zip(self.names, values, strict=True))
-        return _remember(self, values, _digest(self.property_id, self.stream, pairs))
+        quoted = map(_quote, map(values.__getitem__, self.order))
+        pairs = ",".join(f"{p}{q}]" for p, q in zip(self.pairs, quoted, strict=True))
+        text = f"{self.head}{pairs}]]"
+        digest = ":" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        if len(self) >= MEMO_SIZE:
+            self.clear()
+        self[values] = digest
+        return digest
 
 
 class _Days(dict[str, str]):
     """ISO days by GA4 date value (``YYYYMMDD``), each checked and converted once."""
 
     def __missing__(self, value: str) -> str:
-        return _remember(self, value, _iso_day(value))
+        day = _iso_day(value)
+        if len(self) >= MEMO_SIZE:
+            self.clear()
+        self[value] = day
+        return day
 
 
 class _Numbers(dict[str, Number]):
@@ -154,16 +164,17 @@ class _Numbers(dict[str, Number]):
         self.metric, self.parse = metric, parse
 
     def __missing__(self, text: str) -> Number:
-        if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
+        if text.__class__ is not str or len(text) > MAX_NUMBER_CHARS:
             raise ValueError(f"{self.metric} is not a short number string")
-        return _remember(self, text, self.parse(text))
+        number = self.parse(text)
+        if len(self) >= MEMO_SIZE:
+            self.clear()
+        self[text] = number
+        return number
 
 
-def _remember(memo: dict[K, V], key: K, value: V) -> V:
-    if len(memo) >= MEMO_SIZE:
-        memo.clear()
-    memo[key] = value
-    return value
+#: JSON string quoting exactly as ``json.dumps`` does it (ASCII, the C implementation).
+_quote: Callable[[str], str] = encode_basestring_ascii
 
 
 def id_day(external_id: str) -> date | None:
@@ -333,7 +344,7 @@ def page_builder(
     lines.append(f"day = days[d{at}['value']]")
     for j, (name, metric_type) in enumerate(metrics):
         parse = metric_parser(metric_type)
-        if parse is _integer:
+        if parse is int:
             env[f"p{j}"] = _Numbers(name, parse)
             items.append(f"{name!r}: p{j}[m{j}['value']]")
             continue
