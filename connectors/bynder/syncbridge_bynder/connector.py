@@ -131,20 +131,24 @@ class BynderConnector:
 
     async def _read_media(self, cursor: MediaCursor) -> AsyncIterator[Page]:
         limit = self.settings.page_size
+        first = True
         while True:
             params = {**cursor.params(), "orderBy": "dateModified asc", "limit": limit}
-            items = _media_list(
-                await self.http.get_json("v4/media/", params={**params, "page": cursor.page})
-            )
+            # The read's first page also asks how many media match (``count=1``): the run's
+            # progress total. Later pages are plain lists.
+            params = {**params, "page": cursor.page, **({"count": 1} if first else {})}
+            body = await self.http.get_json("v4/media/", params=params)
+            total = _count_total(body) if first else None
+            items = _media_list(body["media"] if first and isinstance(body, dict) else body)
             step = cursor.step(items, limit, self.settings.incremental_lookback_s)
             # ``_media_list`` checked every id is a string; each time is the parsed one.
             media, times = list(map(_MEDIUM, step.media)), list(map(_TIME, step.media))
             records = Record.many(MEDIA, list(map(_ID, media)), media, times)
             log.info("bynder.page_read", stream=MEDIA, page=cursor.page, count=len(records))
-            yield Page(records, step.cursor.encode())
+            yield Page(records, step.cursor.encode(), total=total)
             if step.last:
                 return
-            cursor = step.cursor
+            cursor, first = step.cursor, False
 
     async def _read_metaproperties(self, cursor: str | None) -> AsyncIterator[Page]:
         # Bynder answers every metaproperty in one object, each with all its options (a
@@ -265,6 +269,13 @@ _MEDIUM, _TIME, _ID = itemgetter(0), itemgetter(1), itemgetter("id")
 
 def _is_item(value: object) -> bool:
     return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
+def _count_total(body: Any) -> int | None:
+    """``count.total`` of a media list asked with ``count=1`` (None when it has none)."""
+    count = body.get("count") if isinstance(body, dict) else None
+    total = count.get("total") if isinstance(count, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _media_list(body: Any) -> list[dict[str, Any]]:

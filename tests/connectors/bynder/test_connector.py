@@ -75,6 +75,23 @@ async def test_read_lists_media_oldest_change_first(
     assert all(r.updated_at is not None for r in records)
 
 
+async def test_the_first_page_of_a_read_says_how_many_media_it_will_give(
+    sim: BynderSimulator, connector: BynderConnector
+) -> None:
+    """A progress total: ``count.total`` of the read's first page (asked with ``count=1``)."""
+    pages = await read_all(connector, "media")
+    assert len(pages) > 1
+    assert pages[0].total == len(sim.portal.media)
+    assert [page.total for page in pages[1:]] == [None] * (len(pages) - 1)
+    changed = sorted(sim.portal.media)[3]
+    sim.edit_tags(changed, ["edited"])
+    again = await read_all(connector, "media", pages[-1].next_cursor)
+    assert ids_of(again) == [changed]
+    # From the watermark: the media changed since (and those of the watermark's second).
+    assert again[0].total is not None
+    assert 1 <= again[0].total < len(sim.portal.media)
+
+
 @pytest.mark.parametrize("tied", [25, 57])
 async def test_ties_longer_than_a_page_are_read_once_and_resume_exactly(
     sim: BynderSimulator, connector: BynderConnector, tied: int
