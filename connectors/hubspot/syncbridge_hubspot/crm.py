@@ -82,8 +82,10 @@ class CrmReader:
 
     async def full(self, stream: str, cursor: FullCursor | None) -> AsyncIterator[Page]:
         """A full read from ``cursor`` (None: the start, taking the watermark first)."""
+        total: int | None = None
         if cursor is None:
-            cursor = FullCursor(await self.newest_modification(stream))
+            watermark, total = await self._watermark(stream)
+            cursor = FullCursor(watermark)
         parsers = await self.parsers(stream)
         phase, after = cursor.phase, cursor.after
         list_url = self._list_url(stream, phase)
@@ -99,15 +101,17 @@ class CrmReader:
             log.info("hubspot.page_read", stream=stream, phase=phase, count=len(records))
             following = next_after(body)
             if following is not None:
-                yield Page(records, FullCursor(cursor.watermark, phase, following).encode())
+                next_cursor = FullCursor(cursor.watermark, phase, following).encode()
                 after = following
             elif phase == "active" and self.settings.include_archived:
-                yield Page(records, FullCursor(cursor.watermark, "archived").encode())
+                next_cursor = FullCursor(cursor.watermark, "archived").encode()
                 phase, after = "archived", None
                 list_url = self._list_url(stream, phase)
             else:
-                yield Page(records, IncrementalCursor(cursor.watermark).encode())
+                yield Page(records, IncrementalCursor(cursor.watermark).encode(), total=total)
                 return
+            yield Page(records, next_cursor, total=total)
+            total = None
 
     def _list_url(self, stream: str, phase: str) -> str:
         """The list endpoint with the read's fixed parameters, encoded once per read phase.
@@ -130,6 +134,12 @@ class CrmReader:
 
     async def newest_modification(self, stream: str) -> int:
         """The newest modification time in ``stream`` now (epoch ms; 0 when it is empty)."""
+        return (await self._watermark(stream))[0]
+
+    async def _watermark(self, stream: str) -> tuple[int, int | None]:
+        """The newest modification time in ``stream`` now (epoch ms; 0 when it is empty), and
+        how many live objects the stream holds (the search's ``total``: a full read's
+        progress total)."""
         prop = MODIFIED_PROPERTY[stream]
         body = {
             "filterGroups": [],
@@ -139,13 +149,16 @@ class CrmReader:
         }
         answer = await self.search.request("POST", f"crm/v3/objects/{stream}/search", json=body)
         where = f"{stream} watermark search"
-        objects = results_of(json_of(answer, where), where)
-        return modified_ms(objects[0], prop, f"{stream} watermark") if objects else 0
+        found = json_of(answer, where)
+        objects = results_of(found, where)
+        newest = modified_ms(objects[0], prop, f"{stream} watermark") if objects else 0
+        return newest, search_total(found)
 
     async def incremental(self, stream: str, cursor: IncrementalCursor) -> AsyncIterator[Page]:
         """What changed after the cursor's watermark, oldest first, in moving windows."""
         parsers = await self.parsers(stream)
         prop, limit = MODIFIED_PROPERTY[stream], self.settings.search_page_size
+        first = True
         while True:
             where = f"{stream} search after {cursor.watermark} page {cursor.after or 'start'}"
             answer = await self.search.request(
@@ -163,12 +176,14 @@ class CrmReader:
             records = await self._records(stream, fresh, parsers, embedded=False)
             newest = max(stamps, default=0)
             following = next_after(body)
+            # The first search's total: what changed since the watermark, the read's total.
+            total, first = (search_total(body) if first else None), False
             if following is None:
                 done = IncrementalCursor(cursor.watermark, newest=max(cursor.newest, newest))
-                yield Page(records, done.finished().encode())
+                yield Page(records, done.finished().encode(), total=total)
                 return
             cursor = self._next_window(cursor, found, stamps, following, limit, where)
-            yield Page(records, cursor.encode())
+            yield Page(records, cursor.encode(), total=total)
 
     def _next_window(
         self,
@@ -342,6 +357,12 @@ class CrmReader:
 
 
 _ID = itemgetter("id")
+
+
+def search_total(body: Any) -> int | None:
+    """A search answer's ``total`` (how many objects match), if it carries one."""
+    total = body.get("total") if isinstance(body, Mapping) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _embedded(obj: Mapping[str, Any], kind: str) -> list[str] | None:

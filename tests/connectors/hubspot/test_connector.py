@@ -248,6 +248,23 @@ async def test_an_incremental_read_from_a_full_reads_watermark_sees_later_change
     assert ids_of(await read_all(r.connector, "companies", pages[-1].next_cursor)) == []
 
 
+async def test_reads_say_how_many_records_they_will_give(rig: RigFactory) -> None:
+    # A progress total on a read's first page: the watermark search's total for a full read
+    # (no extra call), the first search's total for an incremental one.
+    r = rig()
+    pages = await read_all(r.connector, "contacts")
+    assert len(pages) > 1
+    assert pages[0].total == len(r.sim.ids("contacts"))
+    assert [page.total for page in pages[1:]] == [None] * (len(pages) - 1)
+    changed = sorted(r.sim.ids("contacts"))[:3]
+    r.clock.advance(1)
+    for contact in changed:
+        r.sim.modify("contacts", contact, {"lifecyclestage": "customer"})
+    again = await read_all(r.connector, "contacts", pages[-1].next_cursor)
+    assert sorted(ids_of(again)) == changed
+    assert again[0].total == 3
+
+
 # ----- rate limits ----------------------------------------------------------------------------
 
 
