@@ -13,9 +13,9 @@ real localhost socket, so that their memory and CPU stay out of the sync's figur
 * **Bynder**: the world's assets (``media``);
 * **Google Analytics 4**: the rows of the last days of the world's window, as many days as
   it takes to reach the analytics row count (``asset_performance``);
-* **HubSpot**: the world's marketing campaigns with their assets (``campaigns``), ``--crm``
-  of them (the world is the assets' one; the connection reads the campaigns it has, and the
-  world has one per 20 assets).
+* **Salesforce**: the world's campaigns (``Campaign``), each naming the ids of the assets it
+  used: the CRM records (the world has a campaign per 20 assets, so ``--crm`` 5,000 comes
+  with the 100,000 assets).
 
 The **sync** process starts with a store (a throwaway SQLite file, or a throwaway PostgreSQL
 database created through ``--pg-admin-dsn`` and dropped at the end) migrated and bootstrapped
@@ -73,7 +73,7 @@ QUICK = {"assets": 10_000, "rows": 100_000, "crm": 500}
 FULL = {"assets": 100_000, "rows": 1_000_000, "crm": 5_000}
 #: The connector of each simulator, its stream, and its connection settings over the
 #: simulator's own (page size, and limiters raised as the read benchmark raises them).
-STREAMS = {"bynder": "media", "ga4": "asset_performance", "hubspot": "campaigns"}
+STREAMS = {"bynder": "media", "ga4": "asset_performance", "salesforce": "Campaign"}
 
 
 def _status_kb(field: str, pid: int | str = "self") -> int:
@@ -140,9 +140,13 @@ def _serve(key: str, assets: int) -> None:
 
     configure_logging(level="WARNING", json=True)
     world = World(seed=42, assets_count=assets)
-    factory = SandboxRegistry.from_entry_points().get(key).simulator
-    assert factory is not None
-    sim = factory(world, **CASES[key].options)
+    case = CASES[key]
+    if case.build is not None:
+        sim = case.build(world)
+    else:
+        factory = SandboxRegistry.from_entry_points().get(key).simulator
+        assert factory is not None
+        sim = factory(world, **case.options)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -334,7 +338,7 @@ def _line(db: str, out: dict[str, Any]) -> str:
         f"{db:<11}{out['records']:>10,}{out['seconds']:>9.1f}"
         f"{out['records'] / out['seconds']:>8,.0f}"
         f"{streams['media']['seconds']:>9.1f}{streams['asset_performance']['seconds']:>8.1f}"
-        f"{streams['campaigns']['seconds']:>7.1f}{out['settle_s']:>9.1f}{out['links']:>10,}"
+        f"{streams['Campaign']['seconds']:>7.1f}{out['settle_s']:>9.1f}{out['links']:>10,}"
         f"{out['cpu_us']:>11.1f}{out['db_cpu_us']:>10.1f}{out['sim_cpu_us']:>11.1f}"
         f"{out['peak_mb']:>9.1f}{out['growth_mb']:>10.1f}{out['load']:>6.2f}"
         f"  ({reads}; {out['classified']:,} assets classified){flag}"
