@@ -60,10 +60,9 @@ from typing import Any
 # The benchmark's neighbours (the read cases) and the repository (the tests' store helpers).
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
-from connector_read import CASES  # noqa: E402
+from connector_read import CASES, simulator_of  # noqa: E402
 
 from syncbridge.db import create_engine, migrate  # noqa: E402
-from syncbridge.sandbox.spec import SandboxRegistry  # noqa: E402
 from syncbridge.sandbox.world import World  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -139,14 +138,7 @@ def _serve(key: str, assets: int) -> None:
     from syncbridge.logs import configure_logging
 
     configure_logging(level="WARNING", json=True)
-    world = World(seed=42, assets_count=assets)
-    case = CASES[key]
-    if case.build is not None:
-        sim = case.build(world)
-    else:
-        factory = SandboxRegistry.from_entry_points().get(key).simulator
-        assert factory is not None
-        sim = factory(world, **case.options)
+    sim = simulator_of(key, CASES[key], World(seed=42, assets_count=assets))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -231,14 +231,17 @@ def _check(key: str, read: int, requests: int, connector: Run, raw: Run) -> None
         raise Unfair(f"{key}: raw paging saw {raw.items} items, the connector read {read}")
 
 
-def bench(key: str, case: Case, records: int, page: int, runs: int) -> dict[str, Any]:
-    world = case.world_for(records)
+def simulator_of(key: str, case: Case, world: World) -> Any:
+    """The case's simulator of ``world``, its limits lifted."""
     if case.build is not None:
-        sim = case.build(world)
-    else:
-        factory = SandboxRegistry.from_entry_points().get(key).simulator
-        assert factory is not None
-        sim = factory(world, **case.options)
+        return case.build(world)
+    factory = SandboxRegistry.from_entry_points().get(key).simulator
+    assert factory is not None
+    return factory(world, **case.options)
+
+
+def bench(key: str, case: Case, records: int, page: int, runs: int) -> dict[str, Any]:
+    sim = simulator_of(key, case, case.world_for(records))
     warm = asyncio.run(connector_read(key, case, sim, page))
     read, sent = warm.items, warm.requests
     asyncio.run(raw_read(sim, case, sent))  # warm-up of the raw side
