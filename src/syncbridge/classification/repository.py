@@ -136,7 +136,9 @@ class AssetRow:
 
 async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[AssetRow]:
     """The assets (with their connector), locked on PostgreSQL until the transaction ends so
-    two classifiers of one asset queue up (SQLite's write transaction already serialises)."""
+    two classifiers of one asset queue up (SQLite's write transaction already serialises).
+    Their ``data`` is left empty: read it with :func:`asset_data` for the assets whose own
+    scope has rules (no rule reads the others')."""
     rows: list[AssetRow] = []
     for chunk in chunks(ids, ID_CHUNK):
         stmt = (
@@ -145,7 +147,6 @@ async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[A
                 Connection.connector_key,
                 Asset.connection_id,
                 Asset.stream,
-                Asset.data,
                 Asset.deleted_at,
                 Asset.last_run_id,
             )
@@ -154,11 +155,20 @@ async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[A
             .order_by(Asset.id)
             .with_for_update(of=Asset)
         )
-        # ``data`` is untyped, so the rows are read by position (their unpacking is untyped).
-        for row in await session.execute(stmt):
-            scope = Scope(row[1], row[3], row[2])
-            rows.append(AssetRow(row[0], scope, row[4] or {}, row[5] is not None, row[6]))
+        for aid, key, cid, stream, deleted_at, run_id in await session.execute(stmt):
+            rows.append(AssetRow(aid, Scope(key, stream, cid), {}, deleted_at is not None, run_id))
     return rows
+
+
+async def asset_data(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The data of these assets."""
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    for chunk in chunks(ids, ID_CHUNK):
+        for row in await session.execute(select(Asset.id, Asset.data).where(Asset.id.in_(chunk))):
+            found[row[0]] = row[1] or {}
+    return found
 
 
 @dataclass(frozen=True, slots=True)

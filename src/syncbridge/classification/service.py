@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -105,9 +105,12 @@ async def classify_assets(
     rule_sets: dict[Scope, RuleSet] = {}
     for scope in sorted({a.scope for a in assets} | {link.scope for link in links}, key=repr):
         rule_sets[scope] = await catalog.rule_set(session, scope)
-    # Records whose scope has no rules are never read.
+    # Data no rule reads is never read: records, and assets' own, in scopes without rules.
     links = [link for link in links if rule_sets[link.scope].rule_count]
     data = await repository.record_data(session, sorted({link.record_id for link in links}))
+    ruled = [a.id for a in assets if not a.deleted and rule_sets[a.scope].rule_count]
+    own = await repository.asset_data(session, ruled) if ruled else {}
+    assets = [replace(a, data=own[a.id]) if a.id in own else a for a in assets]
     inputs = _inputs(assets, links, data)
     current = await repository.rule_rows(session, [a.id for a in assets])
     if len(inputs) + len(data) > OFFLOAD_AT:
