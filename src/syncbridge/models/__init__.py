@@ -6,6 +6,7 @@ from syncbridge.models.classification import Classification, ClassificationChang
 from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
+from syncbridge.models.metrics import MetricFact, MetricFactRecord
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.taxonomy import (
     Concept,
@@ -38,6 +39,8 @@ __all__ = [
     "LinkRuleVersion",
     "MappingRule",
     "MappingRuleVersion",
+    "MetricFact",
+    "MetricFactRecord",
     "Run",
     "RunRejection",
     "RunStream",
