@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         description="Python modules (JSON list) whose register(registry) adds job handlers, "
         "besides installed `syncbridge.jobs` entry points.",
     )
+    metrics_attribution: Literal["even", "full"] = Field(
+        default="even",
+        description="How a won deal's amount is credited to the assets its campaigns used "
+        "(influenced_revenue): `even` splits it over the deal's live assets in each DAM "
+        "connection, `full` credits each of them the whole amount. Facts keep the rule they "
+        "were computed with.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

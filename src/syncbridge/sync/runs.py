@@ -24,6 +24,7 @@ from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.types import StreamSpec
 from syncbridge.errors import Conflict, InvalidInput, NotFound
 from syncbridge.logs import get_logger
+from syncbridge.metrics import triggers as metrics_triggers
 from syncbridge.models import Connection, Run, RunStream
 from syncbridge.models.base import utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -207,7 +208,8 @@ async def conclude(
 ) -> Run:
     """Finish run ``run_id`` if every stream of it has finished (flushed); the run as it is.
     A ``settle_error`` (the streams landed, linking or classifying them failed) fails it.
-    Idempotent: a finished run is left as it is."""
+    Finishing a run that started queues the computation of the metric facts its changes
+    touch. Idempotent: a finished run is left as it is."""
     run = await session.get(Run, run_id, with_for_update=True, populate_existing=True)
     if run is None:
         raise NotFound(f"No run {run_id}.")
@@ -228,6 +230,10 @@ async def conclude(
         run.error = "; ".join(filter(None, (run.error, settle_error)))[:MAX_ERROR]
     run.finished_at = utcnow()
     await session.flush()
+    if run.started_at is not None:
+        # Whatever the outcome: the pages a failed or cancelled run committed are in the
+        # store (and linked), and no later run sees them as changed again.
+        await metrics_triggers.run_finished(session, run.id)
     return run
 
 

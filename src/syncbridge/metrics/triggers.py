@@ -1,0 +1,47 @@
+"""Queueing the computation of metric facts in the transaction of the change that causes it.
+
+A sync run that finishes queues :data:`KIND` for the assets its changes touch (see
+``syncbridge.sync.runs.conclude``); the dedupe key names the run, so concluding it again
+queues nothing more. The job waits :data:`DELAY_S` before it may run: facts are daily, and
+sync jobs queued meanwhile (the next runs of a reconcile) go first, since the queue serves
+the oldest ready job first. Jobs of the kind share a concurrency key: they never run at once,
+so two computations never rewrite one asset's facts together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.jobs.service import enqueue
+from syncbridge.models import Job, utcnow
+
+__all__ = ["DELAY_S", "KIND", "ComputePayload", "run_finished"]
+
+#: The job kind of a metrics computation.
+KIND = "metrics.compute"
+#: Seconds a run's computation waits before it may run.
+DELAY_S = 30.0
+
+
+class ComputePayload(BaseModel):
+    """What a computation reads: the assets a run changed (``run_id``), the assets named, or
+    (neither) every asset that is linked or has facts."""
+
+    run_id: uuid.UUID | None = None
+    asset_ids: list[uuid.UUID] | None = None
+
+
+async def run_finished(session: AsyncSession, run_id: uuid.UUID) -> Job:
+    """Queue the computation of the facts run ``run_id``'s changes touch (flushes)."""
+    return await enqueue(
+        session,
+        KIND,
+        ComputePayload(run_id=run_id).model_dump(mode="json", exclude_none=True),
+        dedupe_key=f"{KIND}:run:{run_id}",
+        run_after=utcnow() + timedelta(seconds=DELAY_S),
+        concurrency_key=KIND,
+    )
