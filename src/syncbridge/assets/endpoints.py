@@ -1,4 +1,5 @@
-"""``/v1/assets``: the stored DAM assets, one asset, and the trace of one asset.
+"""``/v1/assets``: the stored DAM assets, one asset, the trace of one asset, and its daily
+metric facts (``syncbridge.metrics``).
 
 Read-only, for viewers. The text search (``q``) reads the external id and the asset fields
 each connector declares as its name or file name (``ItemPresentation.text_fields``); it is
@@ -9,6 +10,7 @@ locale on PostgreSQL) and is a scan of the assets the other filters leave (not i
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -22,6 +24,8 @@ from syncbridge.assets.service import AssetQuery
 from syncbridge.assets.trace import trace_asset
 from syncbridge.audit.endpoints import Since
 from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.metrics.schemas import AssetMetrics
+from syncbridge.metrics.service import asset_metrics
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=UnitOfWorkRoute)
 
@@ -122,3 +126,39 @@ async def get_asset_trace(
     rule, field and value that linked it; and the runs that changed, read, classified or
     linked it. Each section lists its newest 200 items and counts them all."""
     return await trace_asset(session, _registry(request), asset_id)
+
+
+FromDay = Annotated[
+    date | None,
+    Query(
+        alias="from",
+        description="The window's first day (YYYY-MM-DD). Default: 89 days before `to`.",
+    ),
+]
+ToDay = Annotated[
+    date | None,
+    Query(
+        description="The window's last day, included (YYYY-MM-DD). Default: the asset's "
+        "latest day with a fact (today when it has none). At most 366 days after `from`.",
+    ),
+]
+
+
+@router.get("/{asset_id:uuid}/metrics", operation_id="get_asset_metrics")
+async def get_asset_metrics(
+    asset_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    _principal: Viewer,
+    first: FromDay = None,
+    to: ToDay = None,
+) -> AssetMetrics:
+    """The asset's daily metric facts over a window (default: the last 90 days of its data):
+    per day, metric and source connection the value, how many records it came from and
+    which, and for influenced revenue the attribution rule; plus totals per metric and
+    source connection. Counts are integers, money exact decimal strings.
+
+    422 naming the field for a date that is not YYYY-MM-DD, `from` after `to`, or a window
+    longer than 366 days.
+    """
+    return await asset_metrics(session, _registry(request), asset_id, first, to)
