@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -367,6 +367,12 @@ def test_candidates_by_match(match: str, value: str, expected: list[str]) -> Non
     assert matching.candidates(value, match, parameter) == expected
 
 
+_URL_PARTS = [
+    *("http", "HTTPS", "s3", "a+b", "1x", "://", ":", "//", "/", "?", "#", "%20", "%"),
+    *("[", "]", "@", "host", "h.com:80", "é", " ", "\t", "x", "file.jpg", ";", "="),
+]
+
+
 def _reference_url_path(text: str) -> str:
     try:
         return unquote(urlsplit(text).path)
@@ -377,7 +383,12 @@ def _reference_url_path(text: str) -> str:
 @given(
     st.text(alphabet=st.sampled_from("/ab.-_%:?#@[] \t\n\x00\x7fé"), max_size=40)
     | st.from_regex(r"(/[a-z0-9._-]{1,12}){1,5}", fullmatch=True)
+    | st.lists(st.sampled_from(_URL_PARTS), max_size=8).map("".join)
 )
+@example("x://]x")  # a host urlsplit ends where the fast path's host characters stop
+@example("s3://h.com:80é?")
+@example("https://cdn.example.com/v1/a%20b/hero.jpg?w=1#top")
+@settings(max_examples=400)
 def test_url_paths_read_fast_equal_urlsplits(value: str) -> None:
     # Plain paths skip urlsplit; every value must still give exactly what urlsplit gives.
     path = _reference_url_path(value)

@@ -56,6 +56,13 @@ _HEX = "0123456789abcdef"
 # A value urlsplit reads as a bare path that unquote leaves as it is: no scheme or port
 # (":"), query, fragment or escape, and nothing urlsplit strips or removes.
 _PLAIN_PATH = re.compile(r"[^?#%:\x00-\x20\x7f]*")
+# An absolute URL urlsplit reads plainly: a scheme, an ASCII host part without brackets or
+# escapes, then the path (group 1, no escape) up to a query or fragment; no spaces or
+# control characters anywhere.
+_SIMPLE_URL = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~:@!$&'()*+,;=-]*"
+    r"((?:/[^?#%\x00-\x20\x7f]*)?)(?:[?#][^\x00-\x20\x7f]*)?"
+)
 _URL_FIELDS = ("secure_url", "url", "original", "cdn_url", "download_url")
 _URL_LISTS = ("thumbnails", "videoPreviewURLs", "derivatives")
 _NAME_FIELDS = ("filename", "file_name", "fileName", "original_filename", "originalFilename")
@@ -171,6 +178,8 @@ def _url_path(text: str) -> str:
     """The unquoted path of a URL (or of a bare path)."""
     if not text.startswith("//") and _PLAIN_PATH.fullmatch(text):
         return text  # what urlsplit and unquote would give, without their cost
+    if url := _SIMPLE_URL.fullmatch(text):
+        return url.group(1)
     try:
         return unquote(urlsplit(text).path)
     except ValueError:
