@@ -192,8 +192,8 @@ async def test_a_run_through_the_worker_links_the_world_exactly_and_classifies(
         assert created.status_code == 201, created.text
     report = await sync(api, editor, full=True)
     assert report["status"] == "succeeded", report["error"]
-    # Progress totals: Salesforce (its query's totalSize) and Bynder (the first page's
-    # count.total) report one, the folder DAM none.
+    # Progress totals: Salesforce (its query's totalSize), Bynder (the first page's
+    # count.total) and GA4 (the first answer's rowCount) report one, the folder DAM none.
     keys = {v: k for k, v in (await connection_ids(sandbox_app)).items()}
     totals = {
         (keys[s["connection_id"]], s["stream"]): (s["expected"], s["read"])
@@ -202,7 +202,7 @@ async def test_a_run_through_the_worker_links_the_world_exactly_and_classifies(
     assert all(
         expected == read
         for (key, _), (expected, read) in totals.items()
-        if key == "salesforce" or (key, _) == ("bynder", "media")
+        if key == "salesforce" or (key, _) in {("bynder", "media"), ("ga4", "asset_performance")}
     )
     assert totals[("localfolder", "files")][0] is None
     store = await read_store(sandbox_app.state.sessionmaker)

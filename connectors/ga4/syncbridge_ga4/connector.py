@@ -193,16 +193,20 @@ class Ga4Connector:
         return report
 
     async def _read(self, report: Report, position: ReadCursor) -> AsyncIterator[Page]:
+        first = True
         while True:
             where = f"stream {report.stream!r}, page at {position.start}+{position.skip}"
             page = await self._run_report(report, position.start, "today", position.skip, where)
             _check_order(page.days, position.start, where)
             following = position.after_page(page.days)
             log.info("ga4.page_read", stream=report.stream, count=len(page.records))
+            # The first answer's rowCount (past the rows skipped): the read's progress total.
+            total = max(page.row_count - position.skip, 0) if first else None
+            first = False
             if not page.records or position.skip + len(page.records) >= page.row_count:
-                yield Page(page.records, following.watermark())
+                yield Page(page.records, following.watermark(), total=total)
                 return
-            yield Page(page.records, following.encode())
+            yield Page(page.records, following.encode(), total=total)
             position = following
 
     async def _day(self, report: Report, day: date) -> AsyncIterator[Record]:

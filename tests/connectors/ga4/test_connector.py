@@ -109,6 +109,21 @@ async def test_every_page_cursor_resumes_exactly_after_it(make: Make, simulate: 
         assert ids_of(await read_all(connector, STREAM, cursor)) == ids_of(pages[k + 1 :])
 
 
+async def test_the_first_page_of_a_read_says_how_many_rows_it_will_give(
+    make: Make, simulate: Simulate
+) -> None:
+    # A progress total: the first answer's rowCount, less the rows a resumed read skips.
+    sim = simulate()
+    connector = make(sim, page_size=7, start_date=5)
+    pages = await read_all(connector, STREAM)
+    assert len(pages) > 3
+    assert pages[0].total == len(ids_of(pages))
+    assert [page.total for page in pages[1:]] == [None] * (len(pages) - 1)
+    resumed = await read_all(connector, STREAM, pages[1].next_cursor)
+    assert resumed[0].total is not None
+    assert resumed[0].total >= len(ids_of(resumed))
+
+
 async def test_an_incremental_read_replaces_the_late_days_and_adds_nothing(
     make: Make, simulate: Simulate
 ) -> None:
