@@ -46,6 +46,17 @@ async def ruled_connectors(session: AsyncSession) -> list[str]:
     return sorted((await session.execute(stmt)).scalars())
 
 
+async def nothing_to_classify(session: AsyncSession) -> bool:
+    """True when no mapping rule is live and no asset holds a rule classification: rules
+    could then neither add nor remove one, whatever the assets."""
+    if await ruled_connectors(session):
+        return False
+    held = await session.scalar(
+        select(Classification.id).where(Classification.source == "rule").limit(1)
+    )
+    return held is None
+
+
 def _linked_records_of(keys: Sequence[str]) -> Select[uuid.UUID]:
     """Assets linked to records of connectors ``keys`` (join conditions only)."""
     return (

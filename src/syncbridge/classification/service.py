@@ -154,9 +154,12 @@ async def classify_run(
     """Classify what sync run ``run_id`` changed: the assets it changed or tombstoned, the
     assets linked to records it changed, and the assets it linked. Idempotent (a second call
     changes nothing). One unit of work per :data:`BATCH_SIZE` assets."""
-    ids = await in_unit_of_work(
-        sessionmaker, lambda s: repository.assets_of_run(s, run_id), write=False
-    )
+    async def affected(session: AsyncSession) -> list[uuid.UUID]:
+        if await repository.nothing_to_classify(session):
+            return []  # no rule, and no rule classification to take away
+        return await repository.assets_of_run(session, run_id)
+
+    ids = await in_unit_of_work(sessionmaker, affected, write=False)
     report = await _in_batches(sessionmaker, ids, Cause(run_id=run_id), catalog)
     log.info(
         "classification.run_classified",
