@@ -24,6 +24,7 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_ga4.simulator import Ga4Simulator
 
 from syncbridge.connections.secrets import SecretBox
@@ -66,7 +67,8 @@ class MetricsWorld:
     sessionmaker: Sessionmaker
     run_id: uuid.UUID
     ga4: Ga4Simulator
-    sync_again: Callable[[], Awaitable[uuid.UUID]]
+    bynder: BynderSimulator
+    sync_again: Callable[..., Awaitable[uuid.UUID]]
 
 
 @pytest.fixture
@@ -97,13 +99,14 @@ async def metrics_world(sessionmaker: Sessionmaker, tmp_path: Path) -> AsyncIter
         run = await run_sync(sessionmaker, ctx, http, requested_by="test", full=True)
         assert run.status == "succeeded", run.error
 
-        async def again() -> uuid.UUID:
-            second = await run_sync(sessionmaker, ctx, http, requested_by="test")
+        async def again(*, full: bool = False) -> uuid.UUID:
+            second = await run_sync(sessionmaker, ctx, http, requested_by="test", full=full)
             assert second.status == "succeeded", second.error
             return second.id
 
         ga4 = cast(Ga4Simulator, sandbox.simulators["ga4"])
-        yield MetricsWorld(world, sessionmaker, run.id, ga4, again)
+        bynder = cast(BynderSimulator, sandbox.simulators["bynder"])
+        yield MetricsWorld(world, sessionmaker, run.id, ga4, bynder, again)
 
 
 @dataclass
@@ -281,6 +284,42 @@ async def test_late_analytics_data_replaces_the_days_values(metrics_world: Metri
     assert {k: v for k, v in after.values.items() if k[1] not in late} == settled
     assert len(after.rows) == len(before.rows)
     assert len(after.sources) == len(before.sources)
+
+
+async def test_an_asset_deleted_in_the_dam_leaves_its_share_to_the_campaigns_other_assets(
+    metrics_world: MetricsWorld,
+) -> None:
+    sm, world = metrics_world.sessionmaker, metrics_world.world
+    await compute_metrics(sm, run_id=metrics_world.run_id)
+    before = await read_facts(sm)
+    won = won_deals_by_asset(world, before)
+    world_id = {row: wid for wid, row in before.bynder.items()}
+    gone = min(row for row, _day in won)
+    campaign = next(a.campaign_key for a in world.assets() if a.id == world_id[gone])
+    stay = {before.bynder[a.id] for a in world.campaign_assets(campaign)} - {gone}
+
+    metrics_world.bynder.portal.delete(world_id[gone])
+    second = await metrics_world.sync_again(full=True)  # a full read tombstones it
+    report = await compute_metrics(sm, run_id=second)
+
+    after = await read_facts(sm)
+    assert not any(asset == gone for (asset, _d, _m, _c) in after.values)
+    assert report.assets < len(before.bynder) * 3  # the run's scope, not the whole store
+    for crm in ("hubspot", "salesforce"):
+        revenue = after.of(crm, "influenced_revenue")
+        for (asset, day), deals in won.items():
+            if asset not in stay:
+                continue
+            share = sum(amount / (n - 1) for amount, n in deals)
+            assert abs(revenue[(asset, day)] - share) < Decimal("0.01") * len(deals)
+        days = {day for asset, day in won if asset == gone}
+        for day in days:
+            credited = sum(revenue[(a, day)] for a in stay)
+            assert credited == sum(d.amount for d in world.deals if _won_on(d, campaign, day))
+
+
+def _won_on(deal: Any, campaign: str, day: date) -> bool:
+    return bool(deal.is_won and deal.campaign_key == campaign and deal.close_date == day)
 
 
 async def test_tombstoned_records_drop_out_and_computing_again_changes_nothing(

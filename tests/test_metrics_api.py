@@ -122,6 +122,13 @@ async def test_the_default_window_is_the_last_90_days_of_the_assets_data(
         f"/v1/assets/{asset}/metrics", params={"to": "2026-01-31"}, headers=viewer
     )
     assert (only_to.json()["from"], only_to.json()["to"]) == ("2025-11-03", "2026-01-31")
+    # At the calendar's ends the window is cut short, never an error.
+    for params, window in (
+        ({"from": "9999-12-30"}, ("9999-12-30", "9999-12-31")),
+        ({"to": "0001-01-02"}, ("0001-01-01", "0001-01-02")),
+    ):
+        edge = await client.get(f"/v1/assets/{asset}/metrics", params=params, headers=viewer)
+        assert (edge.status_code, edge.json()["from"], edge.json()["to"]) == (200, *window)
 
 
 async def test_an_asset_without_facts_answers_an_empty_window(

@@ -122,15 +122,23 @@ async def compute_metrics(
     return report
 
 
+def _shift(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held within the calendar's range."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def _window(first: date | None, last: date | None, latest: date | None) -> tuple[date, date]:
     """The window asked for, or around the asset's latest data; 422 when it is backwards or
     longer than :data:`MAX_WINDOW_DAYS`."""
     if last is None:
         last = latest or utcnow().date()
         if first is not None and first > last:
-            last = first + timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+            last = _shift(first, DEFAULT_WINDOW_DAYS - 1)
     if first is None:
-        first = last - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+        first = _shift(last, -(DEFAULT_WINDOW_DAYS - 1))
     if first > last:
         raise InvalidInput(
             "from: must not be after to",
