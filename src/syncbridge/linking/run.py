@@ -55,7 +55,7 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 log = get_logger(__name__)
 
 #: Records matched (and their links rewritten) per unit of work.
-RECORD_BATCH = 1000
+RECORD_BATCH = 5000
 #: Assets read per query while building an index.
 ASSET_BATCH = 2000
 
