@@ -261,3 +261,47 @@ def test_queued_work_survives_the_sync_engine_migrations(empty_db_url: str) -> N
         assert rows() == expected
     finally:
         engine.dispose()
+
+
+def test_links_survive_the_migration_that_drops_their_foreign_keys(empty_db_url: str) -> None:
+    """Links written before ``a1c3e5f7b9d0`` (links without foreign keys; SQLite rebuilds
+    the table) are there, unchanged, after upgrading to head and after downgrading back."""
+    before = "9f3a7c5e1d42"  # links with foreign keys
+    migrate(empty_db_url, before)
+    ids = {name: uuid.uuid4() for name in ("connection", "asset", "record", "rule", "link")}
+    now = "CURRENT_TIMESTAMP"
+    statements = [
+        "INSERT INTO connections (id, connector_key, name, settings, secrets, enabled, "
+        f"created_at, updated_at) VALUES (:connection, 'bynder', 'dam', '{{}}', '', true, {now}, "
+        f"{now})",
+        "INSERT INTO assets (id, connection_id, stream, external_id, data, content_hash, "
+        f"first_seen_at, updated_at) VALUES (:asset, :connection, 'media', 'a-1', '{{}}', 'h', "
+        f"{now}, {now})",
+        "INSERT INTO records (id, connection_id, stream, external_id, data, content_hash, "
+        f"first_seen_at, updated_at) VALUES (:record, :connection, 'rows', 'r-1', '{{}}', 'h', "
+        f"{now}, {now})",
+        "INSERT INTO link_rules (id, version, name, connector_key, field_path, match, "
+        "asset_key, enabled, revision, created_at, updated_at) VALUES (:rule, 1, 'r', 'ga4', "
+        f"'pagePath', 'equals', 'id', true, 1, {now}, {now})",
+        "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
+        f"created_at) VALUES (:link, :asset, :record, :rule, 1, 'pagePath', '/lp/a-1', {now})",
+    ]
+    engine = create_sync_engine(_sync_url(empty_db_url))
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement), {k: _id(v) for k, v in ids.items()})
+
+        def links() -> list[tuple[object, ...]]:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT id, value, rule_version FROM links")).all()
+            return [tuple(r) for r in rows]
+
+        expected = links()
+        assert len(expected) == 1
+        migrate(empty_db_url)
+        assert links() == expected
+        downgrade(empty_db_url, before)
+        assert links() == expected
+    finally:
+        engine.dispose()
