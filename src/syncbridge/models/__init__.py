@@ -8,6 +8,7 @@ from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.metrics import MetricFact, MetricFactRecord
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
+from syncbridge.models.tagging import TagRule, TagRuleVersion
 from syncbridge.models.taxonomy import (
     Concept,
     ConceptBroader,
@@ -47,5 +48,7 @@ __all__ = [
     "StoreRevision",
     "StoredRecord",
     "StreamState",
+    "TagRule",
+    "TagRuleVersion",
     "utcnow",
 ]
