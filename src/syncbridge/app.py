@@ -35,6 +35,7 @@ from syncbridge.sandbox.embedded import EmbeddedSandbox
 from syncbridge.settings import Settings, get_settings
 from syncbridge.store import revisions
 from syncbridge.store.revision_watch import RevisionWatch
+from syncbridge.tagging.endpoints import router as tag_rules_router
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
 from syncbridge.taxonomy.read_model import ConceptReadModel
 
@@ -123,6 +124,7 @@ def create_app(
         taxonomy_router,
         mapping_router,
         link_rules_router,
+        tag_rules_router,
         assets_router,
         connections_router,
         keys_router,

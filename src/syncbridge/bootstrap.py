@@ -13,6 +13,7 @@ from syncbridge.linking.defaults import load_default_link_rules
 from syncbridge.logs import get_logger
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.tagging.defaults import load_default_tag_rules
 from syncbridge.taxonomy import repository as taxonomy_repository
 from syncbridge.taxonomy import transfer
 from syncbridge.taxonomy.formats.sources import read_files, source_files
@@ -74,6 +75,7 @@ async def bootstrap_store(settings: Settings) -> str | None:
             )
         await load_default_taxonomy(session)
         await load_default_link_rules(session, BOOTSTRAP_ACTOR)
+        await load_default_tag_rules(session, BOOTSTRAP_ACTOR)
         return raw
 
     async with open_store(settings.database_url) as sessionmaker:
