@@ -59,7 +59,13 @@ async def assets_affected_by_run(session: AsyncSession, run_id: uuid.UUID) -> li
     ``last_run_id``, links by asset and record, and fact records by record.
     """
     touched = _touched_by_run(run_id)
-    shared = select(Link.record_id).where(Link.asset_id.in_(touched))
+    # Only deals are shared out: analytics rows and campaigns credit each asset on its own.
+    shared = (
+        select(Link.record_id)
+        .join(StoredRecord, StoredRecord.id == Link.record_id)
+        .join(Connection, Connection.id == StoredRecord.connection_id)
+        .where(Link.asset_id.in_(touched), _deal_records())
+    )
     rows = await session.scalars(
         union(
             touched,
@@ -92,13 +98,20 @@ async def lock_live_assets(
     return {r.id: r.connection_id for r in rows if r.deleted_at is None}
 
 
+def _deal_records() -> ColumnElement[bool]:
+    """Records (joined with their connection) of the deal streams."""
+    return or_(
+        *(
+            and_(Connection.connector_key == key, StoredRecord.stream == stream)
+            for key, stream in DEAL_STREAMS
+        )
+    )
+
+
 def _metric_sources() -> ColumnElement[bool]:
-    """Records that can give metrics: analytics rows, and the deal streams."""
-    deals = [
-        and_(Connection.connector_key == key, StoredRecord.stream == stream)
-        for key, stream in DEAL_STREAMS
-    ]
-    return or_(Connection.connector_key.in_(sorted(ANALYTICS_CONNECTORS)), *deals)
+    """Records (joined with their connection) that can give metrics: analytics rows, and
+    the deal streams."""
+    return or_(Connection.connector_key.in_(sorted(ANALYTICS_CONNECTORS)), _deal_records())
 
 
 async def linked_records(
