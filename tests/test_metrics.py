@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -48,6 +48,7 @@ from syncbridge.models import (
 from syncbridge.sandbox.embedded import EmbeddedSandbox
 from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import LATE_DAYS, World
+from syncbridge.settings import get_settings
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync.runs import run_sync
 from tests.jobs_support import ManualClock
@@ -361,6 +362,16 @@ async def test_tombstoned_records_drop_out_and_computing_again_changes_nothing(
     }
 
 
+@pytest.fixture
+def full_attribution(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The worker's settings say ``SYNCBRIDGE_METRICS_ATTRIBUTION=full``."""
+    monkeypatch.setenv("SYNCBRIDGE_METRICS_ATTRIBUTION", "full")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("full_attribution")
 async def test_a_finished_run_queues_the_metrics_job_whose_handler_computes_the_facts(
     metrics_world: MetricsWorld, engine: AsyncEngine
 ) -> None:
@@ -386,5 +397,7 @@ async def test_a_finished_run_queues_the_metrics_job_whose_handler_computes_the_
     days = await ga4_days(metrics_world.sessionmaker)
     expected = expected_analytics(metrics_world.world, facts, days)
     assert bynder_only(facts.of("ga4", "views"), facts) == expected["views"]
+    # The handler credits deals by the configured rule.
+    assert {f.attribution for f in facts.rows if f.metric == "influenced_revenue"} == {"full"}
     done = await in_unit_of_work(metrics_world.sessionmaker, jobs, write=False)
     assert [j.status for j in done] == ["done"]
