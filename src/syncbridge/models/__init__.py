@@ -7,6 +7,7 @@ from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.metrics import MetricFact, MetricFactRecord
+from syncbridge.models.scoring import DesiredTag, ScoreRunRule
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.tagging import TagRule, TagRuleVersion
 from syncbridge.models.taxonomy import (
@@ -32,6 +33,7 @@ __all__ = [
     "ConceptScheme",
     "ConceptStatus",
     "Connection",
+    "DesiredTag",
     "Job",
     "JobStatus",
     "LabelKind",
@@ -45,6 +47,7 @@ __all__ = [
     "Run",
     "RunRejection",
     "RunStream",
+    "ScoreRunRule",
     "StoreRevision",
     "StoredRecord",
     "StreamState",
