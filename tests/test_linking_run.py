@@ -4,6 +4,7 @@ writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -281,6 +282,42 @@ async def test_a_pass_over_many_batches_links_every_record_once(world: World) ->
     assert report.records == count
     again = await link_run(world.sessionmaker, run)
     assert (again.diff.added, again.diff.removed, again.diff.updated) == (0, 0, 0)
+
+
+async def test_two_passes_over_the_same_records_at_once_write_each_link_once(
+    world: World,
+) -> None:
+    # Inserts carry no ON CONFLICT: a pass holds the links lock from reading a batch's links
+    # to its commit, so the second of two concurrent passes reads what the first wrote.
+    run = uuid.uuid4()
+    await world.put(ASSET_A, "bynder", "media", bynder(ASSET_A, "hero"), run)
+    count = RECORD_BATCH + 200
+
+    async def rows(session: AsyncSession) -> None:
+        session.add_all(
+            StoredRecord(
+                connection_id=world.connections["ga4"],
+                stream="rows",
+                external_id=f"row-{i}",
+                content_hash="-",
+                last_run_id=run,
+                data={"customEvent:asset_id": ASSET_A, "pagePath": f"/lp/{i}/hero.jpg"},
+            )
+            for i in range(count)
+        )
+
+    await in_unit_of_work(world.sessionmaker, rows)
+    first, second = await asyncio.gather(
+        relink(world.sessionmaker), link_run(world.sessionmaker, run)
+    )
+
+    assert first.diff.added + second.diff.added == 2 * count
+
+    async def stored(session: AsyncSession) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+        return [(r[0], r[1]) for r in await session.execute(select(Link.record_id, Link.rule_id))]
+
+    keys = await in_unit_of_work(world.sessionmaker, stored, write=False)
+    assert len(keys) == len(set(keys)) == 2 * count
 
 
 async def test_deleting_a_connection_deletes_the_links_of_its_assets_and_records(

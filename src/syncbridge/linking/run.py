@@ -175,6 +175,7 @@ async def _rewrite(
 ) -> LinkDiff:
     await links.prepare_rewrite(session)
     found = await match(session, batch)
+    await links.lock_links(session)  # matching ran unlocked: only the rewrite queues up
     existing = await links.links_of_records(session, [r.id for r in batch])
     owned = await run_cpu(_owned, existing, owns)
     return await links.replace_links(session, owned, found, run_id)
