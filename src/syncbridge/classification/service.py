@@ -154,6 +154,7 @@ async def classify_run(
     """Classify what sync run ``run_id`` changed: the assets it changed or tombstoned, the
     assets linked to records it changed, and the assets it linked. Idempotent (a second call
     changes nothing). One unit of work per :data:`BATCH_SIZE` assets."""
+
     async def affected(session: AsyncSession) -> list[uuid.UUID]:
         if await repository.nothing_to_classify(session):
             return []  # no rule, and no rule classification to take away
