@@ -15,6 +15,7 @@ from syncbridge.jobs import HandlerRegistry, Outcome, Worker
 from syncbridge.linking.run import link_run
 from syncbridge.linking.schemas import LinkRuleCreate
 from syncbridge.linking.service import RELINK_JOB, archive_rule, create_rule
+from syncbridge.metrics.triggers import KIND
 from syncbridge.models import Classification, ClassificationChange, Job, Link, StoredRecord
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync.settle import relink_and_reclassify
@@ -144,6 +145,15 @@ async def test_the_queued_relink_job_re_classifies(store: Store, engine: AsyncEn
 
     assert "done" in await in_unit_of_work(store.sm, relinks, write=False)
     assert await _state(store.sm) == (set(), set())
+
+    async def computations(session: AsyncSession) -> list[tuple[str, object]]:
+        rows = await session.execute(select(Job.status, Job.payload).where(Job.kind == KIND))
+        return [(status, payload) for status, payload in rows]
+
+    # The facts come from linked records: the re-link queues their recomputation (delayed).
+    queued = await in_unit_of_work(store.sm, computations, write=False)
+    assert queued
+    assert all(job == ("queued", {}) for job in queued)
     change, reason = await _last_change(store.sm)
     assert change == "removed"
     assert "no longer linked" in reason

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.jobs.service import enqueue
 from syncbridge.models import Job, utcnow
 
-__all__ = ["DELAY_S", "KIND", "ComputePayload", "run_finished"]
+__all__ = ["DELAY_S", "KIND", "ComputePayload", "links_rewritten", "run_finished"]
 
 #: The job kind of a metrics computation.
 KIND = "metrics.compute"
@@ -42,6 +42,20 @@ async def run_finished(session: AsyncSession, run_id: uuid.UUID) -> Job:
         KIND,
         ComputePayload(run_id=run_id).model_dump(mode="json", exclude_none=True),
         dedupe_key=f"{KIND}:run:{run_id}",
+        run_after=utcnow() + timedelta(seconds=DELAY_S),
+        concurrency_key=KIND,
+    )
+
+
+async def links_rewritten(session: AsyncSession) -> Job:
+    """Queue the computation of every asset's facts after a re-link (a link rule changed:
+    any asset may have gained or lost the records its facts come from). Flushes. No dedupe
+    key: one queued while another runs must still run after it (the concurrency key keeps
+    them apart), and re-links are rare."""
+    return await enqueue(
+        session,
+        KIND,
+        ComputePayload().model_dump(mode="json", exclude_none=True),
         run_after=utcnow() + timedelta(seconds=DELAY_S),
         concurrency_key=KIND,
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.classification.service import classify_run, reclassify
 from syncbridge.linking.run import LinkReport, link_run, relink
 from syncbridge.logs import get_logger
+from syncbridge.metrics import triggers as metrics_triggers
 from syncbridge.models import Classification, Link
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync.service import Sessionmaker
@@ -54,9 +55,13 @@ async def relink_and_reclassify(
     between_batches: Callable[[], None] | None = None,
 ) -> LinkReport:
     """Re-link the whole store with the link rules as they are now (after a rule changed),
-    then, when links changed, re-classify the assets whose classifications may come from
-    linked records, so a campaign's concepts follow the links. Idempotent."""
+    queue the recomputation of metric facts, then, when links changed, re-classify the assets
+    whose classifications may come from linked records, so a campaign's concepts follow the
+    links. Idempotent."""
     report = await relink(sessionmaker)
+    # Facts come from linked records: recompute them (queued even when this attempt changed
+    # nothing, since an attempt that crashed after re-linking may have changed everything).
+    await in_unit_of_work(sessionmaker, metrics_triggers.links_rewritten)
     if report.diff.changed:
         assets = await in_unit_of_work(sessionmaker, _assets_classified_through_links, write=False)
         classified = await reclassify(
