@@ -17,7 +17,6 @@ updated; unchanged links untouched). Both are idempotent: a second pass writes n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from syncbridge.linking.repository import RecordFilter
 from syncbridge.logs import get_logger
 from syncbridge.offload import run_cpu
 from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.tasks import cancel_and_wait
 
 __all__ = [
     "LinkReport",
@@ -155,9 +155,7 @@ async def _pass(
             pending = None
     finally:
         if pending is not None:  # a failure elsewhere: the rewrite in flight is abandoned
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+            await cancel_and_wait([pending])
     return report
 
 

@@ -21,7 +21,6 @@ stream that had not started yet ends ``cancelled`` without reading.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -44,6 +43,7 @@ from syncbridge.sync import pages, repository
 from syncbridge.sync.calls import CallCount, counting_client
 from syncbridge.sync.pages import MAX_REJECTIONS_KEPT, Counts, PreparedPage, Target
 from syncbridge.sync.repository import FINISHED, ItemTable
+from syncbridge.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -247,9 +247,7 @@ class _ReadAhead:
         """Drop a page read ahead and not taken (a cancel, a loop, a busy stream)."""
         task, self._next = self._next, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await cancel_and_wait([task])
 
 
 async def _read(
