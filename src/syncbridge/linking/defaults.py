@@ -8,13 +8,12 @@ arrives at the next start, and a default an admin archived stays archived.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
-from pydantic import StringConstraints, ValidationError
+from pydantic import StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import syncbridge
+from syncbridge.defaults_files import bundled, read_keyed_rules
 from syncbridge.linking import repository
 from syncbridge.linking.schemas import LinkRuleCreate
 from syncbridge.linking.service import create_rule, queue_relink, rule_errors
@@ -33,38 +32,13 @@ class DefaultLinkRule(LinkRuleCreate):
 
 
 def default_rules_file() -> Path | None:
-    """The bundled defaults: under ``taxonomy/`` in a checkout, ``_taxonomy`` in a wheel."""
-    package = Path(syncbridge.__file__).resolve().parent
-    for folder in (package.parents[1] / "taxonomy", package / "_taxonomy"):
-        if (folder / FILE).is_file():
-            return folder / FILE
-    return None
+    """The bundled defaults file, if it is there."""
+    return bundled(FILE)
 
 
 def read_default_rules(path: Path) -> list[DefaultLinkRule]:
     """The rules of a defaults file; raises ValueError naming each bad rule and why."""
-    loaded: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    items = loaded.get("rules") if isinstance(loaded, dict) else None
-    if not isinstance(items, list):
-        raise ValueError(f"{path}: expected a mapping with a 'rules' list")
-    rules, problems, keys = [], [], set()
-    for i, item in enumerate(items):
-        try:
-            rule = DefaultLinkRule.model_validate(item)
-        except ValidationError as exc:
-            problems.append(f"rules[{i}]: {exc}")
-            continue
-        reasons = rule_errors(rule.model_dump())
-        if reasons:
-            problems += [f"rules[{i}].{e['field']}: {e['reason']}" for e in reasons]
-            continue
-        if rule.key in keys:
-            problems.append(f"rules[{i}]: key {rule.key!r} is used twice")
-        keys.add(rule.key)
-        rules.append(rule)
-    if problems:
-        raise ValueError(f"{path}: " + "; ".join(problems))
-    return rules
+    return read_keyed_rules(path, DefaultLinkRule, lambda rule: rule_errors(rule.model_dump()))
 
 
 async def load_default_link_rules(
