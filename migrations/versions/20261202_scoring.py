@@ -34,7 +34,7 @@ def _set_run_kinds(old: str, new: str) -> None:
         op.drop_constraint(op.f("ck_runs_kind"), "runs", type_="check")
         op.create_check_constraint(op.f("ck_runs_kind"), "runs", new)
         return
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    version = int(bind.exec_driver_sql("PRAGMA schema_version").scalar_one())
     bind.exec_driver_sql("PRAGMA writable_schema=ON")
     bind.execute(
         sa.text(
@@ -43,7 +43,7 @@ def _set_run_kinds(old: str, new: str) -> None:
         ),
         {"old": old, "new": new},
     )
-    bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
+    bind.exec_driver_sql(f"PRAGMA schema_version={version + 1}")
     bind.exec_driver_sql("PRAGMA writable_schema=OFF")
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from syncbridge.models.store import STREAM_LENGTH
 
@@ -18,7 +18,9 @@ _CONNECTION_ID = "5f0c2b8e-1a4d-4c3b-8e2f-7a6b5c4d3e21"
 
 
 class RunCreate(BaseModel):
-    """What to sync: one connection (or every enabled one), fully or incrementally."""
+    """What to run: a sync of one connection (or every enabled one), fully or
+    incrementally; or a scoring run (`kind: "score"`, no other field), which computes every
+    asset's desired performance tag under each enabled tag rule."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -26,11 +28,12 @@ class RunCreate(BaseModel):
             "examples": [
                 {"kind": "sync", "connection_id": _CONNECTION_ID, "full": False},
                 {"kind": "sync", "full": True, "streams": ["media"]},
+                {"kind": "score"},
             ]
         },
     )
 
-    kind: Literal["sync"] = "sync"
+    kind: Literal["sync", "score"] = "sync"
     connection_id: uuid.UUID | None = Field(
         default=None, description="The connection to sync; absent: every enabled connection."
     )
@@ -45,6 +48,14 @@ class RunCreate(BaseModel):
         max_length=100,
         description="Only these streams (by name); absent: every stream.",
     )
+
+    @model_validator(mode="after")
+    def _score_takes_no_sync_fields(self) -> RunCreate:
+        if self.kind == "score":
+            given = [f for f in ("connection_id", "full", "streams") if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"a score run takes no {', '.join(given)}")
+        return self
 
 
 class RunStreamOut(BaseModel):
@@ -145,6 +156,22 @@ class RunOut(BaseModel):
     streams: list[RunStreamOut]
 
 
+class ScoreRuleOut(BaseModel):
+    """What a scoring run did under one tag rule."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    rule_id: uuid.UUID
+    rule_version: int
+    window_start: str = Field(description="The window's first day (ISO date).")
+    window_end: str = Field(description="Its last day: the newest day with a fact.")
+    assets: int = Field(description="Live assets scored.")
+    changed: int = Field(description="Desired tags written (new, or tag or inputs changed).")
+    unchanged: int
+    removed: int = Field(description="Desired tags of assets gone from the DAM, deleted.")
+    tiers: dict[str, int] = Field(description="Assets per tier concept (and insufficient).")
+
+
 class RunDetail(RunOut):
     """A run with its streams and the items it refused."""
 
@@ -169,4 +196,8 @@ class RunDetail(RunOut):
 
     rejections: list[RejectionOut] = Field(
         description="Items refused, with why (at most 1,000 kept per stream, oldest first)."
+    )
+    scoring: list[ScoreRuleOut] = Field(
+        default_factory=list,
+        description="A scoring run: per tag rule, its window and counts (empty for a sync).",
     )

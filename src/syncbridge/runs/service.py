@@ -24,7 +24,16 @@ from syncbridge.models import Run
 from syncbridge.models.base import utcnow
 from syncbridge.runs import repository
 from syncbridge.runs.repository import SYNC_JOB, connection_key, job_dedupe_key
-from syncbridge.runs.schemas import RejectionOut, RunCreate, RunDetail, RunOut, RunStreamOut
+from syncbridge.runs.schemas import (
+    RejectionOut,
+    RunCreate,
+    RunDetail,
+    RunOut,
+    RunStreamOut,
+    ScoreRuleOut,
+)
+from syncbridge.scoring.repository import rule_results_of
+from syncbridge.scoring.runs import SCORE_KIND, queue_score_run
 from syncbridge.store.paging import Page, PageParams, fetch_page
 from syncbridge.sync.repository import FINISHED
 from syncbridge.sync.runs import conclude, plan_run
@@ -41,8 +50,11 @@ async def start_run(
     *,
     actor: str,
 ) -> RunDetail:
-    """Queue a sync run and its jobs (audited); raises ``NotFound`` for an unknown
-    connection, ``Conflict`` for a disabled one and ``InvalidInput`` for an unknown stream."""
+    """Queue a sync run and its jobs, or a scoring run and its job (audited); raises
+    ``NotFound`` for an unknown connection, ``Conflict`` for a disabled one and
+    ``InvalidInput`` for an unknown stream."""
+    if body.kind == "score":
+        return await _start_score_run(session, body, actor=actor)
     run, connections = await plan_run(
         session,
         ctx,
@@ -71,6 +83,20 @@ async def start_run(
         after=body.model_dump(mode="json"),
     )
     log.info("run.queued", run_id=str(run.id), connections=len(connections), full=body.full)
+    return await show_run(session, run.id)
+
+
+async def _start_score_run(session: AsyncSession, body: RunCreate, *, actor: str) -> RunDetail:
+    run = await queue_score_run(session, requested_by=actor)
+    await record(
+        session,
+        actor=actor,
+        action="run.start",
+        entity_type=ENTITY,
+        entity_id=run.id,
+        after=body.model_dump(mode="json", include={"kind"}),
+    )
+    log.info("run.queued", run_id=str(run.id), kind=run.kind)
     return await show_run(session, run.id)
 
 
@@ -128,11 +154,13 @@ async def show_run(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
         raise NotFound(f"No run {run_id}.")
     streams = (await repository.streams_of(session, [run_id]))[run_id]
     rejections = await repository.rejections_of(session, run_id)
+    scoring = await rule_results_of(session, run_id) if run.kind == SCORE_KIND else []
     return RunDetail.model_validate(
         {
             **{k: getattr(run, k) for k in _RUN_FIELDS},
             "streams": [RunStreamOut.model_validate(s) for s in streams],
             "rejections": [RejectionOut.model_validate(r) for r in rejections],
+            "scoring": [ScoreRuleOut.model_validate(r) for r in scoring],
         }
     )
 
