@@ -33,7 +33,7 @@ from syncbridge.runs.schemas import (
     ScoreRuleOut,
 )
 from syncbridge.scoring.repository import rule_results_of
-from syncbridge.scoring.runs import SCORE_KIND, queue_score_run
+from syncbridge.scoring.runs import SCORE_KIND, cancel_queued_score_job, queue_score_run
 from syncbridge.store.paging import Page, PageParams, fetch_page
 from syncbridge.sync.repository import FINISHED
 from syncbridge.sync.runs import conclude, plan_run
@@ -113,6 +113,8 @@ async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, actor: str) ->
             f"Run {run_id} has already finished ({run.status}); there is nothing to cancel.",
             extra={"reason": "run_finished", "run_status": run.status},
         )
+    if run.kind == SCORE_KIND:
+        return await _cancel_score_run(session, run, actor=actor)
     before = {"status": run.status, "cancel_requested_at": None}
     if run.cancel_requested_at is None:
         now = utcnow()
@@ -136,6 +138,32 @@ async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, actor: str) ->
         )
         log.info("run.cancel_requested", run_id=str(run_id), status=run.status)
     return await show_run(session, run_id)
+
+
+async def _cancel_score_run(session: AsyncSession, run: Run, *, actor: str) -> RunDetail:
+    """A queued scoring run ends ``cancelled`` with its job; a running one runs to its end
+    (its batches are short and each leaves the desired tags consistent): ``Conflict``."""
+    if run.status != "queued":
+        raise Conflict(
+            f"Run {run.id} is scoring; a scoring run cannot be stopped once it runs.",
+            extra={"reason": "run_running", "run_status": run.status},
+        )
+    now = utcnow()
+    run.status, run.finished_at = "cancelled", now
+    run.cancel_requested_at, run.cancelled_by = now, actor
+    await session.flush()
+    await cancel_queued_score_job(session, run.id, now)
+    await record(
+        session,
+        actor=actor,
+        action="run.cancel",
+        entity_type=ENTITY,
+        entity_id=run.id,
+        before={"status": "queued", "cancel_requested_at": None},
+        after={"status": "cancelled", "cancel_requested_at": now.isoformat()},
+    )
+    log.info("run.cancel_requested", run_id=str(run.id), status=run.status)
+    return await show_run(session, run.id)
 
 
 def _out(run: Run, streams: Sequence[RunStreamOut]) -> RunOut:

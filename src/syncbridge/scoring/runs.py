@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.errors import NotFound
 from syncbridge.jobs.service import enqueue
 from syncbridge.models import Run
 from syncbridge.models.base import utcnow
+from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.scoring.service import RuleResult, score_all
 from syncbridge.store.unit_of_work import in_unit_of_work
 
@@ -40,6 +43,16 @@ async def queue_score_run(session: AsyncSession, *, requested_by: str) -> Run:
         concurrency_key=CONCURRENCY_KEY,
     )
     return run
+
+
+async def cancel_queued_score_job(session: AsyncSession, run_id: uuid.UUID, now: datetime) -> None:
+    """Cancel the scoring run's job if no worker has claimed it yet (flushes)."""
+    await session.execute(
+        update(Job)
+        .where(Job.dedupe_key == job_dedupe_key(run_id), Job.status == JobStatus.queued.value)
+        .values(status=JobStatus.cancelled.value, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _set_status(
