@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
@@ -38,7 +38,7 @@ from syncbridge.bootstrap import bootstrap_store
 from syncbridge.cli.serve import sandbox_settings
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.metrics.service import compute_metrics
-from syncbridge.models import Asset, Connection, DesiredTag
+from syncbridge.models import Asset, Connection, DesiredTag, Job, MetricFact, utcnow
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
 from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import CHANNELS, World
@@ -143,8 +143,37 @@ async def synced(
         assert created.status_code == 201, created.text
     report = await run(api, editor, kind="sync", full=True)
     assert report["status"] == "succeeded", report["error"]
+    # The worker's other jobs (re-classifying after the mapping rules) end first, so they
+    # cannot rewrite the store under the facts and the scores.
+    await idle(sandbox_app)
     await compute_metrics(sandbox_app.state.sessionmaker, run_id=uuid.UUID(report["id"]))
+    assert await fact_count(sandbox_app) > 0
     return report
+
+
+async def idle(app: FastAPI) -> None:
+    """Wait until the app's worker has no job running and none due (the metrics job a run
+    queues 30 s later is not due yet)."""
+
+    async def busy(session: AsyncSession) -> int:
+        due = or_(
+            Job.status == "running",
+            and_(Job.status == "queued", Job.run_after <= utcnow()),
+        )
+        return len(list(await session.scalars(select(Job.id).where(due))))
+
+    for _ in range(6000):  # only stops a hung test: nothing is timed
+        if not await in_unit_of_work(app.state.sessionmaker, busy, write=False):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the worker never went idle")
+
+
+async def fact_count(app: FastAPI) -> int:
+    async def read(session: AsyncSession) -> int:
+        return len(list(await session.scalars(select(MetricFact.id))))
+
+    return await in_unit_of_work(app.state.sessionmaker, read, write=False)
 
 
 def is_crowded(tier: str, count: int, cohort_size: int) -> bool:
