@@ -148,7 +148,7 @@ async def test_the_queued_relink_job_re_classifies(store: Store, engine: AsyncEn
 
     async def computations(session: AsyncSession) -> list[tuple[str, object]]:
         rows = await session.execute(select(Job.status, Job.payload).where(Job.kind == KIND))
-        return [(status, payload) for status, payload in rows]
+        return [(str(status), payload) for status, payload in rows]
 
     # The facts come from linked records: the re-link queues their recomputation (delayed).
     queued = await in_unit_of_work(store.sm, computations, write=False)
