@@ -12,32 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from cryptography.fernet import Fernet
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.classification import classify_run
-from syncbridge.connections.secrets import SecretBox
-from syncbridge.connections.service import ConnectionContext
-from syncbridge.connections.ssrf import origins
-from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.connector.spec import HostPolicy
-from syncbridge.linking.defaults import load_default_link_rules
 from syncbridge.linking.run import link_run
 from syncbridge.models import Asset, Classification, Connection, Link, StoredRecord
-from syncbridge.sandbox.embedded import EmbeddedSandbox
-from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 from syncbridge.store.unit_of_work import in_unit_of_work
-from syncbridge.sync.runs import run_sync
+from tests.sandbox_support import embedded_world
 from tests.test_classification import Sessionmaker, make_rule, seed_taxonomy
 
 pytest_plugins = ["tests.store_fixtures"]
 
-PUBLIC_URL = "http://127.0.0.1:8000"
 ASSETS = 30
 
 
@@ -51,33 +39,14 @@ class Synced:
 @pytest.fixture
 async def synced(sessionmaker: Sessionmaker, tmp_path: Path) -> AsyncIterator[Synced]:
     """Every sandbox connection synced once and linked with the default link rules."""
-    registry = ConnectorRegistry.from_entry_points()
-    sandbox = EmbeddedSandbox.build(
-        SandboxRegistry.from_entry_points(),
-        registry,
-        world=World(assets_count=ASSETS),
-        public_url=PUBLIC_URL,
-        folder=tmp_path / "dam",
-    )
-    app = FastAPI()
-    sandbox.mount(app)
-    ctx = ConnectionContext(
-        registry=registry,
-        box=SecretBox([Fernet.generate_key()]),
-        allow_local=True,
-        allowed_origins=origins([PUBLIC_URL]),
-        policy=HostPolicy(sandbox_folders=sandbox.folders),
-    )
-    await in_unit_of_work(sessionmaker, lambda s: sandbox.ensure_connections(s, ctx))
-    await in_unit_of_work(sessionmaker, lambda s: load_default_link_rules(s, "test"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        run = await run_sync(sessionmaker, ctx, http, requested_by="test", full=True)
-        assert run.status == "succeeded", run.error
+    async with embedded_world(
+        sessionmaker, World(assets_count=ASSETS), tmp_path / "dam"
+    ) as embedded:
+        run = await embedded.sync(full=True)
         await link_run(sessionmaker, run.id)
 
         async def again() -> uuid.UUID:
-            second = await run_sync(sessionmaker, ctx, http, requested_by="test")
-            assert second.status == "succeeded", second.error
+            second = await embedded.sync()
             await link_run(sessionmaker, second.id)
             return second.id
 

@@ -18,34 +18,22 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
-from cryptography.fernet import Fernet
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from syncbridge_hubspot.sim_objects import ID_BASE
 from syncbridge_salesforce.sim_org import sf_id
 
-from syncbridge.connections.secrets import SecretBox
-from syncbridge.connections.service import ConnectionContext
-from syncbridge.connections.ssrf import origins
-from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.connector.spec import HostPolicy
-from syncbridge.linking.defaults import load_default_link_rules
 from syncbridge.linking.run import link_run, relink
 from syncbridge.models import Asset, Connection, Link, StoredRecord
 from syncbridge.models.linking import LinkRule
-from syncbridge.sandbox.embedded import EmbeddedSandbox
-from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 from syncbridge.store.unit_of_work import in_unit_of_work
-from syncbridge.sync.runs import run_sync
+from tests.sandbox_support import embedded_world
 
 pytest_plugins = ["tests.store_fixtures"]
 
 Sessionmaker = async_sessionmaker[AsyncSession]
-PUBLIC_URL = "http://127.0.0.1:8000"
 ASSETS = 60
 BY_ID = frozenset({"bynder", "cloudinary"})
 ALL_DAMS = frozenset({"bynder", "cloudinary", "localfolder"})
@@ -63,33 +51,11 @@ class Synced:
 async def synced(sessionmaker: Sessionmaker, tmp_path: Path) -> AsyncIterator[Synced]:
     """Every sandbox connection synced once, with the default link rules loaded."""
     world = World(assets_count=ASSETS)
-    registry = ConnectorRegistry.from_entry_points()
-    sandbox = EmbeddedSandbox.build(
-        SandboxRegistry.from_entry_points(),
-        registry,
-        world=world,
-        public_url=PUBLIC_URL,
-        folder=tmp_path / "dam",
-    )
-    app = FastAPI()
-    sandbox.mount(app)
-    ctx = ConnectionContext(
-        registry=registry,
-        box=SecretBox([Fernet.generate_key()]),
-        allow_local=True,
-        allowed_origins=origins([PUBLIC_URL]),
-        policy=HostPolicy(sandbox_folders=sandbox.folders),
-    )
-    await in_unit_of_work(sessionmaker, lambda s: sandbox.ensure_connections(s, ctx))
-    await in_unit_of_work(sessionmaker, lambda s: load_default_link_rules(s, "test"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        run = await run_sync(sessionmaker, ctx, http, requested_by="test", full=True)
-        assert run.status == "succeeded", run.error
+    async with embedded_world(sessionmaker, world, tmp_path / "dam") as embedded:
+        run = await embedded.sync(full=True)
 
         async def again() -> uuid.UUID:
-            second = await run_sync(sessionmaker, ctx, http, requested_by="test")
-            assert second.status == "succeeded", second.error
-            return second.id
+            return (await embedded.sync()).id
 
         yield Synced(world, sessionmaker, run.id, again)
 

@@ -18,22 +18,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 import pytest
-from cryptography.fernet import Fernet
-from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from syncbridge_bynder.simulator import BynderSimulator
 from syncbridge_ga4.simulator import Ga4Simulator
 
-from syncbridge.connections.secrets import SecretBox
-from syncbridge.connections.service import ConnectionContext
-from syncbridge.connections.ssrf import origins
-from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.connector.spec import HostPolicy
 from syncbridge.jobs import HandlerRegistry, Job, Worker
-from syncbridge.linking.defaults import load_default_link_rules
 from syncbridge.metrics.jobs import register
 from syncbridge.metrics.service import compute_metrics
 from syncbridge.metrics.triggers import DELAY_S, KIND
@@ -45,18 +36,15 @@ from syncbridge.models import (
     StoredRecord,
     utcnow,
 )
-from syncbridge.sandbox.embedded import EmbeddedSandbox
-from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import LATE_DAYS, World
 from syncbridge.settings import get_settings
 from syncbridge.store.unit_of_work import in_unit_of_work
-from syncbridge.sync.runs import run_sync
 from tests.jobs_support import ManualClock
+from tests.sandbox_support import embedded_world
 
 pytest_plugins = ["tests.store_fixtures"]
 
 Sessionmaker = async_sessionmaker[AsyncSession]
-PUBLIC_URL = "http://127.0.0.1:8000"
 #: A world whose campaigns still run on its last (late-data) days, and that wins deals.
 SEED, ASSETS = 1, 80
 ANALYTICS = ("views", "sessions", "key_events", "events", "revenue")
@@ -77,34 +65,13 @@ async def metrics_world(sessionmaker: Sessionmaker, tmp_path: Path) -> AsyncIter
     """Every sandbox connection synced once (full), with the default link rules loaded; the
     run's metrics job is queued, not yet run."""
     world = World(seed=SEED, assets_count=ASSETS)
-    registry = ConnectorRegistry.from_entry_points()
-    sandbox = EmbeddedSandbox.build(
-        SandboxRegistry.from_entry_points(),
-        registry,
-        world=world,
-        public_url=PUBLIC_URL,
-        folder=tmp_path / "dam",
-    )
-    app = FastAPI()
-    sandbox.mount(app)
-    ctx = ConnectionContext(
-        registry=registry,
-        box=SecretBox([Fernet.generate_key()]),
-        allow_local=True,
-        allowed_origins=origins([PUBLIC_URL]),
-        policy=HostPolicy(sandbox_folders=sandbox.folders),
-    )
-    await in_unit_of_work(sessionmaker, lambda s: sandbox.ensure_connections(s, ctx))
-    await in_unit_of_work(sessionmaker, lambda s: load_default_link_rules(s, "test"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        run = await run_sync(sessionmaker, ctx, http, requested_by="test", full=True)
-        assert run.status == "succeeded", run.error
+    async with embedded_world(sessionmaker, world, tmp_path / "dam") as embedded:
+        run = await embedded.sync(full=True)
 
         async def again(*, full: bool = False) -> uuid.UUID:
-            second = await run_sync(sessionmaker, ctx, http, requested_by="test", full=full)
-            assert second.status == "succeeded", second.error
-            return second.id
+            return (await embedded.sync(full=full)).id
 
+        sandbox = embedded.sandbox
         ga4 = cast(Ga4Simulator, sandbox.simulators["ga4"])
         bynder = cast(BynderSimulator, sandbox.simulators["bynder"])
         yield MetricsWorld(world, sessionmaker, run.id, ga4, bynder, again)
