@@ -132,10 +132,6 @@ class CrmReader:
         query = urlencode(params, safe=",", quote_via=quote)
         return f"{self.http.base_url}crm/v3/objects/{stream}?{query}"
 
-    async def newest_modification(self, stream: str) -> int:
-        """The newest modification time in ``stream`` now (epoch ms; 0 when it is empty)."""
-        return (await self._watermark(stream))[0]
-
     async def _watermark(self, stream: str) -> tuple[int, int | None]:
         """The newest modification time in ``stream`` now (epoch ms; 0 when it is empty), and
         how many live objects the stream holds (the search's ``total``: a full read's

@@ -256,7 +256,7 @@ def _literal(elements: Iterable[str]) -> str:
 
 
 def _ids_literal(ids: Iterable[int]) -> str:
-    return _literal(f"{value:032x}" for value in ids)
+    return _literal(map(id_text, ids))
 
 
 def _quoted(value: str) -> str:

@@ -327,14 +327,6 @@ class AssetIndex:
             self.add(ref, external_id, data)
         return self
 
-    def lookup(self, kind: str, candidate: str) -> list[AssetRef]:
-        """The assets whose key of ``kind`` is ``candidate`` (normalised here)."""
-        held = self.keys.get(kind, {}).get(normalise(kind, candidate))
-        if held is None:
-            return []
-        positions = (held,) if isinstance(held, int) else held
-        return [AssetRef(self._ids[p], self._connectors[p]) for p in positions]
-
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
