@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.errors import NotFound
@@ -30,8 +30,11 @@ def job_dedupe_key(run_id: uuid.UUID) -> str:
     return f"{SCORE_JOB}:{run_id}"
 
 
-async def queue_score_run(session: AsyncSession, *, requested_by: str) -> Run:
-    """Add a queued scoring run and its job in the caller's transaction (flushes)."""
+async def queue_score_run(
+    session: AsyncSession, *, requested_by: str, run_after: datetime | None = None
+) -> Run:
+    """Add a queued scoring run and its job in the caller's transaction (flushes); the job
+    may run from ``run_after`` (default: now)."""
     run = Run(kind=SCORE_KIND, status="queued", requested_by=requested_by, full=False)
     session.add(run)
     await session.flush()
@@ -40,9 +43,28 @@ async def queue_score_run(session: AsyncSession, *, requested_by: str) -> Run:
         SCORE_JOB,
         {"run_id": str(run.id)},
         dedupe_key=job_dedupe_key(run.id),
+        run_after=run_after,
         concurrency_key=CONCURRENCY_KEY,
     )
     return run
+
+
+async def queue_score_run_once(
+    session: AsyncSession, *, requested_by: str, run_after: datetime
+) -> tuple[Run, bool]:
+    """A queued scoring run: one already queued (it has read nothing yet, so it scores what
+    the caller's transaction commits), else a new one whose job may run from ``run_after``.
+    Returns the run and whether it is new. Flushes. Two callers at once may each add one:
+    callers that must not (the metrics jobs) never run at once."""
+    queued = await session.scalar(
+        select(Run)
+        .where(Run.kind == SCORE_KIND, Run.status == "queued")
+        .order_by(Run.created_at)
+        .limit(1)
+    )
+    if queued is not None:
+        return queued, False
+    return await queue_score_run(session, requested_by=requested_by, run_after=run_after), True
 
 
 async def cancel_queued_score_job(session: AsyncSession, run_id: uuid.UUID, now: datetime) -> None:
@@ -83,10 +105,11 @@ async def execute_score_run(
     run_id: uuid.UUID,
     *,
     between_batches: Callable[[], None] | None = None,
+    progress: Callable[[uuid.UUID, int], None] | None = None,
 ) -> list[RuleResult]:
     """Run a queued (or resumed) scoring run to ``succeeded``; a finished run is left as it
-    is. Raises ``NotFound`` for an unknown run; an error leaves the run ``running`` for the
-    caller to retry or fail (:func:`fail_score_run`)."""
+    is (``progress``: see :func:`score_all`). Raises ``NotFound`` for an unknown run; an
+    error leaves the run ``running`` for the caller to retry or fail (:func:`fail_score_run`)."""
 
     async def status(session: AsyncSession) -> str | None:
         run = await session.get(Run, run_id)
@@ -98,7 +121,9 @@ async def execute_score_run(
     if current in ("succeeded", "failed", "cancelled"):
         return []
     await _set_status(sessionmaker, run_id, "running")
-    results = await score_all(sessionmaker, run_id=run_id, between_batches=between_batches)
+    results = await score_all(
+        sessionmaker, run_id=run_id, between_batches=between_batches, progress=progress
+    )
     await _set_status(sessionmaker, run_id, "succeeded")
     return results
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete
@@ -59,18 +60,31 @@ class RuleSnapshot:
 
     @classmethod
     def of(cls, rule: TagRule) -> RuleSnapshot:
-        kpi: dict[str, Any] = rule.kpi
+        content = {
+            name: getattr(rule, name)
+            for name in ("kpi", "smoothing", "min_sample", "tiers", "insufficient_concept")
+        }
+        content |= {"window_days": rule.window_days, "cohort_by": rule.cohort_by}
+        return cls.of_content(rule.id, rule.version, content)
+
+    @classmethod
+    def of_content(
+        cls, rule_id: uuid.UUID, version: int, content: Mapping[str, Any]
+    ) -> RuleSnapshot:
+        """A snapshot of a rule's JSON content (a saved rule's, or a draft's to preview)."""
+        kpi: Mapping[str, Any] = content["kpi"]
         metrics = (
             (kpi["metric"],) if kpi["type"] == "count" else (kpi["numerator"], kpi["denominator"])
         )
         spec = rule_spec(
             kpi=kpi,
-            smoothing=rule.smoothing,
-            min_sample=rule.min_sample,
-            tiers=rule.tiers,
-            insufficient_concept=rule.insufficient_concept,
+            smoothing=content["smoothing"],
+            min_sample=content["min_sample"],
+            tiers=content["tiers"],
+            insufficient_concept=content["insufficient_concept"],
         )
-        return cls(rule.id, rule.version, rule.window_days, tuple(rule.cohort_by), metrics, spec)
+        cohort_by = tuple(content["cohort_by"])
+        return cls(rule_id, version, content["window_days"], cohort_by, metrics, spec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +100,17 @@ class RuleResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Inputs:
+class ScoringInputs:
+    """What scoring a rule reads: its window and every live asset's sample."""
+
     window_start: date
     window_end: date
     samples: list[AssetSample]
 
 
-async def _read_inputs(session: AsyncSession, rule: RuleSnapshot) -> _Inputs:
+async def read_inputs(session: AsyncSession, rule: RuleSnapshot) -> ScoringInputs:
+    """The rule's window (ending on the newest day with a fact of its metrics) and every
+    live asset's cohort and totals over it."""
     end = await repository.newest_fact_day(session, rule.metrics) or utcnow().date()
     start = end - timedelta(days=rule.window_days - 1)
     assets = await repository.live_asset_ids(session)
@@ -120,10 +138,10 @@ async def _read_inputs(session: AsyncSession, rule: RuleSnapshot) -> _Inputs:
                 second.days if second else 0,
             )
         )
-    return _Inputs(start, end, samples)
+    return ScoringInputs(start, end, samples)
 
 
-def _values(score: Score, rule: RuleSnapshot, inputs: _Inputs) -> dict[str, Any]:
+def _values(score: Score, rule: RuleSnapshot, inputs: ScoringInputs) -> dict[str, Any]:
     return {
         "rule_version": rule.version,
         "concept": score.concept,
@@ -141,7 +159,7 @@ def _values(score: Score, rule: RuleSnapshot, inputs: _Inputs) -> dict[str, Any]
 async def _write_batch(
     session: AsyncSession,
     rule: RuleSnapshot,
-    inputs: _Inputs,
+    inputs: ScoringInputs,
     scores: Sequence[Score],
     run_id: uuid.UUID | None,
 ) -> int:
@@ -168,7 +186,7 @@ async def _write_batch(
 async def _finish_rule(
     session: AsyncSession,
     rule: RuleSnapshot,
-    inputs: _Inputs,
+    inputs: ScoringInputs,
     run_id: uuid.UUID | None,
     result: RuleResult,
 ) -> None:
@@ -205,8 +223,8 @@ async def score_rule(
     """Score every live asset under ``rule`` and rewrite its desired tags, :data:`BATCH` a
     unit of work; idempotent (a repeat over the same facts changes nothing)."""
 
-    async def read(session: AsyncSession) -> _Inputs:
-        return await _read_inputs(session, rule)
+    async def read(session: AsyncSession) -> ScoringInputs:
+        return await read_inputs(session, rule)
 
     inputs = await in_unit_of_work(sessionmaker, read, write=False)
     scores = await run_cpu(score_assets, rule.spec, inputs.samples)
@@ -257,9 +275,17 @@ async def score_all(
     *,
     run_id: uuid.UUID | None = None,
     between_batches: Callable[[], None] | None = None,
+    progress: Callable[[uuid.UUID, int], None] | None = None,
 ) -> list[RuleResult]:
-    """Score every enabled tag rule in turn (see :func:`score_rule`)."""
+    """Score every enabled tag rule in turn (see :func:`score_rule`); ``progress`` is told
+    each rule's id and how many assets each written batch held."""
     return [
-        await score_rule(sessionmaker, rule, run_id=run_id, between_batches=between_batches)
+        await score_rule(
+            sessionmaker,
+            rule,
+            run_id=run_id,
+            between_batches=between_batches,
+            progress=None if progress is None else partial(progress, rule.id),
+        )
         for rule in await rules_to_score(sessionmaker)
     ]
