@@ -18,6 +18,12 @@ from syncbridge.models.taxonomy import (
     ConceptStatus,
     LabelKind,
 )
+from syncbridge.models.writeback import (
+    WriteBack,
+    WriteBackAttempt,
+    WriteBackState,
+    WriteBackStatus,
+)
 
 __all__ = [
     "OPERATORS",
@@ -53,5 +59,9 @@ __all__ = [
     "StreamState",
     "TagRule",
     "TagRuleVersion",
+    "WriteBack",
+    "WriteBackAttempt",
+    "WriteBackState",
+    "WriteBackStatus",
     "utcnow",
 ]
