@@ -67,6 +67,7 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("DELETE", "/v1/tag-rules/{rule_id}"): E,
     ("GET", "/v1/tag-rules/{rule_id}/versions"): V,
     ("GET", "/v1/tag-rules/{rule_id}/versions/{version}"): V,
+    ("POST", "/v1/tag-rules/preview"): E,
     ("GET", "/v1/connections"): V,
     ("POST", "/v1/connections"): A,
     ("GET", "/v1/connections/{connection_id}"): V,
@@ -90,6 +91,8 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/v1/runs"): E,
     ("GET", "/v1/runs/{run_id}"): V,
     ("POST", "/v1/runs/{run_id}/cancel"): E,
+    ("GET", "/v1/writebacks"): V,
+    ("GET", "/v1/writebacks/{writeback_id}"): V,
 }
 
 #: Syntactically valid values per path-parameter schema, so the auth outcome is not masked

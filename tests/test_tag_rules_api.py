@@ -505,6 +505,7 @@ async def test_openapi_documents_the_operations_with_examples(
         "archive_tag_rule",
         "list_tag_rule_versions",
         "get_tag_rule_version",
+        "preview_tag_rule",
     }
     schemas = document["components"]["schemas"]
     example = schemas["TagRuleCreate"]["examples"][0]

@@ -1,4 +1,4 @@
-"""``/v1/tag-rules``: tag rules and their versions.
+"""``/v1/tag-rules``: tag rules, their versions and previews.
 
 A rule's ``revision`` is its ``ETag``; PATCH and DELETE honour ``If-Match`` (412 when stale,
 428 when the store requires it and it is missing). DELETE archives: the rule and its
@@ -11,15 +11,18 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from syncbridge.api.deps import Editor, SessionDep, UnitOfWorkRoute, Viewer
+from syncbridge.api.deps import Editor, SessionDep, UnitOfWorkRoute, Viewer, read_only
 from syncbridge.api.etags import IfMatch, set_etag
 from syncbridge.api.pagination import Page, Paging
 from syncbridge.api.problems import problem_responses
 from syncbridge.tagging import service
+from syncbridge.tagging.preview import preview_rule
 from syncbridge.tagging.schemas import (
     TagRuleCreate,
     TagRuleOut,
     TagRulePatch,
+    TagRulePreview,
+    TagRulePreviewRequest,
     TagRuleVersionOut,
 )
 
@@ -50,6 +53,19 @@ async def create_rule(
     rule = await service.create_rule(session, body, principal.actor)
     set_etag(response, rule.revision)
     return TagRuleOut.model_validate(rule)
+
+
+@router.post("/preview", operation_id="preview_tag_rule", responses=problem_responses(404, 409))
+@read_only
+async def preview(
+    body: TagRulePreviewRequest, session: SessionDep, _principal: Editor
+) -> TagRulePreview:
+    """Before anything is saved: how many assets a new rule, or an edit of a saved one,
+    would give, keep and take each tag from, over the current metric facts, against the
+    rule's current desired tags (none for a new rule), with example assets. Writes nothing.
+    422 names each bad field as a create or an edit would (under ``rule.`` or
+    ``changes.``); 409 for an archived rule."""
+    return await preview_rule(session, body)
 
 
 @router.get("/{rule_id:uuid}", operation_id="get_tag_rule")

@@ -57,6 +57,65 @@ RULE: dict[str, Any] = _CONTENT | {
     "updated_at": _AT,
 }
 
+_ASSET = {
+    "connection_id": _BYNDER,
+    "cohort": "asset:image/channel:email",
+    "cohort_size": 48,
+}
+
+PREVIEW: dict[str, Any] = {
+    "rule_id": _RULE_ID,
+    "version": 2,
+    "name": CREATE["name"],
+    "window_start": "2026-11-03",
+    "window_end": "2026-11-30",
+    "assets": 1240,
+    "changing": 37,
+    "tags": [
+        {
+            "concept": "perf:top-10",
+            "gain": 3,
+            "keep": 41,
+            "lose": 2,
+            "after": 44,
+            "examples": [
+                {
+                    "asset_id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                    **_ASSET,
+                    "external_id": "A1B2C3D4-E5F6-4711-8899-AABBCCDDEEFF",
+                    "change": "gain",
+                    "concept_before": "perf:top-25",
+                    "concept_after": "perf:top-10",
+                    "sample": 2310.0,
+                    "kpi": 0.061,
+                    "smoothed": 0.0517,
+                    "percentile": 93.6,
+                },
+                {
+                    "asset_id": "8b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e",
+                    **_ASSET,
+                    "external_id": "B2C3D4E5-F6A7-4822-99AA-BBCCDDEEFF00",
+                    "change": "lose",
+                    "concept_before": "perf:top-10",
+                    "concept_after": "perf:top-25",
+                    "sample": 180.0,
+                    "kpi": 0.072,
+                    "smoothed": 0.0391,
+                    "percentile": 85.1,
+                },
+            ],
+        },
+        {
+            "concept": "perf:insufficient-data",
+            "gain": 0,
+            "keep": 310,
+            "lose": 4,
+            "after": 310,
+            "examples": [],
+        },
+    ],
+}
+
 VERSION: dict[str, Any] = _CONTENT | {
     "rule_id": _RULE_ID,
     "version": 2,

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from syncbridge.models import Concept, ConceptScheme, Connection
+from syncbridge.models import Asset, Concept, ConceptScheme, Connection, DesiredTag
 from syncbridge.models.tagging import TagRule, TagRuleVersion
 
 
@@ -101,3 +101,43 @@ async def connector_keys(
         )
     )
     return {cid: str(key) for cid, key in rows}
+
+
+# --- what a preview compares with ----------------------------------------------------------
+
+
+async def desired_concepts(session: AsyncSession, rule_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The rule's stored desired tag of each asset."""
+    rows = await session.execute(
+        select(DesiredTag.asset_id, DesiredTag.concept).where(DesiredTag.rule_id == rule_id)
+    )
+    return {asset_id: str(concept) for asset_id, concept in rows}
+
+
+async def asset_refs(
+    session: AsyncSession, asset_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+    """The connection and external id of each of these assets."""
+    if not asset_ids:
+        return {}
+    rows = await session.execute(
+        select(Asset.id, Asset.connection_id, Asset.external_id).where(
+            Asset.id.in_(sorted(set(asset_ids)))
+        )
+    )
+    return {asset_id: (connection_id, str(ext)) for asset_id, connection_id, ext in rows}
+
+
+# --- who uses a concept --------------------------------------------------------------------
+
+
+async def live_rules_emitting(session: AsyncSession, concept_key: str) -> list[TagRule]:
+    """The enabled, live rules that give ``concept_key`` (as a tier or as their insufficient
+    concept), by name. Rules are few: they are filtered here, not in SQL over JSON."""
+    rules = await session.scalars(rules_query(enabled=True))
+    return [
+        rule
+        for rule in rules
+        if rule.insufficient_concept == concept_key
+        or any(tier.get("concept") == concept_key for tier in rule.tiers)
+    ]

@@ -7,10 +7,18 @@ from a rate, ``method`` one smoothing from the other, ``mode`` how tags land in 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from syncbridge.patch_fields import optional_not_null
 from syncbridge.tagging import examples
@@ -253,16 +261,106 @@ class TagRuleVersionOut(_RuleContent):
     created_by: str
 
 
+# --- previews ------------------------------------------------------------------------------
+
+
+class TagRulePreviewRequest(_Body):
+    """A rule to dry-run over the current metric facts before anything is saved: a new rule
+    (``rule``), or a saved rule (``rule_id``) with ``changes`` applied as PATCH would apply
+    them (none: the rule as saved, over today's facts)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"rule": examples.CREATE},
+                {"rule_id": examples.RULE["id"], "changes": examples.PATCHES[0]},
+            ]
+        },
+    )
+
+    rule: TagRuleCreate | None = None
+    rule_id: uuid.UUID | None = None
+    changes: TagRulePatch | None = None
+    examples: Annotated[StrictInt, Field(ge=0, le=20)] = Field(
+        default=3, description="Example assets per tag and kind of change (gain, keep, lose)."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> TagRulePreviewRequest:
+        if (self.rule is None) == (self.rule_id is None):
+            raise ValueError("give either rule (a new rule) or rule_id (a saved one)")
+        if self.changes is not None and self.rule_id is None:
+            raise ValueError("changes apply to a saved rule: give rule_id")
+        return self
+
+
+Change = Literal["gain", "keep", "lose"]
+
+
+class PreviewAsset(BaseModel):
+    """An asset whose tag the rule would give, keep or take away, and the new inputs."""
+
+    asset_id: uuid.UUID
+    connection_id: uuid.UUID
+    external_id: str
+    change: Change
+    concept_before: str | None = Field(description="Its desired tag under the rule now.")
+    concept_after: str | None = Field(description="Its tag under the previewed rule.")
+    cohort: str | None
+    cohort_size: int | None
+    sample: float | None
+    kpi: float | None
+    smoothed: float | None
+    percentile: float | None
+
+
+class PreviewTag(BaseModel):
+    """One tag: how many assets would gain it, keep it or lose it."""
+
+    concept: str
+    gain: int
+    keep: int
+    lose: int
+    after: int = Field(description="Assets that would carry it (gain + keep).")
+    examples: list[PreviewAsset]
+
+
+class TagRulePreview(BaseModel):
+    """What the rule would tag, against its current desired tags (none for a new rule)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PREVIEW]})
+
+    rule_id: uuid.UUID | None
+    version: int | None = Field(
+        description="The saved version the preview is compared with (None: a new rule)."
+    )
+    name: str
+    window_start: date
+    window_end: date = Field(description="The newest day with a fact of the rule's metrics.")
+    assets: int = Field(description="Live assets scored.")
+    changing: int = Field(description="Assets whose tag would change (or go).")
+    tags: list[PreviewTag] = Field(
+        description="The rule's tiers, its insufficient concept, then any tag only the "
+        "current desired tags have."
+    )
+
+
 __all__ = [
     "BayesSmoothing",
     "BynderMetapropertyTarget",
+    "Change",
     "CloudinaryContextTarget",
     "CloudinaryMetadataTarget",
     "CountKpi",
+    "PreviewAsset",
+    "PreviewTag",
     "RateKpi",
     "TagRuleCreate",
     "TagRuleOut",
     "TagRulePatch",
+    "TagRulePreview",
+    "TagRulePreviewRequest",
     "TagRuleVersionOut",
     "TagsTarget",
     "Tier",

@@ -31,6 +31,7 @@ __all__ = [
     "create_rule",
     "get_rule",
     "list_rules",
+    "patched_content",
     "rule_content",
     "show_version",
     "update_rule",
@@ -154,6 +155,12 @@ def _given(patch: TagRulePatch) -> dict[str, Any]:
     return given
 
 
+def patched_content(rule: TagRule, patch: TagRulePatch) -> dict[str, Any]:
+    """The rule's content with ``patch`` applied (not yet checked); raises InvalidInput for
+    a null where a field cannot be cleared."""
+    return {field: getattr(rule, field) for field in CONTENT_FIELDS} | _given(patch)
+
+
 async def update_rule(
     session: AsyncSession,
     rule_id: uuid.UUID,
@@ -167,8 +174,7 @@ async def update_rule(
     rule = await get_rule(session, rule_id, for_update=True)
     if rule.archived_at is not None:
         raise Conflict(f"Tag rule {rule_id} is archived and cannot be edited.")
-    given = _given(patch)
-    merged = {field: getattr(rule, field) for field in CONTENT_FIELDS} | given
+    merged = patched_content(rule, patch)
     await check_rule(session, merged)
     expect.check(rule.revision, f"Tag rule {rule_id}")
     changes = {f: merged[f] for f in CONTENT_FIELDS if not same_value(merged[f], getattr(rule, f))}
