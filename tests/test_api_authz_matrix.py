@@ -91,6 +91,7 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/v1/runs"): E,
     ("GET", "/v1/runs/{run_id}"): V,
     ("POST", "/v1/runs/{run_id}/cancel"): E,
+    ("GET", "/v1/insights"): V,
     ("GET", "/v1/writebacks"): V,
     ("GET", "/v1/writebacks/{writeback_id}"): V,
 }

@@ -24,6 +24,8 @@ from syncbridge.connections.endpoints import UPLOAD_PATH
 from syncbridge.connections.endpoints import router as connections_router
 from syncbridge.connections.ssrf import Resolver, resolve_host
 from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.insights.endpoints import router as insights_router
+from syncbridge.insights.facets import FacetCache
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.jobs.runner import running_worker, runs_in_process
 from syncbridge.jobs.services import job_services
@@ -72,6 +74,7 @@ def create_app(
         app.state.keys = KeyCache()
         app.state.catalog = CompiledCatalog()
         app.state.concepts = ConceptReadModel()
+        app.state.facets = FacetCache(app.state.catalog)
         # The connection context and the shared, SSRF-guarded client: built as every worker
         # process builds them (one place), and handed to the in-process worker as they are.
         jobs = AsyncExitStack()
@@ -131,6 +134,7 @@ def create_app(
         audit_router,
         classifications_router,
         runs_router,
+        insights_router,
     ):
         app.include_router(router)
     if sandbox is not None:
