@@ -40,6 +40,7 @@ from syncbridge.store.revision_watch import RevisionWatch
 from syncbridge.tagging.endpoints import router as tag_rules_router
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
 from syncbridge.taxonomy.read_model import ConceptReadModel
+from syncbridge.writeback.endpoints import router as writebacks_router
 
 DESCRIPTION = """\
 syncbridge joins CRM and analytics records with DAM assets through one shared taxonomy.
@@ -134,6 +135,7 @@ def create_app(
         audit_router,
         classifications_router,
         runs_router,
+        writebacks_router,
         insights_router,
     ):
         app.include_router(router)

@@ -107,6 +107,29 @@ class Settings(BaseSettings):
         "connection, `full` credits each of them the whole amount. Facts keep the rule they "
         "were computed with.",
     )
+    writeback_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts a write-back gets on transient vendor errors before it is dead "
+        "(with the vendor's message); a refused write is dead at once.",
+    )
+    writeback_retry_base_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=86_400,
+        description="Backoff of a write-back retry: full jitter up to base * 2^(attempt-1).",
+    )
+    writeback_retry_max_s: float = Field(
+        default=3600.0, gt=0, le=86_400, description="The longest backoff of a write-back."
+    )
+    writeback_batch: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Write-backs one connection's sender claims and sends at a time (one "
+        "connector write: Cloudinary groups up to 1,000 public ids per tag call).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -19,6 +19,11 @@ class BynderSettings(ConnectorSettings):
     base_url: VendorUrl = Field(description="The portal, e.g. https://acme.bynder.com")
     permanent_token: SecretStr
     tag_prefix: str = Field(default="perf:", min_length=1)
+    #: Write-back plans and records in its ledger what it would write, and sends nothing.
+    dry_run: bool = Field(
+        default=False,
+        description="Write-back records what it would write here and sends nothing.",
+    )
     #: The metaproperty syncbridge owns (its options carry the performance tier), if any.
     owned_metaproperty_id: str | None = None
     page_size: int = Field(default=100, ge=1, le=1000)

@@ -29,6 +29,11 @@ class CloudinarySettings(ConnectorSettings):
     resource_types: list[ResourceType] = Field(default_factory=_all_types, min_length=1)
     page_size: int = Field(default=500, ge=1, le=500, description="Admin API max_results.")
     tag_prefix: str = Field(default="perf:", min_length=1)
+    #: Write-back plans and records in its ledger what it would write, and sends nothing.
+    dry_run: bool = Field(
+        default=False,
+        description="Write-back records what it would write here and sends nothing.",
+    )
     owned_metadata_field: str | None = Field(
         default=None,
         description="External id of a structured metadata field syncbridge may set.",

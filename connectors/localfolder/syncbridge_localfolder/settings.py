@@ -38,6 +38,11 @@ class LocalFolderSettings(ConnectorSettings):
     sidecar_style: Literal["ext", "stem"] = "ext"
     #: The keyword namespace syncbridge owns; keywords without it belong to people.
     tag_prefix: str = Field(default="perf:", min_length=1)
+    #: Write-back plans and records in its ledger what it would write, and sends nothing.
+    dry_run: bool = Field(
+        default=False,
+        description="Write-back records what it would write here and sends nothing.",
+    )
     #: ``fnmatch`` patterns matched against the POSIX path relative to ``root``; ``*`` crosses
     #: folders, so ``*.jpg`` matches JPEGs at any depth. Sidecars and hidden files never match.
     include: list[str] = Field(default_factory=lambda: ["*"], min_length=1)

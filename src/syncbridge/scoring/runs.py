@@ -19,6 +19,7 @@ from syncbridge.models.base import utcnow
 from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.scoring.service import RuleResult, score_all
 from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.writeback.service import plan_writebacks
 
 SCORE_JOB = "score.run"
 SCORE_KIND = "score"
@@ -94,6 +95,9 @@ async def _set_status(
         else:
             run.finished_at = now
         run.status, run.error = status, error
+        if status == "succeeded":
+            # The outbox rows for the DAMs commit with the run's result.
+            await plan_writebacks(session, run_id=run_id)
         await session.flush()
         return run
 

@@ -1,0 +1,388 @@
+"""Sending write-backs: one connection's sender claims its ready outbox rows, re-reads the
+assets where the vendor allows (``fetch``, no transaction open), computes the owned-tag
+difference, sends one ``write`` for the changed ones (the connector batches where its vendor
+does), and records every attempt in the ledger.
+
+Each batch is three steps: claim (a fenced unit of work), vendor calls (none open), record
+(a fenced unit of work that also checks each row's lease token). What an attempt ends in:
+
+* the DAM already holds the desired owned state: ``unchanged``, done, nothing sent (this is
+  also how an ambiguous timeout resolves: the retry re-reads, finds the tags applied, and
+  sends nothing, so nothing is applied twice);
+* ``dry_run`` on the connection: recorded with what would be sent, done, nothing sent;
+* applied, accepted or skipped by the connector: done, and confirmed;
+* failed with a transient error (the connector's type decides, not the HTTP status):
+  pending again after a full-jitter backoff (at least the vendor's ``Retry-After``), dead
+  after ``writeback_max_attempts``;
+* refused (permission, unknown option, deleted asset): dead at once with the vendor's
+  message; the batch's other rows go on.
+
+One sender per connection runs at a time (the job's concurrency key), so all workers share
+one limiter per connection. Its connector is kept per process and connection revision, so a
+sender that follows another in the same process inherits the limiter's window.
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from syncbridge.connections.service import ConnectionContext
+from syncbridge.connector.errors import (
+    AuthError,
+    ConnectorError,
+    RateLimited,
+    TransientConnectorError,
+)
+from syncbridge.connector.http import full_jitter
+from syncbridge.connector.spec import Connector
+from syncbridge.connector.types import Ref, TagChange, WriteOutcome
+from syncbridge.logs import get_logger
+from syncbridge.models import Connection, WriteBackAttempt, WriteBackStatus, utcnow
+from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.sync.service import build_connector
+from syncbridge.writeback import repository
+from syncbridge.writeback.landing import (
+    OwnedDiff,
+    OwnedState,
+    current_metadata,
+    current_tags,
+    diff,
+)
+from syncbridge.writeback.repository import Claimed
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class Fenced(Protocol):
+    """``JobContext.fenced``: run a unit of work that commits only while the lease holds."""
+
+    def __call__(self, work: Callable[[AsyncSession], Awaitable[T]], /) -> Awaitable[T]: ...
+
+
+DONE_STATUSES = frozenset({"applied", "accepted", "skipped", "unchanged"})
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """How a sender batches, retries and leases (from the settings)."""
+
+    max_attempts: int = 5
+    retry_base_s: float = 30.0
+    retry_max_s: float = 3600.0
+    batch: int = 1000
+    lease_s: float = 300.0
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        wait = full_jitter(attempt, self.retry_base_s, self.retry_max_s)
+        return max(wait, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt of one write-back came to."""
+
+    vendor_status: str
+    diff: OwnedDiff | None = None
+    error: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class SendReport:
+    """What a sender did: attempts by vendor status, and vendor write calls made."""
+
+    attempts: dict[str, int] = field(default_factory=dict)
+    writes: int = 0
+
+    def count(self, status: str) -> None:
+        self.attempts[status] = self.attempts.get(status, 0) + 1
+
+
+# --- one connector per connection and process ------------------------------------------------
+
+_connectors: weakref.WeakKeyDictionary[
+    httpx.AsyncClient, dict[uuid.UUID, tuple[int, Connector]]
+] = weakref.WeakKeyDictionary()
+
+
+async def connector_for(
+    ctx: ConnectionContext, connection: Connection, http: httpx.AsyncClient
+) -> Connector:
+    """The connection's connector on ``http``, kept while the connection's revision stands
+    (its rate limiter remembers the calls of earlier senders in this process)."""
+    kept = _connectors.setdefault(http, {})
+    found = kept.get(connection.id)
+    if found is not None and found[0] == connection.revision:
+        return found[1]
+    if found is not None:
+        await found[1].aclose()
+    connector = build_connector(ctx, connection, http)
+    kept[connection.id] = (connection.revision, connector)
+    return connector
+
+
+# --- one batch -------------------------------------------------------------------------------
+
+
+def _failure(exc: Exception, transient: tuple[type[Exception], ...]) -> Attempt:
+    """A failed attempt; retried when the error's type says it may pass (the connector's
+    transient errors, and refused credentials, which an admin may fix), else a refusal."""
+    retryable = isinstance(exc, (TransientConnectorError, AuthError, *transient))
+    retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+    return Attempt("failed", error=str(exc), retryable=retryable, retry_after=retry_after)
+
+
+async def _read_current(
+    connector: Connector, claimed: Sequence[Claimed], transient: tuple[type[Exception], ...]
+) -> dict[str, Mapping[str, Any]] | Attempt:
+    refs = [Ref(c.stream, c.external_id) for c in claimed]
+    try:
+        records = await connector.fetch(refs)
+    except Exception as exc:
+        if not isinstance(exc, (ConnectorError, *transient)):
+            raise
+        return _failure(exc, transient)
+    return {r.external_id: r.data for r in records}
+
+
+def _planned(
+    claimed: Sequence[Claimed], current: Mapping[str, Mapping[str, Any]], prefix: str
+) -> dict[uuid.UUID, OwnedDiff]:
+    """The owned difference of each row; for an asset the vendor did not return, every
+    desired tag (the write says what became of it)."""
+    out: dict[uuid.UUID, OwnedDiff] = {}
+    for c in claimed:
+        want = OwnedState(frozenset(c.row.desired_tags), dict(c.row.desired_metadata))
+        data = current.get(c.external_id)
+        if data is None:
+            out[c.row.id] = OwnedDiff(want.tags, frozenset(), dict(want.metadata))
+            continue
+        keys = list(want.metadata)
+        out[c.row.id] = diff(want, current_tags(data), current_metadata(data, keys), prefix)
+    return out
+
+
+def _change(c: Claimed, d: OwnedDiff) -> TagChange:
+    return TagChange(
+        stream=c.stream,
+        external_id=c.external_id,
+        desired=frozenset(c.row.desired_tags),
+        add=d.add,
+        remove=d.remove,
+        metadata=dict(c.row.desired_metadata),
+    )
+
+
+async def send_batch(
+    connector: Connector,
+    claimed: Sequence[Claimed],
+    *,
+    prefix: str,
+    dry_run: bool,
+    transient: tuple[type[Exception], ...] = (),
+) -> tuple[dict[uuid.UUID, Attempt], int]:
+    """The attempt of each claimed row, and the connector writes made (0 or 1; the
+    connector makes one vendor call per changed asset, or per batch where the vendor
+    batches)."""
+    current = await _read_current(connector, claimed, transient)
+    if isinstance(current, Attempt):
+        return {c.row.id: current for c in claimed}, 0
+    diffs = _planned(claimed, current, prefix)
+    results: dict[uuid.UUID, Attempt] = {}
+    to_send: list[Claimed] = []
+    for c in claimed:
+        d = diffs[c.row.id]
+        if d.empty:
+            results[c.row.id] = Attempt("unchanged", d)
+        elif dry_run:
+            results[c.row.id] = Attempt("dry_run", d, dry_run=True)
+        else:
+            to_send.append(c)
+    if not to_send:
+        return results, 0
+    try:
+        outcomes = await connector.write([_change(c, diffs[c.row.id]) for c in to_send])
+    except Exception as exc:
+        if not isinstance(exc, (ConnectorError, *transient)):
+            raise
+        failed = _failure(exc, transient)
+        results |= {c.row.id: replace(failed, diff=diffs[c.row.id]) for c in to_send}
+        return results, 1
+    for c, outcome in zip(to_send, _aligned(to_send, outcomes), strict=True):
+        results[c.row.id] = Attempt(
+            outcome.status,
+            diffs[c.row.id],
+            error=outcome.detail if outcome.status == "failed" else None,
+            retryable=outcome.retryable,
+        )
+    return results, 1
+
+
+def _aligned(sent: Sequence[Claimed], outcomes: Sequence[WriteOutcome]) -> list[WriteOutcome]:
+    """One outcome per change, in order (a connector that answered fewer is a failure)."""
+    if len(outcomes) == len(sent):
+        return list(outcomes)
+    detail = f"the connector answered {len(outcomes)} outcomes for {len(sent)} changes"
+    return [WriteOutcome(c.external_id, "failed", detail, retryable=True) for c in sent]
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+async def record(
+    session: AsyncSession,
+    claimed: Sequence[Claimed],
+    results: Mapping[uuid.UUID, Attempt],
+    token: uuid.UUID,
+    policy: SendPolicy,
+) -> None:
+    """Write each attempt to the ledger and move each row on; rows whose lease was taken
+    over (another sender reclaimed them) are left to their new holder."""
+    now = utcnow()
+    rows = await repository.held(session, [c.row.id for c in claimed], token)
+    for c in claimed:
+        row = rows.get(c.row.id)
+        if row is None:
+            continue
+        result = results[row.id]
+        d = result.diff
+        session.add(
+            WriteBackAttempt(
+                writeback_id=row.id,
+                asset_id=row.asset_id,
+                connection_id=row.connection_id,
+                attempt=row.attempts,
+                at=now,
+                added=sorted(d.add) if d else [],
+                removed=sorted(d.remove) if d else [],
+                metadata_set=dict(sorted(d.metadata.items())) if d else {},
+                vendor_status=result.vendor_status,
+                error=result.error,
+                dry_run=result.dry_run,
+            )
+        )
+        row.vendor_status, row.last_error = result.vendor_status, result.error
+        row.lease_owner = row.lease_token = row.lease_expires_at = None
+        row.updated_at = now
+        state = await repository.state_of(session, row.asset_id, row.connection_id)
+        if result.vendor_status in DONE_STATUSES:
+            row.status, row.finished_at = WriteBackStatus.done.value, now
+            state.confirmed_tags = list(row.desired_tags)
+            state.confirmed_metadata = {
+                k: v for k, v in row.desired_metadata.items() if v is not None
+            }
+            state.confirmed_at = now
+        elif result.dry_run:
+            row.status, row.finished_at, row.dry_run = WriteBackStatus.done.value, now, True
+            if state.planned_version == row.version:
+                state.planned_dry_run = True
+        elif result.retryable and row.attempts < policy.max_attempts:
+            row.status = WriteBackStatus.pending.value
+            wait = policy.backoff(row.attempts, result.retry_after)
+            row.run_after = now + timedelta(seconds=wait)
+        else:
+            row.status, row.finished_at = WriteBackStatus.dead.value, now
+    await session.flush()
+
+
+# --- one connection's sender -----------------------------------------------------------------
+
+
+async def send_writebacks(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: ConnectionContext,
+    http: httpx.AsyncClient,
+    connection_id: uuid.UUID,
+    *,
+    fenced: Fenced,
+    check: Callable[[], None],
+    owner: str,
+    policy: SendPolicy,
+) -> SendReport:
+    """Send the connection's ready write-backs, batch by batch, until none is ready; then
+    queue the sender again for the next retry that is due later (if any)."""
+    report = SendReport()
+    connection = await in_unit_of_work(
+        sessionmaker, lambda s: s.get(Connection, connection_id), write=False
+    )
+    if connection is None or not connection.enabled:
+        # A deleted connection took its rows with it; a disabled one keeps them pending.
+        return report
+    connector = await connector_for(ctx, connection, http)
+    transient = ctx.registry.get(connection.connector_key).transient_errors
+    prefix = _tag_prefix(connection)
+    dry_run = repository.is_dry_run(connection)
+    while True:
+        check()
+        token = uuid.uuid4()
+        now = utcnow()
+
+        async def take(
+            session: AsyncSession, token: uuid.UUID = token, now: datetime = now
+        ) -> list[Claimed]:
+            return await repository.claim(
+                session,
+                connection_id,
+                now=now,
+                limit=policy.batch,
+                owner=owner,
+                token=token,
+                until=now + timedelta(seconds=policy.lease_s),
+            )
+
+        claimed: list[Claimed] = await fenced(take)
+        if not claimed:
+            break
+        results, writes = await send_batch(
+            connector, claimed, prefix=prefix, dry_run=dry_run, transient=transient
+        )
+        report.writes += writes
+        for result in results.values():
+            report.count(result.vendor_status)
+
+        async def finish(
+            session: AsyncSession,
+            claimed: list[Claimed] = claimed,
+            results: dict[uuid.UUID, Attempt] = results,
+            token: uuid.UUID = token,
+        ) -> None:
+            await record(session, claimed, results, token, policy)
+
+        await fenced(finish)
+        log.info(
+            "writeback.batch_sent",
+            connection_id=str(connection_id),
+            rows=len(claimed),
+            writes=writes,
+            dry_run=dry_run,
+        )
+    await fenced(lambda session: _queue_next(session, connection_id))
+    return report
+
+
+def _tag_prefix(connection: Connection) -> str:
+    """The owned tag namespace of the connection (its connector's ``tag_prefix`` setting)."""
+    return str((connection.settings or {}).get("tag_prefix") or "perf:")
+
+
+async def _queue_next(session: AsyncSession, connection_id: uuid.UUID) -> None:
+    from syncbridge.writeback.service import queue_send
+
+    due: datetime | None = await repository.next_due(session, connection_id)
+    if due is not None:
+        await queue_send(session, connection_id, tag=f"retry:{due.isoformat()}", run_after=due)
+
+
+__all__ = ["Attempt", "SendPolicy", "SendReport", "connector_for", "send_batch", "send_writebacks"]
