@@ -6,6 +6,9 @@ queues nothing more. The job waits :data:`DELAY_S` before it may run: facts are 
 sync jobs queued meanwhile (the next runs of a reconcile) go first, since the queue serves
 the oldest ready job first. Jobs of the kind share a concurrency key: they never run at once,
 so two computations never rewrite one asset's facts together.
+
+A computation that ends queues a scoring run (:func:`facts_computed`), so every sync (and
+re-link) ends with the desired performance tags scored again.
 """
 
 from __future__ import annotations
@@ -17,14 +20,29 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.jobs.service import enqueue
-from syncbridge.models import Job, utcnow
+from syncbridge.models import Job, Run, utcnow
+from syncbridge.scoring.runs import queue_score_run_once
 
-__all__ = ["DELAY_S", "KIND", "ComputePayload", "links_rewritten", "run_finished"]
+__all__ = [
+    "DELAY_S",
+    "KIND",
+    "SCORING_ACTOR",
+    "SCORING_DELAY_S",
+    "ComputePayload",
+    "facts_computed",
+    "links_rewritten",
+    "run_finished",
+]
 
 #: The job kind of a metrics computation.
 KIND = "metrics.compute"
 #: Seconds a run's computation waits before it may run.
 DELAY_S = 30.0
+#: Seconds the scoring run queued after a computation waits: the computations of a burst of
+#: runs, queued meanwhile, go first (oldest ready first) and all find it still queued.
+SCORING_DELAY_S = 30.0
+#: Who the scoring runs queued after a computation are requested by.
+SCORING_ACTOR = "system:metrics.compute"
 
 
 class ComputePayload(BaseModel):
@@ -58,4 +76,16 @@ async def links_rewritten(session: AsyncSession) -> Job:
         ComputePayload().model_dump(mode="json", exclude_none=True),
         run_after=utcnow() + timedelta(seconds=DELAY_S),
         concurrency_key=KIND,
+    )
+
+
+async def facts_computed(session: AsyncSession) -> tuple[Run, bool]:
+    """Queue the scoring of every asset after a computation, unless a scoring run is still
+    queued (it has read nothing yet, so it scores these facts too): a burst of syncs makes
+    one scoring run. Returns the run and whether it is new. Flushes. Computations never run
+    at once (their concurrency key), so two never both find none queued."""
+    return await queue_score_run_once(
+        session,
+        requested_by=SCORING_ACTOR,
+        run_after=utcnow() + timedelta(seconds=SCORING_DELAY_S),
     )
