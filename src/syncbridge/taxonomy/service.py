@@ -22,6 +22,7 @@ from syncbridge.mapping.service import retarget_rules, rules_referencing, rules_
 from syncbridge.models import Concept, ConceptScheme, MappingRule
 from syncbridge.store import revisions
 from syncbridge.store.preconditions import UNCONDITIONAL, Precondition
+from syncbridge.tagging.repository import live_rules_emitting
 from syncbridge.taxonomy import repository
 from syncbridge.taxonomy.document import ConceptData, SchemeData, Taxonomy
 from syncbridge.taxonomy.schemas import ConceptIn, ConceptPatch, SchemeIn, SchemePatch
@@ -52,6 +53,25 @@ def refuse(problems: list[Problem]) -> NoReturn:
 def rule_refs(rules: list[MappingRule]) -> list[dict[str, str]]:
     """Rules as ``{"id", "name"}`` for error bodies and reports."""
     return [{"id": str(rule.id), "name": rule.name} for rule in rules]
+
+
+async def refuse_if_tagging(session: AsyncSession, key: str, doing: str) -> None:
+    """409 naming the enabled tag rules that give ``key`` as a tier or as their insufficient
+    concept: deprecating or deleting it would leave them tagging with a retired concept (a
+    replacement does not move them; a tier is the rule author's choice)."""
+    rules = await live_rules_emitting(session, key)
+    if not rules:
+        return
+    names = ", ".join(f"'{rule.name}' ({rule.id})" for rule in rules)
+    raise Conflict(
+        f"Enabled tag rule(s) give '{key}': {names}; change or disable them before you {doing} it.",
+        errors=[{"field": "key", "reason": f"given by the enabled tag rule(s) {names}"}],
+        extra={
+            "tag_rules": [
+                {"id": str(rule.id), "name": rule.name, "version": rule.version} for rule in rules
+            ]
+        },
+    )
 
 
 # --- schemes ---------------------------------------------------------------------------
@@ -270,6 +290,8 @@ async def deprecate_concept(
         )
     after = replace(before, status="deprecated", replaced_by=replacement)
     _check_one(after, store)
+    if before.status != "deprecated":
+        await refuse_if_tagging(session, key, "deprecate")
     rules = await rules_using_concept(session, concept.id)
     if rules and replacement is None:
         raise Conflict(
@@ -314,6 +336,7 @@ async def delete_concept(
             f"{len(rules)} mapping rule(s) map or mapped to '{key}'; deprecate it instead.",
             extra={"mappings": rule_refs(rules)},
         )
+    await refuse_if_tagging(session, key, "delete")
     for dependent in await repository.replaced_concepts(session, concept.id):
         before = await repository.concept_data(session, dependent)
         await _store_change(

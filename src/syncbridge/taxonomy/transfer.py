@@ -15,6 +15,7 @@ from syncbridge.mapping.service import retarget_rules, rules_using_concept
 from syncbridge.models import Concept, MappingRule
 from syncbridge.offload import run_cpu
 from syncbridge.store import revisions
+from syncbridge.tagging.repository import live_rules_emitting
 from syncbridge.taxonomy import repository
 from syncbridge.taxonomy.document import Taxonomy
 from syncbridge.taxonomy.importer import ImportPlan, plan_import
@@ -100,11 +101,23 @@ async def _rule_moves(session: AsyncSession, plan: ImportPlan, store: Taxonomy) 
     problems: list[Problem] = []
     for key in _newly_deprecated(plan, store):
         new = plan.incoming.concepts[key]
+        origin = plan.incoming.origins.get(key)
+        tagging = await live_rules_emitting(session, key)
+        if tagging and store.concepts[key].status != "deprecated":
+            names = ", ".join(f"'{r.name}' ({r.id})" for r in tagging)
+            problems.append(
+                Problem(
+                    f"enabled tag rules give this concept: {names}; change or disable them first",
+                    file=origin.file if origin else None,
+                    line=origin.line if origin else None,
+                    key=key,
+                    conflict=True,
+                )
+            )
         rules = await rules_using_concept(session, ids[key])
         if rules and new.replaced_by:
             moves.append(_RuleMove(key, new.replaced_by, rules))
         elif rules:
-            origin = plan.incoming.origins.get(key)
             names = ", ".join(f"'{r.name}' ({r.id})" for r in rules)
             problems.append(
                 Problem(
