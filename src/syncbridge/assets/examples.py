@@ -27,6 +27,8 @@ _RECENT_RUN = "f7c2b8d3-7e4a-4f9b-a6d0-2a3b4c5d6e7f"
 _CAMPAIGN_RECORD = "5d2e8f13-6a7b-4c9d-8e0f-1a2b3c4d5e6f"
 _GA4_RECORD = "7e3f9a24-8b1c-4d0e-9f1a-2b3c4d5e6f70"
 _MAPPING_RULE = "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f"
+_TAG_RULE = "3c9d2e4f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+_SCORE_RUN = "a8d3c9e4-8f5b-4a0c-b7e1-3b4c5d6e7f80"
 _SOCIAL_ID = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 _EMEA_ID = "1d2e3f4a-5b6c-4d7e-9f8a-0b1c2d3e4f5a"
 _SOCIAL = {
@@ -39,6 +41,13 @@ _EMEA = {
     "key": "region:emea",
     "scheme": "region",
     "pref_label": {"en": "EMEA"},
+    "status": "approved",
+}
+
+_TOP_10 = {
+    "key": "perf:top-10",
+    "scheme": "performance-tier",
+    "pref_label": {"en": "Top 10%"},
     "status": "approved",
 }
 
@@ -202,9 +211,96 @@ TRACE_EXAMPLE: dict[str, Any] = {
             },
         ],
     },
-    "runs": {
-        "total": 2,
+    "metrics": {
+        "from": "2026-09-01",
+        "to": "2026-11-29",
+        "total": 3,
         "items": [
+            {
+                "metric": "influenced_revenue",
+                "value": "4250.00",
+                "days": 2,
+                "sources": [
+                    {
+                        "connection": _HUBSPOT,
+                        "value": "4250.00",
+                        "records": 2,
+                        "days": 2,
+                        "attribution": "even",
+                    }
+                ],
+            },
+            {
+                "metric": "key_events",
+                "value": 412,
+                "days": 61,
+                "sources": [
+                    {
+                        "connection": _GA4,
+                        "value": 412,
+                        "records": 143,
+                        "days": 61,
+                        "attribution": None,
+                    }
+                ],
+            },
+            {
+                "metric": "views",
+                "value": 6120,
+                "days": 74,
+                "sources": [
+                    {
+                        "connection": _GA4,
+                        "value": 6120,
+                        "records": 188,
+                        "days": 74,
+                        "attribution": None,
+                    }
+                ],
+            },
+        ],
+    },
+    "performance_tags": {
+        "total": 1,
+        "items": [
+            {
+                "concept": _TOP_10,
+                "rule": {
+                    "kind": "tag",
+                    "id": _TAG_RULE,
+                    "version": 1,
+                    "name": "Key-event rate per view, by asset type and channel, last 28 days",
+                },
+                "measure": "key_events per views over 28 days, ranked by the lower bound of "
+                "its Wilson interval at 95%",
+                "kpi": 0.0731,
+                "smoothed": 0.0603,
+                "sample": 1710.0,
+                "cohort": "asset:image/channel:paid-social",
+                "cohort_size": 37,
+                "percentile": 94.4,
+                "window_start": "2026-11-02",
+                "window_end": "2026-11-29",
+                "run_id": _SCORE_RUN,
+                "computed_at": "2026-11-30T02:16:31Z",
+            }
+        ],
+    },
+    "runs": {
+        "total": 3,
+        "items": [
+            {
+                "id": _SCORE_RUN,
+                "kind": "score",
+                "status": "succeeded",
+                "full": False,
+                "connection_id": None,
+                "requested_by": "system:metrics.compute",
+                "created_at": "2026-11-30T02:16:14Z",
+                "started_at": "2026-11-30T02:16:29Z",
+                "finished_at": "2026-11-30T02:16:33Z",
+                "roles": ["scored"],
+            },
             {
                 "id": _RECENT_RUN,
                 "kind": "sync",

@@ -33,6 +33,7 @@ from syncbridge.models import (
     ConceptLabel,
     ConceptScheme,
     Connection,
+    DesiredTag,
     Link,
     LinkRule,
     LinkRuleVersion,
@@ -40,6 +41,8 @@ from syncbridge.models import (
     MappingRuleVersion,
     Run,
     StoredRecord,
+    TagRule,
+    TagRuleVersion,
 )
 
 #: The LIKE escape character of text searches.
@@ -189,17 +192,35 @@ def _linking_runs(asset_id: uuid.UUID) -> Subquery:
     return select(Link.run_id.label("run_id")).where(Link.asset_id == asset_id).subquery()
 
 
-async def runs_touching(
-    session: AsyncSession, asset: Asset, *, limit: int
-) -> tuple[list[Run], int, set[uuid.UUID], set[uuid.UUID]]:
-    """The runs that changed, read, classified or linked ``asset``, newest first (the first
-    ``limit``), how many there are, and which of them classified it and which linked it."""
+def _scoring_runs(asset_id: uuid.UUID) -> Subquery:
+    return (
+        select(DesiredTag.run_id.label("run_id")).where(DesiredTag.asset_id == asset_id).subquery()
+    )
+
+
+@dataclass(frozen=True)
+class RunsTouching:
+    """The runs of an asset's trace (newest first), how many there are, and which of them
+    classified, linked and scored it."""
+
+    runs: list[Run]
+    total: int
+    classified: set[uuid.UUID]
+    linked: set[uuid.UUID]
+    scored: set[uuid.UUID]
+
+
+async def runs_touching(session: AsyncSession, asset: Asset, *, limit: int) -> RunsTouching:
+    """The runs that changed, read, classified, linked or scored ``asset`` (the first
+    ``limit``, newest first)."""
     own = [i for i in (asset.last_run_id, asset.seen_run_id) if i is not None]
     classifying, linking = _classifying_runs(asset.id), _linking_runs(asset.id)
+    scoring = _scoring_runs(asset.id)
     wanted = or_(
         Run.id.in_(own) if own else false(),
         Run.id.in_(select(classifying.c.run_id)),
         Run.id.in_(select(linking.c.run_id)),
+        Run.id.in_(select(scoring.c.run_id)),
     )
     total = await session.scalar(select(func.count()).select_from(Run).where(wanted))
     stmt = select(Run).where(wanted).order_by(Run.created_at.desc(), Run.id).limit(limit)
@@ -211,7 +232,10 @@ async def runs_touching(
     linked: set[uuid.UUID] = set(
         await session.scalars(select(linking.c.run_id).where(linking.c.run_id.in_(ids)))
     )
-    return runs, int(total or 0), classified, linked
+    scored: set[uuid.UUID] = set(
+        await session.scalars(select(scoring.c.run_id).where(scoring.c.run_id.in_(ids)))
+    )
+    return RunsTouching(runs, int(total or 0), classified, linked, scored)
 
 
 @dataclass(frozen=True)
@@ -263,8 +287,8 @@ RuleNames = dict[tuple[uuid.UUID, int | None], str]
 async def _rule_names(
     session: AsyncSession,
     refs: RuleRefs,
-    current: type[MappingRule] | type[LinkRule],
-    frozen: type[MappingRuleVersion] | type[LinkRuleVersion],
+    current: type[MappingRule] | type[LinkRule] | type[TagRule],
+    frozen: type[MappingRuleVersion] | type[LinkRuleVersion] | type[TagRuleVersion],
 ) -> RuleNames:
     """The name of each rule at each version asked for (the current name when the version
     is unknown or was never frozen)."""
@@ -298,3 +322,48 @@ async def mapping_rule_names(session: AsyncSession, refs: RuleRefs) -> RuleNames
 async def link_rule_names(session: AsyncSession, refs: RuleRefs) -> RuleNames:
     """Link rules' names at the given versions (see :func:`_rule_names`)."""
     return await _rule_names(session, refs, LinkRule, LinkRuleVersion)
+
+
+async def tag_rule_names(session: AsyncSession, refs: RuleRefs) -> RuleNames:
+    """Tag rules' names at the given versions (see :func:`_rule_names`)."""
+    return await _rule_names(session, refs, TagRule, TagRuleVersion)
+
+
+async def tag_rule_versions(
+    session: AsyncSession, refs: RuleRefs
+) -> dict[tuple[uuid.UUID, int | None], TagRuleVersion]:
+    """The given versions of tag rules, those that exist."""
+    if not refs:
+        return {}
+    rows = await session.scalars(
+        select(TagRuleVersion).where(
+            TagRuleVersion.rule_id.in_({rule_id for rule_id, _ in refs}),
+            TagRuleVersion.version.in_({v for _, v in refs if v is not None}),
+        )
+    )
+    found = {(row.rule_id, row.version): row for row in rows}
+    return {ref: found[ref] for ref in refs if ref in found}
+
+
+async def desired_tags_of(
+    session: AsyncSession, asset_id: uuid.UUID, *, limit: int
+) -> tuple[list[DesiredTag], int]:
+    """The asset's desired performance tags, newest first (the first ``limit``), and how
+    many there are."""
+    mine = DesiredTag.asset_id == asset_id
+    total = await session.scalar(select(func.count()).select_from(DesiredTag).where(mine))
+    rows = await session.scalars(
+        select(DesiredTag)
+        .where(mine)
+        .order_by(DesiredTag.computed_at.desc(), DesiredTag.id.desc())
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def concepts_by_key(session: AsyncSession, keys: Collection[str]) -> dict[str, ConceptRow]:
+    """Key, scheme, status and preferred labels of the given concepts that exist, by key."""
+    if not keys:
+        return {}
+    ids = await session.scalars(select(Concept.id).where(Concept.key.in_(set(keys))))
+    return {row.key: row for row in (await concepts_by_id(session, set(ids))).values()}

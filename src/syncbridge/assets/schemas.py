@@ -1,15 +1,16 @@
 """What ``/v1/assets`` answers: asset summaries, one asset with its data, and its trace.
 
 The trace is a set of named sections (``classifications``, ``classification_changes``,
-``links``, ``runs``); later issues add theirs (metrics, performance tags, write-backs) beside
-them. Each section is a :class:`TraceSection`: its newest items, at most
-``TRACE_SECTION_MAX``, and how many there are in all.
+``links``, ``metrics``, ``performance_tags``, ``runs``); write-backs add theirs beside them.
+Each section is a :class:`TraceSection`: its newest items, at most ``TRACE_SECTION_MAX``,
+and how many there are in all (``metrics`` holds one item per metric, over a window).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +24,7 @@ T = TypeVar("T")
 TRACE_SECTION_MAX = 200
 
 #: Why a run is in an asset's trace.
-RunRole = Literal["last_changed", "last_read", "classified", "linked"]
+RunRole = Literal["last_changed", "last_read", "classified", "linked", "scored"]
 
 
 class ConnectionName(BaseModel):
@@ -84,9 +85,10 @@ class AssetOut(AssetSummary):
 
 
 class TraceRule(BaseModel):
-    """The rule (and its version) that produced a classification or a link."""
+    """The rule (and its version) that produced a classification, a link or a performance
+    tag."""
 
-    kind: Literal["mapping", "link"]
+    kind: Literal["mapping", "link", "tag"]
     id: uuid.UUID
     version: int | None
     #: The rule's name at that version (None when the rule is gone or not known here).
@@ -174,6 +176,61 @@ class TraceSection(BaseModel, Generic[T]):
     items: list[T]
 
 
+class MetricSource(BaseModel):
+    """What one source connection gave a metric over the window."""
+
+    connection: ConnectionName
+    #: A count is a JSON integer; an amount of money an exact decimal string.
+    value: int | Decimal
+    records: int = Field(description="Records the values were computed from (day by day).")
+    days: int = Field(description="Days of the window with a value.")
+    attribution: Literal["even", "full"] | None = Field(
+        description="How deals were credited to their assets (influenced_* metrics only)."
+    )
+
+
+class TracedMetric(BaseModel):
+    """One metric of the asset summed over the window, and where it came from."""
+
+    metric: str
+    value: int | Decimal = Field(description="The total over the window, every source.")
+    days: int = Field(description="Days of the window with a value from any source.")
+    sources: list[MetricSource] = Field(description="Per source connection (GA4, a CRM).")
+
+
+class TraceMetrics(TraceSection[TracedMetric]):
+    """The asset's metric facts summed per metric over a window: by default its latest 90
+    days of data (day by day: GET /v1/assets/{asset_id}/metrics)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    first: date = Field(alias="from", description="The window's first day.")
+    last: date = Field(alias="to", description="The window's last day (included).")
+
+
+class TracedPerformanceTag(BaseModel):
+    """A performance tag the asset should carry under one tag rule, and what it was computed
+    from: the rule and its version, the KPI and its smoothing, the cohort and the rank."""
+
+    concept: ClassifiedConcept
+    rule: TraceRule
+    measure: str | None = Field(
+        description="What the rule's version ranks by (None when the version is not stored)."
+    )
+    kpi: float | None = Field(description="The raw KPI over the window (None: no denominator).")
+    smoothed: float | None = Field(description="The value ranked (a rate, smoothed).")
+    sample: float = Field(description="The rate's denominator, or a count's days with data.")
+    cohort: str
+    cohort_size: int = Field(description="Ranked assets in the cohort.")
+    percentile: float | None = Field(description="Rank in the cohort (None: too little data).")
+    window_start: date
+    window_end: date
+    run_id: uuid.UUID | None = Field(description="The scoring run that last changed it.")
+    computed_at: datetime = Field(
+        description="Since when: when the tag, or any input of it, last changed."
+    )
+
+
 class AssetIdentity(BaseModel):
     """Who the traced asset is and where to see it."""
 
@@ -191,7 +248,8 @@ class AssetIdentity(BaseModel):
 
 class AssetTrace(BaseModel):
     """Why an asset carries what it carries: its classifications with their provenance, the
-    records linked to it with their evidence, and the runs that touched it."""
+    records linked to it with their evidence, its metrics, its performance tags with their
+    inputs, and the runs that touched it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [TRACE_EXAMPLE]})
 
@@ -202,9 +260,14 @@ class AssetTrace(BaseModel):
         "first (all of it: GET /v1/assets/{asset_id}/classifications/history)."
     )
     links: TraceSection[TracedLink]
+    metrics: TraceMetrics
+    performance_tags: TraceSection[TracedPerformanceTag] = Field(
+        description="The performance tags the asset should carry, one per enabled tag rule "
+        "that scored it, with their inputs; newest first."
+    )
     runs: TraceSection[TracedRun] = Field(
         description="The run that last changed the asset, the last run that read it, and the "
-        "runs named by its classifications and links; newest first."
+        "runs named by its classifications, links and performance tags; newest first."
     )
 
 
@@ -219,11 +282,15 @@ __all__ = [
     "ClassifiedConcept",
     "ConnectionName",
     "LinkEvidence",
+    "MetricSource",
     "RunRole",
+    "TraceMetrics",
     "TraceRecord",
     "TraceRule",
     "TraceSection",
     "TracedClassification",
     "TracedLink",
+    "TracedMetric",
+    "TracedPerformanceTag",
     "TracedRun",
 ]

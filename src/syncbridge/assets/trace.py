@@ -1,5 +1,6 @@
 """The trace of one asset: its classifications with their provenance, the records linked to
-it with their evidence, and the runs that touched it (see ``AssetTrace``).
+it with their evidence, its metrics, its performance tags with their inputs, and the runs
+that touched it (see ``AssetTrace``).
 
 Read-only. Each section shows its newest ``TRACE_SECTION_MAX`` items and counts them all.
 """
@@ -7,7 +8,11 @@ Read-only. Each section shows its newest ``TRACE_SECTION_MAX`` items and counts 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,11 +23,16 @@ from syncbridge.assets.schemas import (
     AssetIdentity,
     AssetTrace,
     ClassificationEvidence,
+    ClassifiedConcept,
     LinkEvidence,
+    MetricSource,
     RunRole,
     TracedClassification,
     TracedLink,
+    TracedMetric,
+    TracedPerformanceTag,
     TracedRun,
+    TraceMetrics,
     TraceRecord,
     TraceRule,
     TraceSection,
@@ -30,7 +40,10 @@ from syncbridge.assets.schemas import (
 from syncbridge.assets.service import classified_concept, get_asset, summary_of
 from syncbridge.classification.manual import history_page
 from syncbridge.connector.registry import ConnectorRegistry
-from syncbridge.models import Asset, Classification, Link, Run, StoredRecord
+from syncbridge.metrics.schemas import AssetMetrics, shown
+from syncbridge.metrics.service import asset_metrics
+from syncbridge.models import Asset, Classification, DesiredTag, Link, Run, StoredRecord
+from syncbridge.models.tagging import TagRuleVersion
 from syncbridge.store.paging import PageParams
 
 
@@ -110,15 +123,14 @@ def _traced_link(
     )
 
 
-def _traced_run(
-    run: Run, asset: Asset, classified: set[uuid.UUID], linked: set[uuid.UUID]
-) -> TracedRun:
+def _traced_run(run: Run, asset: Asset, touching: repository.RunsTouching) -> TracedRun:
     roles: list[RunRole] = []
     for role, applies in (
         ("last_changed", run.id == asset.last_run_id),
         ("last_read", run.id == asset.seen_run_id),
-        ("classified", run.id in classified),
-        ("linked", run.id in linked),
+        ("classified", run.id in touching.classified),
+        ("linked", run.id in touching.linked),
+        ("scored", run.id in touching.scored),
     ):
         if applies:
             roles.append(role)  # type: ignore[arg-type]
@@ -156,6 +168,96 @@ async def _classifications(
     return [t for t in traced if t is not None]
 
 
+def _metrics(found: AssetMetrics) -> TraceMetrics:
+    """The asset's facts summed per metric, with each source connection's share."""
+    days: dict[str, set[date]] = defaultdict(set)
+    for fact in found.facts:
+        days[fact.metric].add(fact.day)
+    sources: dict[str, list[MetricSource]] = defaultdict(list)
+    for total in found.totals:
+        sources[total.metric].append(
+            MetricSource(
+                connection=total.connection,
+                value=total.value,
+                records=total.records,
+                days=total.days,
+                attribution=total.attribution,
+            )
+        )
+    items = [
+        TracedMetric(
+            metric=metric,
+            value=shown(metric, sum((Decimal(s.value) for s in parts), Decimal(0))),
+            days=len(days[metric]),
+            sources=parts,
+        )
+        for metric, parts in sorted(sources.items())
+    ]
+    return TraceMetrics(first=found.first, last=found.last, total=len(items), items=items)
+
+
+def measure(version: TagRuleVersion) -> str:
+    """What a tag rule's version ranks assets by, in words."""
+    kpi: Mapping[str, Any] = version.kpi
+    window = f"over {version.window_days} days"
+    if kpi["type"] == "count":
+        return f"{kpi['metric']} {window}, unsmoothed"
+    rate = f"{kpi['numerator']} per {kpi['denominator']} {window}"
+    smoothing: Mapping[str, Any] = version.smoothing or {}
+    if smoothing.get("method") == "bayes":
+        weight = float(smoothing["prior_weight"])
+        return f"{rate}, a Bayesian average with {weight:g} trials at the cohort's rate"
+    confidence = float(smoothing.get("confidence", 0.95))
+    return f"{rate}, ranked by the lower bound of its Wilson interval at {confidence:.0%}"
+
+
+def _traced_tag(
+    row: DesiredTag,
+    concept: repository.ConceptRow | None,
+    version: TagRuleVersion | None,
+    name: str | None,
+) -> TracedPerformanceTag:
+    # A concept gone from the taxonomy is still shown by its key.
+    shown_concept = (
+        classified_concept(concept)
+        if concept is not None
+        else ClassifiedConcept(key=row.concept, scheme="", pref_label={}, status="gone")
+    )
+    return TracedPerformanceTag(
+        concept=shown_concept,
+        rule=TraceRule(kind="tag", id=row.rule_id, version=row.rule_version, name=name),
+        measure=None if version is None else measure(version),
+        kpi=row.kpi,
+        smoothed=row.smoothed,
+        sample=row.sample,
+        cohort=row.cohort,
+        cohort_size=row.cohort_size,
+        percentile=row.percentile,
+        window_start=date.fromisoformat(row.window_start),
+        window_end=date.fromisoformat(row.window_end),
+        run_id=row.run_id,
+        computed_at=row.computed_at,
+    )
+
+
+async def _performance_tags(
+    session: AsyncSession, rows: list[DesiredTag]
+) -> list[TracedPerformanceTag]:
+    refs = {(row.rule_id, row.rule_version) for row in rows}
+    names = await repository.tag_rule_names(session, refs)
+    versions = await repository.tag_rule_versions(session, refs)
+    concepts = await repository.concepts_by_key(session, {row.concept for row in rows})
+    return [
+        _traced_tag(
+            row,
+            concepts.get(row.concept),
+            versions.get((row.rule_id, row.rule_version)),
+            names.get((row.rule_id, row.rule_version)),
+        )
+        for row in rows
+    ]
+
+
 async def trace_asset(
     session: AsyncSession, registry: ConnectorRegistry, asset_id: uuid.UUID
 ) -> AssetTrace:
@@ -167,7 +269,9 @@ async def trace_asset(
     )
     changes = await history_page(session, asset.id, PageParams(limit=cap, offset=0))
     links, links_total = await repository.links_of(session, asset.id, limit=cap)
-    runs, runs_total, classified, linked = await repository.runs_touching(session, asset, limit=cap)
+    touching = await repository.runs_touching(session, asset, limit=cap)
+    tags, tags_total = await repository.desired_tags_of(session, asset.id, limit=cap)
+    metrics = await asset_metrics(session, registry, asset.id, None, None)
     stored = await repository.records_by_id(session, _record_ids(classifications, links))
     connection_ids = {asset.connection_id} | {r.connection_id for r in stored.values()}
     namer = Namer(registry, await repository.connections_by_id(session, connection_ids))
@@ -179,8 +283,13 @@ async def trace_asset(
         ),
         classification_changes=TraceSection(total=changes.total, items=changes.items),
         links=TraceSection(total=links_total, items=await _links(session, links, records)),
+        metrics=_metrics(metrics),
+        performance_tags=TraceSection(
+            total=tags_total, items=await _performance_tags(session, tags)
+        ),
         runs=TraceSection(
-            total=runs_total, items=[_traced_run(r, asset, classified, linked) for r in runs]
+            total=touching.total,
+            items=[_traced_run(r, asset, touching) for r in touching.runs],
         ),
     )
 
