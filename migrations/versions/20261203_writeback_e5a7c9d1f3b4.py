@@ -3,7 +3,8 @@
 ``writebacks`` holds one row per (asset, desired-tag version, target connection), planned
 by a scoring run; ``writeback_attempts`` is the ledger, one row per attempt;
 ``writeback_states`` keeps, per (asset, DAM connection), the owned tags and metadata
-syncbridge last confirmed there and the last version planned.
+syncbridge last confirmed there and the last version planned; ``writeback_senders`` the
+recent vendor calls of each connection's last sender (its rate budget).
 
 Revision ID: e5a7c9d1f3b4
 Revises: d4f6b8c0e2a3
@@ -130,7 +131,25 @@ def upgrade() -> None:
     op.create_index("ix_writeback_attempts_writeback_id", "writeback_attempts", ["writeback_id"])
 
 
+    op.create_table(
+        "writeback_senders",
+        sa.Column("connection_id", sa.Uuid(), nullable=False),
+        sa.Column("instance", sa.String(length=64), nullable=False),
+        sa.Column("calls", _JSON, nullable=False),
+        sa.Column("paused_until", sa.Float(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_writeback_senders_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("connection_id", name=op.f("pk_writeback_senders")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("writeback_senders")
     op.drop_index("ix_writeback_attempts_writeback_id", table_name="writeback_attempts")
     op.drop_index("ix_writeback_attempts_asset_id", table_name="writeback_attempts")
     op.drop_table("writeback_attempts")

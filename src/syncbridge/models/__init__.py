@@ -21,6 +21,7 @@ from syncbridge.models.taxonomy import (
 from syncbridge.models.writeback import (
     WriteBack,
     WriteBackAttempt,
+    WriteBackSender,
     WriteBackState,
     WriteBackStatus,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "TagRuleVersion",
     "WriteBack",
     "WriteBackAttempt",
+    "WriteBackSender",
     "WriteBackState",
     "WriteBackStatus",
     "utcnow",

@@ -8,6 +8,7 @@ per (asset, DAM connection) what syncbridge last confirmed there.
 * ``writeback_attempts``: the ledger, one row per attempt (dry runs included).
 * ``writeback_states``: the owned tags and metadata syncbridge last confirmed in the DAM
   (what planning compares the desired tags with) and the last version planned.
+* ``writeback_senders``: per connection, the recent vendor calls of its last sender.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -153,10 +155,29 @@ class WriteBackState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class WriteBackSender(Base):
+    """The last sender of one connection and its recent vendor calls, so that a sender in
+    another process starts with the same rate budget (``syncbridge.writeback.budget``)."""
+
+    __tablename__ = "writeback_senders"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The connector instance that made the calls.
+    instance: Mapped[str] = mapped_column(String(64))
+    #: Wall-clock times (Unix seconds) of its vendor calls within the last rate window.
+    calls: Mapped[list[Any]] = mapped_column(default=list)
+    #: Wall-clock time before which the vendor asked for no calls (a 429's Retry-After).
+    paused_until: Mapped[float | None] = mapped_column(Float, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 __all__ = [
     "WRITEBACK_STATUSES",
     "WriteBack",
     "WriteBackAttempt",
+    "WriteBackSender",
     "WriteBackState",
     "WriteBackStatus",
 ]

@@ -19,7 +19,9 @@ Each batch is three steps: claim (a fenced unit of work), vendor calls (none ope
 
 One sender per connection runs at a time (the job's concurrency key), so all workers share
 one limiter per connection. Its connector is kept per process and connection revision, so a
-sender that follows another in the same process inherits the limiter's window.
+sender that follows another in the same process inherits the limiter's window; one that
+follows a sender of another process seeds its limiter with that sender's recent calls
+(:mod:`syncbridge.writeback.budget`).
 """
 
 from __future__ import annotations
@@ -42,13 +44,15 @@ from syncbridge.connector.errors import (
     TransientConnectorError,
 )
 from syncbridge.connector.http import full_jitter
+from syncbridge.connector.ratelimit import AdaptiveRateLimiter
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Ref, TagChange, WriteOutcome
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection, WriteBackAttempt, WriteBackStatus, utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync.service import build_connector
-from syncbridge.writeback import repository
+from syncbridge.writeback import budget, repository
+from syncbridge.writeback.budget import CallLog
 from syncbridge.writeback.landing import (
     OwnedDiff,
     OwnedState,
@@ -112,25 +116,50 @@ class SendReport:
 
 # --- one connector per connection and process ------------------------------------------------
 
-_connectors: weakref.WeakKeyDictionary[
-    httpx.AsyncClient, dict[uuid.UUID, tuple[int, Connector]]
-] = weakref.WeakKeyDictionary()
+
+@dataclass
+class Sender:
+    """A connection's connector, the calls it made and its rate limiters."""
+
+    revision: int
+    connector: Connector
+    log: CallLog
+    limiters: list[AdaptiveRateLimiter]
 
 
-async def connector_for(
-    ctx: ConnectionContext, connection: Connection, http: httpx.AsyncClient
-) -> Connector:
+_senders: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[uuid.UUID, Sender]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def sender_for(
+    ctx: ConnectionContext,
+    connection: Connection,
+    http: httpx.AsyncClient,
+    previous: tuple[list[float], float | None] | None,
+) -> Sender:
     """The connection's connector on ``http``, kept while the connection's revision stands
-    (its rate limiter remembers the calls of earlier senders in this process)."""
-    kept = _connectors.setdefault(http, {})
+    and no sender elsewhere made calls since (its limiter then knows every recent call). A
+    new one is seeded with the calls of the sender before it (``previous``, from the store)
+    and of the one it replaces here."""
+    kept = _senders.setdefault(http, {})
     found = kept.get(connection.id)
-    if found is not None and found[0] == connection.revision:
-        return found[1]
+    if found is not None and found.revision == connection.revision and previous is None:
+        return found
+    earlier: list[float] = list(previous[0]) if previous else []
     if found is not None:
-        await found[1].aclose()
-    connector = build_connector(ctx, connection, http)
-    kept[connection.id] = (connection.revision, connector)
-    return connector
+        earlier += list(found.log.calls)
+        await found.connector.aclose()
+    log = CallLog()
+    connector = build_connector(ctx, connection, budget.timed_client(http, log))
+    limiters = budget.limiters_of(connector)
+    if limiters:
+        log.wall_clock = limiters[0].wall_clock
+    await budget.seed(limiters, earlier, previous[1] if previous else None)
+    log.calls.extend(sorted(earlier))
+    sender = Sender(connection.revision, connector, log, limiters)
+    kept[connection.id] = sender
+    return sender
 
 
 # --- one batch -------------------------------------------------------------------------------
@@ -314,13 +343,21 @@ async def send_writebacks(
     """Send the connection's ready write-backs, batch by batch, until none is ready; then
     queue the sender again for the next retry that is due later (if any)."""
     report = SendReport()
-    connection = await in_unit_of_work(
-        sessionmaker, lambda s: s.get(Connection, connection_id), write=False
-    )
+    kept = _senders.get(http, {}).get(connection_id)
+    calls = kept.log if kept is not None else CallLog()
+
+    async def read(
+        session: AsyncSession,
+    ) -> tuple[Connection | None, tuple[list[float], float | None] | None]:
+        connection = await session.get(Connection, connection_id)
+        return connection, await budget.handed_over(session, connection_id, calls)
+
+    connection, previous = await in_unit_of_work(sessionmaker, read, write=False)
     if connection is None or not connection.enabled:
         # A deleted connection took its rows with it; a disabled one keeps them pending.
         return report
-    connector = await connector_for(ctx, connection, http)
+    sender = await sender_for(ctx, connection, http, previous)
+    connector = sender.connector
     transient = ctx.registry.get(connection.connector_key).transient_errors
     prefix = _tag_prefix(connection)
     dry_run = repository.is_dry_run(connection)
@@ -359,6 +396,7 @@ async def send_writebacks(
             token: uuid.UUID = token,
         ) -> None:
             await record(session, claimed, results, token, policy)
+            await budget.hand_over(session, connection_id, sender.log, sender.limiters)
 
         await fenced(finish)
         log.info(
@@ -385,4 +423,12 @@ async def _queue_next(session: AsyncSession, connection_id: uuid.UUID) -> None:
         await queue_send(session, connection_id, tag=f"retry:{due.isoformat()}", run_after=due)
 
 
-__all__ = ["Attempt", "SendPolicy", "SendReport", "connector_for", "send_batch", "send_writebacks"]
+__all__ = [
+    "Attempt",
+    "SendPolicy",
+    "SendReport",
+    "Sender",
+    "send_batch",
+    "send_writebacks",
+    "sender_for",
+]
