@@ -27,16 +27,20 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from syncbridge.json_form import json_default
 from syncbridge.mapping.field_path import FieldPath, parse_field_path
 
 __all__ = [
     "AssetIndex",
     "AssetRef",
     "Found",
+    "Matcher",
     "RecordView",
     "RuleView",
     "Scope",
@@ -207,19 +211,33 @@ def candidates(value: str, match: str, parameter: str | None = None) -> list[str
     return []
 
 
-def _is_text_or_int(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+_AS_TEXT = (Decimal, datetime, date, time, uuid.UUID)
+
+
+def _text_of(value: Any) -> str | None:
+    """A scalar's text as the stored JSON holds it (None: a value matching does not read).
+
+    Strings and integers are read; so are the values the store writes as JSON strings
+    (decimals, dates and times, UUIDs: :func:`~syncbridge.json_form.json_default`), so a
+    record still in memory matches exactly as it will once stored and read back."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return None if isinstance(value, bool) else int.__repr__(value)
+    if isinstance(value, _AS_TEXT):
+        text: str = json_default(value)
+        return text
+    return None
 
 
 def _scalars(values: Iterable[Any]) -> Iterator[str]:
     """The text of each scalar reached (lists of scalars flattened one level)."""
     for value in values:
-        if isinstance(value, list):
-            yield from (str(v) for v in value if _is_text_or_int(v))
-        elif isinstance(value, str):
-            yield value
-        elif isinstance(value, int) and not isinstance(value, bool):
-            yield str(value)
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            text = _text_of(item)
+            if text is not None:
+                yield text
 
 
 def field_values(rule: RuleView, data: Mapping[str, Any]) -> list[str]:
@@ -369,39 +387,78 @@ def _compile(rule: RuleView, index: AssetIndex) -> _Compiled:
     return _Compiled(rule, values, keys, table, rule.asset_connector_key)
 
 
-def find_links(
-    records: Iterable[RecordView], rules: Iterable[RuleView], index: AssetIndex
-) -> list[Found]:
-    """Every (asset, record, rule) the direct (non-``record``) rules find; for each, the first
-    value that named the asset. Via rules are resolved by the caller (they need the store)."""
-    direct = [rule for rule in rules if not rule.via]
-    by_scope: dict[Scope, list[_Compiled]] = {}
-    compiled = {rule.id: _compile(rule, index) for rule in direct}
-    ids, connectors = index._ids, index._connectors
-    found: list[Found] = []
-    for record in records:
-        admitted = by_scope.get(record.scope)
-        if admitted is None:
-            admitted = by_scope[record.scope] = [
-                compiled[r.id] for r in direct if record.scope.admits(r)
-            ]
-        for rule in admitted:
-            seen: set[int] | None = None
-            for value in rule.values(record.data):
-                for key in rule.keys(value):
-                    held = rule.table.get(key)
-                    if held is None:
-                        continue
-                    for p in (held,) if isinstance(held, int) else held:
-                        if rule.connector_key is not None and connectors[p] != rule.connector_key:
-                            continue
+#: Values a :class:`Matcher` remembers the hits of, per rule, before it forgets them all.
+MEMO_MAX = 200_000
+
+
+class Matcher:
+    """The direct (non-``record``) rules compiled against one index, remembering each value's
+    hits: analytics rows repeat the same page paths and asset ids many times, and a value's
+    candidate keys and their lookups cost more than the rest of matching a record. Keep one
+    for a whole pass (it is cheap to hold: at most :data:`MEMO_MAX` values per rule); the
+    index must not change meanwhile.
+    """
+
+    def __init__(self, rules: Iterable[RuleView], index: AssetIndex) -> None:
+        self._direct = [rule for rule in rules if not rule.via]
+        self._compiled = {rule.id: _compile(rule, index) for rule in self._direct}
+        self._memos: dict[str, dict[str, tuple[int, ...]]] = {r.id: {} for r in self._direct}
+        self._by_scope: dict[Scope, list[tuple[_Compiled, dict[str, tuple[int, ...]]]]] = {}
+        self._ids = index._ids
+        self._connectors = index._connectors
+
+    def _hits(self, rule: _Compiled, value: str) -> tuple[int, ...]:
+        """The index positions of the assets ``value`` names under ``rule``, in order, once."""
+        connectors = self._connectors
+        hits: list[int] = []
+        for key in rule.keys(value):
+            held = rule.table.get(key)
+            if held is None:
+                continue
+            for p in (held,) if isinstance(held, int) else held:
+                if rule.connector_key is not None and connectors[p] != rule.connector_key:
+                    continue
+                if p not in hits:
+                    hits.append(p)
+        return tuple(hits)
+
+    def find(self, records: Iterable[RecordView]) -> list[Found]:
+        """Every (asset, record, rule) the rules find; for each, the first value that named
+        the asset."""
+        ids = self._ids
+        found: list[Found] = []
+        for record in records:
+            admitted = self._by_scope.get(record.scope)
+            if admitted is None:
+                admitted = self._by_scope[record.scope] = [
+                    (self._compiled[r.id], self._memos[r.id])
+                    for r in self._direct
+                    if record.scope.admits(r)
+                ]
+            for rule, memo in admitted:
+                seen: set[int] | None = None
+                for value in rule.values(record.data):
+                    hits = memo.get(value)
+                    if hits is None:
+                        if len(memo) >= MEMO_MAX:
+                            memo.clear()
+                        hits = memo[value] = self._hits(rule, value)
+                    for p in hits:
                         if seen is None:
                             seen = set()
                         elif ids[p] in seen:
                             continue
                         seen.add(ids[p])
                         found.append(Found(ids[p], record.id, rule.rule, value[:MAX_VALUE_CHARS]))
-    return found
+        return found
+
+
+def find_links(
+    records: Iterable[RecordView], rules: Iterable[RuleView], index: AssetIndex
+) -> list[Found]:
+    """Every (asset, record, rule) the direct (non-``record``) rules find; for each, the first
+    value that named the asset. Via rules are resolved by the caller (they need the store)."""
+    return Matcher(rules, index).find(records)
 
 
 def via_targets(record: RecordView, rule: RuleView) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     cast,
     false,
+    not_,
     or_,
     select,
     type_coerce,
@@ -132,6 +133,8 @@ class RecordFilter:
     scopes: ColumnElement[bool]
     changed_by: uuid.UUID | None = None
     unchanged_by: uuid.UUID | None = None
+    #: (connection, stream) pairs left out (streams linked in their pages).
+    leaving_out: tuple[tuple[uuid.UUID, str], ...] = ()
 
 
 def scope_predicate(
@@ -201,6 +204,8 @@ def records_query(which: RecordFilter) -> Select[tuple[Any, Any, str, Any]]:
         stmt = stmt.where(_R.last_run_id == which.changed_by)
     if which.unchanged_by is not None:
         stmt = stmt.where(or_(_R.last_run_id.is_(None), _R.last_run_id != which.unchanged_by))
+    for connection_id, stream in which.leaving_out:
+        stmt = stmt.where(not_(and_(_R.connection_id == connection_id, _R.stream == stream)))
     return stmt
 
 

@@ -20,22 +20,24 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.linking import links, repository
+from syncbridge.linking import links, matching, repository
 from syncbridge.linking.links import LinkDiff, StoredLink
 from syncbridge.linking.matching import (
     AssetIndex,
     Found,
     RecordView,
     RuleView,
-    find_links,
     via_targets,
 )
 from syncbridge.linking.repository import RecordFilter
 from syncbridge.logs import get_logger
+from syncbridge.models import Asset, RunStream
 from syncbridge.offload import run_cpu
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.tasks import cancel_and_wait
@@ -180,8 +182,10 @@ async def _rewrite(
 
 
 def _direct_matcher(rules: Sequence[RuleView], index: AssetIndex) -> Matcher:
+    matcher = matching.Matcher(rules, index)  # one for the pass: it remembers values
+
     async def match(_session: AsyncSession, batch: list[RecordView]) -> list[Found]:
-        return await run_cpu(find_links, batch, rules, index)
+        return await run_cpu(matcher.find, batch)
 
     return match
 
@@ -263,9 +267,12 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
         sessionmaker, lambda s: links.drop_links_of_tombstones(s, run_id)
     )
     via_ids = rules.via_ids
+    in_pages = await in_unit_of_work(
+        sessionmaker, lambda s: _linked_in_pages(s, run_id), write=False
+    )
     if rules.direct:
         scopes = repository.scope_predicate(rules.direct, rules.connections)
-        changed = RecordFilter(scopes, changed_by=run_id)
+        changed = RecordFilter(scopes, changed_by=run_id, leaving_out=tuple(in_pages))
         if await _any(sessionmaker, changed):
             index = await build_index(sessionmaker, rules.connections, None)
             _add(
@@ -295,7 +302,8 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
                     run_id,
                 ),
             )
-    if report.diff.changed or await _changed_via_records(sessionmaker, rules, run_id):
+    # Links made in the pages count as changes: records naming a campaign pass them on.
+    if report.diff.changed or in_pages or await _changed_via_records(sessionmaker, rules, run_id):
         _add(report, await _via_pass(sessionmaker, rules, run_id))
     log.info(
         "linking.run_linked",
@@ -306,6 +314,40 @@ async def link_run(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> LinkReport:
         updated=report.diff.updated,
     )
     return report
+
+
+#: How long before a stream's ``linked_since`` an asset change of another run still makes
+#: the settle pass match the stream's records again: a page transaction that stamped its
+#: assets before that time may have committed after the stream's index was read.
+LINKED_IN_PAGES_MARGIN = timedelta(minutes=15)
+
+
+async def _linked_in_pages(session: AsyncSession, run_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """The (connection, stream) pairs of the run whose pages were linked as they landed and
+    need no settle pass: none when another run (or an event) changed an asset since shortly
+    before the earliest of them started, since those streams' indexes may miss it."""
+    rows = (
+        await session.execute(
+            select(RunStream.connection_id, RunStream.stream, RunStream.linked_since).where(
+                RunStream.run_id == run_id, RunStream.linked_since.is_not(None)
+            )
+        )
+    ).all()
+    if not rows:
+        return []
+    since = min(at for _, _, at in rows if at is not None) - LINKED_IN_PAGES_MARGIN
+    moved = await session.scalar(
+        select(Asset.id)
+        .where(
+            Asset.updated_at >= since,
+            or_(Asset.last_run_id.is_(None), Asset.last_run_id != run_id),
+        )
+        .limit(1)
+    )
+    if moved is not None:
+        log.info("linking.pages_relinked", run_id=str(run_id), reason="assets changed meanwhile")
+        return []
+    return [(cid, stream) for cid, stream, _ in rows]
 
 
 async def _changed_via_records(

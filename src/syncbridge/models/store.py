@@ -156,6 +156,9 @@ class RunStream(IdMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     #: The cursor committed with the last page written (where a resumed run goes on).
     last_cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Set when the stream's pages were linked as they landed, against the assets as they
+    #: stood at this time (see ``syncbridge.linking.pages``); None: the settle pass links it.
+    linked_since: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RunRejection(Base):

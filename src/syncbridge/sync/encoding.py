@@ -9,37 +9,25 @@ canonical JSON (sorted keys, no whitespace), so the same item always hashes the 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from syncbridge.connector.types import Record
+from syncbridge.json_form import json_default
 from syncbridge.models.store import EXTERNAL_ID_LENGTH
 
 #: Largest canonical JSON an item may have; a bigger one is rejected, not stored.
 MAX_DATA_BYTES = 1_000_000
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        raise TypeError("a set has no order")
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 # The C encoder ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-# allow_nan=False, default=_default)`` builds on every call, built once: no markers (the
+# allow_nan=False, default=json_default)`` builds on every call, built once: no markers (the
 # circular check; a cycle ends in RecursionError instead), keys sorted, no NaN.
-_iterencode = c_make_encoder(None, _default, encode_basestring, None, ":", ",", True, False, False)
+_iterencode = c_make_encoder(
+    None, json_default, encode_basestring, None, ":", ",", True, False, False
+)
 
 
 def canonical_json(data: Any) -> str:

@@ -8,13 +8,17 @@ items as columns, never one parameter dict per row."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connector.types import Page
+from syncbridge.linking.links import LinkDiff
+from syncbridge.linking.pages import Matched, PageLinker
 from syncbridge.models import RunRejection
 from syncbridge.sync import repository
 from syncbridge.sync.encoding import Encoded, Rejected, encode
@@ -34,6 +38,8 @@ class Counts:
     unchanged: int = 0
     deleted: int = 0
     rejected: int = 0
+    #: What linking the page in its transaction changed (not a run stream counter).
+    links: LinkDiff = field(default_factory=LinkDiff)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -49,12 +55,17 @@ class Counts:
 @dataclass
 class PreparedPage:
     """A page after its checks: the live and deleted items (last one wins per id), and the
-    rejected ones."""
+    rejected ones; for a stream linked in its pages, what its live items matched."""
 
     live: dict[str, Encoded] = field(default_factory=dict)
     gone: dict[str, Encoded] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
     read: int = 0
+    matched: Matched | None = None
+
+    def data(self) -> dict[str, Mapping[str, Any]]:
+        """The data of each live item, by external id."""
+        return {key: item.record.data for key, item in self.live.items()}
 
 
 def prepare(page: Page) -> PreparedPage:
@@ -76,13 +87,15 @@ def prepare(page: Page) -> PreparedPage:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a page goes: the connection's stream, its table, and the run writing it."""
+    """Where a page goes: the connection's stream, its table, and the run writing it; the
+    linker of a stream linked in its pages (:mod:`syncbridge.linking.pages`)."""
 
     connection_id: uuid.UUID
     stream: str
     items: ItemTable
     run_id: uuid.UUID
     full: bool
+    linker: PageLinker | None = None
 
 
 async def write(
@@ -92,16 +105,19 @@ async def write(
     counts = Counts(read=page.read, rejected=len(page.rejected))
     stamp = Stamp(target.connection_id, target.stream, target.run_id, now)
     live = page.live
+    linking = target.linker is not None and page.matched is not None
     if repository.upsert_counts(session):
         # The upsert skips unchanged rows itself and says what it inserted: no lookup.
         changes = Changes()
         for key, item in live.items():
             changes.add(key, item.text, item.hash, item.record.updated_at)
-        written = await repository.upsert(session, target.items, stamp, changes)
+        written = await repository.upsert(session, target.items, stamp, changes, returning=linking)
         counts.inserted = written.inserted or 0
     else:
         changes = await _changes(session, target, page, counts)
-        written = await repository.upsert(session, target.items, stamp, changes)
+        written = await repository.upsert(session, target.items, stamp, changes, returning=linking)
+    if target.linker is not None and page.matched is not None and written.ids is not None:
+        counts.links += await target.linker.write(session, page.matched, written.ids, target.run_id)
     counts.updated = written.rows - counts.inserted
     counts.unchanged = len(live) - written.rows
     if target.full and counts.unchanged:

@@ -212,6 +212,16 @@ def _pg_upsert(items: ItemTable) -> TextClause:
 
 
 @cache
+def _pg_upsert_returning(items: ItemTable) -> TextClause:
+    # The same upsert, answering each row it wrote: its external id, row id and whether it
+    # is new (what linking a page in its transaction needs).
+    counted = _pg_upsert(items).text
+    head = counted[: counted.index("RETURNING")]
+    answer = "RETURNING t.external_id, t.id, (t.xmax = 0)"
+    return text(head.removeprefix("WITH written AS (") + answer)
+
+
+@cache
 def _sqlite_upsert(items: ItemTable) -> str:
     name = items.table.name
     marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?"
@@ -234,33 +244,50 @@ def upsert_counts(session: AsyncSession) -> bool:
 @dataclass(frozen=True, slots=True)
 class Written:
     """What an upsert did: rows inserted or rewritten, and how many of them were inserted
-    (None where the store cannot tell: see :func:`upsert_counts`)."""
+    (None where the store cannot tell: see :func:`upsert_counts`); asked for, each row
+    written as (external id, row id as ``uuid.UUID.int``, whether it is new; None where the
+    store cannot tell)."""
 
     rows: int
     inserted: int | None
+    ids: list[tuple[str, int, bool | None]] | None = None
 
 
 async def upsert(
-    session: AsyncSession, items: ItemTable, stamp: Stamp, changes: Changes
+    session: AsyncSession,
+    items: ItemTable,
+    stamp: Stamp,
+    changes: Changes,
+    *,
+    returning: bool = False,
 ) -> Written:
     """Insert new items and rewrite changed ones (content hash differs, or a tombstone comes
     back); an unchanged row is left alone. One statement (PostgreSQL) or one ``executemany``
-    (SQLite) per call, whatever the number of items."""
+    (SQLite) per call, whatever the number of items; ``returning`` also says which rows it
+    wrote (on SQLite, one more query: the rows of the items sent, all of which it wrote)."""
     if not changes:
-        return Written(0, 0)
+        return Written(0, 0, [] if returning else None)
     if _dialect(session) == "postgresql":
+        params = {
+            "connection_id": stamp.connection_id,
+            "stream": stamp.stream,
+            "run_id": stamp.run_id,
+            "now": stamp.now,
+            "external_ids": changes.external_ids,
+            "texts": changes.texts,
+            "hashes": changes.hashes,
+            "vendor_updated_at": changes.vendor_updated_at,
+        }
+        if returning:
+            connection = await session.connection()
+            answer = await connection.execute(_pg_upsert_returning(items), params)
+            ids: list[tuple[str, int, bool | None]] = [
+                (str(ext), cast(uuid.UUID, rid).int, bool(new)) for ext, rid, new in answer
+            ]
+            return Written(len(ids), sum(1 for _, _, new in ids if new), ids)
         result = await session.execute(
             _pg_upsert(items).columns(column("rows", Integer), column("inserted", Integer)),
-            {
-                "connection_id": stamp.connection_id,
-                "stream": stamp.stream,
-                "run_id": stamp.run_id,
-                "now": stamp.now,
-                "external_ids": changes.external_ids,
-                "texts": changes.texts,
-                "hashes": changes.hashes,
-                "vendor_updated_at": changes.vendor_updated_at,
-            },
+            params,
         )
         count, inserted = cast("tuple[int, int]", tuple(result.one()))
         return Written(count, inserted)
@@ -278,7 +305,18 @@ async def upsert(
         )
     ]  # fmt: skip
     result = await connection.exec_driver_sql(_sqlite_upsert(items), rows)
-    return Written(int(result.rowcount), None)
+    if not returning:
+        return Written(int(result.rowcount), None)
+    c = items.table.c
+    written: list[tuple[str, int, bool | None]] = []
+    for listed in _listing(session, items, changes.external_ids):
+        found = await session.execute(
+            select(c.external_id, c.id).where(
+                *items.identified(stamp.connection_id, stamp.stream), listed
+            )
+        )
+        written += [(str(ext), cast(uuid.UUID, rid).int, None) for ext, rid in found]
+    return Written(int(result.rowcount), None, written)
 
 
 async def _update_listed(

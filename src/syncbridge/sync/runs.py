@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.types import StreamSpec
 from syncbridge.errors import Conflict, InvalidInput, NotFound
+from syncbridge.linking.pages import SharedIndex
 from syncbridge.logs import get_logger
 from syncbridge.metrics import triggers as metrics_triggers
 from syncbridge.models import Connection, Run, RunStream
@@ -181,7 +182,9 @@ async def _start(
     if connection_id is not None:
         statement = statement.where(RunStream.connection_id == connection_id)
     rows = await session.scalars(statement.order_by(RunStream.connection_id, RunStream.stream))
-    return run, list(rows)
+    # Asset streams first: a record stream read after every asset stream of its run has
+    # finished is linked in its pages (syncbridge.linking.pages), not in a settle pass.
+    return run, sorted(rows, key=lambda rs: rs.entity != "asset")
 
 
 def run_outcome(streams: Sequence[RunStream]) -> tuple[str, str | None]:
@@ -256,6 +259,7 @@ async def execute_run(
     if run.status in FINISHED:
         return run
     log.info("sync.run_started", run_id=str(run_id), full=run.full, streams=len(rows))
+    shared = SharedIndex()  # the record streams linked in their pages share one index
     for rs in rows:
         if rs.status in FINISHED:
             continue
@@ -267,7 +271,9 @@ async def execute_run(
             full=run.full,
             run_id=run_id,
             client=client,
+            shared=shared,
         )
+    del shared
     # The run finishes once what it read is linked and classified: whoever finishes its last
     # stream settles it first, so a finished run's trace is complete (settling is idempotent,
     # and a crash here leaves the run running for the job's retry).

@@ -24,7 +24,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import httpx
@@ -35,6 +35,8 @@ from syncbridge.connections.service import ConnectionContext, connector_settings
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Page
 from syncbridge.errors import ERROR_MAX_CHARS, Conflict, NotFound, describe_error
+from syncbridge.linking.matching import Scope
+from syncbridge.linking.pages import PageLinker, SharedIndex, load_rules, match_off_loop
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection, Run, RunStream, StreamState
 from syncbridge.models.base import utcnow
@@ -61,6 +63,8 @@ class StreamBusy(Conflict):
 @dataclass(frozen=True)
 class _Start:
     cursor: str | None
+    #: Whether the stream's pages are linked as they land (``run_streams.linked_since``).
+    link: bool = False
 
 
 async def _run_stream(session: AsyncSession, target: Target) -> RunStream:
@@ -84,9 +88,30 @@ async def _cancel_requested(session: AsyncSession, target: Target) -> bool:
     return asked is not None
 
 
-async def _begin(session: AsyncSession, target: Target) -> _Start | RunStream:
+async def _assets_pending(session: AsyncSession, run_id: uuid.UUID) -> bool:
+    """Whether an asset stream of the run has not finished (another job may be reading it)."""
+    pending = await session.scalar(
+        select(RunStream.id)
+        .where(
+            RunStream.run_id == run_id,
+            RunStream.entity == "asset",
+            RunStream.status.not_in(FINISHED),
+        )
+        .limit(1)
+    )
+    return pending is not None
+
+
+async def _begin(
+    session: AsyncSession, target: Target, *, linkable: bool = False
+) -> _Start | RunStream:
     """Claim the stream and say where to read from; a finished, refused or cancelled stream's
-    row."""
+    row.
+
+    A ``linkable`` stream (some direct link rule reads it) is linked in its pages when every
+    asset stream of the run has finished (:mod:`syncbridge.linking.pages`): from its first
+    page on, or, on a resume, only if it was so far; otherwise ``linked_since`` is cleared and
+    the settle pass links the whole stream."""
     rs = await _run_stream(session, target)
     if rs.status in FINISHED:
         return rs
@@ -100,10 +125,14 @@ async def _begin(session: AsyncSession, target: Target) -> _Start | RunStream:
         rs.error = f"StreamBusy: run {state.claimed_by_run_id} is reading this stream"
         return rs
     state.claimed_by_run_id = target.run_id
+    link = linkable and not await _assets_pending(session, target.run_id)
     if rs.status == "queued":
         rs.status, rs.started_at = "running", now
         rs.last_cursor = None if target.full else state.cursor
-    return _Start(rs.last_cursor)
+        rs.linked_since = now if link else None
+    elif not link:
+        rs.linked_since = None
+    return _Start(rs.last_cursor, link=rs.linked_since is not None)
 
 
 def _add(rs: RunStream, counts: Counts, calls: tuple[int, int]) -> None:
@@ -271,6 +300,8 @@ async def _read(
                 if loop is not None:
                     return await _finish(sessionmaker, target, count.take(), loop)
                 prepared = pages.prepare(page)
+                if target.linker is not None and prepared.live:
+                    prepared.matched = await match_off_loop(target.linker, prepared.data())
                 final = page.next_cursor is None
                 commit = partial(
                     _commit_page,
@@ -314,9 +345,11 @@ async def sync_stream(
     full: bool,
     run_id: uuid.UUID,
     client: httpx.AsyncClient,
+    shared: SharedIndex | None = None,
 ) -> RunStream:
     """Read one stream of a connection into the store as part of run ``run_id`` (whose
     run stream row must exist), resuming where the run's last committed page left off.
+    A stream linked in its pages takes its asset index from ``shared`` (or builds it there).
 
     Vendor failures (after the connector's own retries), loops and a busy stream end the
     stream as ``failed`` with the reason; store errors propagate (the run stays resumable).
@@ -344,10 +377,21 @@ async def sync_stream(
             return await _finish(sessionmaker, dummy, count.take(), reason)
         try:
             target = Target(connection_id, stream, items, run_id, full)
-            start = await in_unit_of_work(sessionmaker, lambda s: _begin(s, target))
+            records = items.per_stream  # asset streams are never linked in their pages
+            rules = await load_rules(sessionmaker, connection_id, stream) if records else None
+            start = await in_unit_of_work(
+                sessionmaker, lambda s: _begin(s, target, linkable=rules is not None)
+            )
             if isinstance(start, RunStream):
                 return start
-            log.info("sync.stream_started", run_id=str(run_id), stream=stream, full=full)
+            if start.link and rules is not None:
+                scope = Scope(connection.connector_key, connection_id, stream)
+                linker = await PageLinker.build(sessionmaker, scope, *rules, shared)
+                target = replace(target, linker=linker)
+            log.info(
+                "sync.stream_started", run_id=str(run_id), stream=stream, full=full,
+                linked_in_pages=start.link,
+            )  # fmt: skip
             return await _read(sessionmaker, connector.read(stream, start.cursor), target, count)
         finally:
             await connector.aclose()
