@@ -10,6 +10,7 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.auth.service import Role, create_key
+from syncbridge.cli.score import score
 from syncbridge.cli.serve import serve
 from syncbridge.cli.sync import sync
 from syncbridge.cli.worker import worker
@@ -41,6 +42,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("sync")(sync)
+app.command("score")(score)
 
 console = Console(stderr=True)
 
