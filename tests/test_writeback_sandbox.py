@@ -172,3 +172,47 @@ async def test_a_disabled_rule_has_its_owned_tags_removed_on_the_next_pass(
         held = tags[str(asset.id)]
         assert not [t for t in held if t.startswith(PREFIX)], held
         assert held == asset.human_tags
+
+
+async def test_targets_land_as_a_cloudinary_metadata_field_and_a_bynder_metaproperty(
+    world: WritebackWorld,
+) -> None:
+    ids = {key: str(await connection_id(world, key)) for key in ("bynder", "cloudinary")}
+    folder = str(await connection_id(world, "localfolder"))
+    targets = [
+        {"connection_id": ids["bynder"], "mode": "bynder_metaproperty", "metaproperty": "Tier"},
+        {
+            "connection_id": ids["cloudinary"],
+            "mode": "cloudinary_metadata",
+            "field": "performance_tier",
+        },
+        {"connection_id": folder, "mode": "xmp_keywords", "prefix": PREFIX},
+    ]
+
+    async def retarget(session: AsyncSession) -> None:
+        await session.execute(update(TagRule).values(targets=targets))
+
+    await in_unit_of_work(world.sessionmaker, retarget)
+    await score(world)
+    await send_all(world)
+    assets = await stored_assets(world)
+    tier = world.bynder.portal.metaproperty_by_name("PerformanceTier")
+    option_names = {o["id"]: o["name"] for o in tier["options"]}
+    for w in await writebacks(world):
+        asset = assets[w.asset_id]
+        [concept] = asset.concepts
+        suffix = concept.removeprefix(PREFIX)
+        assert w.status == "done"
+        if asset.connector == "cloudinary":
+            resource = world.cloudinary.store.by_asset_id[asset.external_id]
+            assert resource.metadata.get("performance_tier") == suffix
+            assert not [t for t in resource.tags if t.startswith(PREFIX)]
+            assert w.desired_metadata == {"performance_tier": suffix}
+        elif asset.connector == "bynder":
+            world.bynder.apply_pending()
+            media = world.bynder.media(asset.external_id)
+            names = {option_names.get(o) for o in media["propertyOptions"]}
+            assert suffix in names
+            assert sorted(t for t in media["tags"] if t.startswith(PREFIX)) == [concept]
+        else:
+            assert w.desired_tags == [concept]
