@@ -24,6 +24,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.insights.examples import INSIGHTS_EXAMPLE
+from syncbridge.insights.schemas import Insights
 from syncbridge.models import Asset, Classification, Concept, Connection, MetricFact, utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
 
@@ -662,3 +664,36 @@ async def test_every_bad_parameter_is_named_at_once(
 async def test_insights_need_a_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/insights", params={"group_by": "channel"})
     assert response.status_code == 401
+
+
+def _without_nulls(value: Any) -> Any:
+    """What the OpenAPI document keeps of an example (FastAPI drops null members)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+async def test_insights_are_documented_as_json_and_csv_with_an_example_that_fits(
+    client: httpx.AsyncClient, viewer: dict[str, str]
+) -> None:
+    Insights.model_validate(INSIGHTS_EXAMPLE)
+    document = (await client.get("/openapi.json", headers=viewer)).json()
+    operation = document["paths"]["/v1/insights"]["get"]
+    assert operation["operationId"] == "get_insights"
+    content = operation["responses"]["200"]["content"]
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Insights"}
+    assert "text/csv" in content
+    assert {p["name"] for p in operation["parameters"]} == {
+        "group_by",
+        "kpi",
+        "from",
+        "to",
+        "min_sample",
+        "top",
+        "connection_id",
+    }
+    assert "422" in operation["responses"]
+    example = document["components"]["schemas"]["Insights"]["examples"][0]
+    assert _without_nulls(example) == _without_nulls(INSIGHTS_EXAMPLE)

@@ -12,10 +12,10 @@ from syncbridge.assets.schemas import ConnectionName
 from syncbridge.insights.examples import INSIGHTS_EXAMPLE
 from syncbridge.tagging.schemas import CountKpi, RateKpi
 
-__all__ = ["GroupConcept", "GroupOut", "Insights", "SummaryOut", "TopAsset"]
+__all__ = ["Insights", "InsightsConcept", "InsightsGroup", "InsightsSummary", "InsightsTopAsset"]
 
 
-class GroupConcept(BaseModel):
+class InsightsConcept(BaseModel):
     """One concept a group is of; its figures include the assets of its narrower concepts."""
 
     scheme: str
@@ -23,7 +23,7 @@ class GroupConcept(BaseModel):
     pref_label: str | None
 
 
-class TopAsset(BaseModel):
+class InsightsTopAsset(BaseModel):
     """One of the best assets of a group by the KPI."""
 
     id: uuid.UUID
@@ -41,7 +41,7 @@ class TopAsset(BaseModel):
     )
 
 
-class SummaryOut(BaseModel):
+class InsightsSummary(BaseModel):
     """A set of assets' figures (each statistic null when no asset counts)."""
 
     assets: int = Field(description="Assets whose KPI counts (sample at least `min_sample`).")
@@ -57,13 +57,13 @@ class SummaryOut(BaseModel):
         description="For a rate, the counted assets' numerator total over their denominator "
         "total; null for a count."
     )
-    top_assets: list[TopAsset]
+    top_assets: list[InsightsTopAsset]
 
 
-class GroupOut(SummaryOut):
+class InsightsGroup(InsightsSummary):
     """The figures of the assets on one concept of each grouped scheme."""
 
-    concepts: list[GroupConcept] = Field(description="One per `group_by` scheme, in order.")
+    concepts: list[InsightsConcept] = Field(description="One per `group_by` scheme, in order.")
 
 
 class Insights(BaseModel):
@@ -85,5 +85,5 @@ class Insights(BaseModel):
     )
     assets: int = Field(description="Live assets in scope (of `connection_id`, if given).")
     ungrouped: int = Field(description="Assets in scope with no concept in some scheme.")
-    overall: SummaryOut = Field(description="Every asset in scope, grouped or not.")
-    groups: list[GroupOut]
+    overall: InsightsSummary = Field(description="Every asset in scope, grouped or not.")
+    groups: list[InsightsGroup]

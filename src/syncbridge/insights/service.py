@@ -23,7 +23,13 @@ from syncbridge.errors import InvalidInput
 from syncbridge.insights import repository
 from syncbridge.insights.facets import FacetCache, FacetIndex
 from syncbridge.insights.kpi import KpiError, kpi_metrics, parse_kpi
-from syncbridge.insights.schemas import GroupConcept, GroupOut, Insights, SummaryOut, TopAsset
+from syncbridge.insights.schemas import (
+    Insights,
+    InsightsConcept,
+    InsightsGroup,
+    InsightsSummary,
+    InsightsTopAsset,
+)
 from syncbridge.insights.summary import AssetTotals, Measured, Summary, compute_insights
 from syncbridge.models import Asset, Connection
 from syncbridge.models.base import utcnow
@@ -152,9 +158,9 @@ async def _totals(
     return out
 
 
-def _top(measured: Measured, asset: Asset, namer: Namer) -> TopAsset:
+def _top(measured: Measured, asset: Asset, namer: Namer) -> InsightsTopAsset:
     facts = namer.facts(asset.connection_id, asset.stream, asset.data)
-    return TopAsset(
+    return InsightsTopAsset(
         id=asset.id,
         name=facts.title or facts.file_name,
         external_id=asset.external_id,
@@ -184,9 +190,9 @@ def _summary_fields(
     }
 
 
-def _concepts(key: Sequence[uuid.UUID], index: FacetIndex) -> list[GroupConcept]:
+def _concepts(key: Sequence[uuid.UUID], index: FacetIndex) -> list[InsightsConcept]:
     shown = (index.concepts[cid] for cid in key)
-    return [GroupConcept(scheme=c.scheme, key=c.key, pref_label=c.pref_label) for c in shown]
+    return [InsightsConcept(scheme=c.scheme, key=c.key, pref_label=c.pref_label) for c in shown]
 
 
 def _top_ids(summaries: Iterable[Summary]) -> set[uuid.UUID]:
@@ -220,7 +226,7 @@ async def insights(
     )
     namer = await namer_for(session, registry, {a.connection_id for a in shown.values()})
     groups = [
-        GroupOut(concepts=_concepts(key, index), **_summary_fields(summary, shown, namer))
+        InsightsGroup(concepts=_concepts(key, index), **_summary_fields(summary, shown, namer))
         for key, summary in result.groups.items()
     ]
     groups.sort(key=lambda g: [c.key for c in g.concepts])
@@ -234,6 +240,6 @@ async def insights(
         ranked_by=result.ranked_by,
         assets=len(assets),
         ungrouped=result.ungrouped,
-        overall=SummaryOut(**_summary_fields(result.overall, shown, namer)),
+        overall=InsightsSummary(**_summary_fields(result.overall, shown, namer)),
         groups=groups,
     )

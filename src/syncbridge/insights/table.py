@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 
-from syncbridge.insights.schemas import GroupOut, Insights
+from syncbridge.insights.schemas import Insights, InsightsGroup
 
 __all__ = ["FIGURES", "render_csv"]
 
@@ -42,7 +42,7 @@ def _header(answer: Insights, top: int) -> list[str]:
     return header
 
 
-def _row(group: GroupOut, top: int) -> list[str]:
+def _row(group: InsightsGroup, top: int) -> list[str]:
     row = []
     for concept in group.concepts:
         row += [_text(concept.key), _text(concept.pref_label)]
