@@ -36,7 +36,6 @@ from syncbridge.linking.links import LinkDiff
 from syncbridge.linking.matching import AssetIndex, Found, Matcher, RecordView, RuleView, Scope
 from syncbridge.linking.repository import active_rules, connector_keys
 from syncbridge.linking.run import build_index
-from syncbridge.offload import run_cpu
 from syncbridge.store.unit_of_work import in_unit_of_work
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
     "PageLinker",
     "SharedIndex",
     "load_rules",
-    "match_off_loop",
     "page_linker_rules",
 ]
 
@@ -169,8 +167,3 @@ async def load_rules(
     return await in_unit_of_work(
         sessionmaker, lambda s: page_linker_rules(s, connection_id, stream), write=False
     )
-
-
-async def match_off_loop(linker: PageLinker, data: Mapping[str, Mapping[str, Any]]) -> Matched:
-    """:meth:`PageLinker.match` in a worker thread."""
-    return await run_cpu(linker.match, data)

@@ -36,10 +36,11 @@ from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Page
 from syncbridge.errors import ERROR_MAX_CHARS, Conflict, NotFound, describe_error
 from syncbridge.linking.matching import Scope
-from syncbridge.linking.pages import PageLinker, SharedIndex, load_rules, match_off_loop
+from syncbridge.linking.pages import PageLinker, SharedIndex, load_rules
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection, Run, RunStream, StreamState
 from syncbridge.models.base import utcnow
+from syncbridge.offload import run_cpu
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import pages, repository
 from syncbridge.sync.calls import CallCount, counting_client
@@ -279,14 +280,39 @@ class _ReadAhead:
             await cancel_and_wait([task])
 
 
+def _prepare(page: Page, linker: PageLinker | None) -> PreparedPage:
+    """Check and encode a page, and match it when its stream is linked in its pages (pure:
+    runs in a worker thread while the previous page commits)."""
+    prepared = pages.prepare(page)
+    if linker is not None and prepared.live:
+        prepared.matched = linker.match(prepared.data())
+    return prepared
+
+
 async def _read(
     sessionmaker: Sessionmaker,
     pages_of: AsyncIterator[Page],
     target: Target,
     count: CallCount,
 ) -> RunStream:
+    """Read, prepare and commit the stream's pages, in order, each page's commit after the
+    last one's.
+
+    Three pages are in flight at most: while page N commits, page N+1 is checked, encoded and
+    matched in a worker thread and page N+2 is read from the vendor (:class:`_ReadAhead`), so
+    this process's work, the store's and the vendor's overlap. Page N+1 is committed only
+    once page N's commit has returned: a cancel, the end or a lost claim seen there drops it.
+    """
     previous: tuple[tuple[str, ...], str | None] | None = None
     ahead = _ReadAhead(pages_of)
+    committing: asyncio.Task[RunStream] | None = None
+
+    async def committed() -> RunStream | None:
+        """Wait for the page in flight: its run stream, or None when there was none."""
+        nonlocal committing
+        task, committing = committing, None
+        return None if task is None else await task
+
     async with aclosing(pages_of) as _reading:  # type: ignore[type-var]
         try:
             while True:
@@ -295,14 +321,19 @@ async def _read(
                 except StopAsyncIteration:
                     break
                 except Exception as exc:  # the connector gave up (after its own retries)
+                    await committed()
                     return await _finish(sessionmaker, target, count.take(), describe(exc))
                 loop = _loop(previous, page)
                 if loop is not None:
+                    await committed()
                     return await _finish(sessionmaker, target, count.take(), loop)
-                prepared = pages.prepare(page)
-                if target.linker is not None and prepared.live:
-                    prepared.matched = await match_off_loop(target.linker, prepared.data())
                 final = page.next_cursor is None
+                if not final:
+                    ahead.ask()
+                prepared = await run_cpu(_prepare, page, target.linker)
+                rs = await committed()
+                if rs is not None and rs.status in FINISHED:  # a cancel seen at the commit
+                    return _logged(rs)
                 commit = partial(
                     _commit_page,
                     target=target,
@@ -312,18 +343,20 @@ async def _read(
                     final=final,
                     total=page.total if previous is None else None,
                 )
-                if not final:
-                    ahead.ask()
-                try:
-                    rs = await in_unit_of_work(sessionmaker, commit)
-                except StreamBusy as exc:
-                    await ahead.aclose()
-                    return await _finish(sessionmaker, target, (0, 0), describe(exc))
-                if final or rs.status in FINISHED:  # the end, or a cancel seen at the commit
-                    await ahead.aclose()
-                    return _logged(rs)
+                committing = asyncio.ensure_future(in_unit_of_work(sessionmaker, commit))
+                if final:
+                    last = await committed()
+                    assert last is not None
+                    return _logged(last)
                 previous = (tuple(r.external_id for r in page.records), page.next_cursor)
+            rs = await committed()
+            if rs is not None and rs.status in FINISHED:
+                return _logged(rs)
+        except StreamBusy as exc:  # a commit found that the run no longer holds the stream
+            return await _finish(sessionmaker, target, (0, 0), describe(exc))
         finally:
+            if committing is not None:  # a failure elsewhere: the commit in flight is dropped
+                await cancel_and_wait([committing])
             await ahead.aclose()  # before the reader is closed: it may be running
     return await _finish(sessionmaker, target, count.take(), None)
 
