@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.logs import get_logger
@@ -163,24 +163,24 @@ async def _write_batch(
     scores: Sequence[Score],
     run_id: uuid.UUID | None,
 ) -> int:
-    """Insert or update the batch's desired tags that changed; how many did."""
-    stored = await repository.desired_tags_of(session, rule.id, [s.asset_id for s in scores])
-    now = utcnow()
-    changed = 0
+    """Insert or update the batch's desired tags that changed (one multi-row statement
+    each); how many did."""
+    stored = await repository.stored_inputs(session, rule.id, [s.asset_id for s in scores])
+    stamp = {"run_id": run_id, "computed_at": utcnow()}
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for score in scores:
         values = _values(score, rule, inputs)
         row = stored.get(score.asset_id)
-        if row is not None and all(getattr(row, k) == v for k, v in values.items()):
-            continue
-        changed += 1
         if row is None:
-            row = DesiredTag(asset_id=score.asset_id, rule_id=rule.id)
-            session.add(row)
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.run_id, row.computed_at = run_id, now
-    await session.flush()
-    return changed
+            new.append({"asset_id": score.asset_id, "rule_id": rule.id, **values, **stamp})
+        elif row[1] != tuple(values[name] for name in repository.INPUT_FIELDS):
+            changed.append({"id": row[0], **values, **stamp})
+    if new:
+        await session.execute(insert(DesiredTag), new)
+    if changed:
+        await session.execute(update(DesiredTag), changed)  # by primary key
+    return len(new) + len(changed)
 
 
 async def _finish_rule(
