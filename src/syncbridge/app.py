@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from syncbridge import __version__
 from syncbridge.api.body_limit import BodyLimitMiddleware
@@ -41,6 +42,9 @@ from syncbridge.tagging.endpoints import router as tag_rules_router
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
 from syncbridge.taxonomy.read_model import ConceptReadModel
 from syncbridge.writeback.endpoints import router as writebacks_router
+
+#: Where the documentation pages' scripts, styles and icon are served from.
+DOCS_STATIC = "/docs-static"
 
 DESCRIPTION = """\
 syncbridge joins CRM and analytics records with DAM assets through one shared taxonomy.
@@ -108,11 +112,14 @@ def create_app(
             await watch.stop()
             await engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with fastapi-offline,
+    # never from a CDN: servers near marketing data are often air-gapped.
+    app = FastAPIOffline(
         title="syncbridge",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        static_url=DOCS_STATIC,
     )
     app.state.settings = settings
     install_problem_handlers(app)
