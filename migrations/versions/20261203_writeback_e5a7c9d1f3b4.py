@@ -52,10 +52,12 @@ def upgrade() -> None:
         *_asset_and_connection("writeback_states"),
         sa.Column("confirmed_tags", _JSON, nullable=False),
         sa.Column("confirmed_metadata", _JSON, nullable=False),
+        sa.Column("confirmed_key", sa.String(length=64), nullable=False),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("planned_version", sa.Integer(), nullable=False),
         sa.Column("planned_tags", _JSON, nullable=False),
         sa.Column("planned_metadata", _JSON, nullable=False),
+        sa.Column("planned_key", sa.String(length=64), nullable=False),
         sa.Column("planned_dry_run", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("asset_id", "connection_id", name=op.f("pk_writeback_states")),
@@ -129,7 +131,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_writeback_attempts_asset_id", "writeback_attempts", ["asset_id"])
     op.create_index("ix_writeback_attempts_writeback_id", "writeback_attempts", ["writeback_id"])
-
 
     op.create_table(
         "writeback_senders",

@@ -144,11 +144,14 @@ class WriteBackState(Base):
     )
     confirmed_tags: Mapped[list[Any]] = mapped_column(default=list)
     confirmed_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: A digest of the confirmed owned state (what planning compares, without decoding it).
+    confirmed_key: Mapped[str] = mapped_column(String(64), default="")
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
-    #: The last version planned, and its owned state.
+    #: The last version planned, and its owned state and digest.
     planned_version: Mapped[int] = mapped_column(default=0)
     planned_tags: Mapped[list[Any]] = mapped_column(default=list)
     planned_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    planned_key: Mapped[str] = mapped_column(String(64), default="")
     #: The last planned version was recorded without sending (plan it again once the
     #: connection sends for real).
     planned_dry_run: Mapped[bool] = mapped_column(default=False)

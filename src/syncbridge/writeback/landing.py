@@ -11,6 +11,8 @@ lands only on the connections it names.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +39,16 @@ class OwnedState:
         cleared (set to None): what to send so nothing owned is left behind."""
         cleared = {k: None for k in _set(confirmed.metadata) if k not in self.metadata}
         return OwnedState(self.tags, {**cleared, **self.metadata})
+
+    def key(self) -> str:
+        """A digest of the state, equal exactly when :meth:`same_as` holds."""
+        canonical = json.dumps(
+            [sorted(self.tags), _set(self.metadata)],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def tag_list(self) -> list[str]:
         return sorted(self.tags)

@@ -25,6 +25,7 @@ from syncbridge.models import (
 )
 from syncbridge.store.paging import PageParams, fetch_page
 from syncbridge.tagging.validation import MODES_BY_CONNECTOR
+from syncbridge.writeback.landing import OwnedState
 from syncbridge.writeback.schemas import WriteBackOut, attempt_view, writeback_view
 
 #: Rows per IN (...) list.
@@ -87,10 +88,47 @@ async def desired_concepts(
     return out
 
 
-async def states(session: AsyncSession) -> dict[tuple[uuid.UUID, uuid.UUID], WriteBackState]:
-    """Every (asset, connection) state, by key."""
-    rows = await session.scalars(select(WriteBackState))
-    return {(s.asset_id, s.connection_id): s for s in rows}
+@dataclass(frozen=True, slots=True)
+class StateKeys:
+    """What planning reads of every (asset, connection) state: digests, not the states
+    (a planning pass reads all of them)."""
+
+    confirmed_key: str
+    planned_key: str
+    planned_version: int
+    planned_dry_run: bool
+
+
+async def state_keys(session: AsyncSession) -> dict[tuple[uuid.UUID, uuid.UUID], StateKeys]:
+    """Every (asset, connection) state's digests, by key."""
+    rows = await session.execute(
+        select(
+            WriteBackState.asset_id,
+            WriteBackState.connection_id,
+            WriteBackState.confirmed_key,
+            WriteBackState.planned_key,
+            WriteBackState.planned_version,
+            WriteBackState.planned_dry_run,
+        )
+    )
+    return {(row[0], row[1]): StateKeys(row[2], row[3], row[4], row[5]) for row in rows}
+
+
+async def confirmed_states(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[list[Any], dict[str, Any]]]:
+    """The confirmed tags and metadata of ``keys`` (asset, connection) that have a state."""
+    out: dict[tuple[uuid.UUID, uuid.UUID], tuple[list[Any], dict[str, Any]]] = {}
+    wanted = set(keys)
+    for part in chunks(sorted({asset_id for asset_id, _ in keys})):
+        rows = await session.scalars(
+            select(WriteBackState).where(WriteBackState.asset_id.in_(part))
+        )
+        for state in rows:
+            key = (state.asset_id, state.connection_id)
+            if key in wanted:
+                out[key] = (list(state.confirmed_tags), dict(state.confirmed_metadata))
+    return out
 
 
 async def supersede_pending(
@@ -187,9 +225,11 @@ async def state_of(
             connection_id=connection_id,
             confirmed_tags=[],
             confirmed_metadata={},
+            confirmed_key=OwnedState().key(),
             planned_version=0,
             planned_tags=[],
             planned_metadata={},
+            planned_key="",
             planned_dry_run=False,
         )
         session.add(state)
@@ -284,8 +324,10 @@ async def writeback_history(
 __all__ = [
     "Claimed",
     "DamConnection",
+    "StateKeys",
     "attempts_of",
     "claim",
+    "confirmed_states",
     "dam_connections",
     "desired_concepts",
     "held",
@@ -293,8 +335,8 @@ __all__ = [
     "list_writebacks",
     "next_due",
     "rule_targets",
+    "state_keys",
     "state_of",
-    "states",
     "supersede_pending",
     "writeback_history",
     "writebacks_query",

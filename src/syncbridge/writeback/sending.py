@@ -308,10 +308,12 @@ async def record(
         state = await repository.state_of(session, row.asset_id, row.connection_id)
         if result.vendor_status in DONE_STATUSES:
             row.status, row.finished_at = WriteBackStatus.done.value, now
-            state.confirmed_tags = list(row.desired_tags)
+            confirmed = OwnedState(frozenset(row.desired_tags), dict(row.desired_metadata))
+            state.confirmed_tags = confirmed.tag_list()
             state.confirmed_metadata = {
-                k: v for k, v in row.desired_metadata.items() if v is not None
+                k: v for k, v in confirmed.metadata_dict().items() if v is not None
             }
+            state.confirmed_key = confirmed.key()
             state.confirmed_at = now
         elif result.dry_run:
             row.status, row.finished_at, row.dry_run = WriteBackStatus.done.value, now, True

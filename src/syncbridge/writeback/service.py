@@ -63,14 +63,8 @@ class PlanResult:
         return sum(self.planned.values())
 
 
-def _confirmed(state: WriteBackState | None) -> OwnedState:
-    if state is None:
-        return OwnedState()
-    return OwnedState(frozenset(state.confirmed_tags), dict(state.confirmed_metadata))
-
-
-def _planned(state: WriteBackState) -> OwnedState:
-    return OwnedState(frozenset(state.planned_tags), dict(state.planned_metadata))
+#: The digest of an empty owned state (nothing confirmed yet).
+EMPTY_KEY = OwnedState().key()
 
 
 async def _desired(
@@ -134,33 +128,46 @@ async def plan_writebacks(session: AsyncSession, *, run_id: uuid.UUID | None = N
     now = utcnow()
     connections = await repository.dam_connections(session)
     desired = await _desired(session, connections)
-    states = await repository.states(session)
-    for key in states:
+    keys = await repository.state_keys(session)
+    for key in keys:
         connection = connections.get(key[1])
         if key not in desired and connection is not None and connection.enabled:
             desired[key] = OwnedState()
-    rows: list[dict[str, Any]] = []
-    new_states: list[dict[str, Any]] = []
-    changed_states: list[dict[str, Any]] = []
-    supersede: list[tuple[uuid.UUID, uuid.UUID]] = []
+    to_plan: list[tuple[tuple[uuid.UUID, uuid.UUID], OwnedState, str]] = []
+    back: list[tuple[tuple[uuid.UUID, uuid.UUID], OwnedState, str]] = []
     for key, want in desired.items():
-        state = states.get(key)
-        confirmed = _confirmed(state)
-        if want.same_as(confirmed):
-            if state is not None and not _planned(state).same_as(confirmed):
+        state = keys.get(key)
+        want_key = want.key()
+        confirmed_key = state.confirmed_key if state is not None else EMPTY_KEY
+        if want_key == confirmed_key:
+            if state is not None and state.planned_key not in ("", confirmed_key):
                 # Back to what the DAM holds before the last plan was sent: drop that plan.
-                supersede.append(key)
-                changed_states.append(_state_values(key, state.planned_version, confirmed))
+                back.append((key, want, want_key))
             continue
-        if state is not None and _planned(state).same_as(want):
+        if state is not None and state.planned_key == want_key:
             if not (state.planned_dry_run and not connections[key[1]].dry_run):
                 continue  # already planned (pending, sent, refused, or a dry run)
+        to_plan.append((key, want, want_key))
+    confirmed = await repository.confirmed_states(session, [k for k, _, _ in to_plan])
+    rows: list[dict[str, Any]] = []
+    new_states: list[dict[str, Any]] = []
+    changed_states = [_state_values(k, keys[k].planned_version, w, wk) for k, w, wk in back]
+    supersede = [k for k, _, _ in back]
+    for key, want, want_key in to_plan:
+        state = keys.get(key)
+        tags, metadata = confirmed.get(key, ([], {}))
         version = (state.planned_version if state is not None else 0) + 1
-        rows.append(_row(key, version, want, confirmed, run_id, now))
-        values = _state_values(key, version, want)
+        rows.append(_row(key, version, want, OwnedState(frozenset(tags), metadata), run_id, now))
+        values = _state_values(key, version, want, want_key)
         if state is None:
             new_states.append(
-                {**values, "confirmed_tags": [], "confirmed_metadata": {}, "updated_at": now}
+                {
+                    **values,
+                    "confirmed_tags": [],
+                    "confirmed_metadata": {},
+                    "confirmed_key": EMPTY_KEY,
+                    "updated_at": now,
+                }
             )
         else:
             supersede.append(key)
@@ -186,7 +193,7 @@ async def plan_writebacks(session: AsyncSession, *, run_id: uuid.UUID | None = N
 
 
 def _state_values(
-    key: tuple[uuid.UUID, uuid.UUID], version: int, planned: OwnedState
+    key: tuple[uuid.UUID, uuid.UUID], version: int, planned: OwnedState, planned_key: str
 ) -> dict[str, Any]:
     return {
         "asset_id": key[0],
@@ -194,6 +201,7 @@ def _state_values(
         "planned_version": version,
         "planned_tags": planned.tag_list(),
         "planned_metadata": planned.metadata_dict(),
+        "planned_key": planned_key,
         "planned_dry_run": False,
     }
 
@@ -213,4 +221,11 @@ async def _write(
     await session.flush()
 
 
-__all__ = ["SEND_JOB", "PlanResult", "concurrency_key", "plan_writebacks", "queue_send"]
+__all__ = [
+    "EMPTY_KEY",
+    "SEND_JOB",
+    "PlanResult",
+    "concurrency_key",
+    "plan_writebacks",
+    "queue_send",
+]
