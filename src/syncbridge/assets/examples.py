@@ -286,6 +286,45 @@ TRACE_EXAMPLE: dict[str, Any] = {
             }
         ],
     },
+    "write_backs": {
+        "total": 1,
+        "items": [
+            {
+                "id": "b9e4d0f5-9a6c-4b1d-8c2e-4c5d6e7f8091",
+                "asset_id": _ASSET_ID,
+                "connection_id": _BYNDER["id"],
+                "connection": _BYNDER,
+                "version": 1,
+                "status": "done",
+                "attempts": 1,
+                "run_after": "2026-11-30T02:16:32Z",
+                "desired_tags": ["perf:top-10"],
+                "desired_metadata": {},
+                "planned_add": ["perf:top-10"],
+                "planned_remove": [],
+                "planned_metadata": {},
+                "run_id": _SCORE_RUN,
+                "dry_run": False,
+                "vendor_status": "applied",
+                "last_error": None,
+                "created_at": "2026-11-30T02:16:31Z",
+                "updated_at": "2026-11-30T02:16:34Z",
+                "finished_at": "2026-11-30T02:16:34Z",
+                "ledger": [
+                    {
+                        "attempt": 1,
+                        "at": "2026-11-30T02:16:34Z",
+                        "added": ["perf:top-10"],
+                        "removed": [],
+                        "metadata": {},
+                        "vendor_status": "applied",
+                        "error": None,
+                        "dry_run": False,
+                    }
+                ],
+            }
+        ],
+    },
     "runs": {
         "total": 3,
         "items": [

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from syncbridge.assets.examples import ASSET_EXAMPLE, TRACE_EXAMPLE
 from syncbridge.classification.schemas import ClassificationChangeOut
+from syncbridge.writeback.schemas import WriteBackOut
 
 T = TypeVar("T")
 
@@ -231,6 +232,12 @@ class TracedPerformanceTag(BaseModel):
     )
 
 
+class TracedWriteBack(WriteBackOut):
+    """A write-back of the asset's owned tags, with the DAM connection it went to."""
+
+    connection: ConnectionName
+
+
 class AssetIdentity(BaseModel):
     """Who the traced asset is and where to see it."""
 
@@ -249,7 +256,7 @@ class AssetIdentity(BaseModel):
 class AssetTrace(BaseModel):
     """Why an asset carries what it carries: its classifications with their provenance, the
     records linked to it with their evidence, its metrics, its performance tags with their
-    inputs, and the runs that touched it."""
+    inputs, their write-backs into the DAM, and the runs that touched it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [TRACE_EXAMPLE]})
 
@@ -264,6 +271,11 @@ class AssetTrace(BaseModel):
     performance_tags: TraceSection[TracedPerformanceTag] = Field(
         description="The performance tags the asset should carry, one per enabled tag rule "
         "that scored it, with their inputs; newest first."
+    )
+    write_backs: TraceSection[TracedWriteBack] = Field(
+        description="Who wrote the asset's owned tags where: each planned change of them in "
+        "a DAM, with every attempt (the ledger); newest first (all of them: GET "
+        "/v1/writebacks?asset_id=...)."
     )
     runs: TraceSection[TracedRun] = Field(
         description="The run that last changed the asset, the last run that read it, and the "
@@ -293,4 +305,5 @@ __all__ = [
     "TracedMetric",
     "TracedPerformanceTag",
     "TracedRun",
+    "TracedWriteBack",
 ]

@@ -32,6 +32,7 @@ from syncbridge.assets.schemas import (
     TracedMetric,
     TracedPerformanceTag,
     TracedRun,
+    TracedWriteBack,
     TraceMetrics,
     TraceRecord,
     TraceRule,
@@ -45,6 +46,7 @@ from syncbridge.metrics.service import asset_metrics
 from syncbridge.models import Asset, Classification, DesiredTag, Link, Run, StoredRecord
 from syncbridge.models.tagging import TagRuleVersion
 from syncbridge.store.paging import PageParams
+from syncbridge.writeback.repository import writeback_history
 
 
 def _identity(asset: Asset, namer: Namer) -> AssetIdentity:
@@ -272,8 +274,10 @@ async def trace_asset(
     touching = await repository.runs_touching(session, asset, limit=cap)
     tags, tags_total = await repository.desired_tags_of(session, asset.id, limit=cap)
     metrics = await asset_metrics(session, registry, asset.id, None, None)
+    written, written_total = await writeback_history(session, asset.id, cap)
     stored = await repository.records_by_id(session, _record_ids(classifications, links))
     connection_ids = {asset.connection_id} | {r.connection_id for r in stored.values()}
+    connection_ids |= {w.connection_id for w in written}
     namer = Namer(registry, await repository.connections_by_id(session, connection_ids))
     records = {rid: _record_ref(record, namer) for rid, record in stored.items()}
     return AssetTrace(
@@ -286,6 +290,13 @@ async def trace_asset(
         metrics=_metrics(metrics),
         performance_tags=TraceSection(
             total=tags_total, items=await _performance_tags(session, tags)
+        ),
+        write_backs=TraceSection(
+            total=written_total,
+            items=[
+                TracedWriteBack(**w.model_dump(), connection=namer.connection(w.connection_id))
+                for w in written
+            ],
         ),
         runs=TraceSection(
             total=touching.total,
