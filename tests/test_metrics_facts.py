@@ -16,6 +16,7 @@ from syncbridge.metrics.facts import (
     analytics_values,
     compute_facts,
     credit,
+    is_analytics_row,
     split_evenly,
     won_deal,
 )
@@ -143,3 +144,28 @@ def test_a_deal_credits_each_dam_connections_assets_separately() -> None:
         c1: 1,
     }
     assert {(s.asset_id, s.record_id) for s in sources} == {(b1, deal), (b2, deal), (c1, deal)}
+
+
+def test_csv_exports_with_the_analytics_role_count_as_analytics_rows() -> None:
+    asset, dam, csv = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    row = {"date": "2026-11-02", "views": "120", "sessions": 30, "key_events": "4"}
+    linked = [
+        LinkedRecord(asset, uuid.uuid4(), csv, "csv", "web", {**row, "_role": "analytics"}),
+        # The same numbers in a CRM export are no analytics row.
+        LinkedRecord(asset, uuid.uuid4(), csv, "csv", "deals", {**row, "_role": "crm"}),
+    ]
+    assert is_analytics_row("csv", linked[0].data)
+    assert not is_analytics_row("csv", linked[1].data)
+    assert is_analytics_row("ga4", {})
+
+    facts, sources = compute_facts(
+        linked, asset_connections={asset: dam}, sharing={}, attribution="even"
+    )
+
+    assert {(f.metric, f.value, f.records) for f in facts} == {
+        ("views", Decimal(120), 1),
+        ("sessions", Decimal(30), 1),
+        ("key_events", Decimal(4), 1),
+    }
+    assert {f.day for f in facts} == {date(2026, 11, 2)}
+    assert [s.record_id for s in sources] == [linked[0].record_id]

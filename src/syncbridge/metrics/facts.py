@@ -2,10 +2,12 @@
 
 Which records count, and as what:
 
-* **analytics rows** (connector ``ga4``, any stream): a row with a ``date`` gives its day's
-  ``views`` (``screenPageViews``), ``sessions``, ``key_events`` (``keyEvents``), ``events``
-  (``eventCount``) and ``revenue`` (``totalRevenue``, exact) to every asset it is linked to. A
-  metric the row lacks, or holds no number for, is left out.
+* **analytics rows** (connector ``ga4``, any stream; and CSV exports whose stream's role is
+  ``analytics``): a row with a ``date`` gives its day's ``views`` (``screenPageViews``),
+  ``sessions``, ``key_events`` (``keyEvents``), ``events`` (``eventCount``) and ``revenue``
+  (``totalRevenue``, exact) to every asset it is linked to. A CSV export's column map may
+  name its fields either way (``screenPageViews`` or ``views``). A metric the row lacks, or
+  holds no number for, is left out.
 * **won deals** (HubSpot ``deals``, Salesforce ``Opportunity``): on its close date a won deal
   counts once in ``influenced_deals`` and credits its amount to ``influenced_revenue`` of the
   assets linked to it (the assets its campaigns used). Open and lost deals count nowhere: an
@@ -38,8 +40,8 @@ ANALYTICS_METRICS: dict[str, str] = {
     "eventCount": "events",
     "totalRevenue": "revenue",
 }
-#: Connectors whose records are analytics rows.
-ANALYTICS_CONNECTORS = frozenset({"ga4"})
+#: Connectors whose records may be analytics rows (see :func:`is_analytics_row`).
+ANALYTICS_CONNECTORS = frozenset({"ga4", "csv"})
 #: Metrics credited from won deals (``influenced_revenue`` by the attribution rule).
 DEAL_METRICS = ("influenced_deals", "influenced_revenue")
 _CENT = Decimal("0.01")
@@ -117,14 +119,24 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+def is_analytics_row(connector_key: str, data: Mapping[str, Any]) -> bool:
+    """Whether a record is an analytics row: every GA4 row, and the rows of CSV exports
+    whose stream's role is ``analytics`` (each carries it as ``_role``)."""
+    if connector_key == "csv":
+        return data.get("_role") == "analytics"
+    return connector_key in ANALYTICS_CONNECTORS
+
+
 def analytics_values(data: Mapping[str, Any]) -> tuple[date, dict[str, Decimal]] | None:
-    """An analytics row's day and metric values; None when it names no day."""
+    """An analytics row's day and metric values (each under GA4's name, or ours); None when
+    it names no day."""
     day = _day(data.get("date"))
     if day is None:
         return None
     values = {}
     for field, metric in ANALYTICS_METRICS.items():
-        number = _number(data.get(field))
+        raw = data.get(field)
+        number = _number(data.get(metric) if raw is None else raw)
         if number is not None:
             values[metric] = number
     return day, values
@@ -204,7 +216,7 @@ def compute_facts(
         dam = asset_connections.get(item.asset_id)
         if dam is None:
             continue
-        if item.connector_key in ANALYTICS_CONNECTORS:
+        if is_analytics_row(item.connector_key, item.data):
             row = analytics_values(item.data)
             if row is None:
                 continue
@@ -264,6 +276,7 @@ __all__ = [
     "compute_facts",
     "credit",
     "group_sharing",
+    "is_analytics_row",
     "split_evenly",
     "won_deal",
 ]
