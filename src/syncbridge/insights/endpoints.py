@@ -15,6 +15,7 @@ from syncbridge.insights.facets import FacetCache
 from syncbridge.insights.kpi import DEFAULT_KPI
 from syncbridge.insights.schemas import Insights
 from syncbridge.insights.table import render_csv
+from syncbridge.offload import run_cpu
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"], route_class=UnitOfWorkRoute)
 
@@ -97,7 +98,6 @@ def wants_csv(accept: str | None) -> bool:
 )
 async def get_insights(
     request: Request,
-    response: Response,
     session: SessionDep,
     _principal: Viewer,
     group_by: GroupBy,
@@ -108,7 +108,7 @@ async def get_insights(
     top: Top = 5,
     connection_id: ConnectionId = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Insights | Response:
+) -> Response:
     """Performance grouped by taxonomy facets: per group, how many assets, the KPI's median
     and spread (p25, p75, IQR, min, max, mean, and a rate's pooled value) and the top assets
     (id, name, DAM URL, value), over a window of days (default: the last 30 days ending
@@ -130,12 +130,17 @@ async def get_insights(
         connection_id=connection_id,
     )
     answer = await service.insights(session, facets, request.app.state.registry, query)
+    # Tens of thousands of groups render in a worker thread, not on the event loop.
     if wants_csv(accept):
         filename = f"insights-{answer.first}-{answer.last}.csv"
         return Response(
-            render_csv(answer, top),
+            await run_cpu(render_csv, answer, top),
             media_type=CSV,
             headers={"Vary": "Accept", "Content-Disposition": f'attachment; filename="{filename}"'},
         )
-    response.headers["Vary"] = "Accept"
-    return answer
+    return Response(await run_cpu(render_json, answer), media_type=JSON, headers={"Vary": "Accept"})
+
+
+def render_json(answer: Insights) -> bytes:
+    """The answer as the JSON body (by alias: ``from``, ``to``)."""
+    return answer.model_dump_json(by_alias=True).encode()

@@ -22,6 +22,8 @@ from syncbridge.taxonomy import repository as taxonomy_repository
 
 __all__ = ["FacetCache", "FacetConcept", "FacetIndex"]
 
+_NONE: frozenset[uuid.UUID] = frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class FacetConcept:
@@ -48,6 +50,13 @@ class FacetIndex:
         for concept_id, broader_id in broader:
             up[concept_id].append(broader_id)
         self._rollup = {cid: self._ancestors(cid, up) for cid in self.concepts}
+        # Per concept and scheme, the groups it counts in: looked up once per asset.
+        self._groups: dict[uuid.UUID, dict[str, frozenset[uuid.UUID]]] = {}
+        for cid, ancestors in self._rollup.items():
+            by_scheme: dict[str, set[uuid.UUID]] = defaultdict(set)
+            for ancestor in ancestors:
+                by_scheme[self.concepts[ancestor].scheme].add(ancestor)
+            self._groups[cid] = {scheme: frozenset(ids) for scheme, ids in by_scheme.items()}
 
     @classmethod
     def of(
@@ -79,20 +88,14 @@ class FacetIndex:
     def groups_of(self, concept_id: uuid.UUID, scheme: str) -> frozenset[uuid.UUID]:
         """The concepts of ``scheme`` an asset on ``concept_id`` counts in: the concept
         itself (if of the scheme) and its broader concepts of the scheme, at any depth."""
-        return frozenset(
-            cid for cid in self._rollup.get(concept_id, ()) if self.concepts[cid].scheme == scheme
-        )
+        return self._groups.get(concept_id, {}).get(scheme, _NONE)
 
     def rolling_into(self, schemes: Iterable[str]) -> list[uuid.UUID]:
         """Every concept that counts in some group of ``schemes`` (their classifications
         are the ones to read)."""
         wanted = set(schemes)
         return sorted(
-            (
-                cid
-                for cid, up in self._rollup.items()
-                if any(self.concepts[a].scheme in wanted for a in up)
-            ),
+            (cid for cid, groups in self._groups.items() if not wanted.isdisjoint(groups)),
             key=str,
         )
 

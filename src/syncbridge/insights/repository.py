@@ -11,9 +11,10 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.insights.answer import ShownAsset
 from syncbridge.models import Asset, Classification
 
-__all__ = ["ID_CHUNK", "assets_by_id", "classified_on", "live_assets"]
+__all__ = ["ID_CHUNK", "classified_on", "live_assets", "shown_assets"]
 
 #: Ids per ``IN`` list (asyncpg takes at most 32,767 parameters a statement).
 ID_CHUNK = 5000
@@ -44,15 +45,19 @@ async def classified_on(
     return out
 
 
-async def assets_by_id(
+async def shown_assets(
     session: AsyncSession, asset_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, Asset]:
-    """The assets with these ids."""
+) -> dict[uuid.UUID, ShownAsset]:
+    """What the top assets with these ids show (their naming columns)."""
     ids = sorted(asset_ids, key=str)
-    out: dict[uuid.UUID, Asset] = {}
+    out: dict[uuid.UUID, ShownAsset] = {}
     for start in range(0, len(ids), ID_CHUNK):
-        rows = await session.scalars(
-            select(Asset).where(Asset.id.in_(ids[start : start + ID_CHUNK]))
+        rows = await session.execute(
+            select(
+                Asset.id, Asset.connection_id, Asset.stream, Asset.external_id, Asset.data
+            ).where(Asset.id.in_(ids[start : start + ID_CHUNK]))
         )
-        out.update({asset.id: asset for asset in rows})
+        out.update(
+            {r.id: ShownAsset(r.id, r.connection_id, r.stream, r.external_id, r.data) for r in rows}
+        )
     return out

@@ -77,7 +77,7 @@ class Insights(BaseModel):
     kpi: CountKpi | RateKpi
     first: date = Field(alias="from", description="The window's first day.")
     last: date = Field(alias="to", description="The window's last day, included.")
-    min_sample: float
+    min_sample: int
     connection_id: uuid.UUID | None
     ranked_by: Literal["value", "wilson_lower_bound"] = Field(
         description="What the top assets are ranked by: the KPI's value, or for a rate "

@@ -9,29 +9,22 @@ included: ``to`` defaults to today, ``from`` to ``to`` minus 29 days.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.assets.naming import Namer
 from syncbridge.assets.service import namer_for
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.errors import InvalidInput
 from syncbridge.insights import repository
+from syncbridge.insights.answer import Header, build_answer
 from syncbridge.insights.facets import FacetCache, FacetIndex
 from syncbridge.insights.kpi import KpiError, kpi_metrics, parse_kpi
-from syncbridge.insights.schemas import (
-    Insights,
-    InsightsConcept,
-    InsightsGroup,
-    InsightsSummary,
-    InsightsTopAsset,
-)
-from syncbridge.insights.summary import AssetTotals, Measured, Summary, compute_insights
-from syncbridge.models import Asset, Connection
+from syncbridge.insights.schemas import Insights
+from syncbridge.insights.summary import AssetTotals, Summary, compute_insights
+from syncbridge.models import Connection
 from syncbridge.models.base import utcnow
 from syncbridge.offload import run_cpu
 from syncbridge.scoring.repository import window_totals
@@ -55,7 +48,7 @@ class InsightsQuery:
     kpi: str
     first: date | None = None
     last: date | None = None
-    min_sample: float = 1
+    min_sample: int = 1
     top: int = 5
     connection_id: uuid.UUID | None = None
 
@@ -158,43 +151,6 @@ async def _totals(
     return out
 
 
-def _top(measured: Measured, asset: Asset, namer: Namer) -> InsightsTopAsset:
-    facts = namer.facts(asset.connection_id, asset.stream, asset.data)
-    return InsightsTopAsset(
-        id=asset.id,
-        name=facts.title or facts.file_name,
-        external_id=asset.external_id,
-        connection=namer.connection(asset.connection_id),
-        dam_url=facts.url,
-        value=measured.value or 0.0,
-        sample=measured.sample,
-        smoothed=measured.smoothed,
-    )
-
-
-def _summary_fields(
-    summary: Summary, assets: dict[uuid.UUID, Asset], namer: Namer
-) -> dict[str, Any]:
-    return {
-        "assets": summary.assets,
-        "insufficient": summary.insufficient,
-        "median": summary.median,
-        "p25": summary.p25,
-        "p75": summary.p75,
-        "iqr": summary.iqr,
-        "min": summary.min,
-        "max": summary.max,
-        "mean": summary.mean,
-        "pooled": summary.pooled,
-        "top_assets": [_top(m, assets[m.asset_id], namer) for m in summary.top],
-    }
-
-
-def _concepts(key: Sequence[uuid.UUID], index: FacetIndex) -> list[InsightsConcept]:
-    shown = (index.concepts[cid] for cid in key)
-    return [InsightsConcept(scheme=c.scheme, key=c.key, pref_label=c.pref_label) for c in shown]
-
-
 def _top_ids(summaries: Iterable[Summary]) -> set[uuid.UUID]:
     return {m.asset_id for summary in summaries for m in summary.top}
 
@@ -221,25 +177,17 @@ async def insights(
             top=query.top,
         )
     )
-    shown = await repository.assets_by_id(
+    shown = await repository.shown_assets(
         session, _top_ids([result.overall, *result.groups.values()])
     )
     namer = await namer_for(session, registry, {a.connection_id for a in shown.values()})
-    groups = [
-        InsightsGroup(concepts=_concepts(key, index), **_summary_fields(summary, shown, namer))
-        for key, summary in result.groups.items()
-    ]
-    groups.sort(key=lambda g: [c.key for c in g.concepts])
-    return Insights(
+    header = Header(
         group_by=checked.schemes,
         kpi=checked.kpi,
         first=checked.first,
         last=checked.last,
         min_sample=query.min_sample,
         connection_id=query.connection_id,
-        ranked_by=result.ranked_by,
         assets=len(assets),
-        ungrouped=result.ungrouped,
-        overall=InsightsSummary(**_summary_fields(result.overall, shown, namer)),
-        groups=groups,
     )
+    return await run_cpu(build_answer, header, result, shown, namer, index)

@@ -26,12 +26,13 @@ Definitions (the README's "Insights" repeats them):
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from syncbridge.insights.facets import FacetIndex
@@ -81,10 +82,10 @@ class Measured:
     #: The Wilson lower bound a proportion ranks by (None: ranked by its value).
     smoothed: float | None = None
 
-    def rank_key(self) -> tuple[float, float, str]:
+    def rank_key(self) -> tuple[float, float, uuid.UUID]:
         """Ascending order is best first."""
         ranked = self.smoothed if self.smoothed is not None else self.value
-        return (-(ranked or 0.0), -self.sample, str(self.asset_id))
+        return (-(ranked or 0.0), -self.sample, self.asset_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,8 @@ def _smoothed(measured: Measured) -> Measured:
     if measured.value is None:
         return measured
     bound = wilson_lower_bound(measured.numerator, measured.denominator, CONFIDENCE)
-    return replace(measured, smoothed=bound)
+    m = measured
+    return Measured(m.asset_id, m.sample, m.numerator, m.denominator, m.value, bound)
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
@@ -162,7 +164,7 @@ def summarise(members: Iterable[Measured], kpi_type: KpiType, top: int) -> Summa
     pooled = None
     if kpi_type == "rate":
         pooled = sum(m.numerator for m in counted) / sum(m.denominator for m in counted)
-    best = sorted(counted, key=Measured.rank_key)[:top]
+    best = heapq.nsmallest(top, counted, key=Measured.rank_key)
     return Summary(
         assets=len(counted),
         insufficient=insufficient,
@@ -187,8 +189,7 @@ def _group_keys(
             per_scheme[i] |= index.groups_of(concept_id, scheme)
     if not all(per_scheme):
         return []
-    ordered = [sorted(ids, key=str) for ids in per_scheme]
-    return list(itertools.product(*ordered))
+    return list(itertools.product(*per_scheme))
 
 
 def compute_insights(
@@ -212,8 +213,13 @@ def compute_insights(
         everyone = [_smoothed(m) for m in everyone]
     members: dict[GroupKey, list[Measured]] = defaultdict(list)
     ungrouped = 0
+    # Many assets share their concepts: their groups are worked out once per combination.
+    known: dict[frozenset[uuid.UUID], list[GroupKey]] = {}
     for measured in everyone:
-        keys = _group_keys(classified.get(measured.asset_id, ()), index, schemes)
+        concepts = frozenset(classified.get(measured.asset_id, ()))
+        keys = known.get(concepts)
+        if keys is None:
+            keys = known[concepts] = _group_keys(concepts, index, schemes)
         if not keys:
             ungrouped += 1
         for key in keys:
