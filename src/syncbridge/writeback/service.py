@@ -135,9 +135,12 @@ async def plan_writebacks(session: AsyncSession, *, run_id: uuid.UUID | None = N
             desired[key] = OwnedState()
     to_plan: list[tuple[tuple[uuid.UUID, uuid.UUID], OwnedState, str]] = []
     back: list[tuple[tuple[uuid.UUID, uuid.UUID], OwnedState, str]] = []
+    digests: dict[tuple[frozenset[str], tuple[tuple[str, Any], ...]], str] = {}
     for key, want in desired.items():
         state = keys.get(key)
-        want_key = want.key()
+        # Assets share a handful of states (one per tier): digest each once.
+        memo = (want.tags, tuple(sorted(want.metadata.items())))
+        want_key = digests.get(memo) or digests.setdefault(memo, want.key())
         confirmed_key = state.confirmed_key if state is not None else EMPTY_KEY
         if want_key == confirmed_key:
             if state is not None and state.planned_key not in ("", confirmed_key):
