@@ -66,7 +66,7 @@ def instant_backoff() -> Iterator[None]:
 class Faulty(httpx.AsyncBaseTransport):
     """The simulators in process, with a fault on the requests ``match`` picks (while
     ``active``): ``"timeout"`` lets the simulator apply the request, then times out;
-    ``"503"`` answers 503 without passing it on."""
+    ``"503"`` and ``"403"`` answer so without passing it on."""
 
     def __init__(self, app: FastAPI, match: Callable[[httpx.Request], bool], fault: str) -> None:
         self.inner = httpx.ASGITransport(app=app)
@@ -78,8 +78,9 @@ class Faulty(httpx.AsyncBaseTransport):
         if not (self.active and self.match(request)):
             return await self.inner.handle_async_request(request)
         self.hits += 1
-        if self.fault == "503":
-            return httpx.Response(503, json={"error": {"message": "simulated outage"}})
+        if self.fault in ("503", "403"):
+            status = int(self.fault)
+            return httpx.Response(status, json={"error": {"message": f"simulated {status}"}})
         response = await self.inner.handle_async_request(request)
         await response.aread()
         raise httpx.ReadTimeout("simulated: applied, then timed out", request=request)
@@ -121,6 +122,32 @@ async def test_a_refused_write_is_parked_with_the_vendors_message_and_the_others
     for asset in bynder[1:]:
         owned = [t for t in bynder_tags(world, asset.external_id) if t.startswith(PREFIX)]
         assert sorted(owned) == sorted(asset.concepts)
+
+
+@pytest.mark.usefixtures("instant_backoff")
+async def test_an_asset_the_vendor_refuses_permission_for_is_parked_the_others_land(
+    world: WritebackWorld,
+) -> None:
+    await score(world)
+    assets = await stored_assets(world)
+    bynder = [a for a in assets.values() if a.connector == "bynder" and a.concepts]
+    refused = bynder[len(bynder) // 2]
+    path = f"/sandbox/bynder/api/v4/media/{refused.external_id}/"
+    transport = Faulty(
+        simulators(world), lambda r: r.method == "POST" and r.url.path == path, "403"
+    )
+    async with httpx.AsyncClient(transport=transport) as http:
+        await run_due(worker(world, http=http))
+    rows = await writebacks(world)
+    [parked] = [w for w in rows if w.asset_id == refused.id]
+    assert (parked.status, parked.attempts) == ("dead", 1)
+    assert parked.last_error is not None
+    assert "HTTP 403" in parked.last_error
+    assert {w.status for w in rows if w.id != parked.id} == {"done"}
+    for asset in bynder:
+        if asset.id != refused.id:
+            owned = [t for t in bynder_tags(world, asset.external_id) if t.startswith(PREFIX)]
+            assert sorted(owned) == sorted(asset.concepts)
 
 
 @pytest.mark.usefixtures("instant_backoff")

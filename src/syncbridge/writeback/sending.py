@@ -15,7 +15,9 @@ Each batch is three steps: claim (a fenced unit of work), vendor calls (none ope
   pending again after a full-jitter backoff (at least the vendor's ``Retry-After``), dead
   after ``writeback_max_attempts``;
 * refused (permission, unknown option, deleted asset): dead at once with the vendor's
-  message; the batch's other rows go on.
+  message; the batch's other rows go on. A batch whose write the vendor refuses with
+  401/403 is sent again asset by asset: refused for some assets, those are dead (no
+  permission); refused for all, the credentials are, and every row is retried.
 
 One sender per connection runs at a time (the job's concurrency key), so all workers share
 one limiter per connection. Its connector is kept per process and connection revision, so a
@@ -101,6 +103,8 @@ class Attempt:
     retryable: bool = False
     retry_after: float | None = None
     dry_run: bool = False
+    #: The vendor refused the credentials (or the permission, for this asset).
+    auth: bool = False
 
 
 @dataclass
@@ -170,7 +174,13 @@ def _failure(exc: Exception, transient: tuple[type[Exception], ...]) -> Attempt:
     transient errors, and refused credentials, which an admin may fix), else a refusal."""
     retryable = isinstance(exc, (TransientConnectorError, AuthError, *transient))
     retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-    return Attempt("failed", error=str(exc), retryable=retryable, retry_after=retry_after)
+    return Attempt(
+        "failed",
+        error=str(exc),
+        retryable=retryable,
+        retry_after=retry_after,
+        auth=isinstance(exc, AuthError),
+    )
 
 
 async def _read_current(
@@ -222,9 +232,9 @@ async def send_batch(
     dry_run: bool,
     transient: tuple[type[Exception], ...] = (),
 ) -> tuple[dict[uuid.UUID, Attempt], int]:
-    """The attempt of each claimed row, and the connector writes made (0 or 1; the
-    connector makes one vendor call per changed asset, or per batch where the vendor
-    batches)."""
+    """The attempt of each claimed row, and the connector writes made (0 or 1, more when a
+    refusal of the credentials is narrowed down asset by asset; the connector makes one
+    vendor call per changed asset, or per batch where the vendor batches)."""
     current = await _read_current(connector, claimed, transient)
     if isinstance(current, Attempt):
         return {c.row.id: current for c in claimed}, 0
@@ -241,14 +251,36 @@ async def send_batch(
             to_send.append(c)
     if not to_send:
         return results, 0
+    sent, writes = await _write(connector, to_send, diffs, transient)
+    return results | sent, writes
+
+
+async def _write(
+    connector: Connector,
+    to_send: Sequence[Claimed],
+    diffs: Mapping[uuid.UUID, OwnedDiff],
+    transient: tuple[type[Exception], ...],
+) -> tuple[dict[uuid.UUID, Attempt], int]:
+    """One connector write for ``to_send``. A connector refusing the credentials for the
+    batch is asked again asset by asset: the assets it still refuses, while it takes others,
+    are refused permission (dead at once); refused for every asset, the credentials are
+    (retried: an admin may fix them)."""
     try:
         outcomes = await connector.write([_change(c, diffs[c.row.id]) for c in to_send])
+    except AuthError as exc:
+        if len(to_send) == 1:
+            return {to_send[0].row.id: _refused(exc, diffs[to_send[0].row.id], True)}, 1
+        alone = [await _write(connector, [c], diffs, transient) for c in to_send]
+        results = {k: v for one, _ in alone for k, v in one.items()}
+        if any(r.vendor_status != "failed" or not r.auth for r in results.values()):
+            results = {k: replace(v, retryable=False) if v.auth else v for k, v in results.items()}
+        return results, 1 + sum(w for _, w in alone)
     except Exception as exc:
         if not isinstance(exc, (ConnectorError, *transient)):
             raise
         failed = _failure(exc, transient)
-        results |= {c.row.id: replace(failed, diff=diffs[c.row.id]) for c in to_send}
-        return results, 1
+        return {c.row.id: replace(failed, diff=diffs[c.row.id]) for c in to_send}, 1
+    results = {}
     for c, outcome in zip(to_send, _aligned(to_send, outcomes), strict=True):
         results[c.row.id] = Attempt(
             outcome.status,
@@ -257,6 +289,10 @@ async def send_batch(
             retryable=outcome.retryable,
         )
     return results, 1
+
+
+def _refused(exc: AuthError, d: OwnedDiff, retryable: bool) -> Attempt:
+    return Attempt("failed", d, error=str(exc), retryable=retryable, auth=True)
 
 
 def _aligned(sent: Sequence[Claimed], outcomes: Sequence[WriteOutcome]) -> list[WriteOutcome]:
