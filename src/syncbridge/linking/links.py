@@ -16,6 +16,7 @@ from syncbridge.linking.repository import ID_CHUNK, LinkKey, id_int, id_text
 from syncbridge.models import Asset, StoredRecord, utcnow
 from syncbridge.models.linking import Link
 from syncbridge.store.batches import chunks
+from syncbridge.store.ids import PG_NEW_ID
 
 _L = Link.__table__.c
 
@@ -35,7 +36,7 @@ _PG_LINKS_OF_RECORDS = text(
 _PG_INSERT = text(
     "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
     "run_id, created_at) "
-    "SELECT gen_random_uuid(), u.a, u.r, u.k, u.v, u.f, u.x, CAST(:run_id AS uuid), "
+    f"SELECT {PG_NEW_ID}, u.a, u.r, u.k, u.v, u.f, u.x, CAST(:run_id AS uuid), "
     "CAST(:now AS timestamptz) "
     "FROM unnest(CAST(CAST(:assets AS text) AS uuid[]), CAST(CAST(:records AS text) AS uuid[]), "
     "CAST(CAST(:rules AS text) AS uuid[]), CAST(CAST(:versions AS text) AS integer[]), "

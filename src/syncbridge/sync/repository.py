@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.models import Asset, Run, StoredRecord, StreamState
 from syncbridge.models.base import utcnow
 from syncbridge.store.batches import chunks
+from syncbridge.store.ids import PG_NEW_ID
 
 #: Ids per ``IN (...)`` list on SQLite: far below its 32,766 (older builds: 999) variables.
 ID_CHUNK = 500
@@ -199,7 +200,7 @@ def _pg_upsert(items: ItemTable) -> TextClause:
     return text(
         "WITH written AS ("
         f"INSERT INTO {items.table.name} AS t ({', '.join(_COLUMNS)}) "
-        "SELECT gen_random_uuid(), CAST(:connection_id AS uuid), CAST(:stream AS varchar), "
+        f"SELECT {PG_NEW_ID}, CAST(:connection_id AS uuid), CAST(:stream AS varchar), "
         "u.external_id, CAST(u.data AS jsonb), u.content_hash, u.vendor_updated_at, "
         "CAST(:now AS timestamptz), CAST(:now AS timestamptz), NULL, "
         "CAST(:run_id AS uuid), CAST(:run_id AS uuid) "
