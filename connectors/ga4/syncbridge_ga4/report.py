@@ -313,13 +313,16 @@ def page_builder(
     The day comes from ``days``, the id's digest from ``digests`` (by the other dimensions'
     values, in configured order), integers from a memo of each metric's values: each by a
     lookup that checks and converts only values not seen before (integer metrics repeat a
-    lot). Other numbers (mostly distinct) are checked and parsed where they are: a short
-    string, a finite number. Unpacking checks each row's width; any other malformed value
-    raises some ``KeyError``, ``TypeError``, ``ValueError`` or ``InvalidOperation``. Each
-    row's ``data`` is a dict display with the names as constant keys (a later name wins, as
-    in any dict display); ``Record.many`` makes the records. Names enter the compiled text
-    only as ``repr`` literals (which evaluate to the very string, whatever it holds); every
-    other identifier is generated.
+    lot). Rows come ordered by date, so a row's date text is compared with the row before's
+    first and looked up only when it differs (a string comparison costs a fraction of a
+    lookup: the text is new each row, its hash not yet worked out). Other numbers (mostly
+    distinct) are checked and parsed where they are: a short string, a finite number.
+    Unpacking checks each row's width; any other malformed value raises some ``KeyError``,
+    ``TypeError``, ``ValueError`` or ``InvalidOperation``. Each row's ``data`` is a dict
+    display with the names as constant keys (a later name wins, as in any dict display);
+    ``Record.many`` makes the records. Names enter the compiled text only as ``repr``
+    literals (which evaluate to the very string, whatever it holds); every other identifier
+    is generated.
     """
     at = dimensions.index("date")
     env: dict[str, Any] = {
@@ -328,7 +331,6 @@ def page_builder(
         "days": days,
         "digests": digests,
         "isfinite": math.isfinite,
-        "is_finite": Decimal.is_finite,
         "Decimal": Decimal,
         "float": float,
         "str": str,
@@ -341,20 +343,27 @@ def page_builder(
             lines.append(f"v{i} = d{i}['value']")
             items.append(f"{name!r}: v{i}")
             others.append(f"v{i}")
-    lines.append(f"day = days[d{at}['value']]")
+    lines += [
+        f"text = d{at}['value']",
+        "if text != last:",
+        "    day = days[text]",
+        "    last = text",
+    ]
     for j, (name, metric_type) in enumerate(metrics):
         parse = metric_parser(metric_type)
         if parse is int:
             env[f"p{j}"] = _Numbers(name, parse)
             items.append(f"{name!r}: p{j}[m{j}['value']]")
             continue
-        finite, number = ("is_finite", "Decimal") if parse is _currency else ("isfinite", "float")
+        number, finite = (
+            ("Decimal", f"x{j}.is_finite()") if parse is _currency else ("float", f"isfinite(x{j})")
+        )
         lines += [
             f"t{j} = m{j}['value']",
             f"if t{j}.__class__ is not str or len(t{j}) > {MAX_NUMBER_CHARS}:",
             "    raise ValueError",
             f"x{j} = {number}(t{j})",
-            f"if not {finite}(x{j}):",
+            f"if not {finite}:",
             "    raise ValueError",
         ]
         items.append(f"{name!r}: x{j}")
@@ -366,6 +375,8 @@ def page_builder(
             "def build(rows):",
             f"    ({', '.join(env)},) = env",
             "    ids, data, read = [], [], []",
+            # The date text of the row before (none yet: the first row's is looked up).
+            "    last = None",
             "    add_id, add_data, add_day = ids.append, data.append, read.append",
             "    for row in rows:",
             f"        ({d}) = row['dimensionValues']",

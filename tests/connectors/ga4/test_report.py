@@ -329,3 +329,15 @@ def test_a_report_by_date_alone_has_one_record_a_day() -> None:
         {"date": "2026-11-30", "averageSessionDuration": 1.5},
     ]
     assert page.days == ["2026-11-29", "2026-11-30"]
+
+
+def test_each_row_gets_its_own_day_whatever_the_row_before() -> None:
+    """Rows usually come a day at a time; a page whose dates repeat, change and come back
+    still gives each record the day of its own row (and its id that day's)."""
+    dates = ["20261129", "20261129", "20261130", "20261129", "20261201", "20261201"]
+    rows = [([f"/p{n}", raw, "x", "y"], ["1", "2", "3"]) for n, raw in enumerate(dates)]
+    page = _report().page(_answer(rows), "here")
+    days = [f"{raw[:4]}-{raw[4:6]}-{raw[6:]}" for raw in dates]
+    assert page.days == days
+    assert [r.data["date"] for r in page.records] == days
+    assert [r.external_id[:10] for r in page.records] == days
