@@ -9,7 +9,7 @@ failures with full-jitter backoff, and turns HTTP statuses into the connector er
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Generator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,49 @@ def create_http_client(
         limits=DEFAULT_LIMITS,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
+    )
+
+
+class _Forward(httpx.AsyncBaseTransport):
+    """Sends every request through a shared client; closing it leaves that client open."""
+
+    def __init__(self, shared: httpx.AsyncClient) -> None:
+        self.shared = shared
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.shared.send(request, follow_redirects=False, stream=True)
+        # The raw (still encoded) body streams through; closing it closes the shared one's.
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=response.stream,
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        """The shared client belongs to the process."""
+
+
+def client_over(
+    shared: httpx.AsyncClient,
+    *,
+    on_request: Callable[[httpx.Request], Awaitable[None]] | None = None,
+    on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
+) -> httpx.AsyncClient:
+    """A thin client over ``shared``: its pool, timeouts, headers and SSRF guard stay in force,
+    and the hooks see every call made through it (a run counting its vendor calls, a
+    write-back sender timing them). Closing it never closes ``shared``."""
+    hooks: dict[str, list[Callable[..., Any]]] = {"request": [], "response": []}
+    if on_request is not None:
+        hooks["request"].append(on_request)
+    if on_response is not None:
+        hooks["response"].append(on_response)
+    return httpx.AsyncClient(
+        transport=_Forward(shared),
+        timeout=shared.timeout,
+        headers=shared.headers,
+        follow_redirects=False,
+        event_hooks=hooks,
     )
 
 
@@ -275,6 +318,7 @@ __all__ = [
     "BearerToken",
     "RetryPolicy",
     "VendorHttp",
+    "client_over",
     "create_http_client",
     "full_jitter",
 ]

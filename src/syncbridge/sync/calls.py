@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from syncbridge.connector.http import RATE_LIMIT_STATUSES
+from syncbridge.connector.http import RATE_LIMIT_STATUSES, client_over
 
 
 @dataclass
@@ -29,24 +29,6 @@ class CallCount:
         return counts
 
 
-class _Forward(httpx.AsyncBaseTransport):
-    def __init__(self, shared: httpx.AsyncClient) -> None:
-        self.shared = shared
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.shared.send(request, follow_redirects=False, stream=True)
-        # The raw (still encoded) body streams through; closing it closes the shared one's.
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=response.stream,
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        """The shared client belongs to the process, not to the run."""
-
-
 def counting_client(shared: httpx.AsyncClient, count: CallCount) -> httpx.AsyncClient:
     """A client for a run's connectors: ``shared``'s behaviour, calls counted in ``count``."""
 
@@ -57,13 +39,7 @@ def counting_client(shared: httpx.AsyncClient, count: CallCount) -> httpx.AsyncC
         if response.status_code in RATE_LIMIT_STATUSES:
             count.rate_limited += 1
 
-    return httpx.AsyncClient(
-        transport=_Forward(shared),
-        timeout=shared.timeout,
-        headers=shared.headers,
-        follow_redirects=False,
-        event_hooks={"request": [on_request], "response": [on_response]},
-    )
+    return client_over(shared, on_request=on_request, on_response=on_response)
 
 
 __all__ = ["CallCount", "counting_client"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.connector.http import VendorHttp
+from syncbridge.connector.http import VendorHttp, client_over
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter
 from syncbridge.connector.spec import Connector
 from syncbridge.models import WriteBackSender
@@ -46,23 +46,6 @@ class CallLog:
         return [t for t in self.calls if t > since]
 
 
-class _Forward(httpx.AsyncBaseTransport):
-    def __init__(self, shared: httpx.AsyncClient) -> None:
-        self.shared = shared
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.shared.send(request, follow_redirects=False, stream=True)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=response.stream,
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        """The shared client belongs to the process."""
-
-
 def timed_client(shared: httpx.AsyncClient, log: CallLog) -> httpx.AsyncClient:
     """A client with ``shared``'s behaviour (pool, timeouts, SSRF guard) that notes the time
     of every call in ``log``."""
@@ -70,13 +53,7 @@ def timed_client(shared: httpx.AsyncClient, log: CallLog) -> httpx.AsyncClient:
     async def on_request(_request: httpx.Request) -> None:
         log.calls.append(log.wall_clock())
 
-    return httpx.AsyncClient(
-        transport=_Forward(shared),
-        timeout=shared.timeout,
-        headers=shared.headers,
-        follow_redirects=False,
-        event_hooks={"request": [on_request]},
-    )
+    return client_over(shared, on_request=on_request)
 
 
 def limiters_of(connector: Connector) -> list[AdaptiveRateLimiter]:
