@@ -9,17 +9,16 @@ loaded as a first start loads them. The assets are not classified, so the defaul
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.bootstrap import load_default_taxonomy
-from syncbridge.models import Asset, Connection, DesiredTag, MetricFact, utcnow
+from syncbridge.models import Asset, DesiredTag, MetricFact, utcnow
 from syncbridge.scoring.service import score_all
 from syncbridge.store.unit_of_work import in_unit_of_work
-from syncbridge.tagging.defaults import load_default_tag_rules
+from tests.scoring_support import seed_facts
 
 pytest_plugins = ["tests.store_fixtures"]
 
@@ -30,38 +29,8 @@ ASSETS = {"a": (1, 20), "b": (2, 20), "c": (3, 20), "d": (4, 20), "thin": (5, 5)
 
 
 async def seed(sessionmaker: Sessionmaker) -> dict[str, uuid.UUID]:
-    async def work(session: AsyncSession) -> dict[str, uuid.UUID]:
-        await load_default_taxonomy(session)
-        await load_default_tag_rules(session, "test")
-        ga4 = Connection(connector_key="ga4", name="GA4")
-        dam = Connection(connector_key="bynder", name="Bynder")
-        session.add_all([ga4, dam])
-        await session.flush()
-        ids = {}
-        for name, (key_events, views) in ASSETS.items():
-            asset = Asset(
-                connection_id=dam.id, stream="media", external_id=name, data={}, content_hash="h"
-            )
-            session.add(asset)
-            await session.flush()
-            ids[name] = asset.id
-            for back in range(10):
-                day = LAST_DAY - timedelta(days=back)
-                for metric, value in (("key_events", key_events), ("views", views)):
-                    session.add(
-                        MetricFact(
-                            asset_id=asset.id,
-                            day=day,
-                            metric=metric,
-                            connection_id=ga4.id,
-                            value=Decimal(value),
-                            records=1,
-                        )
-                    )
-        await session.flush()
-        return ids
-
-    return await in_unit_of_work(sessionmaker, work)
+    """The default taxonomy and rule, a GA4 and a Bynder connection, the assets and facts."""
+    return await seed_facts(sessionmaker, ASSETS, LAST_DAY)
 
 
 async def desired(sessionmaker: Sessionmaker) -> dict[uuid.UUID, DesiredTag]:

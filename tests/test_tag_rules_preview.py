@@ -11,8 +11,7 @@ of ``i``: percentiles 0, 11.1, ..., 100); ``thin`` has 50 views, below the minim
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 import httpx
@@ -21,13 +20,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from syncbridge.bootstrap import load_default_taxonomy
-from syncbridge.models import Asset, Base, Connection, DesiredTag, MetricFact, TagRule, utcnow
+from syncbridge.models import Asset, Base, DesiredTag, TagRule, utcnow
 from syncbridge.scoring.service import score_all
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.tagging import examples
-from syncbridge.tagging.defaults import load_default_tag_rules
 from syncbridge.tagging.schemas import TagRulePreview, TagRulePreviewRequest
+from tests.scoring_support import seed_facts
 
 # The app's in-process worker must not score behind the tests' backs.
 pytestmark = pytest.mark.embedded_worker(False)
@@ -51,39 +49,7 @@ NEW_RULE: dict[str, Any] = {
 
 async def seed(sessionmaker: Sessionmaker) -> dict[str, uuid.UUID]:
     """The default taxonomy and rule, a GA4 and a Bynder connection, the assets and facts."""
-
-    async def work(session: AsyncSession) -> dict[str, uuid.UUID]:
-        await load_default_taxonomy(session)
-        await load_default_tag_rules(session, "test")
-        ga4 = Connection(connector_key="ga4", name="GA4")
-        dam = Connection(connector_key="bynder", name="Bynder")
-        session.add_all([ga4, dam])
-        await session.flush()
-        ids = {}
-        for name, (key_events, views) in ASSETS.items():
-            asset = Asset(
-                connection_id=dam.id, stream="media", external_id=name, data={}, content_hash="h"
-            )
-            session.add(asset)
-            await session.flush()
-            ids[name] = asset.id
-            for back in range(10):
-                day = LAST_DAY - timedelta(days=back)
-                for metric, value in (("key_events", key_events), ("views", views)):
-                    session.add(
-                        MetricFact(
-                            asset_id=asset.id,
-                            day=day,
-                            metric=metric,
-                            connection_id=ga4.id,
-                            value=Decimal(value),
-                            records=1,
-                        )
-                    )
-        await session.flush()
-        return ids
-
-    return await in_unit_of_work(sessionmaker, work)
+    return await seed_facts(sessionmaker, ASSETS, LAST_DAY)
 
 
 async def row_counts(sessionmaker: Sessionmaker) -> dict[str, int]:
