@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -173,6 +173,12 @@ class AdaptiveRateLimiter:
             # The limit may have shrunk after a header: wait for enough entries to leave.
             wait = max(wait, self._sent[len(self._sent) - self._max] + window - now)
         return wait
+
+    def note_calls(self, times: Iterable[float]) -> None:
+        """Count calls made elsewhere (``times`` on this limiter's clock) as if it had let
+        them through: a sender taking a connection over from another process starts with the
+        window its predecessor left. Never waits; the next :meth:`acquire` does, if need be."""
+        self._sent = deque(sorted([*self._sent, *times]))
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` from now (a pause never shortens an earlier one)."""

@@ -81,34 +81,18 @@ def paused_until(limiters: Sequence[AdaptiveRateLimiter]) -> float | None:
     return latest
 
 
-async def seed(
+def seed(
     limiters: Sequence[AdaptiveRateLimiter], calls: Sequence[float], paused: float | None
 ) -> None:
     """Count ``calls`` (wall-clock times) in each fresh limiter's window, as if it had let
-    them through, and hold it until ``paused`` (wall-clock) if that is still ahead. At most
-    one call fewer than a limiter's limit is seeded, so seeding never waits."""
+    them through (all of them: a predecessor that filled its window leaves it full), and hold
+    it until ``paused`` (wall-clock) if that is still ahead. Never waits."""
     for limiter in limiters:
-        if paused is not None and paused > limiter.wall_clock():
-            limiter.pause_for(paused - limiter.wall_clock())
         offset = limiter.clock() - limiter.wall_clock()
         since = limiter.wall_clock() - limiter.period_s - limiter.policy.margin_s
-        kept = sorted(t for t in calls if t > since)[-(limiter.max_requests - 1) :]
-        if limiter.max_requests <= 1:
-            kept = []
-        own_clock = limiter.clock
-        try:
-            for at in kept:
-                limiter.clock = _fixed(at + offset)
-                await limiter.acquire()
-        finally:
-            limiter.clock = own_clock
-
-
-def _fixed(at: float) -> Callable[[], float]:
-    def clock() -> float:
-        return at
-
-    return clock
+        limiter.note_calls(at + offset for at in calls if at > since)
+        if paused is not None and paused > limiter.wall_clock():
+            limiter.pause_for(paused - limiter.wall_clock())
 
 
 async def handed_over(

@@ -159,7 +159,7 @@ async def sender_for(
     limiters = budget.limiters_of(connector)
     if limiters:
         log.wall_clock = limiters[0].wall_clock
-    await budget.seed(limiters, earlier, previous[1] if previous else None)
+    budget.seed(limiters, earlier, previous[1] if previous else None)
     log.calls.extend(sorted(earlier))
     sender = Sender(connection.revision, connector, log, limiters)
     kept[connection.id] = sender
