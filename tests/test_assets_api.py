@@ -48,6 +48,7 @@ from syncbridge.models import (
 )
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import run_sync
+from tests.conftest import without_nulls
 from tests.connectors.cloudinary.support import make_simulator as cloudinary_simulator
 from tests.connectors.cloudinary.support import settings_for as cloudinary_settings
 from tests.connectors.localfolder.dam import put
@@ -724,14 +725,6 @@ async def test_evidence_names_a_record_that_is_no_longer_stored(
     }
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 async def test_the_trace_is_documented_with_an_example_that_fits_its_model(
     client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
@@ -740,7 +733,7 @@ async def test_the_trace_is_documented_with_an_example_that_fits_its_model(
     document = (await client.get("/openapi.json", headers=viewer)).json()
     schema = document["components"]["schemas"]["AssetTrace"]
     # FastAPI leaves null members out of everything in the document, examples included.
-    assert schema["examples"] == [_without_nulls(TRACE_EXAMPLE)]
+    assert schema["examples"] == [without_nulls(TRACE_EXAMPLE)]
     operation = document["paths"]["/v1/assets/{asset_id}/trace"]["get"]
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/AssetTrace"}

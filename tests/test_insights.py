@@ -28,6 +28,7 @@ from syncbridge.insights.examples import INSIGHTS_EXAMPLE
 from syncbridge.insights.schemas import Insights
 from syncbridge.models import Asset, Classification, Concept, Connection, MetricFact, utcnow
 from syncbridge.store.unit_of_work import in_unit_of_work
+from tests.conftest import without_nulls
 
 pytestmark = [pytest.mark.embedded_worker(False), pytest.mark.usefixtures("taxonomy")]
 
@@ -666,15 +667,6 @@ async def test_insights_need_a_key(client: httpx.AsyncClient) -> None:
     assert response.status_code == 401
 
 
-def _without_nulls(value: Any) -> Any:
-    """What the OpenAPI document keeps of an example (FastAPI drops null members)."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 async def test_insights_are_documented_as_json_and_csv_with_an_example_that_fits(
     client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
@@ -696,4 +688,4 @@ async def test_insights_are_documented_as_json_and_csv_with_an_example_that_fits
     }
     assert "422" in operation["responses"]
     example = document["components"]["schemas"]["Insights"]["examples"][0]
-    assert _without_nulls(example) == _without_nulls(INSIGHTS_EXAMPLE)
+    assert without_nulls(example) == without_nulls(INSIGHTS_EXAMPLE)

@@ -6,7 +6,6 @@ import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from syncbridge.metrics.schemas import AssetMetrics
 from syncbridge.metrics.service import compute_metrics
 from syncbridge.models import MetricFact, StoredRecord
 from syncbridge.store.unit_of_work import in_unit_of_work
+from tests.conftest import without_nulls
 from tests.test_metrics import MetricsWorld, metrics_world, read_facts
 
 pytest_plugins = ["tests.store_fixtures"]
@@ -189,21 +189,13 @@ async def test_reading_metrics_takes_a_key(
     assert response.status_code == 401
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 async def test_the_metrics_are_documented_with_an_example_that_fits_their_model(
     client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
     AssetMetrics.model_validate(METRICS_EXAMPLE)
     document = (await client.get("/openapi.json", headers=viewer)).json()
     schema = document["components"]["schemas"]["AssetMetrics"]
-    assert schema["examples"] == [_without_nulls(METRICS_EXAMPLE)]
+    assert schema["examples"] == [without_nulls(METRICS_EXAMPLE)]
     operation = document["paths"]["/v1/assets/{asset_id}/metrics"]["get"]
     assert operation["operationId"] == "get_asset_metrics"
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]

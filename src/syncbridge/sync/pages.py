@@ -17,7 +17,6 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connector.types import Page
-from syncbridge.linking.links import LinkDiff
 from syncbridge.linking.pages import Matched, PageLinker
 from syncbridge.models import RunRejection
 from syncbridge.sync import repository
@@ -38,8 +37,6 @@ class Counts:
     unchanged: int = 0
     deleted: int = 0
     rejected: int = 0
-    #: What linking the page in its transaction changed (not a run stream counter).
-    links: LinkDiff = field(default_factory=LinkDiff)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -117,7 +114,7 @@ async def write(
         changes = await _changes(session, target, page, counts)
         written = await repository.upsert(session, target.items, stamp, changes, returning=linking)
     if target.linker is not None and page.matched is not None and written.ids is not None:
-        counts.links += await target.linker.write(session, page.matched, written.ids, target.run_id)
+        await target.linker.write(session, page.matched, written.ids, target.run_id)
     counts.updated = written.rows - counts.inserted
     counts.unchanged = len(live) - written.rows
     if target.full and counts.unchanged:
