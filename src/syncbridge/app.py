@@ -25,6 +25,9 @@ from syncbridge.connections.endpoints import UPLOAD_PATH
 from syncbridge.connections.endpoints import router as connections_router
 from syncbridge.connections.ssrf import Resolver, resolve_host
 from syncbridge.db import create_engine, create_sessionmaker
+from syncbridge.inbox.endpoints import router as events_router
+from syncbridge.inbox.endpoints import webhooks as webhooks_router
+from syncbridge.inbox.receiver import InboxWriter, WebhookTargets
 from syncbridge.insights.endpoints import router as insights_router
 from syncbridge.insights.facets import FacetCache
 from syncbridge.jobs.registry import HandlerRegistry
@@ -42,6 +45,9 @@ from syncbridge.tagging.endpoints import router as tag_rules_router
 from syncbridge.taxonomy.endpoints import router as taxonomy_router
 from syncbridge.taxonomy.read_model import ConceptReadModel
 from syncbridge.writeback.endpoints import router as writebacks_router
+
+#: The paths of webhook deliveries (their own body cap).
+WEBHOOK_PATH = r"^/webhooks/"
 
 #: Where the documentation pages' scripts, styles and icon are served from.
 DOCS_STATIC = "/docs-static"
@@ -93,6 +99,13 @@ def create_app(
         app.state.sandbox_origins = context.allowed_origins
         app.state.host_policy = context.policy
         app.state.http = services.http
+        # Webhooks: connector instances per connection, and the inbox's group commit.
+        app.state.webhook_targets = WebhookTargets(app.state.sessionmaker, context, services.http)
+        jobs.push_async_callback(app.state.webhook_targets.aclose)
+        writer = InboxWriter(app.state.sessionmaker, debounce_s=settings.inbox_debounce_s)
+        await writer.start()
+        jobs.push_async_callback(writer.stop)
+        app.state.inbox_writer = writer
         # The embedded default: on SQLite the API process also runs the (one) job worker.
         # Handlers are looked up (an entry-point scan) only when this process runs it.
         app.state.worker = None
@@ -127,7 +140,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        exceptions=[(UPLOAD_PATH, settings.upload_max_bytes)],
+        exceptions=[
+            (UPLOAD_PATH, settings.upload_max_bytes),
+            (WEBHOOK_PATH, settings.webhook_max_body_bytes),
+        ],
     )
     for router in (
         health_router,
@@ -144,6 +160,8 @@ def create_app(
         runs_router,
         writebacks_router,
         insights_router,
+        webhooks_router,
+        events_router,
     ):
         app.include_router(router)
     if sandbox is not None:

@@ -130,6 +130,44 @@ class Settings(BaseSettings):
         description="Write-backs one connection's sender claims and sends at a time (one "
         "connector write: Cloudinary groups up to 1,000 public ids per tag call).",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL vendors reach this service at (https://sync.example.com): webhook "
+        "signatures that cover the URL (HubSpot v2 and v3) are checked against it. Unset: the "
+        "URL the request arrived at.",
+    )
+    webhook_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="Body cap of webhook deliveries (413 beyond it, counted on streamed bytes).",
+    )
+    inbox_debounce_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="Seconds events wait before they are processed: a burst of updates of one "
+        "object in that time costs one vendor fetch.",
+    )
+    inbox_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Pending events of one connection handled per transaction.",
+    )
+    inbox_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Failed processing attempts before an event is dead (replay it over REST).",
+    )
+    inbox_retention_hours: float = Field(
+        default=168.0,
+        ge=72.0,
+        le=24 * 3650,
+        description="Handled events are pruned after this many hours (at least 72: longer "
+        "than the vendors' retry horizons, so a late retry is still recognised).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

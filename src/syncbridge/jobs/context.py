@@ -132,6 +132,19 @@ class JobContext:
             self.mark_lost()
             self.check()
 
+    async def release_dedupe_key(self) -> None:
+        """Free this job's dedupe key (see ``repository.release_dedupe_key``): work that
+        arrives while it runs queues a follow-up job. Raises :class:`LeaseLost` if the lease
+        is gone."""
+        self.check()
+
+        async def free(session: AsyncSession) -> bool:
+            return await repository.release_dedupe_key(session, self.job_id, self.lease_token)
+
+        if not await in_unit_of_work(self.sessionmaker, free):
+            self.mark_lost()
+            self.check()
+
     async def fenced(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work`` in a unit of work that commits only while this attempt holds the lease.
 

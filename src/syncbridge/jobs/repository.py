@@ -279,6 +279,13 @@ async def _update_held(
     return (await session.execute(statement)).first() is not None
 
 
+async def release_dedupe_key(session: AsyncSession, job_id: uuid.UUID, token: uuid.UUID) -> bool:
+    """Free the dedupe key of a running job the caller holds: work queued with that key from
+    now on makes a new job (which waits for this one when they share a concurrency key)
+    instead of being folded into one that may already have looked for it."""
+    return await _update_held(session, job_id, token, {"dedupe_key": None})
+
+
 async def renew(
     session: AsyncSession, job_id: uuid.UUID, token: uuid.UUID, *, now: datetime, until: datetime
 ) -> bool:

@@ -3,6 +3,7 @@
 from syncbridge.models.access import ApiKey, AuditEntry, Connection, StoreRevision
 from syncbridge.models.base import Base, utcnow
 from syncbridge.models.classification import Classification, ClassificationChange
+from syncbridge.models.inbox import EventStatus, InboxEvent
 from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
@@ -41,6 +42,8 @@ __all__ = [
     "ConceptStatus",
     "Connection",
     "DesiredTag",
+    "EventStatus",
+    "InboxEvent",
     "Job",
     "JobStatus",
     "LabelKind",

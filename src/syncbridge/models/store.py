@@ -32,7 +32,7 @@ EXTERNAL_ID_LENGTH = 500
 STREAM_LENGTH = 200
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-RUN_KINDS = ("sync", "score")
+RUN_KINDS = ("sync", "score", "events", "reconcile")
 
 
 def _in(values: tuple[str, ...]) -> str:

@@ -1,0 +1,238 @@
+"""Taking webhook deliveries: verify over the raw bytes, commit to the inbox, then answer.
+
+:class:`InboxWriter` is a group commit. Each delivery's verified events wait, with those of
+every delivery that arrived meanwhile, for one transaction that inserts them all (``ON
+CONFLICT DO NOTHING`` on the connection and delivery key) and queues their processing; each
+delivery is answered only once the transaction holding it has committed (a 2xx means the
+event is durable). One transaction per batch instead of one per request is what lets one API
+process keep up with a burst.
+
+:class:`WebhookTargets` turns a connection id into its live connector instance (cached per
+connection revision, so a settings change is seen at the next delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from syncbridge.connections.service import ConnectionContext
+from syncbridge.connector.spec import Connector
+from syncbridge.connector.types import WebhookEvent
+from syncbridge.inbox import metrics, repository
+from syncbridge.inbox.service import queue_processing
+from syncbridge.logs import get_logger
+from syncbridge.models import Connection
+from syncbridge.models.base import utcnow
+from syncbridge.models.inbox import DELIVERY_KEY_LENGTH, EventStatus
+from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.sync.service import build_connector
+from syncbridge.tasks import cancel_and_wait
+
+log = get_logger(__name__)
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+#: Deliveries one group-commit transaction takes at most.
+MAX_BATCH = 512
+
+
+class StoreUnavailable(Exception):
+    """The inbox transaction failed: nothing of the delivery is known to be stored (503)."""
+
+
+@dataclass
+class _Waiting:
+    rows: list[dict[str, Any]]
+    done: asyncio.Future[int]
+
+
+class InboxWriter:
+    """Group commit of inbox rows (see the module docstring)."""
+
+    def __init__(self, sessionmaker: Sessionmaker, *, debounce_s: float) -> None:
+        self._sessionmaker = sessionmaker
+        self._debounce_s = debounce_s
+        self._waiting: list[_Waiting] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        """Stop taking deliveries; those waiting are refused (the vendor retries)."""
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+            self._task = None
+        for waiting in self._waiting:
+            if not waiting.done.done():
+                waiting.done.set_exception(StoreUnavailable("the inbox writer stopped"))
+        self._waiting.clear()
+
+    async def write(self, rows: list[dict[str, Any]]) -> int:
+        """Store ``rows`` (inbox event values) durably; how many were new. Returns after
+        the commit; raises :class:`StoreUnavailable` when it failed."""
+        if self._task is None or self._task.done():
+            raise StoreUnavailable("the inbox writer is not running")
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(rows, done))
+        self._wake.set()
+        return await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        rows = [row for waiting in batch for row in waiting.rows]
+
+        async def write(session: AsyncSession) -> set[uuid.UUID]:
+            inserted = await repository.insert_events(session, rows)
+            if inserted:
+                await queue_processing(session, (c for _, c in inserted), delay_s=self._debounce_s)
+            return {event_id for event_id, _ in inserted}
+
+        try:
+            new = await in_unit_of_work(self._sessionmaker, write)
+        except Exception as exc:  # the store is down or refused the batch: all are refused
+            log.warning("webhook.inbox_write_failed", error_type=type(exc).__name__)
+            for waiting in batch:
+                if not waiting.done.done():
+                    waiting.done.set_exception(StoreUnavailable(type(exc).__name__))
+            return
+        metrics.commit_batch.observe(len(batch))
+        for waiting in batch:
+            if not waiting.done.done():
+                waiting.done.set_result(sum(1 for row in waiting.rows if row["id"] in new))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A connection that takes webhooks, and its connector instance."""
+
+    connection_id: uuid.UUID
+    connector_key: str
+    connector: Connector
+
+
+class WebhookTargets:
+    """Connector instances by connection, rebuilt when the connection's revision moves."""
+
+    def __init__(
+        self, sessionmaker: Sessionmaker, ctx: ConnectionContext, http: httpx.AsyncClient
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._ctx = ctx
+        self._http = http
+        self._built: dict[uuid.UUID, tuple[int, Target]] = {}
+
+    async def get(self, connection_id: uuid.UUID) -> Target | None:
+        """The enabled connection's target; None for an unknown or disabled connection.
+        Raises the store's error when it cannot be read."""
+
+        async def read(session: AsyncSession) -> Any:
+            return (
+                await session.execute(
+                    select(Connection.enabled, Connection.revision).where(
+                        Connection.id == connection_id
+                    )
+                )
+            ).first()
+
+        row = await in_unit_of_work(self._sessionmaker, read, write=False)
+        if row is None or not row.enabled:
+            self._drop(connection_id)
+            return None
+        cached = self._built.get(connection_id)
+        if cached is not None and cached[0] == row.revision:
+            return cached[1]
+        connection = await in_unit_of_work(
+            self._sessionmaker, lambda s: s.get(Connection, connection_id), write=False
+        )
+        if connection is None or not connection.enabled:
+            return None
+        target = Target(
+            connection_id,
+            connection.connector_key,
+            build_connector(self._ctx, connection, self._http),
+        )
+        self._drop(connection_id)
+        self._built[connection_id] = (connection.revision, target)
+        return target
+
+    def _drop(self, connection_id: uuid.UUID) -> None:
+        old = self._built.pop(connection_id, None)
+        if old is not None:
+            task = asyncio.ensure_future(old[1].connector.aclose())
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def aclose(self) -> None:
+        for _, target in self._built.values():
+            await target.connector.aclose()
+        self._built.clear()
+
+
+def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list[dict[str, Any]]:
+    """The inbox rows of a delivery's events (ids chosen here, so the writer can say which
+    of them were new)."""
+    now = utcnow()
+    return [
+        {
+            "id": uuid.uuid4(),
+            "connection_id": connection_id,
+            "delivery_key": _key(event.delivery_key),
+            "stream": event.stream,
+            "external_id": event.external_id,
+            "action": event.action,
+            "occurred_at": event.occurred_at,
+            "payload": _json_safe(event.payload),
+            "status": EventStatus.pending.value,
+            "attempts": 0,
+            "received_at": now,
+            "replays": 0,
+        }
+        for event in events
+    ]
+
+
+def _key(delivery_key: str) -> str:
+    """The delivery key as stored: as given, or its sha256 when too long to keep whole (a cut
+    key could make two deliveries one)."""
+    if len(delivery_key) <= DELIVERY_KEY_LENGTH:
+        return delivery_key
+    return "sha256:" + hashlib.sha256(delivery_key.encode()).hexdigest()
+
+
+def _json_safe(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload as JSON-able values (datetimes and the like as strings)."""
+    out: dict[str, Any] = {}
+    for key, value in payload.items():
+        if value is None or isinstance(value, str | int | float | bool):
+            out[str(key)] = value
+        elif isinstance(value, Mapping):
+            out[str(key)] = _json_safe(value)
+        elif isinstance(value, list | tuple):
+            out[str(key)] = [
+                v if v is None or isinstance(v, str | int | float | bool) else str(v) for v in value
+            ]
+        else:
+            out[str(key)] = str(value)
+    return out
+
+
+__all__ = ["InboxWriter", "StoreUnavailable", "Target", "WebhookTargets", "event_rows"]

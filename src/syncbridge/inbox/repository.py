@@ -1,0 +1,240 @@
+"""The queries of the inbox (``inbox_events``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.models import Connection
+from syncbridge.models.inbox import EventStatus, InboxEvent
+
+_NO_SYNC: dict[str, Any] = {"synchronize_session": False}
+
+
+async def insert_events(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Insert events, skipping those whose (connection, delivery key) the inbox holds: one
+    statement for every row. Returns ``(id, connection_id)`` of the rows inserted."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboxEvent)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=[InboxEvent.connection_id, InboxEvent.delivery_key])
+        .returning(InboxEvent.id, InboxEvent.connection_id)
+    )
+    return [(row[0], row[1]) for row in await session.execute(statement)]
+
+
+async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[InboxEvent]:
+    """A connection's pending events, oldest first (at most ``limit``)."""
+    statement = (
+        select(InboxEvent)
+        .where(
+            InboxEvent.connection_id == connection_id,
+            InboxEvent.status == EventStatus.pending.value,
+        )
+        .order_by(InboxEvent.received_at, InboxEvent.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return list(await session.scalars(statement))
+
+
+async def still_pending(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` are pending now (a replay or another attempt may have moved them)."""
+    if not ids:
+        return set()
+    statement = select(InboxEvent.id).where(
+        InboxEvent.id.in_(ids), InboxEvent.status == EventStatus.pending.value
+    )
+    return set(await session.scalars(statement))
+
+
+async def mark_handled(
+    session: AsyncSession,
+    outcomes: Mapping[uuid.UUID, str],
+    *,
+    run_id: uuid.UUID | None,
+    now: datetime,
+) -> int:
+    """Mark pending events handled, each with its outcome; how many were."""
+    by_outcome: dict[str, list[uuid.UUID]] = {}
+    for event_id, outcome in outcomes.items():
+        by_outcome.setdefault(outcome, []).append(event_id)
+    done = 0
+    for outcome, ids in by_outcome.items():
+        result = await session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(ids), InboxEvent.status == EventStatus.pending.value)
+            .values(
+                status=EventStatus.handled.value,
+                outcome=outcome,
+                handled_at=now,
+                run_id=run_id,
+                last_error=None,
+            )
+            .execution_options(**_NO_SYNC)
+        )
+        done += int(getattr(result, "rowcount", 0) or 0)
+    return done
+
+
+async def record_failure(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    error: str,
+    *,
+    max_attempts: int,
+    permanent: bool,
+    now: datetime,
+) -> int:
+    """Count a failed attempt on pending events; those out of attempts (all of them when the
+    failure is ``permanent``) are dead. Returns how many died."""
+    if not ids:
+        return 0
+    await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(ids), InboxEvent.status == EventStatus.pending.value)
+        .values(attempts=InboxEvent.attempts + 1, last_error=error)
+        .execution_options(**_NO_SYNC)
+    )
+    dying = InboxEvent.id.in_(ids) & (InboxEvent.status == EventStatus.pending.value)
+    if not permanent:
+        dying = dying & (InboxEvent.attempts >= max_attempts)
+    result = await session.execute(
+        update(InboxEvent)
+        .where(dying)
+        .values(status=EventStatus.dead.value, handled_at=now)
+        .execution_options(**_NO_SYNC)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def events_query(
+    *,
+    connection_id: uuid.UUID | None = None,
+    status: str | None = None,
+    action: str | None = None,
+    stream: str | None = None,
+    external_id: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+) -> Select[Any]:
+    """Events matching the filters, newest first."""
+    statement = select(InboxEvent)
+    if connection_id is not None:
+        statement = statement.where(InboxEvent.connection_id == connection_id)
+    if status is not None:
+        statement = statement.where(InboxEvent.status == status)
+    if action is not None:
+        statement = statement.where(InboxEvent.action == action)
+    if stream is not None:
+        statement = statement.where(InboxEvent.stream == stream)
+    if external_id is not None:
+        statement = statement.where(InboxEvent.external_id == external_id)
+    if received_from is not None:
+        statement = statement.where(InboxEvent.received_at >= received_from)
+    if received_to is not None:
+        statement = statement.where(InboxEvent.received_at < received_to)
+    return statement.order_by(InboxEvent.received_at.desc(), InboxEvent.id.desc())
+
+
+async def make_pending(
+    session: AsyncSession, *, ids: Sequence[uuid.UUID] | None = None, **filters: Any
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Make events pending again (a replay): attempts and error cleared, ``replays`` counted.
+    Either the ``ids`` given or every event matching ``filters`` (see :func:`events_query`).
+    Returns ``(id, connection_id)`` of the events replayed."""
+    chosen = events_query(**filters).with_only_columns(InboxEvent.id).order_by(None)
+    if ids is not None:
+        chosen = chosen.where(InboxEvent.id.in_(ids))
+    chosen = chosen.where(InboxEvent.status != EventStatus.pending.value)
+    statement = (
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(chosen.scalar_subquery()))
+        .values(
+            status=EventStatus.pending.value,
+            attempts=0,
+            last_error=None,
+            handled_at=None,
+            outcome=None,
+            replays=InboxEvent.replays + 1,
+        )
+        .returning(InboxEvent.id, InboxEvent.connection_id)
+        .execution_options(**_NO_SYNC)
+    )
+    return [(row[0], row[1]) for row in await session.execute(statement)]
+
+
+async def prune(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete at most ``limit`` handled events handled before ``before``; how many."""
+    doomed = (
+        select(InboxEvent.id)
+        .where(InboxEvent.status == EventStatus.handled.value, InboxEvent.handled_at < before)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        delete(InboxEvent).where(InboxEvent.id.in_(doomed)).execution_options(**_NO_SYNC)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class Depth:
+    """Pending events per connector, and the oldest pending event's receipt time."""
+
+    pending: dict[str, int]
+    oldest: datetime | None
+    dead: int
+
+
+async def depth(session: AsyncSession) -> Depth:
+    """How deep the inbox is (pending by connector, oldest pending, dead)."""
+    rows = await session.execute(
+        select(
+            Connection.connector_key,
+            func.count(),
+            type_coerce(func.min(InboxEvent.received_at), InboxEvent.received_at.type),
+        )
+        .join(Connection, Connection.id == InboxEvent.connection_id)
+        .where(InboxEvent.status == EventStatus.pending.value)
+        .group_by(Connection.connector_key)
+    )
+    pending: dict[str, int] = {}
+    oldest: datetime | None = None
+    for key, count, first in rows:
+        pending[str(key)] = int(count)
+        if first is not None and (oldest is None or first < oldest):
+            oldest = first
+    dead = await session.scalar(
+        select(func.count())
+        .select_from(InboxEvent)
+        .where(InboxEvent.status == EventStatus.dead.value)
+    )
+    return Depth(pending=pending, oldest=oldest, dead=int(dead or 0))
+
+
+__all__ = [
+    "Depth",
+    "depth",
+    "events_query",
+    "insert_events",
+    "make_pending",
+    "mark_handled",
+    "pending",
+    "prune",
+    "record_failure",
+    "still_pending",
+]

@@ -1,0 +1,60 @@
+"""Queueing the processing of a connection's events, and the inbox's admin operations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.jobs.service import enqueue
+from syncbridge.models.base import utcnow
+
+#: The job kind that applies a connection's pending events.
+PROCESS_JOB = "inbox.process"
+#: The job kind that prunes handled events past the retention period.
+PRUNE_JOB = "inbox.prune"
+#: Attempts of a processing job (each event counts its own attempts and dies on its own).
+PROCESS_JOB_ATTEMPTS = 100
+
+
+def concurrency_key(connection_id: uuid.UUID) -> str:
+    """One processor per connection at a time: its events are applied in order."""
+    return f"inbox:{connection_id}"
+
+
+async def queue_processing(
+    session: AsyncSession, connection_ids: Iterable[uuid.UUID], *, delay_s: float
+) -> None:
+    """Queue the processing of each connection's pending events in ``delay_s`` (flushes).
+
+    One queued job per connection at a time (dedupe key): events arriving before it starts
+    join it, so a burst costs one fetch per object. A running job frees its key on start,
+    so what arrives while it runs queues a follow-up that waits for it (concurrency key).
+    """
+    run_after = utcnow() + timedelta(seconds=delay_s)
+    for connection_id in dict.fromkeys(connection_ids):
+        await enqueue(
+            session,
+            PROCESS_JOB,
+            {"connection_id": str(connection_id)},
+            dedupe_key=f"{PROCESS_JOB}:{connection_id}",
+            run_after=run_after,
+            max_attempts=PROCESS_JOB_ATTEMPTS,
+            concurrency_key=concurrency_key(connection_id),
+        )
+
+
+async def queue_pruning(session: AsyncSession) -> None:
+    """Queue a prune of handled events past the retention period (one at a time)."""
+    await enqueue(session, PRUNE_JOB, {}, dedupe_key=PRUNE_JOB, concurrency_key=PRUNE_JOB)
+
+
+__all__ = [
+    "PROCESS_JOB",
+    "PRUNE_JOB",
+    "concurrency_key",
+    "queue_processing",
+    "queue_pruning",
+]
