@@ -77,7 +77,7 @@ async def sandboxed_app(
 
         async def ids(session: AsyncSession) -> dict[str, uuid.UUID]:
             rows = await session.execute(select(Connection.connector_key, Connection.id))
-            return dict(rows)
+            return {str(row[0]): row[1] for row in rows.all()}
 
         connections = await in_unit_of_work(app.state.sessionmaker, ids, write=False)
         yield Sandboxed(app, sandbox, client, connections)

@@ -1,4 +1,5 @@
-"""the durable inbox: ``inbox_events``; run kinds ``events`` and ``reconcile``
+"""the durable inbox (``inbox_events``), run kinds ``events`` and ``reconcile`` with a run
+``report``, the scheduler's ``job_runs`` and the ``worker_heartbeats``
 
 Each verified webhook event is one row, unique per (connection, delivery key), written in the
 transaction that answers the vendor. Runs of kind ``events`` apply them; ``reconcile`` runs
@@ -47,6 +48,36 @@ def _set_run_kinds(old: str, new: str) -> None:
 
 def upgrade() -> None:
     _set_run_kinds(SYNC_OR_SCORE, ALL_KINDS)
+    op.add_column("runs", sa.Column("report", _JSON, nullable=True))
+    op.create_table(
+        "job_runs",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("slot", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("owner", sa.String(length=200), nullable=False),
+        sa.Column("trigger", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("job_id", sa.Uuid(), nullable=True),
+        sa.Column("run_id", sa.Uuid(), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('running', 'succeeded', 'failed', 'skipped')",
+            name=op.f("ck_job_runs_status"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
+        sa.UniqueConstraint("name", "slot", name=op.f("uq_job_runs_name_slot")),
+    )
+    op.create_index("ix_job_runs_name_started_at", "job_runs", ["name", "started_at"])
+    op.create_table(
+        "worker_heartbeats",
+        sa.Column("owner", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("owner", name=op.f("pk_worker_heartbeats")),
+    )
+    op.create_index(op.f("ix_worker_heartbeats_seen_at"), "worker_heartbeats", ["seen_at"])
     op.create_table(
         "inbox_events",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -96,6 +127,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("worker_heartbeats")
+    op.drop_table("job_runs")
     op.drop_table("inbox_events")
+    with op.batch_alter_table("runs") as batch:
+        batch.drop_column("report")
     op.execute("DELETE FROM runs WHERE kind IN ('events', 'reconcile')")
     _set_run_kinds(ALL_KINDS, SYNC_OR_SCORE)

@@ -214,9 +214,10 @@ async def depth(session: AsyncSession) -> Depth:
     )
     pending: dict[str, int] = {}
     oldest: datetime | None = None
-    for key, count, first in rows:
-        pending[str(key)] = int(count)
-        if first is not None and (oldest is None or first < oldest):
+    for row in rows.all():
+        key, count, first = str(row[0]), int(row[1]), row[2]
+        pending[key] = count
+        if isinstance(first, datetime) and (oldest is None or first < oldest):
             oldest = first
     dead = await session.scalar(
         select(func.count())

@@ -8,6 +8,7 @@ from syncbridge.models.jobs import Job, JobStatus
 from syncbridge.models.linking import Link, LinkRule, LinkRuleVersion
 from syncbridge.models.mapping import OPERATORS, MappingRule, MappingRuleVersion
 from syncbridge.models.metrics import MetricFact, MetricFactRecord
+from syncbridge.models.schedule import JobRun, WorkerHeartbeat
 from syncbridge.models.scoring import DesiredTag, ScoreRunRule
 from syncbridge.models.store import Asset, Run, RunRejection, RunStream, StoredRecord, StreamState
 from syncbridge.models.tagging import TagRule, TagRuleVersion
@@ -45,6 +46,7 @@ __all__ = [
     "EventStatus",
     "InboxEvent",
     "Job",
+    "JobRun",
     "JobStatus",
     "LabelKind",
     "Link",
@@ -63,6 +65,7 @@ __all__ = [
     "StreamState",
     "TagRule",
     "TagRuleVersion",
+    "WorkerHeartbeat",
     "WriteBack",
     "WriteBackAttempt",
     "WriteBackSender",

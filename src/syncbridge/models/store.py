@@ -120,6 +120,9 @@ class Run(IdMixin, Base):
     #: boundary (committed pages stay) and end ``cancelled``.
     cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: What a run found beyond its streams' counts (a reconciliation's drift by kind, with
+    #: examples, and the vendor calls it used).
+    report: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class RunStream(IdMixin, Base):
