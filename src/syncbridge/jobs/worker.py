@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from syncbridge.db import create_sessionmaker
+from syncbridge.jobs import metrics as job_metrics
 from syncbridge.jobs import repository
 from syncbridge.jobs.clock import SYSTEM_CLOCK, Clock
 from syncbridge.jobs.context import JobContext, LeaseLost
@@ -185,6 +187,7 @@ class Worker:
             stopping=self._stopping,
             services=self.services,
         )
+        started = time.perf_counter()
         work = asyncio.create_task(_run_handler(handler(ctx)), name=f"job-{job.id}")
         keeper = asyncio.create_task(self._keep_lease(ctx, work), name=f"lease-{job.id}")
         try:
@@ -199,9 +202,13 @@ class Worker:
                     await task
         if ctx.lost:
             log.warning("job.lease_lost", job_id=str(job.id), kind=job.kind, owner=self.owner)
-            return Outcome.lease_lost
-        error = asyncio.CancelledError() if work.cancelled() else work.exception()
-        return await self._record(job, error)
+            outcome = Outcome.lease_lost
+        else:
+            error = asyncio.CancelledError() if work.cancelled() else work.exception()
+            outcome = await self._record(job, error)
+        job_metrics.job_seconds.labels(job.kind).observe(time.perf_counter() - started)
+        job_metrics.job_outcomes.labels(job.kind, outcome.value).inc()
+        return outcome
 
     async def _keep_lease(self, ctx: JobContext, work: asyncio.Task[None]) -> None:
         while True:
