@@ -20,6 +20,8 @@ from starlette.types import Receive, Scope, Send
 from syncbridge.app import create_app
 from syncbridge.cli.serve import sandbox_settings
 from syncbridge.connector.registry import ConnectorRegistry
+from syncbridge.inbox import jobs as inbox_jobs
+from syncbridge.jobs import HandlerRegistry, RetryPolicy, Worker, WorkerConfig
 from syncbridge.models import Connection, InboxEvent
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
 from syncbridge.sandbox.spec import SandboxRegistry
@@ -42,6 +44,23 @@ class Sandboxed:
 
     def webhook_url(self, key: str, suffix: str = "") -> str:
         return f"{PUBLIC_URL}/webhooks/{self.connections[key]}{suffix}"
+
+    async def process(self) -> int:
+        """Run the queued inbox jobs that are due, with a worker of the app's own services
+        (as the in-process worker would), until none is left; how many ran."""
+        registry = HandlerRegistry()
+        inbox_jobs.register(registry)
+        worker = Worker(
+            self.app.state.engine,
+            registry,
+            listen=False,
+            services=self.app.state.job_services,
+            config=WorkerConfig(retry=RetryPolicy(base_s=0.0, max_s=0.0)),
+        )
+        ran = 0
+        while outcomes := await worker.run_once():
+            ran += len(outcomes)
+        return ran
 
     async def events(self) -> list[InboxEvent]:
         async def read(session: AsyncSession) -> list[InboxEvent]:

@@ -93,6 +93,7 @@ def create_app(
             job_services(settings, transport=transport, resolver=resolve)
         )
         context = services.connections
+        app.state.job_services = services
         app.state.registry = context.registry
         app.state.secret_box = context.box
         app.state.ssrf_resolver = context.resolver
