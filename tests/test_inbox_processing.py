@@ -91,7 +91,7 @@ async def test_a_deletion_tombstones_without_a_fetch(settings: Settings, tmp_pat
 
 
 async def test_an_event_that_cannot_be_applied_is_dead_and_replays(
-    settings: Settings, tmp_path: Path, api_keys: dict[object, str]
+    settings: Settings, tmp_path: Path, api_keys: dict[object, str], admin: dict[str, str]
 ) -> None:
     from syncbridge.auth.service import Role
 
@@ -100,7 +100,7 @@ async def test_an_event_that_cannot_be_applied_is_dead_and_replays(
         hubspot = world.connections["hubspot"]
         deal = sorted(world.simulator("hubspot").ids("deals"))[0]
         await deliver(world, "deals", deal)
-        await _set_enabled(world, hubspot, enabled=False)
+        await _set_enabled(world, hubspot, enabled=False, admin=admin)
         await world.process()
         [event] = await world.events()
         assert event.status == "dead"
@@ -117,7 +117,7 @@ async def test_an_event_that_cannot_be_applied_is_dead_and_replays(
         refused = await world.client.post(f"/v1/events/{event.id}/replay", headers=viewer)
         assert refused.status_code == 403
 
-        await _set_enabled(world, hubspot, enabled=True)
+        await _set_enabled(world, hubspot, enabled=True, admin=admin)
         replayed = await world.client.post(f"/v1/events/{event.id}/replay", headers=editor)
         assert replayed.status_code == 200, replayed.text
         assert replayed.json()["status"] == "pending"
@@ -128,7 +128,7 @@ async def test_an_event_that_cannot_be_applied_is_dead_and_replays(
 
 
 async def test_bulk_replay_takes_only_dead_events(
-    settings: Settings, tmp_path: Path, api_keys: dict[object, str]
+    settings: Settings, tmp_path: Path, api_keys: dict[object, str], admin: dict[str, str]
 ) -> None:
     from syncbridge.auth.service import Role
 
@@ -138,12 +138,12 @@ async def test_bulk_replay_takes_only_dead_events(
         deals = sorted(world.simulator("hubspot").ids("deals"))[:3]
         await deliver(world, "deals", deals[0])
         await world.process()
-        await _set_enabled(world, hubspot, enabled=False)
-        await deliver_raw_while_disabled(world, deals[1:])
+        await _set_enabled(world, hubspot, enabled=False, admin=admin)
+        await deliver_then_disable(world, deals[1:], admin)
         await world.process()
         statuses = sorted(e.status for e in await world.events())
         assert statuses == ["dead", "dead", "handled"]
-        await _set_enabled(world, hubspot, enabled=True)
+        await _set_enabled(world, hubspot, enabled=True, admin=admin)
         answer = await world.client.post("/v1/events/replay", json={}, headers=editor)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"replayed": 2}
@@ -153,31 +153,38 @@ async def test_bulk_replay_takes_only_dead_events(
         assert sorted(e.replays for e in events) == [0, 1, 1]
 
 
-async def deliver_raw_while_disabled(world: Sandboxed, deals: list[str]) -> None:
+async def deliver_then_disable(world: Sandboxed, deals: list[str], admin: dict[str, str]
+                               ) -> None:  # fmt: skip
     """Events stored while the connection was enabled, processed after it was disabled: the
     receiver refuses a disabled connection, so they are stored through the inbox first."""
     hubspot = world.connections["hubspot"]
-    await _set_enabled(world, hubspot, enabled=True)
+    await _set_enabled(world, hubspot, enabled=True, admin=admin)
     for deal in deals:
         await deliver(world, "deals", deal)
-    await _set_enabled(world, hubspot, enabled=False)
+    await _set_enabled(world, hubspot, enabled=False, admin=admin)
 
 
-async def test_a_disabled_connection_gets_404_and_stores_nothing(
-    settings: Settings, tmp_path: Path
+async def test_a_connection_disabled_after_a_delivery_gets_404_for_the_next(
+    settings: Settings, tmp_path: Path, admin: dict[str, str]
 ) -> None:
     async with sandboxed_app(settings, tmp_path / "dam") as world:
-        await _set_enabled(world, world.connections["hubspot"], enabled=False)
         sim = world.simulator("hubspot")
         url = world.webhook_url("hubspot")
-        headers, body, _ = sim.notification("deals", sorted(sim.ids("deals"))[0], url=url)
+        deals = sorted(sim.ids("deals"))
+        headers, body, _ = sim.notification("deals", deals[0], url=url)
+        assert (await world.client.post(url, content=body, headers=headers)).status_code == 200
+        # The receiver knows the connection now; disabling it must still be seen at once.
+        await _set_enabled(world, world.connections["hubspot"], enabled=False, admin=admin)
+        headers, body, _ = sim.notification("deals", deals[1], url=url)
         answer = await world.client.post(url, content=body, headers=headers)
         assert answer.status_code == 404
         unknown = await world.client.post(
             f"/webhooks/{uuid.uuid4()}", content=body, headers=headers
         )
         assert unknown.status_code == 404
-        assert await world.events() == []
+        assert [e.external_id for e in await world.events()] == [deals[0]]
+        await _set_enabled(world, world.connections["hubspot"], enabled=True, admin=admin)
+        assert (await world.client.post(url, content=body, headers=headers)).status_code == 200
 
 
 async def test_retention_prunes_only_handled_events_past_the_period(
@@ -214,13 +221,12 @@ async def test_retention_prunes_only_handled_events_past_the_period(
         assert left == {events[1].id: "dead", events[2].id: "handled"}
 
 
-async def _set_enabled(world: Sandboxed, connection_id: uuid.UUID, *, enabled: bool) -> None:
-    from syncbridge.models import Connection
-
-    async def write(session: AsyncSession) -> None:
-        connection = await session.get(Connection, connection_id)
-        assert connection is not None
-        connection.enabled = enabled
-        connection.revision += 1
-
-    await in_unit_of_work(world.app.state.sessionmaker, write)
+async def _set_enabled(
+    world: Sandboxed, connection_id: uuid.UUID, *, enabled: bool, admin: dict[str, str]
+) -> None:
+    """As an admin does it: PATCH the connection (which moves the store's connections
+    counter, so the receiver sees the change at the next delivery)."""
+    answer = await world.client.patch(
+        f"/v1/connections/{connection_id}", json={"enabled": enabled}, headers=admin
+    )
+    assert answer.status_code == 200, answer.text

@@ -79,7 +79,7 @@ async def test_the_watch_answers_without_asking_the_store(
     await _listening(watch)
     known = watch.known()
     assert known is not None
-    assert set(known) == {"catalog", "api_keys"}
+    assert set(known) == {"catalog", "api_keys", "connections"}
 
 
 @pytest.mark.skipif(BACKEND != "postgresql", reason="the PostgreSQL watch listens")

@@ -1,5 +1,6 @@
 """the durable inbox (``inbox_events``), run kinds ``events`` and ``reconcile`` with a run
-``report``, the scheduler's ``job_runs`` and the ``worker_heartbeats``
+``report``, the scheduler's ``job_runs``, the ``worker_heartbeats`` and the ``connections``
+store revision counter
 
 Each verified webhook event is one row, unique per (connection, delivery key), written in the
 transaction that answers the vendor. Runs of kind ``events`` apply them; ``reconcile`` runs
@@ -48,6 +49,8 @@ def _set_run_kinds(old: str, new: str) -> None:
 
 def upgrade() -> None:
     _set_run_kinds(SYNC_OR_SCORE, ALL_KINDS)
+    # The counter of connection changes (the webhook receiver caches per revision).
+    op.execute("INSERT INTO store_revisions (name, revision) VALUES ('connections', 1)")
     op.add_column("runs", sa.Column("report", _JSON, nullable=True))
     op.create_table(
         "job_runs",
@@ -127,6 +130,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM store_revisions WHERE name = 'connections'")
     op.drop_table("worker_heartbeats")
     op.drop_table("job_runs")
     op.drop_table("inbox_events")

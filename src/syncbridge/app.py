@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from syncbridge import __version__
 from syncbridge.api.body_limit import BodyLimitMiddleware
+from syncbridge.api.health import migration_heads
 from syncbridge.api.health import router as health_router
 from syncbridge.api.metrics import router as metrics_router
 from syncbridge.api.problems import install_problem_handlers
@@ -38,6 +39,7 @@ from syncbridge.mapping.compiled import CompiledCatalog
 from syncbridge.mapping.endpoints import router as mapping_router
 from syncbridge.runs.endpoints import router as runs_router
 from syncbridge.sandbox.embedded import EmbeddedSandbox
+from syncbridge.schedule.endpoints import router as schedules_router
 from syncbridge.settings import Settings, get_settings
 from syncbridge.store import revisions
 from syncbridge.store.revision_watch import RevisionWatch
@@ -78,6 +80,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
+        # What /readyz compares the store's migration with: read from the scripts, once.
+        app.state.migration_heads = migration_heads()
         watch = RevisionWatch.for_engine(engine)
         await watch.start()
         app.state.revision_watch = watch
@@ -101,7 +105,9 @@ def create_app(
         app.state.host_policy = context.policy
         app.state.http = services.http
         # Webhooks: connector instances per connection, and the inbox's group commit.
-        app.state.webhook_targets = WebhookTargets(app.state.sessionmaker, context, services.http)
+        app.state.webhook_targets = WebhookTargets(
+            app.state.sessionmaker, context, services.http, watch
+        )
         jobs.push_async_callback(app.state.webhook_targets.aclose)
         writer = InboxWriter(app.state.sessionmaker, debounce_s=settings.inbox_debounce_s)
         await writer.start()
@@ -114,7 +120,13 @@ def create_app(
             handlers = HandlerRegistry.load(settings.job_modules)
             if handlers.kinds:
                 app.state.worker = await jobs.enter_async_context(
-                    running_worker(settings, registry=handlers, services=services)
+                    running_worker(
+                        settings,
+                        registry=handlers,
+                        services=services,
+                        heartbeat=True,
+                        scheduler=settings.scheduler_enabled,
+                    )
                 )
         if settings.freeze_gc_at_start:
             gc.collect()
@@ -163,6 +175,7 @@ def create_app(
         insights_router,
         webhooks_router,
         events_router,
+        schedules_router,
     ):
         app.include_router(router)
     if sandbox is not None:

@@ -220,6 +220,7 @@ async def create_connection(
     )
     session.add(connection)
     await _flush_unique(session, body.name)
+    await revisions.lock_for_write(session, revisions.CONNECTIONS)
     await record(
         session,
         actor=actor,
@@ -295,6 +296,7 @@ async def update_connection(
         connection.enabled = body.enabled
     if session.is_modified(connection):
         connection.revision += 1
+        await revisions.lock_for_write(session, revisions.CONNECTIONS)
     await _flush_unique(session, connection.name)
     await session.refresh(connection)
     await record(
@@ -318,6 +320,7 @@ async def delete_connection(
     await drop_links_of_connection(session, connection.id)
     await session.delete(connection)
     await session.flush()
+    await revisions.lock_for_write(session, revisions.CONNECTIONS)
     await record(
         session,
         actor=actor,
@@ -348,6 +351,7 @@ async def rotate_secrets(
         if on_row is not None:
             on_row(done, len(rows))
     await session.flush()
+    await revisions.lock_for_write(session, revisions.CONNECTIONS)
     await record(
         session,
         actor=actor,

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connections.service import ConnectionContext
@@ -291,8 +292,15 @@ async def _failed(
 async def settle(sessionmaker: Sessionmaker, run_id: uuid.UUID) -> None:
     """Link and classify what an events run changed, then finish it (which queues the metric
     facts, then scoring and write-back). Idempotent."""
-    await settle_run(sessionmaker, run_id)
-    await in_unit_of_work(sessionmaker, lambda s: conclude(s, run_id))
+    settle_error: str | None = None
+    try:
+        await settle_run(sessionmaker, run_id)
+    except SQLAlchemyError:
+        raise  # the store: the job retries, and settling again is harmless
+    except Exception as exc:  # a defect in linking or classification fails the run, as a sync
+        log.exception("inbox.settle_failed", run_id=str(run_id))
+        settle_error = f"settling (linking, classification): {describe_error(exc)}"
+    await in_unit_of_work(sessionmaker, lambda s: conclude(s, run_id, settle_error))
 
 
 async def _settle_left_over(sessionmaker: Sessionmaker, connection_id: uuid.UUID) -> None:

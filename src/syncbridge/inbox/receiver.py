@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.connections.service import ConnectionContext
@@ -33,6 +32,8 @@ from syncbridge.logs import get_logger
 from syncbridge.models import Connection
 from syncbridge.models.base import utcnow
 from syncbridge.models.inbox import DELIVERY_KEY_LENGTH, EventStatus
+from syncbridge.store import revisions
+from syncbridge.store.revision_watch import RevisionWatch
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync.service import build_connector
 from syncbridge.tasks import cancel_and_wait
@@ -43,6 +44,8 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 
 #: Deliveries one group-commit transaction takes at most.
 MAX_BATCH = 512
+#: Connection ids remembered by :class:`WebhookTargets` before misses are forgotten.
+MAX_KNOWN = 10_000
 
 
 class StoreUnavailable(Exception):
@@ -128,63 +131,85 @@ class Target:
     connection_id: uuid.UUID
     connector_key: str
     connector: Connector
+    #: The connection's own revision the instance was built from.
+    revision: int
 
 
 class WebhookTargets:
-    """Connector instances by connection, rebuilt when the connection's revision moves."""
+    """Connector instances by connection, valid for one revision of the store's
+    ``connections`` counter (:mod:`syncbridge.store.revisions`).
+
+    While the process's revision watch vouches for the counter and it has not moved since
+    a connection was looked up, a delivery costs no query at all; unknown and disabled
+    connections are remembered the same way, so a flood of deliveries to a wrong id does
+    not reach the store either. Any change to a connection (settings, enabled, deletion,
+    secret rotation) moves the counter and the next delivery reads it again."""
 
     def __init__(
-        self, sessionmaker: Sessionmaker, ctx: ConnectionContext, http: httpx.AsyncClient
+        self,
+        sessionmaker: Sessionmaker,
+        ctx: ConnectionContext,
+        http: httpx.AsyncClient,
+        watch: RevisionWatch | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._ctx = ctx
         self._http = http
-        self._built: dict[uuid.UUID, tuple[int, Target]] = {}
+        self._watch = watch
+        #: connection id -> (the counter it was read at, its target or None).
+        self._known: dict[uuid.UUID, tuple[int, Target | None]] = {}
 
     async def get(self, connection_id: uuid.UUID) -> Target | None:
         """The enabled connection's target; None for an unknown or disabled connection.
         Raises the store's error when it cannot be read."""
-
-        async def read(session: AsyncSession) -> Any:
-            return (
-                await session.execute(
-                    select(Connection.enabled, Connection.revision).where(
-                        Connection.id == connection_id
-                    )
-                )
-            ).first()
-
-        row = await in_unit_of_work(self._sessionmaker, read, write=False)
-        if row is None or not row.enabled:
-            self._drop(connection_id)
-            return None
-        cached = self._built.get(connection_id)
-        if cached is not None and cached[0] == row.revision:
+        counters = self._watch.known() if self._watch is not None else None
+        cached = self._known.get(connection_id)
+        if (
+            counters is not None
+            and cached is not None
+            and cached[0] == counters.get(revisions.CONNECTIONS)
+        ):
             return cached[1]
-        connection = await in_unit_of_work(
-            self._sessionmaker, lambda s: s.get(Connection, connection_id), write=False
-        )
-        if connection is None or not connection.enabled:
-            return None
-        target = Target(
-            connection_id,
-            connection.connector_key,
-            build_connector(self._ctx, connection, self._http),
-        )
-        self._drop(connection_id)
-        self._built[connection_id] = (connection.revision, target)
+
+        async def read(session: AsyncSession) -> tuple[int, Connection | None]:
+            counter = (await revisions.current(session, fresh=True)).get(revisions.CONNECTIONS, 0)
+            return counter, await session.get(Connection, connection_id)
+
+        counter, connection = await in_unit_of_work(self._sessionmaker, read, write=False)
+        target: Target | None = None
+        if connection is not None and connection.enabled:
+            old = cached[1] if cached is not None else None
+            if old is not None and old.revision == connection.revision:
+                target = old
+            else:
+                target = Target(
+                    connection_id,
+                    connection.connector_key,
+                    build_connector(self._ctx, connection, self._http),
+                    connection.revision,
+                )
+        if cached is not None and cached[1] is not None and cached[1] is not target:
+            _close_later(cached[1].connector)
+        if len(self._known) >= MAX_KNOWN and connection_id not in self._known:
+            self._forget_unknown()
+        self._known[connection_id] = (counter, target)
         return target
 
-    def _drop(self, connection_id: uuid.UUID) -> None:
-        old = self._built.pop(connection_id, None)
-        if old is not None:
-            task = asyncio.ensure_future(old[1].connector.aclose())
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+    def _forget_unknown(self) -> None:
+        """Drop the remembered misses (ids of no enabled connection) to stay bounded."""
+        for key in [k for k, (_, t) in self._known.items() if t is None]:
+            del self._known[key]
 
     async def aclose(self) -> None:
-        for _, target in self._built.values():
-            await target.connector.aclose()
-        self._built.clear()
+        for _, target in self._known.values():
+            if target is not None:
+                await target.connector.aclose()
+        self._known.clear()
+
+
+def _close_later(connector: Connector) -> None:
+    task = asyncio.ensure_future(connector.aclose())
+    task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
 def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Store revisions: counters of the data that cached read models are built from.
 
 ``catalog`` counts committed changes to the taxonomy and the mapping rules (rules point into
-the taxonomy, so both are one catalog); ``api_keys`` counts key creations and revocations.
+the taxonomy, so both are one catalog); ``api_keys`` counts key creations and revocations;
+``connections`` counts changes to connections.
 The compiled taxonomy view, the rule sets and the authenticated keys are cached per
 revision, so every process (API replica or worker) sees a change as soon as it commits.
 
@@ -27,7 +28,10 @@ from syncbridge.store.revision_watch import CHANNEL, RevisionWatch
 
 CATALOG = "catalog"
 API_KEYS = "api_keys"
-NAMES = (CATALOG, API_KEYS)
+#: Connections created, changed, re-keyed or deleted (the webhook receiver caches their
+#: connector instances per revision).
+CONNECTIONS = "connections"
+NAMES = (CATALOG, API_KEYS, CONNECTIONS)
 
 
 #: Where a transaction keeps the counters it read (see :func:`current`).
