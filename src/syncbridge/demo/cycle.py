@@ -135,7 +135,7 @@ async def _write_back_counts(
         )
         totals: Counter[str] = Counter()
         settled: Counter[str] = Counter()
-        for name, status, count in rows.tuples():
+        for name, status, count in rows:
             totals[name] += count
             settled[name] += count if status in SETTLED else 0
         return totals, settled

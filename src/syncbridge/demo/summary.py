@@ -68,11 +68,11 @@ async def read_summary(session: AsyncSession) -> DemoSummary:
         .join(Connection, Connection.id == Asset.connection_id)
         .where(live)
     )
-    for connector, data in rows.tuples():
-        out.assets[connector] += 1
+    for connector, data in rows:
+        out.assets[str(connector)] += 1
         tags = data.get("tags") if isinstance(data, dict) else None
         if isinstance(tags, list) and any(str(t).startswith(PERF) for t in tags):
-            out.held[connector] += 1
+            out.held[str(connector)] += 1
     out.classified_assets = await _count(session, distinct(Classification.asset_id))
     out.classifications = await _count(session, Classification.id)
     out.links = await _count(session, Link.id)
@@ -85,7 +85,7 @@ async def read_summary(session: AsyncSession) -> DemoSummary:
         .where(WriteBack.status == "done")
         .group_by(Connection.connector_key)
     )
-    out.written.update(dict(written.tuples().all()))
+    out.written.update(dict(written.all()))
     out.examples = await _examples(session)
     return out
 

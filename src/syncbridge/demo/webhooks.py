@@ -78,7 +78,7 @@ class WebhookEmitter:
             rows = await session.execute(
                 select(Connection.name, Connection.id).where(Connection.name.in_(names))
             )
-            return {names[name]: cid for name, cid in rows.tuples()}
+            return {names[name]: cid for name, cid in rows}
 
         self.connections = await in_unit_of_work(sessionmaker, read, write=False)
 
