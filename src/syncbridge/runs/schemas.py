@@ -19,8 +19,10 @@ _CONNECTION_ID = "5f0c2b8e-1a4d-4c3b-8e2f-7a6b5c4d3e21"
 
 class RunCreate(BaseModel):
     """What to run: a sync of one connection (or every enabled one), fully or
-    incrementally; or a scoring run (`kind: "score"`, no other field), which computes every
-    asset's desired performance tag under each enabled tag rule."""
+    incrementally; a scoring run (`kind: "score"`, no other field), which computes every
+    asset's desired performance tag under each enabled tag rule; or a reconciliation
+    (`kind: "reconcile"`, optionally of one `connection_id`), which compares a full read of
+    each DAM with the store, repairs the drift and reports it."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -29,11 +31,12 @@ class RunCreate(BaseModel):
                 {"kind": "sync", "connection_id": _CONNECTION_ID, "full": False},
                 {"kind": "sync", "full": True, "streams": ["media"]},
                 {"kind": "score"},
+                {"kind": "reconcile"},
             ]
         },
     )
 
-    kind: Literal["sync", "score"] = "sync"
+    kind: Literal["sync", "score", "reconcile"] = "sync"
     connection_id: uuid.UUID | None = Field(
         default=None, description="The connection to sync; absent: every enabled connection."
     )
@@ -55,6 +58,10 @@ class RunCreate(BaseModel):
             given = [f for f in ("connection_id", "full", "streams") if f in self.model_fields_set]
             if given:
                 raise ValueError(f"a score run takes no {', '.join(given)}")
+        if self.kind == "reconcile":
+            given = [f for f in ("full", "streams") if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"a reconcile run takes no {', '.join(given)}")
         return self
 
 
@@ -200,4 +207,12 @@ class RunDetail(RunOut):
     scoring: list[ScoreRuleOut] = Field(
         default_factory=list,
         description="A scoring run: per tag rule, its window and counts (empty for a sync).",
+    )
+    report: dict[str, Any] | None = Field(
+        default=None,
+        description="What the run found beyond its streams' counts, when it keeps a report. "
+        "A reconciliation: `counts` of drift per kind (`new`, `changed`, `missing`, "
+        "`tag_drift`), a few `examples` (external ids) of each, `events_queued`, "
+        "`writebacks_planned`, the `rereads` (sync run ids of CRM and analytics "
+        "connections), `vendor_calls`, and the same per DAM connection in `connections`.",
     )

@@ -22,6 +22,7 @@ from syncbridge.jobs.service import enqueue
 from syncbridge.logs import get_logger
 from syncbridge.models import Run
 from syncbridge.models.base import utcnow
+from syncbridge.reconcile.service import RECONCILE_KIND, cancel_reconcile, plan_reconcile
 from syncbridge.runs import repository
 from syncbridge.runs.repository import SYNC_JOB, connection_key, job_dedupe_key
 from syncbridge.runs.schemas import (
@@ -55,6 +56,8 @@ async def start_run(
     ``InvalidInput`` for an unknown stream."""
     if body.kind == "score":
         return await _start_score_run(session, body, actor=actor)
+    if body.kind == RECONCILE_KIND:
+        return await _start_reconcile_run(session, ctx, client, body, actor=actor)
     run, connections = await plan_run(
         session,
         ctx,
@@ -100,6 +103,25 @@ async def _start_score_run(session: AsyncSession, body: RunCreate, *, actor: str
     return await show_run(session, run.id)
 
 
+async def _start_reconcile_run(
+    session: AsyncSession,
+    ctx: ConnectionContext,
+    client: httpx.AsyncClient,
+    body: RunCreate,
+    *,
+    actor: str,
+) -> RunDetail:
+    run = await plan_reconcile(
+        session, ctx, client, connection_id=body.connection_id, requested_by=actor
+    )
+    after = body.model_dump(mode="json", include={"kind", "connection_id"})
+    await record(
+        session, actor=actor, action="run.start", entity_type=ENTITY, entity_id=run.id, after=after
+    )
+    log.info("run.queued", run_id=str(run.id), kind=run.kind)
+    return await show_run(session, run.id)
+
+
 async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, actor: str) -> RunDetail:
     """Cancel a run (audited): streams not started end ``cancelled`` now, as do the jobs no
     worker took yet; running streams stop at their next page boundary. A run with nothing
@@ -115,6 +137,16 @@ async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, actor: str) ->
         )
     if run.kind == SCORE_KIND:
         return await _cancel_score_run(session, run, actor=actor)
+    if run.kind == RECONCILE_KIND:
+        before = {"status": run.status, "cancel_requested_at": None}
+        if await cancel_reconcile(session, run, actor=actor):
+            asked = run.cancel_requested_at.isoformat() if run.cancel_requested_at else None
+            after = {"status": run.status, "cancel_requested_at": asked}
+            await record(
+                session, actor=actor, action="run.cancel", entity_type=ENTITY,
+                entity_id=run_id, before=before, after=after,
+            )  # fmt: skip
+        return await show_run(session, run_id)
     before = {"status": run.status, "cancel_requested_at": None}
     if run.cancel_requested_at is None:
         now = utcnow()
@@ -189,6 +221,7 @@ async def show_run(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
             "streams": [RunStreamOut.model_validate(s) for s in streams],
             "rejections": [RejectionOut.model_validate(r) for r in rejections],
             "scoring": [ScoreRuleOut.model_validate(r) for r in scoring],
+            "report": run.report,
         }
     )
 
