@@ -19,7 +19,8 @@ from tests.inbox_support import Sandboxed, sandboxed_app
 
 pytestmark = pytest.mark.embedded_worker(False)
 
-#: (what to change at the simulator and deliver) -> (table, stream, external id, check).
+#: Change an item at a simulator and deliver its event: -> (connector key, table, stream,
+#: external id, a check of the stored data).
 Change = Callable[[Sandboxed], Awaitable[Any]]
 
 
