@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -63,6 +64,7 @@ def demo(
     if "SYNCBRIDGE_LOG_LEVEL" not in os.environ:
         # The bars and the summary tell the story; the service's INFO events would bury it.
         configure_logging("WARNING", base.log_json)
+        logging.getLogger().setLevel(logging.WARNING)  # set at INFO by the CLI's callback
     options = DemoOptions(data_dir=data_dir, host=host, port=port, assets=assets, once=once)
     settings = demo_settings(base, options)
     fresh_start(options)

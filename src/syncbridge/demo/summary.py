@@ -184,7 +184,7 @@ def render_summary(summary: DemoSummary, base_url: str, admin_key: str | None) -
         traces,
         Text(
             f"Where to look next: {base_url}/docs (every endpoint, try it out), "
-            f"GET {base_url}/v1/insights (performance by taxonomy facet), "
+            f"GET {base_url}/v1/insights?group_by=channel (performance by taxonomy facet), "
             f"GET {base_url}/v1/runs, GET {base_url}/v1/writebacks"
         ),
         key_line,
