@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.auth.service import Role, create_key
 from syncbridge.cli.demo import demo
+from syncbridge.cli.reconcile import reconcile
 from syncbridge.cli.score import score
 from syncbridge.cli.serve import serve
 from syncbridge.cli.sync import sync
@@ -27,9 +28,10 @@ app = typer.Typer(
     help=(
         "syncbridge joins CRM and analytics records with DAM assets through one shared "
         "taxonomy, and writes performance tags back to the DAM.\n\n"
-        "Start with `syncbridge serve --sandbox`: it creates a SQLite store in this folder, loads "
-        "the default marketing taxonomy, prints an admin API key the first time, and serves "
-        "simulated vendors (Bynder, Cloudinary, a local folder) with ready connections. "
+        "Start with `syncbridge demo`: the whole loop (sync, scoring, write-back, webhooks) on "
+        "a SQLite store in this folder with simulated vendors, a summary and an admin API key. "
+        "`syncbridge serve --sandbox` serves the same simulators with ready connections on a "
+        "lasting store. "
         "Settings come from SYNCBRIDGE_* environment variables (see the README)."
     ),
     no_args_is_help=True,
@@ -44,6 +46,7 @@ app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("sync")(sync)
 app.command("score")(score)
+app.command("reconcile")(reconcile)
 app.command("demo")(demo)
 
 console = Console(stderr=True)
