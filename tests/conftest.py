@@ -110,12 +110,15 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
     # The test process builds an app per test: freezing the GC heap each time is for servers.
+    # The ticker stays off: a wall-clock slot falling inside a test would queue work it did
+    # not ask for (the schedule tests build their own tickers on virtual time).
     marker = request.node.get_closest_marker("embedded_worker")
     return Settings(
         database_url=db_url,
         environment="development",
         log_json=False,
         freeze_gc_at_start=False,
+        scheduler_enabled=False,
         run_worker_in_process=None if marker is None else bool(marker.args[0]),
     )
 

@@ -28,7 +28,8 @@ V, E, A = Role.viewer, Role.editor, Role.admin
 #: The role table: the least role each (method, path) needs. Reads are for viewers, the
 #: taxonomy and mapping rules for editors, keys and connections (with their vendor calls)
 #: for admins. A mapping preview writes nothing, so viewers may run one. Uploading an export
-#: to a connection feeds it data without configuring it, so editors may.
+#: to a connection feeds it data without configuring it, so editors may. Running a scheduled
+#: job out of its schedule is an operator's act: admins.
 MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/v1/taxonomy/schemes"): V,
     ("POST", "/v1/taxonomy/schemes"): E,
@@ -94,6 +95,8 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/v1/insights"): V,
     ("GET", "/v1/writebacks"): V,
     ("GET", "/v1/writebacks/{writeback_id}"): V,
+    ("GET", "/v1/schedules"): V,
+    ("POST", "/v1/schedules/{name}/run"): A,
 }
 
 #: Syntactically valid values per path-parameter schema, so the auth outcome is not masked
@@ -182,7 +185,7 @@ def test_reads_are_for_viewers_and_writes_need_more() -> None:
             assert role is (A if path.startswith("/v1/keys") else V), path
         elif path.endswith("/uploads"):
             assert role is E, (method, path)
-        elif path.startswith(("/v1/keys", "/v1/connections")):
+        elif path.startswith(("/v1/keys", "/v1/connections", "/v1/schedules")):
             assert role is A, (method, path)
         elif path not in ("/v1/mappings/preview", "/v1/link-rules/preview"):
             assert role is E, (method, path)

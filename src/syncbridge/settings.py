@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development secret. Safe only on a developer machine; production refuses it.
@@ -168,8 +169,75 @@ class Settings(BaseSettings):
         description="Handled events are pruned after this many hours (at least 72: longer "
         "than the vendors' retry horizons, so a late retry is still recognised).",
     )
+    scheduler_enabled: bool = Field(
+        default=True,
+        description="Run the scheduler's ticker in each worker process (`syncbridge worker`, "
+        "and the API's in-process worker on SQLite); `syncbridge worker --no-scheduler` turns "
+        "it off for one process. Every worker may tick: each slot runs once.",
+    )
+    schedule_timezone: str = Field(
+        default="UTC",
+        description="The IANA time zone the schedules are read in (`Europe/Paris`).",
+    )
+    schedule_reconcile: str = Field(
+        default="0 2 * * *",
+        description="When the reconciliation runs (crontab: minute hour day month weekday).",
+    )
+    schedule_sync_incremental: str = Field(
+        default="*/15 * * * *",
+        description="When an incremental sync of every enabled connection is queued (crontab).",
+    )
+    schedule_inbox_retention: str = Field(
+        default="0 * * * *",
+        description="When handled webhook events past their retention are pruned (crontab).",
+    )
+    schedule_catch_up_window_s: float = Field(
+        default=6 * 3600.0,
+        ge=0,
+        le=31 * 86_400,
+        description="A worker starting after a slot that no worker ran runs that slot if it is "
+        "at most this old, and records it skipped otherwise.",
+    )
+    worker_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often a worker process records that it is alive (`/readyz` reads it).",
+    )
+    ready_heartbeat_max_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="`/readyz` fails when no worker beat for this long. Unset: three beats "
+        "(3 x SYNCBRIDGE_WORKER_HEARTBEAT_S).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("schedule_reconcile", "schedule_sync_incremental", "schedule_inbox_retention")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from syncbridge.schedule.slots import cron_trigger
+
+        try:
+            cron_trigger(value, "UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a crontab expression ({exc})") from exc
+        return value
+
+    @property
+    def heartbeat_max_age_s(self) -> float:
+        """How old the newest worker heartbeat may be while the service counts as ready."""
+        return self.ready_heartbeat_max_age_s or 3 * self.worker_heartbeat_s
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

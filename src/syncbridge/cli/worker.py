@@ -19,9 +19,18 @@ def worker(
             "PostgreSQL; always 1 on SQLite).",
         ),
     ] = None,
+    no_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--no-scheduler",
+            help="Do not tick the schedules in this process (other workers still do; "
+            "SYNCBRIDGE_SCHEDULER_ENABLED=false turns them off everywhere).",
+        ),
+    ] = False,
 ) -> None:
-    """Run queued jobs. On SIGTERM/SIGINT it claims nothing more, lets running jobs finish
-    within SYNCBRIDGE_WORKER_GRACE_S, releases the rest back to the queue, and exits."""
+    """Run queued jobs, and tick the schedules (each slot runs once however many workers
+    tick). On SIGTERM/SIGINT it claims nothing more, lets running jobs finish within
+    SYNCBRIDGE_WORKER_GRACE_S, releases the rest back to the queue, and exits."""
     from syncbridge.jobs.registry import HandlerRegistry
     from syncbridge.jobs.runner import running_worker, worker_config
     from syncbridge.logs import get_logger
@@ -37,7 +46,10 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, signalled.set)
-        async with running_worker(settings, registry=registry, config=config) as running:
+        scheduler = settings.scheduler_enabled and not no_scheduler
+        async with running_worker(
+            settings, registry=registry, config=config, heartbeat=True, scheduler=scheduler
+        ) as running:
             # Until a signal, or until the worker itself stops (it failed: exit, restart).
             waits = [
                 asyncio.create_task(signalled.wait()),

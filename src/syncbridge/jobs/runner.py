@@ -61,6 +61,8 @@ async def running_worker(
     clock: Clock = SYSTEM_CLOCK,
     services: JobServices | None = None,
     only: Collection[uuid.UUID] | None = None,
+    heartbeat: bool = False,
+    scheduler: bool = False,
 ) -> AsyncIterator[Worker]:
     """A worker running in the background until the block ends; then it stops (running jobs
     get the grace period, the rest are released) and its engine is closed.
@@ -68,6 +70,8 @@ async def running_worker(
     Handlers come from ``registry``, else from entry points and ``settings.job_modules``.
     Handlers get ``services`` (the API passes its own), else services built from settings
     and closed with the worker. With ``only``, the worker claims those jobs and no other.
+    With ``heartbeat`` it records that it is alive (``/readyz``), and with ``scheduler`` it
+    also runs the scheduler's ticker (:mod:`syncbridge.schedule.ticker`).
     """
     registry = registry if registry is not None else HandlerRegistry.load(settings.job_modules)
     config = config or worker_config(settings)
@@ -81,6 +85,13 @@ async def running_worker(
         worker = Worker(engine, registry, config=config, clock=clock, services=services, only=only)
         task = asyncio.create_task(worker.run(), name="jobs-worker")
         try:
+            if heartbeat or scheduler:
+                from syncbridge.schedule.ticker import worker_presence
+
+                presence = worker_presence(
+                    settings, engine, owner=worker.owner, services=services, scheduler=scheduler
+                )
+                await stack.enter_async_context(presence)
             yield worker
         finally:
             worker.stop()
