@@ -202,7 +202,12 @@ async def _serve(
 async def _after_start(
     app: FastAPI, options: DemoOptions, admin_key: str, emitter: WebhookEmitter
 ) -> None:
-    await _cycle(app, options, admin_key)
+    try:
+        await _cycle(app, options, admin_key)
+    except CycleFailed as exc:
+        # The API goes on serving: the failed run is there to look at.
+        console.print(f"[red]{exc.detail}[/red] See {options.local_url}/v1/runs.")
+        console.print(f"Admin API key (shown once, store it): {admin_key}")
     await emitter.load_connections(app.state.sessionmaker)
     console.print(
         f"Serving until Ctrl-C; every {options.webhook_every_s:g} s a simulator changes an "
