@@ -240,12 +240,17 @@ async def _round_trip(app: FastAPI, emitter: WebhookEmitter) -> Delivery:
         )
         return (None, None) if event is None else (event.status, event.outcome)
 
-    async with asyncio.timeout(ROUND_TRIP_TIMEOUT_S):
-        while True:
-            status, how = await in_unit_of_work(sessionmaker, outcome, write=False)
-            if status in ("handled", "dead"):
-                break
-            await asyncio.sleep(0.2)
+    try:
+        async with asyncio.timeout(ROUND_TRIP_TIMEOUT_S):
+            while True:
+                status, how = await in_unit_of_work(sessionmaker, outcome, write=False)
+                if status in ("handled", "dead"):
+                    break
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise CycleFailed(
+            f"The webhook's event was not applied within {ROUND_TRIP_TIMEOUT_S:g} s."
+        ) from None
     if status != "handled":
         raise CycleFailed(f"The webhook's event ended {status}.")
     console.print(f"  ... applied by the worker: event {status} ({how}).")
