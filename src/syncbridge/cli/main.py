@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.auth.service import Role, create_key
 from syncbridge.cli.demo import demo
+from syncbridge.cli.reconcile import reconcile
 from syncbridge.cli.score import score
 from syncbridge.cli.serve import serve
 from syncbridge.cli.sync import sync
@@ -45,6 +46,7 @@ app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("sync")(sync)
 app.command("score")(score)
+app.command("reconcile")(reconcile)
 app.command("demo")(demo)
 
 console = Console(stderr=True)

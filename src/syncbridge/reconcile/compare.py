@@ -86,7 +86,10 @@ def differs(confirmed: OwnedState, seen: OwnedState) -> bool:
     if confirmed.tags != seen.tags:
         return True
     keys = set(confirmed.metadata) | set(seen.metadata)
-    return any(not same_value(confirmed.metadata.get(k), seen.metadata.get(k)) for k in keys)
+    return any(
+        not same_value(_plain(confirmed.metadata.get(k)), _plain(seen.metadata.get(k)))
+        for k in keys
+    )
 
 
 @dataclass(frozen=True, slots=True)
