@@ -203,12 +203,12 @@ def connection_context() -> ConnectionContext:
     )
 
 
-async def connect(sessionmaker: Sessionmaker, vendor: Vendor) -> uuid.UUID:
-    """Store a HubSpot connection to the served simulator; its id."""
+async def connect(sessionmaker: Sessionmaker, sim: HubSpotSimulator, base_url: str) -> uuid.UUID:
+    """Store a HubSpot connection to ``sim`` served at ``base_url``; its id."""
     body = ConnectionCreate(
         connector="hubspot",
         name=f"hubspot-{uuid.uuid4().hex[:6]}",
-        settings=vendor.sim.connection_settings(vendor.base_url),
+        settings=sim.connection_settings(base_url),
     )
 
     async def create(session: AsyncSession) -> uuid.UUID:
@@ -301,7 +301,7 @@ class Answers:
 
 async def send(
     client: httpx.AsyncClient,
-    vendor: Vendor,
+    sim: HubSpotSimulator,
     url: str,
     delivery: Delivery,
     answers: Answers,
@@ -309,7 +309,7 @@ async def send(
     """POST one delivery, signed now (for ``PUBLIC_URL`` + its path); its status, None when
     no answer came."""
     path = httpx.URL(url).path
-    headers, body, _ = vendor.sim.webhooks.delivery(list(delivery.events), url=PUBLIC_URL + path)
+    headers, body, _ = sim.webhooks.delivery(list(delivery.events), url=PUBLIC_URL + path)
     try:
         answer = await client.post(url, content=body, headers=headers)
     except httpx.TransportError as exc:
@@ -325,7 +325,7 @@ async def send(
 
 async def send_all(
     client: httpx.AsyncClient,
-    vendor: Vendor,
+    sim: HubSpotSimulator,
     urls: Sequence[str],
     deliveries: Sequence[Delivery],
     *,
@@ -340,7 +340,7 @@ async def send_all(
     async def sender() -> None:
         while not queue.empty():
             i, delivery = queue.get_nowait()
-            await send(client, vendor, urls[i % len(urls)], delivery, answers)
+            await send(client, sim, urls[i % len(urls)], delivery, answers)
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     return answers
@@ -469,3 +469,38 @@ def check_exactly_once(result: Outcome, storm_: Storm) -> None:
     assert counted == {run_id: len(objs) for run_id, objs in objects_of.items()}
     assert sum(rs.inserted for rs in result.run_streams) == len(storm_.objects)
     assert len(result.records) == len(storm_.objects)
+
+
+async def raw_post(
+    port: int, path: str, headers: Mapping[str, str], body: bytes
+) -> tuple[int, bytes] | None:
+    """POST over a connection of its own, as plain HTTP/1.1 bytes (a client that costs next
+    to nothing, so it keeps up with a server under a storm); ``(status, body)``, or None when
+    the connection broke before a status line came."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return None
+    try:
+        lines = [
+            f"POST {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        answer = await reader.read()
+    except OSError:
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    # A status line counts even if the rest was cut: the server had decided by then.
+    head, _, content = answer.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1:2]
+    if not status or not status[0].isdigit():
+        return None
+    return int(status[0]), content

@@ -92,7 +92,7 @@ async def test_r1_every_event_has_one_effect_through_duplicates_and_worker_kills
             ) as client,
         ):
             sessionmaker: Sessionmaker = app.state.sessionmaker
-            connection_id = await connect(sessionmaker, vendor)
+            connection_id = await connect(sessionmaker, vendor.sim, vendor.base_url)
             plan = storm(
                 vendor,
                 rng,
@@ -106,7 +106,7 @@ async def test_r1_every_event_has_one_effect_through_duplicates_and_worker_kills
             try:
                 url = f"{PUBLIC_URL}/webhooks/{connection_id}"
                 sending = asyncio.create_task(
-                    send_all(client, vendor, [url], plan.deliveries, concurrency=16)
+                    send_all(client, vendor.sim, [url], plan.deliveries, concurrency=16)
                 )
                 targets = sorted(rng.sample(range(300, DISTINCT - 1500), KILLS))
                 for target in targets:
