@@ -39,6 +39,7 @@ import os
 import re
 import resource
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -283,15 +284,19 @@ class Measurement:
     exhausted_connections: int
     client_cpu_s: float
     server_cpu_s: float
+    #: CPU of the PostgreSQL backends serving the store (those alive at the end of the run).
+    db_cpu_s: float
     machine_busy: float
     loadavg_before: str
     loadavg_after: str
     ok_2xx: int = field(init=False)
     server_cpu_ms_per_event: float = field(init=False)
+    db_cpu_ms_per_event: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.ok_2xx = sum(v for k, v in self.statuses.items() if k.startswith("2"))
         self.server_cpu_ms_per_event = self.server_cpu_s / max(1, self.responses) * 1e3
+        self.db_cpu_ms_per_event = self.db_cpu_s / max(1, self.responses) * 1e3
 
 
 @dataclass
@@ -304,6 +309,8 @@ class Servers:
     bare_pid: int
     path: str
     client_secret: str
+    admin_dsn: str
+    database: str
 
 
 def _loadavg() -> str:
@@ -311,8 +318,26 @@ def _loadavg() -> str:
 
 
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a backend that has gone
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backends(admin_dsn: str, database: str) -> list[int]:
+    """The process ids of the PostgreSQL backends connected to ``database``."""
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+        return [row[0] for row in rows]
+    finally:
+        await conn.close()
+
+
+def _db_cpu(servers: Servers) -> dict[int, float]:
+    pids = asyncio.run(_backends(servers.admin_dsn, servers.database))
+    return {pid: _cpu_s(pid) for pid in pids}
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -366,12 +391,19 @@ def measure(
             assert proc.stdin is not None
             proc.stdin.write(f"{start_at}\n")
             proc.stdin.close()
+        db_before = _db_cpu(servers)
+        profiled = args.profile and target == "real" and phase == 1
         time.sleep(max(0.0, start_at - time.time()))
+        if profiled:
+            os.kill(pid, signal.SIGUSR1)
         before = _loadavg(), _cpu_s(pid), _machine_ticks()
         for proc in procs:
             if proc.wait(timeout=duration + args.timeout + 60) != 0:
                 raise RuntimeError(f"generator exited with {proc.returncode}")
+        if profiled:
+            os.kill(pid, signal.SIGUSR2)
         after = _loadavg(), _cpu_s(pid), _machine_ticks()
+        db_after = _db_cpu(servers)
         results = [json.loads(Path(o).read_text()) for o in outs]
         latencies = array.array("d")
         for out in outs:
@@ -399,6 +431,7 @@ def measure(
         exhausted_connections=sum(r["exhausted_connections"] for r in results),
         client_cpu_s=sum(r["cpu_s"] for r in results),
         server_cpu_s=after[1] - before[1],
+        db_cpu_s=sum(cpu - db_before.get(p, 0.0) for p, cpu in db_after.items()),
         machine_busy=busy,
         loadavg_before=before[0],
         loadavg_after=after[0],
@@ -472,9 +505,10 @@ def dump(*_):
             json.dump(out, f, indent=2)
     os._exit(0)
 signal.signal(signal.SIGTERM, dump)
+if profile is not None:  # profiled only while the timed run of the real server lasts
+    signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+    signal.signal(signal.SIGUSR2, lambda *_: profile.disable())
 sys.argv[0] = "syncbridge"
-if profile is not None:
-    profile.enable()
 app()
 """
 
@@ -625,8 +659,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "--app-dir", str(HERE)]  # fmt: skip
         real_log, bare_log = Path(logs) / "real.log", Path(logs) / "bare.log"
         with started(real_cmd, env, real_log) as real, started(bare_cmd, {}, bare_log) as bare:
+            database = str(make_url(url).database)
             servers = Servers(real[0], bare[0], real[1], bare[1], f"/webhooks/{connection_id}",
-                              client_secret)  # fmt: skip
+                              client_secret, args.pg_admin_dsn, database)  # fmt: skip
             libraries = {"real": _libraries(real[1]), "bare": _libraries(bare[1])}
             real_2xx = sanity(servers)
             runs: list[Measurement] = []
@@ -672,14 +707,15 @@ def _verdict(ok: bool) -> str:
 
 def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     say(f"  {'server':6} {'phase':8} {'events/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7} {'non2xx':>6} {'sock':>4} {'srv cpu':>7} {'ms/ev':>5} {'cli cpu':>7} "
-        f"{'busy':>5}  "
+        f"{'max ms':>7} {'non2xx':>6} {'sock':>4} {'srv cpu':>7} {'ms/ev':>5} {'db cpu':>6} "
+        f"{'ms/ev':>5} {'cli cpu':>7} {'busy':>5}  "
         "load before -> after")  # fmt: skip
     for m in result["runs"]:
         say(f"  {m['target']:6} {m['phase']:8} {m['events_per_s']:9,.0f} {m['p50_ms']:7.2f} "
             f"{m['p90_ms']:7.2f} {m['p99_ms']:7.2f} {m['max_ms']:7.1f} {m['non_2xx']:6d} "
             f"{m['socket_errors']:4d} {m['server_cpu_s']:6.1f}s "
-            f"{m['server_cpu_ms_per_event']:5.2f} {m['client_cpu_s']:6.1f}s "
+            f"{m['server_cpu_ms_per_event']:5.2f} {m['db_cpu_s']:5.1f}s "
+            f"{m['db_cpu_ms_per_event']:5.2f} {m['client_cpu_s']:6.1f}s "
             f"{m['machine_busy']:5.0%}  {m['loadavg_before']} -> {m['loadavg_after']}")  # fmt: skip
         if m["exhausted_connections"]:
             say(f"    {m['exhausted_connections']} connections ran out of pre-built requests: "
@@ -695,8 +731,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     say(f"group commit: {h['count']:,.0f} transactions, mean {h['mean']:.1f} deliveries each; "
         f"cumulative buckets {h['buckets']}")  # fmt: skip
     say(
-        "  (srv cpu: the server process's CPU seconds in the run; ms/ev: per response; busy: "
-        "the whole machine's CPU, other work included)"
+        "  (srv cpu: the server process's CPU seconds in the run; db cpu: the store's "
+        "PostgreSQL backends'; ms/ev: per response; busy: the whole machine's CPU, other work "
+        "included)"
     )
     say(f"uvloop/httptools loaded: {result['server_libraries']}; real server log lines "
         f"{result['real_server_log_lines']}; PostgreSQL {result['postgresql']}")  # fmt: skip
@@ -741,7 +778,9 @@ def parse_args() -> argparse.Namespace:
     diagnostics = parser.add_argument_group(
         "diagnostics (they change the real server: never report these runs as B1)"
     )
-    diagnostics.add_argument("--profile", help="run the real server under cProfile, stats here")
+    diagnostics.add_argument(
+        "--profile", help="profile the real server's timed run with cProfile, stats to this file"
+    )
     diagnostics.add_argument("--timings", help="time the receiver's steps, JSON to this file")
     diagnostics.add_argument(
         "--pool-size", type=int, help="what-if: the real server's pool (max_overflow 0)"
