@@ -118,6 +118,17 @@ async def test_running_the_incremental_sync_now_queues_a_run_as_post_runs_does(
         (SYNC_JOB, f"connection:{second}"),
     }
     assert {j.payload["run_id"] for j in queued} == {run["run_id"]}
+    # While that run has not finished, another slot adds nothing (runs would pile up).
+    again = (await run_now(client, "sync.incremental", admin)).json()
+    assert (again["status"], again["run_id"]) == ("skipped", None)
+    assert again["detail"] == f"The previous incremental sync run {run['run_id']} is queued."
+    assert len(await jobs(app)) == 2
+    # Once it has finished (here: cancelled), the next slot queues a run again.
+    cancel = await client.post(f"/v1/runs/{run['run_id']}/cancel", headers=admin)
+    assert cancel.json()["status"] == "cancelled"
+    later = (await run_now(client, "sync.incremental", admin)).json()
+    assert later["status"] == "succeeded"
+    assert later["run_id"] not in (None, run["run_id"])
 
 
 async def test_with_no_connection_enabled_the_incremental_sync_is_skipped_with_why(

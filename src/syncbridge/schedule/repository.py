@@ -12,7 +12,7 @@ from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syncbridge.models import JobRun, WorkerHeartbeat
+from syncbridge.models import JobRun, Run, WorkerHeartbeat
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -114,6 +114,21 @@ async def last_runs(
         )
         runs[name] = list(await session.scalars(statement))
     return runs
+
+
+async def previous_run(
+    session: AsyncSession, name: str, before: uuid.UUID
+) -> tuple[uuid.UUID, str] | None:
+    """The run (id, status) that job ``name``'s latest slot other than ``before`` queued."""
+    statement = (
+        select(Run.id, Run.status)
+        .join(JobRun, JobRun.run_id == Run.id)
+        .where(JobRun.name == name, JobRun.id != before)
+        .order_by(JobRun.slot.desc())
+        .limit(1)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def beat(session: AsyncSession, owner: str, now: datetime) -> None:

@@ -36,6 +36,7 @@ from syncbridge.schedule.catalog import (
 )
 from syncbridge.schedule.schemas import JobRunOut, ScheduleOut
 from syncbridge.schedule.slots import next_slot
+from syncbridge.sync.repository import FINISHED
 
 log = get_logger(__name__)
 
@@ -67,8 +68,16 @@ async def _reconcile(
 
 
 async def _sync_incremental(
-    session: AsyncSession, services: JobServices, _job_run_id: uuid.UUID, actor: str
+    session: AsyncSession, services: JobServices, job_run_id: uuid.UUID, actor: str
 ) -> Work:
+    # Runs of one connection queue behind each other: while the last one has not finished,
+    # another adds nothing but a wait (a slow vendor would otherwise pile them up).
+    previous = await repository.previous_run(session, SYNC_INCREMENTAL, job_run_id)
+    if previous is not None and previous[1] not in FINISHED:
+        run_id, status = previous
+        return Work(
+            status="skipped", detail=f"The previous incremental sync run {run_id} is {status}."
+        )
     # The path of POST /v1/runs: the run, its streams and one job per connection.
     try:
         run = await start_run(
