@@ -105,8 +105,10 @@ async def test_a_run_finds_each_kind_of_drift_repairs_it_and_a_second_run_change
     report = run.report
     assert report is not None
     assert report["counts"] == {"new": 1, "changed": 2, "missing": 2, "tag_drift": 2}
-    examples = report["examples"]
-    assert examples["new"] == [new_id]
+    examples = {k: [e["external_id"] for e in v] for k, v in report["examples"].items()}
+    assert report["examples"]["new"] == [
+        {"connection": "sandbox-bynder", "stream": "media", "external_id": new_id}
+    ]
     assert sorted(examples["changed"]) == sorted([b_edited.external_id, b_people.external_id])
     assert sorted(examples["missing"]) == sorted([b_deleted.external_id, c_deleted.external_id])
     assert sorted(examples["tag_drift"]) == sorted([b_stripped.external_id, c_stripped.external_id])

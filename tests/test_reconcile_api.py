@@ -5,6 +5,7 @@ run, its DAM streams and its ``reconcile.run`` job together; a worker runs it an
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -20,7 +21,16 @@ from syncbridge.models import InboxEvent, Run
 from syncbridge.models.schedule import JobRun
 from syncbridge.store.unit_of_work import in_unit_of_work
 from tests.plugins_connections import HOSTS, HostTable
-from tests.runs_support import PORTAL_ADDRESS, PORTAL_HOST, audit, connect, jobs, portal, worker_of
+from tests.runs_support import (
+    PORTAL_ADDRESS,
+    PORTAL_HOST,
+    Gate,
+    audit,
+    connect,
+    jobs,
+    portal,
+    worker_of,
+)
 
 pytestmark = pytest.mark.embedded_worker(False)
 
@@ -33,8 +43,23 @@ def sim() -> BynderSimulator:
 
 
 @pytest.fixture
-def vendor_transport(sim: BynderSimulator) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=sim)
+def gate(sim: BynderSimulator) -> Gate:
+    """The app's vendor transport: the portal, holding the second listing page until the
+    test opens the gate (open from the start in the tests that do not close it)."""
+    listings = 0
+
+    def second_listing(request: httpx.Request, _seen: int) -> bool:
+        nonlocal listings
+        if request.method == "GET" and request.url.path.endswith("/media/"):
+            listings += 1
+        return listings == 2
+
+    return Gate(httpx.ASGITransport(app=sim), stop_at=second_listing)
+
+
+@pytest.fixture
+def vendor_transport(gate: Gate) -> httpx.AsyncBaseTransport:
+    return gate
 
 
 @pytest.fixture
@@ -43,8 +68,13 @@ def vendor_hosts() -> HostTable:
 
 
 async def test_an_editor_starts_a_reconciliation_and_its_report_shows_what_it_found(
-    app: FastAPI, client: httpx.AsyncClient, editor: dict[str, str], sim: BynderSimulator
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    editor: dict[str, str],
+    sim: BynderSimulator,
+    gate: Gate,
 ) -> None:
+    gate.open()
     connection_id = await connect(app, sim)
     response = await client.post(
         "/v1/runs", json={"kind": "reconcile", "connection_id": str(connection_id)}, headers=editor
@@ -103,6 +133,29 @@ async def test_reconcile_takes_no_sync_fields_and_needs_an_editor(
     assert await jobs(app) == []
 
 
+async def test_a_running_reconciliation_stops_at_its_next_page_and_reports_what_it_found(
+    app: FastAPI, client: httpx.AsyncClient, editor: dict[str, str], sim: BynderSimulator,
+    gate: Gate,
+) -> None:  # fmt: skip
+    await connect(app, sim, page_size=10)
+    run = (await client.post("/v1/runs", json={"kind": "reconcile"}, headers=editor)).json()
+    working = asyncio.create_task(worker_of(app).run_once())
+    await gate.arrived.wait()  # the first page is committed; the second is being read
+    response = await client.post(f"/v1/runs/{run['id']}/cancel", headers=editor)
+    assert response.status_code == 202, response.text
+    assert response.json()["cancel_requested_at"] is not None
+    gate.open()
+    await working
+    done = (await client.get(f"/v1/runs/{run['id']}", headers=editor)).json()
+    assert done["status"] == "cancelled"
+    [stream] = done["streams"]
+    # Two pages committed (the second one's commit saw the cancel), the third never read.
+    assert (stream["status"], stream["pages"]) == ("cancelled", 2)
+    assert 10 < stream["read"] < ASSETS
+    assert done["report"]["counts"]["new"] == stream["inserted"] == stream["read"]
+    assert done["report"]["rereads"] == {"crm": [], "analytics": []}
+
+
 async def test_a_queued_reconciliation_is_cancelled_with_its_job(
     app: FastAPI, client: httpx.AsyncClient, editor: dict[str, str], sim: BynderSimulator
 ) -> None:
@@ -120,8 +173,9 @@ async def test_a_queued_reconciliation_is_cancelled_with_its_job(
 @pytest.mark.parametrize("scheduled", [True, False])
 async def test_a_job_without_a_run_reconciles_every_connection_in_a_run_of_its_own(
     app: FastAPI, client: httpx.AsyncClient, editor: dict[str, str], sim: BynderSimulator,
-    scheduled: bool,
+    gate: Gate, scheduled: bool,
 ) -> None:  # fmt: skip
+    gate.open()
     await connect(app, sim)
 
     async def queue(session: AsyncSession) -> uuid.UUID | None:

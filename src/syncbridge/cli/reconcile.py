@@ -92,7 +92,8 @@ def _summary(run: RunDetail) -> None:
     examples = report.get("examples", {})
     for kind in KINDS:
         if examples.get(kind):
-            console.print(f"  {kind}: {counts.get(kind, 0):,}, e.g. {', '.join(examples[kind])}")
+            shown = ", ".join(f"{e['connection']}/{e['external_id']}" for e in examples[kind])
+            console.print(f"  {kind}: {counts.get(kind, 0):,}, e.g. {shown}")
     rereads = report.get("rereads", {})
     console.print(
         f"Inbox events queued: {report.get('events_queued', 0):,}; repair write-backs "

@@ -238,7 +238,7 @@ async def _stream(
             first = False
             commit = _page_commit(target, rs_id, verdict, prepared.read, calls, total)
             stop, events, reopened = await in_unit_of_work(sessionmaker, commit)
-            _count(report, target.drift, verdict, prepared.read, calls)
+            _count(report, target, verdict, prepared.read, calls)
             report.events += events
             report.states_reopened += reopened
             if stop:
@@ -329,14 +329,15 @@ def _page_commit(
 
 
 def _count(
-    report: Report, drift: ConnectionDrift, verdict: PageVerdict, read: int, calls: tuple[int, int]
+    report: Report, target: _Stream, verdict: PageVerdict, read: int, calls: tuple[int, int]
 ) -> None:
     """Add a committed page to the report (after its commit: a unit of work retried after a
     deadlock runs its work again)."""
-    report.found(drift, "new", verdict.new)
-    report.found(drift, "changed", verdict.changed)
-    report.found(drift, "missing", verdict.gone)
-    report.found(drift, "tag_drift", [d.external_id for d in verdict.drift])
+    drift, stream = target.drift, target.stream
+    report.found(drift, stream, "new", verdict.new)
+    report.found(drift, stream, "changed", verdict.changed)
+    report.found(drift, stream, "missing", verdict.gone)
+    report.found(drift, stream, "tag_drift", [d.external_id for d in verdict.drift])
     drift.read += read
     drift.vendor_calls += calls[0]
     report.rate_limited += calls[1]
@@ -369,7 +370,7 @@ async def _missing(
             return events
 
         report.events += await in_unit_of_work(sessionmaker, write)
-        report.found(target.drift, "missing", missing)
+        report.found(target.drift, target.stream, "missing", missing)
 
 
 async def _end_streams(

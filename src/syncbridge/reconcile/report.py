@@ -31,7 +31,10 @@ class Report:
     """Everything a reconciliation found and did, assembled as it goes."""
 
     connections: dict[uuid.UUID, ConnectionDrift] = field(default_factory=dict)
-    examples: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    #: Per kind, the first few assets: ``{"connection", "stream", "external_id"}``.
+    examples: dict[str, list[dict[str, str]]] = field(
+        default_factory=lambda: {k: [] for k in KINDS}
+    )
     events: int = 0
     states_reopened: int = 0
     writebacks_planned: int = 0
@@ -44,12 +47,16 @@ class Report:
             found = self.connections[connection_id] = ConnectionDrift(connection_id, name)
         return found
 
-    def found(self, drift: ConnectionDrift, kind: str, external_ids: list[str]) -> None:
+    def found(
+        self, drift: ConnectionDrift, stream: str, kind: str, external_ids: list[str]
+    ) -> None:
         """Count ``external_ids`` as drift of ``kind`` (keeping the first few as examples)."""
         drift.counts[kind] += len(external_ids)
         room = EXAMPLES - len(self.examples[kind])
-        if room > 0:
-            self.examples[kind] += external_ids[:room]
+        self.examples[kind] += [
+            {"connection": drift.name, "stream": stream, "external_id": external_id}
+            for external_id in external_ids[: max(room, 0)]
+        ]
 
     def counts(self) -> dict[str, int]:
         return {k: sum(c.counts[k] for c in self.connections.values()) for k in KINDS}

@@ -90,8 +90,8 @@ async def plan_reconcile(
     queue: bool = True,
 ) -> Run:
     """Add a queued reconciliation run, its streams (each enabled DAM connection's asset
-    streams, or the one connection's) and, with ``queue``, its job in ``session`` (flushes
-    once the run's job, when there is none, is the caller's). Builds
+    streams, or the one connection's) and, with ``queue``, its job in ``session`` (flushes;
+    without ``queue`` the caller runs it, as a job without a run does). Builds
     connectors to list their streams (no vendor call). Raises ``NotFound`` for an unknown
     connection and ``Conflict`` for a disabled one (or none enabled)."""
     connections = await _connections(session, connection_id)

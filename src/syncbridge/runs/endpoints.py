@@ -33,7 +33,9 @@ async def start_run(
     response: Response,
 ) -> RunDetail:
     """Queue a sync of one connection (or every enabled one): the run and its jobs are
-    written together, and a worker runs it (`Location` names the run to follow).
+    written together, and a worker runs it (`Location` names the run to follow). The same
+    for a scoring run (`kind: "score"`) and a reconciliation (`kind: "reconcile"`, whose
+    findings show in the run's `report`).
 
     404 for an unknown connection, 409 for a disabled one (or none enabled), 422 for an
     unknown stream; each problem says why in `reason`. A run of a connection that another

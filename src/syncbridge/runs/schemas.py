@@ -212,7 +212,8 @@ class RunDetail(RunOut):
         default=None,
         description="What the run found beyond its streams' counts, when it keeps a report. "
         "A reconciliation: `counts` of drift per kind (`new`, `changed`, `missing`, "
-        "`tag_drift`), a few `examples` (external ids) of each, `events_queued`, "
+        "`tag_drift`), a few `examples` of each (connection, stream, external id), "
+        "`events_queued`, "
         "`writebacks_planned`, the `rereads` (sync run ids of CRM and analytics "
         "connections), `vendor_calls`, and the same per DAM connection in `connections`.",
     )
