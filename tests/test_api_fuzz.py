@@ -22,7 +22,11 @@ from schemathesis.python.asgi import shutdown_lifespans
 
 from syncbridge.app import create_app
 from syncbridge.auth.service import Role
+from syncbridge.db import open_store
+from syncbridge.models.base import utcnow
+from syncbridge.schedule.repository import beat
 from syncbridge.settings import Settings
+from syncbridge.store.unit_of_work import unit_of_work
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
@@ -75,14 +79,24 @@ def yaml_stream(_ctx: schemathesis.DeserializationContext, response: schemathesi
 
 
 @pytest.fixture
-def api_schema(settings: Settings, api_keys: dict[Role, str]) -> Iterator[schemathesis.BaseSchema]:
+async def _live_worker(db_url: str) -> None:
+    """A worker has beaten: the probes are fuzzed too, and /readyz needs a live worker."""
+    async with open_store(db_url) as sessionmaker, unit_of_work(sessionmaker) as session:
+        await beat(session, "fuzz-worker", utcnow())
+
+
+@pytest.fixture
+def api_schema(
+    settings: Settings, api_keys: dict[Role, str], _live_worker: None
+) -> Iterator[schemathesis.BaseSchema]:
     """The app's own OpenAPI document, called with an admin key through its bearer scheme
     (so schemathesis also knows which requests drop the key on purpose). Schemathesis runs
     the app's lifespan itself."""
     config = schemathesis.Config.from_dict(
         {"auth": {"openapi": {"HTTPBearer": {"bearer": api_keys[Role.admin]}}}, **BOUNDARIES}
     )
-    app = create_app(settings)
+    # The worker's one beat counts as fresh for the whole run.
+    app = create_app(settings.model_copy(update={"ready_heartbeat_max_age_s": 86_400}))
     loaded = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     yield loaded.include(path_regex="^/v1/")
     shutdown_lifespans()
