@@ -20,8 +20,20 @@ from syncbridge.models import ApiKey
 from syncbridge.settings import Settings
 from tests.conftest import bearer
 
-#: Operations any caller may use (probes and the API description).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json"})
+#: Operations any caller may use (probes and the API description), and the webhook
+#: receivers, whose credential is the vendor's signature (tests/test_inbox_r3.py).
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/webhooks/{connection_id}",
+        "/webhooks/{connection_id}/{path_secret}",
+    }
+)
 
 V, E, A = Role.viewer, Role.editor, Role.admin
 
@@ -95,6 +107,10 @@ MINIMAL_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/v1/insights"): V,
     ("GET", "/v1/writebacks"): V,
     ("GET", "/v1/writebacks/{writeback_id}"): V,
+    ("GET", "/v1/events"): V,
+    ("GET", "/v1/events/{event_id}"): V,
+    ("POST", "/v1/events/{event_id}/replay"): E,
+    ("POST", "/v1/events/replay"): E,
     ("GET", "/v1/schedules"): V,
     ("POST", "/v1/schedules/{name}/run"): A,
 }

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from syncbridge.api.deps import Editor, SessionDep, UnitOfWorkRoute, Viewer
 from syncbridge.api.pagination import Page, Paging
 from syncbridge.api.problems import problem, problem_responses
+from syncbridge.audit.endpoints import Since
 from syncbridge.connector.errors import InvalidWebhook, PermanentConnectorError
 from syncbridge.errors import InvalidInput, NotFound
 from syncbridge.inbox import metrics, repository
@@ -162,8 +163,12 @@ async def list_events(
     action: Annotated[str | None, Query(max_length=50, description="created, updated...")] = None,
     stream: Annotated[str | None, Query(max_length=200)] = None,
     external_id: Annotated[str | None, Query(max_length=500)] = None,
-    received_from: Annotated[datetime | None, Query(alias="from")] = None,
-    received_to: Annotated[datetime | None, Query(alias="to")] = None,
+    received_from: Annotated[
+        Since, Query(alias="from", description="Events received at or after this time.")
+    ] = None,
+    received_to: Annotated[
+        Since, Query(alias="to", description="Events received before this time.")
+    ] = None,
 ) -> Page[EventOut]:
     """Inbox events, newest first, each with its attempts, last error and outcome."""
     _check_window(received_from, received_to)
@@ -193,7 +198,7 @@ def _check_window(start: datetime | None, end: datetime | None) -> None:
         )
 
 
-@router.get("/{event_id}", operation_id="get_event", responses=problem_responses(404))
+@router.get("/{event_id:uuid}", operation_id="get_event", responses=problem_responses(404))
 async def get_event(event_id: uuid.UUID, session: SessionDep, _principal: Viewer) -> EventOut:
     """One inbox event."""
     row = await session.get(InboxEvent, event_id)
@@ -202,7 +207,9 @@ async def get_event(event_id: uuid.UUID, session: SessionDep, _principal: Viewer
     return EventOut.model_validate(row)
 
 
-@router.post("/{event_id}/replay", operation_id="replay_event", responses=problem_responses(404))
+@router.post(
+    "/{event_id:uuid}/replay", operation_id="replay_event", responses=problem_responses(404)
+)
 async def replay_event(event_id: uuid.UUID, session: SessionDep, _principal: Editor) -> EventOut:
     """Process an event again (a dead one, or a handled one): it becomes pending with its
     attempts reset and its connection's processing is queued. A pending event is left as

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 EventStatusParam = Literal["pending", "handled", "dead"]
 
@@ -41,8 +41,8 @@ class ReplayRequest(BaseModel):
 
     connection_id: uuid.UUID | None = None
     action: str | None = Field(default=None, max_length=50)
-    received_from: datetime | None = None
-    received_to: datetime | None = None
+    received_from: AwareDatetime | None = Field(default=None, strict=True)
+    received_to: AwareDatetime | None = Field(default=None, strict=True)
 
 
 class ReplayResult(BaseModel):
