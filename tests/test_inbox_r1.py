@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.app import create_app
+from syncbridge.inbox.service import PROCESS_JOB
 from syncbridge.models import InboxEvent
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -61,9 +62,11 @@ async def _handled(sessionmaker: Sessionmaker) -> int:
 async def _kill_at_a_random_point(
     sessionmaker: Sessionmaker, process: Child, target: int, rng: random.Random
 ) -> None:
-    """SIGKILL ``process`` somewhere after ``target`` events are handled: while it fetches,
-    writes, settles or claims."""
-    while await _handled(sessionmaker) < target:
+    """SIGKILL ``process`` somewhere after ``target`` events are handled and after it has
+    applied events itself (not while it starts): while it fetches, writes, settles or
+    claims."""
+    started_at = await _handled(sessionmaker)
+    while (handled := await _handled(sessionmaker)) < target or handled == started_at:
         assert process.alive, process.output()[-4000:]
         await asyncio.sleep(0.02)
     await asyncio.sleep(rng.uniform(0, 0.4))
@@ -127,6 +130,8 @@ async def test_r1_every_event_has_one_effect_through_duplicates_and_worker_kills
             result = await outcome(sessionmaker, connection_id)
             summary = job_summary(result.jobs)
             assert all(status == "done" for _, status in summary), summary
+            # The kills took jobs from their worker: another attempt finished them.
+            assert max(j.attempts for j in result.jobs if j.kind == PROCESS_JOB) > 1
 
             # Duplicates stored nothing; every delivery was taken.
             assert answers.errors == []
