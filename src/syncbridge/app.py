@@ -159,6 +159,8 @@ def create_app(
         ],
     )
     for router in (
+        # First: the receiver is matched before the other routes are scanned.
+        webhooks_router,
         health_router,
         metrics_router,
         taxonomy_router,
@@ -173,7 +175,6 @@ def create_app(
         runs_router,
         writebacks_router,
         insights_router,
-        webhooks_router,
         events_router,
         schedules_router,
     ):

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, select, type_coerce, update
+from sqlalchemy import Select, Table, delete, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,22 +18,33 @@ from syncbridge.models.inbox import EventStatus, InboxEvent
 _NO_SYNC: dict[str, Any] = {"synchronize_session": False}
 
 
-async def insert_events(
-    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
-) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Insert events, skipping those whose (connection, delivery key) the inbox holds: one
-    statement for every row. Returns ``(id, connection_id)`` of the rows inserted."""
+#: The insert of inbox rows per dialect: built once, so its compiled form is cached and a
+#: batch of any size reuses it (executemany; SQLAlchemy sends the rows as multi-row VALUES).
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_statement(dialect: str) -> Any:
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Core, not the ORM's bulk insert: the rows are plain values already.
+        table = cast(Table, InboxEvent.__table__)
+        statement = _INSERTS[dialect] = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.connection_id, table.c.delivery_key])
+            .returning(table.c.id)
+        )
+    return statement
+
+
+async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
+    """Insert events, skipping those whose (connection, delivery key) the inbox holds; the
+    ids of the rows inserted. Each row carries every column (see ``receiver.event_rows``)."""
     if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(InboxEvent)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=[InboxEvent.connection_id, InboxEvent.delivery_key])
-        .returning(InboxEvent.id, InboxEvent.connection_id)
-    )
-    return [(row[0], row[1]) for row in await session.execute(statement)]
+        return set()
+    statement = _insert_statement(session.get_bind().dialect.name)
+    result = await session.execute(statement, list(rows))
+    return set(result.scalars().all())
 
 
 async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[InboxEvent]:

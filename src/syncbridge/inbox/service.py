@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.jobs import repository as jobs_repository
 from syncbridge.jobs.service import enqueue
 from syncbridge.models.base import utcnow
 
@@ -46,6 +47,28 @@ async def queue_processing(
         )
 
 
+async def ensure_processing(
+    session: AsyncSession, connection_ids: Iterable[uuid.UUID], *, delay_s: float
+) -> None:
+    """:func:`queue_processing` at the cost of one statement per connection, for the
+    receiver: a queued job that already holds the key is left as it is, never read back.
+
+    That is safe because a processor frees its key before it reads the pending events: a
+    delivery that found the key held was committed before that read, or its insert would
+    have found the key free and queued a follow-up."""
+    run_after = utcnow() + timedelta(seconds=delay_s)
+    for connection_id in dict.fromkeys(connection_ids):
+        await jobs_repository.insert_job(
+            session,
+            kind=PROCESS_JOB,
+            payload={"connection_id": str(connection_id)},
+            dedupe_key=f"{PROCESS_JOB}:{connection_id}",
+            run_after=run_after,
+            max_attempts=PROCESS_JOB_ATTEMPTS,
+            concurrency_key=concurrency_key(connection_id),
+        )
+
+
 async def queue_pruning(session: AsyncSession) -> None:
     """Queue a prune of handled events past the retention period (one at a time)."""
     await enqueue(session, PRUNE_JOB, {}, dedupe_key=PRUNE_JOB, concurrency_key=PRUNE_JOB)
@@ -55,6 +78,7 @@ __all__ = [
     "PROCESS_JOB",
     "PRUNE_JOB",
     "concurrency_key",
+    "ensure_processing",
     "queue_processing",
     "queue_pruning",
 ]
