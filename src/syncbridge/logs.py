@@ -53,7 +53,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     # included, where vendors put cursors and signatures), at INFO: only their warnings
     # matter to operators; vendor calls are counted in the metrics and logged by connectors.
     quiet = max(logging.WARNING, logging.getLevelName(level.upper()))
-    for name in ("alembic", "httpx", "httpcore"):
+    for name in ("alembic", "httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(quiet)
 
 

@@ -27,6 +27,18 @@ def worker(
             "SYNCBRIDGE_SCHEDULER_ENABLED=false turns them off everywhere).",
         ),
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this process's Prometheus metrics (job outcomes and latency, vendor "
+            "calls and 429s by connector) on this port at /metrics, for scraping each worker.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface the metrics port binds.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run queued jobs, and tick the schedules (each slot runs once however many workers
     tick). On SIGTERM/SIGINT it claims nothing more, lets running jobs finish within
@@ -40,6 +52,14 @@ def worker(
     settings = get_settings()
     registry = HandlerRegistry.load(settings.job_modules)
     config = worker_config(settings, concurrency=concurrency)
+
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from syncbridge.connector.metrics import registry as metrics_registry
+
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics_registry)
+        log.info("worker.metrics_serving", host=metrics_host, port=metrics_port)
 
     async def run() -> None:
         signalled = asyncio.Event()

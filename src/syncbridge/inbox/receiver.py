@@ -115,14 +115,23 @@ class InboxWriter:
             new = await in_unit_of_work(self._sessionmaker, write)
         except Exception as exc:  # the store is down or refused the batch: all are refused
             log.warning("webhook.inbox_write_failed", error_type=type(exc).__name__)
-            for waiting in batch:
-                if not waiting.done.done():
-                    waiting.done.set_exception(StoreUnavailable(type(exc).__name__))
+            _refuse(batch, StoreUnavailable(type(exc).__name__))
             return
+        except BaseException:
+            # Stopped mid-transaction: whether it committed is unknown, so every delivery
+            # of the batch is refused (the vendor retries; a redelivery is one event).
+            _refuse(batch, StoreUnavailable("the inbox writer stopped"))
+            raise
         metrics.commit_batch.observe(len(batch))
         for waiting in batch:
             if not waiting.done.done():
                 waiting.done.set_result(sum(1 for row in waiting.rows if row["id"] in new))
+
+
+def _refuse(batch: list[_Waiting], error: StoreUnavailable) -> None:
+    for waiting in batch:
+        if not waiting.done.done():
+            waiting.done.set_exception(error)
 
 
 @dataclass(frozen=True)
