@@ -50,12 +50,6 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[Sandboxed]:
         yield world
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: process_connection returns when the worker stops between batches, the job "
-    "is recorded done and its dedupe key was released at start, so the events of the "
-    "backlog not yet applied stay pending with no job (until another event arrives)",
-)
 async def test_a_worker_stopped_mid_backlog_leaves_the_rest_to_a_live_job(
     world: Sandboxed,
 ) -> None:

@@ -38,6 +38,7 @@ from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Page, Record, Ref
 from syncbridge.errors import describe_error
 from syncbridge.inbox import metrics, repository
+from syncbridge.inbox.service import queue_processing
 from syncbridge.jobs.context import JobContext
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection, Run, RunStream
@@ -137,6 +138,17 @@ async def process_connection(
         report.events += len(events)
         await _apply(ctx, services.connections, services.http, connection_id, events, policy,
                      report)  # fmt: skip
+    else:
+        # The worker is stopping with events left: this job freed its key when it started,
+        # so nothing else would pick them up. Hand them to a follow-up job.
+        async def follow_up(session: AsyncSession) -> bool:
+            if not await repository.pending(session, connection_id, 1):
+                return False
+            await queue_processing(session, [connection_id], delay_s=0)
+            return True
+
+        if await ctx.fenced(follow_up):
+            log.info("inbox.follow_up_queued", connection_id=str(connection_id))
     return report
 
 
