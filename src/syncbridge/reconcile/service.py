@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connections.service import ConnectionContext
-from syncbridge.errors import Conflict, NotFound
 from syncbridge.jobs.service import enqueue
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection, Run, RunStream
 from syncbridge.models.base import utcnow
 from syncbridge.models.jobs import Job, JobStatus
+from syncbridge.sync.runs import enabled_connections
 from syncbridge.sync.service import build_connector
 
 log = get_logger(__name__)
@@ -37,29 +37,6 @@ REREAD_KINDS = ("crm", "analytics")
 def job_dedupe_key(run_id: uuid.UUID) -> str:
     """The dedupe key of a reconciliation run's job."""
     return f"{RECONCILE_JOB}:{run_id}"
-
-
-async def _connections(session: AsyncSession, connection_id: uuid.UUID | None) -> list[Connection]:
-    if connection_id is not None:
-        connection = await session.get(Connection, connection_id)
-        if connection is None:
-            raise NotFound(f"No connection {connection_id}.", extra={"reason": "no_connection"})
-        if not connection.enabled:
-            raise Conflict(
-                f"Connection '{connection.name}' is disabled: enable it to reconcile it.",
-                extra={"reason": "connection_disabled"},
-            )
-        return [connection]
-    rows = await session.scalars(
-        select(Connection).where(Connection.enabled.is_(True)).order_by(Connection.name)
-    )
-    connections = list(rows)
-    if not connections:
-        raise Conflict(
-            "No connection is enabled: there is nothing to reconcile.",
-            extra={"reason": "no_enabled_connection"},
-        )
-    return connections
 
 
 def system_kind(ctx: ConnectionContext, connection: Connection) -> str | None:
@@ -94,7 +71,7 @@ async def plan_reconcile(
     without ``queue`` the caller runs it, as a job without a run does). Builds
     connectors to list their streams (no vendor call). Raises ``NotFound`` for an unknown
     connection and ``Conflict`` for a disabled one (or none enabled)."""
-    connections = await _connections(session, connection_id)
+    connections = await enabled_connections(session, connection_id, verb="reconcile")
     run = Run(
         id=uuid.uuid4(),
         kind=RECONCILE_KIND,

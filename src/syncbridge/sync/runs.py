@@ -42,14 +42,18 @@ from syncbridge.sync.settle import settle_run
 log = get_logger(__name__)
 
 
-async def _connections(session: AsyncSession, connection_id: uuid.UUID | None) -> list[Connection]:
+async def enabled_connections(
+    session: AsyncSession, connection_id: uuid.UUID | None, *, verb: str = "sync"
+) -> list[Connection]:
+    """The connection named (404 unknown, 409 disabled) or every enabled one (409 when there
+    is none), for a run that will ``verb`` them (the word the errors use)."""
     if connection_id is not None:
         connection = await session.get(Connection, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.", extra={"reason": "no_connection"})
         if not connection.enabled:
             raise Conflict(
-                f"Connection '{connection.name}' is disabled: enable it to sync it.",
+                f"Connection '{connection.name}' is disabled: enable it to {verb} it.",
                 extra={"reason": "connection_disabled"},
             )
         return [connection]
@@ -59,7 +63,7 @@ async def _connections(session: AsyncSession, connection_id: uuid.UUID | None) -
     connections = list(rows)
     if not connections:
         raise Conflict(
-            "No connection is enabled: there is nothing to sync.",
+            f"No connection is enabled: there is nothing to {verb}.",
             extra={"reason": "no_enabled_connection"},
         )
     return connections
@@ -120,7 +124,7 @@ async def plan_run(
     unknown connection, ``Conflict`` for a disabled one (or none enabled) and
     ``InvalidInput`` for a stream name no chosen connection has.
     """
-    connections = await _connections(session, connection_id)
+    connections = await enabled_connections(session, connection_id)
     one = connection_id is not None
     chosen = await _chosen(ctx, client, connections, streams, one=one)
     run = Run(
@@ -315,4 +319,12 @@ async def run_sync(
     return await execute_run(sessionmaker, ctx, client, run_id)
 
 
-__all__ = ["conclude", "create_run", "execute_run", "plan_run", "run_outcome", "run_sync"]
+__all__ = [
+    "conclude",
+    "create_run",
+    "enabled_connections",
+    "execute_run",
+    "plan_run",
+    "run_outcome",
+    "run_sync",
+]
