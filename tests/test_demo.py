@@ -10,6 +10,7 @@ under SYNCBRIDGE_TEST_DB=postgresql://... it runs the same way.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
@@ -52,12 +54,23 @@ class DemoRun:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """One `demo --once` of the module's tests (the cycle takes a while)."""
     data = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(
-        app,
-        ["demo", "--once", "--assets", str(ASSETS), "--data-dir", str(data)],
-        # Wide enough that no id or URL of the summary is wrapped.
-        env={"COLUMNS": "200"},
-    )
+    # The demo quietens logging below WARNING for the whole process (right for a command,
+    # wrong for the tests that run after it in this one and read INFO events): put it back.
+    structlog_config = structlog.get_config()
+    levels = {
+        name: logging.getLogger(name).level for name in ("", *logging.root.manager.loggerDict)
+    }
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["demo", "--once", "--assets", str(ASSETS), "--data-dir", str(data)],
+            # Wide enough that no id or URL of the summary is wrapped.
+            env={"COLUMNS": "200"},
+        )
+    finally:
+        structlog.configure(**structlog_config)
+        for name, level in levels.items():
+            logging.getLogger(name or None).setLevel(level)
     return DemoRun(data, result)
 
 
