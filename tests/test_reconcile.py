@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from syncbridge_bynder.sim_params import iso
 
+from syncbridge.inbox.processing import FROM_SNAPSHOT
 from syncbridge.models import Asset, InboxEvent, Run, RunStream, WriteBack
 from tests.reconcile_support import (
     age_confirmations,
@@ -127,6 +128,13 @@ async def test_a_run_finds_each_kind_of_drift_repairs_it_and_a_second_run_change
         ]
     )
     assert {e.status for e in events} == {"handled"}
+    # New and changed assets are applied from the read that found them: no second fetch.
+    assert sorted(e.outcome or "" for e in events) == sorted(
+        [FROM_SNAPSHOT] * 3 + ["tombstoned"] * 2
+    )
+    applied = [r for r in await rows_of(world, RunStream) if r.run_id in {e.run_id for e in events}]
+    assert applied
+    assert sum(r.vendor_calls for r in applied) == 0
 
     # Repaired: the store follows the DAMs (through the inbox) ...
     stored = await by_external_id(world)

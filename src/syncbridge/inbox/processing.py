@@ -22,9 +22,11 @@ dead at once; an event out of attempts is dead with its last error, for an admin
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -47,6 +49,7 @@ from syncbridge.models.inbox import InboxEvent
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import pages
 from syncbridge.sync.calls import CallCount, counting_client
+from syncbridge.sync.encoding import Encoded
 from syncbridge.sync.pages import MAX_REJECTIONS_KEPT, Target
 from syncbridge.sync.repository import ItemTable
 from syncbridge.sync.runs import conclude
@@ -64,6 +67,34 @@ TOMBSTONED = "tombstoned"
 NOT_FOUND = "not found at the vendor"
 NOTHING_TO_FETCH = "nothing to fetch"
 NOT_A_STREAM = "not a stream of the connection"
+
+
+#: Outcome of an event applied from the item its payload carries (a reconciliation's read).
+FROM_SNAPSHOT = "applied from the read that found it"
+#: The key of an event's payload that carries the item as a read returned it.
+SNAPSHOT_KEY = "record"
+
+
+def snapshot(item: Encoded) -> dict[str, Any]:
+    """An item as a read returned it, for an event's payload: its canonical JSON as text
+    (payload values are made JSON-safe, which would flatten nested structures) and its
+    vendor time."""
+    updated = item.record.updated_at
+    return {"text": item.text, "updated_at": updated.isoformat() if updated else None}
+
+
+def from_snapshot(stream: str, external_id: str, payload: Mapping[str, Any]) -> Record | None:
+    """The item an event's payload carries (see :func:`snapshot`), or None."""
+    carried = payload.get(SNAPSHOT_KEY)
+    if not isinstance(carried, Mapping) or not isinstance(carried.get("text"), str):
+        return None
+    try:
+        data = json.loads(carried["text"])
+        updated = carried.get("updated_at")
+        at = datetime.fromisoformat(updated) if isinstance(updated, str) else None
+    except ValueError:
+        return None
+    return Record(stream, external_id, data, at) if isinstance(data, dict) else None
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,8 @@ class _Object:
     external_id: str
     deleted: bool
     events: list[uuid.UUID]
+    #: The item as the last event carries it (no fetch needed), if it does.
+    carried: Record | None = None
 
 
 @dataclass
@@ -116,6 +149,7 @@ def plan(events: Sequence[InboxEvent], streams: Mapping[str, str]) -> _Plan:
         if found is None:
             found = result.objects[key] = _Object(event.stream, event.external_id, False, [])
         found.deleted = event.action == "deleted"
+        found.carried = None if found.deleted else from_snapshot(*key, event.payload)
         found.events.append(event.id)
     return result
 
@@ -178,7 +212,11 @@ async def _apply(
             connector = build_connector(connections, connection, client)
             streams = {s.name: s.entity for s in connector.streams()}
             todo = plan(events, streams)
-            refs = [Ref(o.stream, o.external_id) for o in todo.objects.values() if not o.deleted]
+            refs = [
+                Ref(o.stream, o.external_id)
+                for o in todo.objects.values()
+                if not o.deleted and o.carried is None
+            ]
             fetched = await connector.fetch(refs) if refs else []
         except Exception as exc:
             await _failed(ctx, key, ids, exc, policy, report)
@@ -195,6 +233,9 @@ async def _apply(
         if obj.deleted:
             records.setdefault(stream, []).append(Record(stream, external_id, {}, deleted=True))
             outcome = TOMBSTONED
+        elif obj.carried is not None:
+            records.setdefault(stream, []).append(obj.carried)
+            outcome = FROM_SNAPSHOT
         else:
             record = by_key.get((stream, external_id))
             if record is None:
@@ -338,7 +379,9 @@ __all__ = [
     "EVENTS_ACTOR",
     "ProcessPolicy",
     "ProcessReport",
+    "from_snapshot",
     "plan",
     "process_connection",
     "settle",
+    "snapshot",
 ]

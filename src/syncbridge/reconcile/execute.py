@@ -21,7 +21,7 @@ reads look back over the late-data window) and writes the report.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import Page, WebhookEvent
 from syncbridge.errors import NotFound
+from syncbridge.inbox.processing import snapshot
 from syncbridge.inbox.receiver import event_rows
 from syncbridge.inbox.repository import insert_events
 from syncbridge.inbox.service import queue_processing
@@ -52,6 +53,7 @@ from syncbridge.runs.repository import job_dedupe_key as sync_job_key
 from syncbridge.store.unit_of_work import in_unit_of_work
 from syncbridge.sync import pages
 from syncbridge.sync.calls import CallCount, counting_client
+from syncbridge.sync.encoding import Encoded
 from syncbridge.sync.repository import FINISHED
 from syncbridge.sync.runs import plan_run
 from syncbridge.sync.service import MAX_ERROR, Sessionmaker, build_connector, describe
@@ -236,7 +238,9 @@ async def _stream(
             )
             total = page.total if first else None
             first = False
-            commit = _page_commit(target, rs_id, verdict, prepared.read, calls, total)
+            commit = _page_commit(
+                target, rs_id, verdict, prepared.live, prepared.read, calls, total
+            )
             stop, events, reopened = await in_unit_of_work(sessionmaker, commit)
             _count(report, target, verdict, prepared.read, calls)
             report.events += events
@@ -262,9 +266,16 @@ def _tail(count: CallCount, target: _Stream) -> tuple[int, int]:
 
 
 def _events(
-    target: _Stream, action: str, external_ids: list[str], now: datetime
+    target: _Stream,
+    action: str,
+    external_ids: list[str],
+    now: datetime,
+    read: Mapping[str, Encoded] | None = None,
 ) -> list[dict[str, Any]]:
-    payload = {"source": "reconcile", "run_id": str(target.run_id)}
+    """Inbox rows of one kind of difference. A new or changed asset's event carries what the
+    full read returned (``payload.record``), so processing applies it without fetching the
+    asset again (QUALITY B3: the calls stay the read's pages and the writes)."""
+    base = {"source": "reconcile", "run_id": str(target.run_id)}
     return event_rows(
         target.connection.id,
         [
@@ -274,7 +285,7 @@ def _events(
                 external_id,
                 action,
                 occurred_at=now,
-                payload=payload,
+                payload=base if read is None else {**base, "record": snapshot(read[external_id])},
             )
             for external_id in external_ids
         ],
@@ -292,6 +303,7 @@ def _page_commit(
     target: _Stream,
     rs_id: uuid.UUID,
     verdict: PageVerdict,
+    live: Mapping[str, Encoded],
     read: int,
     calls: tuple[int, int],
     total: int | None,
@@ -302,8 +314,8 @@ def _page_commit(
     async def work(session: AsyncSession) -> tuple[bool, int, int]:
         now = utcnow()
         rows = (
-            _events(target, "created", verdict.new, now)
-            + _events(target, "updated", verdict.changed, now)
+            _events(target, "created", verdict.new, now, live)
+            + _events(target, "updated", verdict.changed, now, live)
             + _events(target, "deleted", verdict.gone, now)
         )
         events = await _queue_events(session, target, rows)
