@@ -8,6 +8,9 @@ unchanged, only DNS answers are fixed).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from syncbridge.connections.ssrf import SSRFGuardTransport
+from syncbridge.connector.errors import InvalidWebhook
 from syncbridge.connector.http import RetryPolicy, VendorHttp, create_http_client
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
 from syncbridge.connector.spec import ConnectorSettings, ConnectorSpec, VendorUrl
@@ -136,13 +140,23 @@ class EchoConnector:
 
     async def parse_webhook(
         self,
-        headers: Mapping[str, str],  # noqa: ARG002
-        raw_body: bytes,  # noqa: ARG002
+        headers: Mapping[str, str],
+        raw_body: bytes,
         *,
         url: str = "",  # noqa: ARG002
         method: str = "POST",  # noqa: ARG002
     ) -> list[WebhookEvent]:
-        return []
+        """A third-party connector's deliveries: ``X-Echo-Signature`` is the hex HMAC-SHA256
+        of the body under ``webhook_secret``; the body a JSON list of events whose payloads
+        pass through as the vendor sent them."""
+        secret = self.settings.webhook_secret
+        given = {k.lower(): v for k, v in headers.items()}.get("x-echo-signature", "")
+        if secret is None or not hmac.compare_digest(given, echo_signature(secret, raw_body)):
+            raise InvalidWebhook("echo: bad signature")
+        return [
+            WebhookEvent(e["key"], e["stream"], e["id"], e["action"], payload=e["payload"])
+            for e in json.loads(raw_body)
+        ]
 
     async def fetch(self, refs: Sequence[Ref]) -> list[Record]:  # noqa: ARG002
         return []
@@ -190,6 +204,11 @@ async def echo_installed(app: FastAPI) -> AsyncIterator[EchoVendor]:
     if "echo" not in app.state.registry:
         app.state.registry.register(SPEC)
     yield EchoVendor(client=app.state.http, hosts=app.state.ssrf_resolver)
+
+
+def echo_signature(secret: SecretStr, body: bytes) -> str:
+    """The echo vendor's webhook signature of ``body``."""
+    return hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
 
 
 def echo_settings(**changes: Any) -> dict[str, Any]:

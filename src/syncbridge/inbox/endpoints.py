@@ -27,6 +27,7 @@ from syncbridge.audit.endpoints import Since
 from syncbridge.connector.errors import InvalidWebhook, PermanentConnectorError
 from syncbridge.errors import InvalidInput, NotFound
 from syncbridge.inbox import metrics, repository
+from syncbridge.inbox.processing import SNAPSHOT_KEY
 from syncbridge.inbox.receiver import InboxWriter, StoreUnavailable, WebhookTargets, event_rows
 from syncbridge.inbox.schemas import (
     EventOut,
@@ -108,7 +109,7 @@ async def receive(request: Request, connection_id: uuid.UUID) -> Response:
     if events:
         metrics.events_received.labels(key).inc(len(events))
         try:
-            new = await writer.write(event_rows(connection_id, events))
+            new = await writer.write(_untrusted(event_rows(connection_id, events)))
         except StoreUnavailable:
             metrics.deliveries_rejected.labels(key, "store_unavailable").inc()
             return problem(503, "Service unavailable", "The events could not be stored; retry.",
@@ -121,6 +122,14 @@ async def receive(request: Request, connection_id: uuid.UUID) -> Response:
         status, media_type, content = reply(events)
         return Response(content, status_code=status, media_type=media_type)
     return JSONResponse({"received": len(events), "new": new})
+
+
+def _untrusted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A delivery's events never carry an item for processing to apply unfetched: only a
+    reconciliation's own events do (``processing.SNAPSHOT_KEY``)."""
+    for row in rows:
+        row["payload"].pop(SNAPSHOT_KEY, None)
+    return rows
 
 
 class RawRoute(APIRoute):
