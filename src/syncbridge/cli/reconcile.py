@@ -11,7 +11,6 @@ events that apply the differences, the repair write-backs, the re-read syncs) is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import Annotated, Any
 
@@ -22,28 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.cli.sync import (
     ACTOR,
-    EXIT_CANCELLED,
-    EXIT_FAILED,
     Sessionmaker,
-    Watch,
     _connection,
-    _follow,
-    _interrupts,
-    _progress,
     console,
+    exit_for,
+    start_and_follow,
 )
-from syncbridge.db import open_store
 from syncbridge.errors import SyncbridgeError
-from syncbridge.jobs.runner import running_worker
-from syncbridge.jobs.services import JobServices, job_services
+from syncbridge.jobs.services import JobServices
 from syncbridge.models import Connection
 from syncbridge.reconcile.report import KINDS
 from syncbridge.reconcile.service import job_of
 from syncbridge.runs import service
 from syncbridge.runs.schemas import RunCreate, RunDetail
-from syncbridge.settings import Settings, get_settings
+from syncbridge.settings import get_settings
 from syncbridge.store.unit_of_work import in_unit_of_work
-from syncbridge.sync.repository import FINISHED
 
 
 async def _start(
@@ -108,26 +100,6 @@ def _summary(run: RunDetail) -> None:
         )
 
 
-async def _reconcile(
-    settings: Settings, ref: str | None, work: bool
-) -> tuple[RunDetail, dict[uuid.UUID, str]]:
-    async with (
-        _interrupts() as presses,
-        job_services(settings) as services,
-        open_store(settings.database_url) as store,
-    ):
-        run, jobs, names = await _start(store, services, ref)
-        console.print(f"Reconciliation {run.id} queued: {len(run.streams)} DAM stream(s).")
-        async with contextlib.AsyncExitStack() as stack:
-            if work and jobs:
-                await stack.enter_async_context(
-                    running_worker(settings, services=services, only=jobs)
-                )
-            with _progress() as progress:
-                run = await _follow(store, run, Watch(progress, names), presses)
-        return run, names
-
-
 def reconcile(
     connection: Annotated[
         str | None,
@@ -149,17 +121,21 @@ def reconcile(
     failed and 130 when it was cancelled (Ctrl-C cancels it at its next page)."""
     settings = get_settings()
     try:
-        run, _names = asyncio.run(_reconcile(settings, connection, work))
+        run, _names = asyncio.run(
+            start_and_follow(
+                settings,
+                lambda store, services: _start(store, services, connection),
+                lambda run, _jobs: (
+                    f"Reconciliation {run.id} queued: {len(run.streams)} DAM stream(s)."
+                ),
+                work=work,
+            )
+        )
     except SyncbridgeError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from None
     _summary(run)
-    if run.status == "failed":
-        raise typer.Exit(EXIT_FAILED)
-    if run.status == "cancelled":
-        raise typer.Exit(EXIT_CANCELLED)
-    if run.status not in FINISHED:
-        console.print(f"Run {run.id} goes on ({run.status}): follow it at /v1/runs/{run.id}.")
+    exit_for(run)
 
 
 __all__ = ["reconcile"]

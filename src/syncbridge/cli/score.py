@@ -32,12 +32,11 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.cli.sync import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
     POLL_S,
     RateColumn,
     _interrupts,
     console,
+    exit_for,
 )
 from syncbridge.db import open_store
 from syncbridge.errors import Conflict, SyncbridgeError
@@ -250,8 +249,4 @@ def score(
     console.print(summary(run, rules))
     if run.status == "failed":
         console.print(f"[red]{run.error}[/red]")
-        raise typer.Exit(EXIT_FAILED)
-    if run.status == "cancelled":
-        raise typer.Exit(EXIT_CANCELLED)
-    if run.status not in FINISHED:
-        console.print(f"Run {run.id} goes on ({run.status}): follow it at /v1/runs/{run.id}.")
+    exit_for(run)

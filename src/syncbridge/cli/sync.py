@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -213,16 +213,30 @@ async def _follow(
     return run
 
 
-async def _sync(
-    settings: Settings, ref: str | None, full: bool, streams: list[str] | None, work: bool
+#: What starts a watched run: ``(store, services) -> (run, its jobs, connection names)``.
+Starter = Callable[
+    [Sessionmaker, JobServices],
+    Awaitable[tuple[RunDetail, list[uuid.UUID], dict[uuid.UUID, str]]],
+]
+
+
+async def start_and_follow(
+    settings: Settings,
+    start: Starter,
+    queued: Callable[[RunDetail, list[uuid.UUID]], str],
+    *,
+    work: bool,
 ) -> tuple[RunDetail, dict[uuid.UUID, str]]:
+    """Start a run (``start``), say so (``queued``), run its jobs in this process when
+    ``work`` (a worker elsewhere may take them first: then this only watches), and follow it
+    with a progress bar per stream until it has finished or Ctrl-C was pressed twice."""
     async with (
         _interrupts() as presses,  # from the start: a Ctrl-C while starting cancels too
         job_services(settings) as services,
         open_store(settings.database_url) as store,
     ):
-        run, jobs, names = await _start(store, services, ref, full, streams)
-        console.print(f"Run {run.id} queued: {len(run.streams)} stream(s), {len(jobs)} job(s).")
+        run, jobs, names = await start(store, services)
+        console.print(queued(run, jobs))
         async with contextlib.AsyncExitStack() as stack:
             if work and jobs:
                 await stack.enter_async_context(
@@ -231,6 +245,17 @@ async def _sync(
             with _progress() as progress:
                 run = await _follow(store, run, Watch(progress, names), presses)
         return run, names
+
+
+def exit_for(run: RunDetail) -> None:
+    """End the command as the run ended: 1 failed, 130 cancelled; a run still going (the
+    watch was stopped) is pointed at."""
+    if run.status == "failed":
+        raise typer.Exit(EXIT_FAILED)
+    if run.status == "cancelled":
+        raise typer.Exit(EXIT_CANCELLED)
+    if run.status not in FINISHED:
+        console.print(f"Run {run.id} goes on ({run.status}): follow it at /v1/runs/{run.id}.")
 
 
 def sync(
@@ -260,16 +285,20 @@ def sync(
     cancelled. Ctrl-C cancels the run: its streams stop at their next page."""
     settings = get_settings()
     try:
-        run, names = asyncio.run(_sync(settings, connection, full, stream, work))
+        run, names = asyncio.run(
+            start_and_follow(
+                settings,
+                lambda store, services: _start(store, services, connection, full, stream),
+                lambda run, jobs: (
+                    f"Run {run.id} queued: {len(run.streams)} stream(s), {len(jobs)} job(s)."
+                ),
+                work=work,
+            )
+        )
     except SyncbridgeError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         for problem in exc.errors:
             console.print(f"  {problem.get('field')}: {problem.get('reason')}")
         raise typer.Exit(2) from None
     console.print(_summary(run, names))
-    if run.status == "failed":
-        raise typer.Exit(EXIT_FAILED)
-    if run.status == "cancelled":
-        raise typer.Exit(EXIT_CANCELLED)
-    if run.status not in FINISHED:
-        console.print(f"Run {run.id} goes on ({run.status}): follow it at /v1/runs/{run.id}.")
+    exit_for(run)

@@ -112,10 +112,6 @@ class ProcessReport:
     runs: list[uuid.UUID] = field(default_factory=list)
 
 
-class EventsFailed(Exception):
-    """A batch's fetch failed transiently: the job retries (the events counted an attempt)."""
-
-
 @dataclass
 class _Object:
     stream: str

@@ -62,16 +62,6 @@ async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -
     return list(await session.scalars(statement))
 
 
-async def still_pending(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of ``ids`` are pending now (a replay or another attempt may have moved them)."""
-    if not ids:
-        return set()
-    statement = select(InboxEvent.id).where(
-        InboxEvent.id.in_(ids), InboxEvent.status == EventStatus.pending.value
-    )
-    return set(await session.scalars(statement))
-
-
 async def mark_handled(
     session: AsyncSession,
     outcomes: Mapping[uuid.UUID, str],
@@ -248,5 +238,4 @@ __all__ = [
     "pending",
     "prune",
     "record_failure",
-    "still_pending",
 ]
