@@ -215,12 +215,7 @@ async def list_events(
 
 
 def _check_window(start: datetime | None, end: datetime | None) -> None:
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(
-                f"'{name}' needs a time zone.",
-                errors=[{"field": name, "reason": "needs a time zone (Z or +hh:mm)"}],
-            )
+    """``from`` before ``to`` (both are aware: ``Since`` and the strict body fields say so)."""
     if start is not None and end is not None and start >= end:
         raise InvalidInput(
             "'from' must be before 'to'.", errors=[{"field": "from", "reason": "not before 'to'"}]

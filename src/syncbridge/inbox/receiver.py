@@ -27,7 +27,7 @@ from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.inbox import metrics, repository
-from syncbridge.inbox.service import ensure_processing
+from syncbridge.inbox.service import queue_processing
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
 from syncbridge.models.base import utcnow
@@ -108,7 +108,7 @@ class InboxWriter:
             inserted = await repository.insert_events(session, rows)
             if inserted:
                 connections = {row["connection_id"] for row in rows if row["id"] in inserted}
-                await ensure_processing(session, connections, delay_s=self._debounce_s)
+                await queue_processing(session, connections, delay_s=self._debounce_s)
             return inserted
 
         try:

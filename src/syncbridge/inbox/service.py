@@ -28,37 +28,19 @@ def concurrency_key(connection_id: uuid.UUID) -> str:
 async def queue_processing(
     session: AsyncSession, connection_ids: Iterable[uuid.UUID], *, delay_s: float
 ) -> None:
-    """Queue the processing of each connection's pending events in ``delay_s`` (flushes).
+    """Queue the processing of each connection's pending events in ``delay_s`` (flushes):
+    one statement per connection.
 
     One queued job per connection at a time (dedupe key): events arriving before it starts
-    join it, so a burst costs one fetch per object. A running job frees its key on start,
-    so what arrives while it runs queues a follow-up that waits for it (concurrency key).
-    """
+    join it, so a burst costs one fetch per object; a queued job already holding the key is
+    left as it is, never read back. That is safe because a processor frees its key before it
+    reads the pending events: what found the key held was committed before that read, and
+    what comes after finds the key free and queues a follow-up, which waits for the running
+    one (concurrency key)."""
     run_after = utcnow() + timedelta(seconds=delay_s)
+    queued = False
     for connection_id in dict.fromkeys(connection_ids):
-        await enqueue(
-            session,
-            PROCESS_JOB,
-            {"connection_id": str(connection_id)},
-            dedupe_key=f"{PROCESS_JOB}:{connection_id}",
-            run_after=run_after,
-            max_attempts=PROCESS_JOB_ATTEMPTS,
-            concurrency_key=concurrency_key(connection_id),
-        )
-
-
-async def ensure_processing(
-    session: AsyncSession, connection_ids: Iterable[uuid.UUID], *, delay_s: float
-) -> None:
-    """:func:`queue_processing` at the cost of one statement per connection, for the
-    receiver: a queued job that already holds the key is left as it is, never read back.
-
-    That is safe because a processor frees its key before it reads the pending events: a
-    delivery that found the key held was committed before that read, or its insert would
-    have found the key free and queued a follow-up."""
-    run_after = utcnow() + timedelta(seconds=delay_s)
-    for connection_id in dict.fromkeys(connection_ids):
-        await jobs_repository.insert_job(
+        job = await jobs_repository.insert_job(
             session,
             kind=PROCESS_JOB,
             payload={"connection_id": str(connection_id)},
@@ -67,6 +49,9 @@ async def ensure_processing(
             max_attempts=PROCESS_JOB_ATTEMPTS,
             concurrency_key=concurrency_key(connection_id),
         )
+        queued = queued or job is not None
+    if queued and delay_s <= 0:
+        await jobs_repository.announce(session)  # wake idle workers at the commit
 
 
 async def queue_pruning(session: AsyncSession) -> None:
@@ -78,7 +63,6 @@ __all__ = [
     "PROCESS_JOB",
     "PRUNE_JOB",
     "concurrency_key",
-    "ensure_processing",
     "queue_processing",
     "queue_pruning",
 ]
