@@ -5,56 +5,23 @@ File-based sandbox connections (local folder, CSV exports) need no vendor on the
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from syncbridge.cli.main import app
-from syncbridge.cli.serve import sandbox_settings
 from syncbridge.cli.sync import progress_total
-from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.db import open_store
 from syncbridge.models import Asset, AuditEntry, Run
 from syncbridge.runs.schemas import RunStreamOut
-from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
-from syncbridge.sandbox.spec import SandboxRegistry
-from syncbridge.sandbox.world import World
-from syncbridge.settings import Settings, get_settings
+from syncbridge.settings import get_settings
 
 runner = CliRunner()
-PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-@pytest.fixture
-def folder(settings: Settings, tmp_path: Path) -> Path:
-    """The sandbox's folders written, and its connections stored."""
-    sandbox = EmbeddedSandbox.build(
-        SandboxRegistry.from_entry_points(),
-        ConnectorRegistry.from_entry_points(),
-        world=World(assets_count=30),
-        public_url=PUBLIC_URL,
-        folder=tmp_path / "sandbox-dam",
-    )
-    local = sandbox_settings(settings, PUBLIC_URL, sandbox.folder)
-    asyncio.run(prepare_sandbox_connections(local, sandbox, ConnectorRegistry.from_entry_points()))
-    return sandbox.folder
-
-
-@pytest.fixture
-def cli(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the CLI at the test database and let it use the sandbox's folders."""
-    monkeypatch.setenv("SYNCBRIDGE_DATABASE_URL", db_url)
-    monkeypatch.setenv("SYNCBRIDGE_SANDBOX_FOLDERS", json.dumps([str(folder)]))
-    monkeypatch.setenv("SYNCBRIDGE_WORKER_POLL_INTERVAL_S", "0.05")
-    monkeypatch.setenv("COLUMNS", "250")
-    get_settings.cache_clear()
-    yield db_url
-    get_settings.cache_clear()
+pytest_plugins = ["tests.cli_support"]
 
 
 def stored(url: str) -> tuple[int, list[str], list[str]]:
