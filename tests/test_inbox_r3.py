@@ -148,3 +148,26 @@ async def test_a_legacy_hubspot_signature_is_refused_where_only_v3_is_accepted(
         assert answer.status_code == 401, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert await stored(world) == NOTHING
+
+
+async def test_a_signed_delivery_hubspot_cannot_have_sent_is_400_and_counted_malformed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Verified (the signature covers the bytes) but not HubSpot's shape: a defect at the
+    sender's end, not a forgery. 400, nothing stored, counted ``malformed``, not
+    ``signature``."""
+    async with sandboxed_app(settings, tmp_path / "dam") as world:
+        url = world.webhook_url("hubspot")
+        headers, body, _ = world.simulator("hubspot").webhooks.delivery(
+            [{"eventId": 1, "subscriptionType": "deal.propertyChange"}], version="v3", url=url
+        )
+        forgeries = await rejected(world, "hubspot")
+        malformed = await rejected(world, "hubspot", "malformed")
+
+        answer = await post(world, Delivery(url, headers, body, ()))
+
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert await stored(world) == NOTHING
+        assert await rejected(world, "hubspot", "malformed") == malformed + 1
+        assert await rejected(world, "hubspot") == forgeries

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from syncbridge.connector.errors import InvalidWebhook
+from syncbridge.connector.errors import InvalidWebhook, MalformedWebhook
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.logs import get_logger
 from syncbridge_hubspot.settings import SignatureVersion
@@ -127,7 +127,8 @@ class WebhookVerifier:
     def parse(
         self, headers: Mapping[str, str], raw_body: bytes, *, url: str, method: str
     ) -> list[WebhookEvent]:
-        """Verified events of a delivery; raises ``InvalidWebhook`` for anything else."""
+        """Verified events of a delivery; raises ``InvalidWebhook`` for a delivery that fails
+        verification, ``MalformedWebhook`` for a verified one that is not HubSpot's shape."""
         policy = self.policy
         if len(raw_body) > policy.max_body_bytes:
             raise InvalidWebhook("hubspot: delivery body is too large")
@@ -206,17 +207,17 @@ def _events(raw_body: bytes) -> list[dict[str, Any]]:
     try:
         body = json.loads(raw_body)
     except (ValueError, RecursionError) as exc:
-        raise InvalidWebhook("hubspot: delivery body is not JSON") from exc
+        raise MalformedWebhook("hubspot: delivery body is not JSON") from exc
     if not isinstance(body, list) or not body or len(body) > MAX_EVENTS:
-        raise InvalidWebhook("hubspot: delivery body is not a JSON array of events")
+        raise MalformedWebhook("hubspot: delivery body is not a JSON array of events")
     for event in body:
         if not isinstance(event, dict) or not all(
             isinstance(event.get(k), t) and not isinstance(event.get(k), bool)
             for k, t in REQUIRED.items()
         ):
-            raise InvalidWebhook("hubspot: malformed event in delivery")
+            raise MalformedWebhook("hubspot: malformed event in delivery")
         if not 0 <= event["occurredAt"] <= MAX_EPOCH_MS:
-            raise InvalidWebhook("hubspot: event occurredAt out of range")
+            raise MalformedWebhook("hubspot: event occurredAt out of range")
     return body
 
 

@@ -6,6 +6,7 @@ ConnectorError
 +-- PermanentConnectorError      do not retry (4xx other than auth and rate limits, garbage)
 |   +-- AuthError                credentials refused (401/403)
 |   +-- InvalidWebhook           signature, timestamp or topic check failed
+|   +-- MalformedWebhook         verified, but not a delivery the connector can read
 +-- ConnectorNotFound            no connector under that key
 +-- ConnectorLoadError           the connector's entry point is broken
 """
@@ -59,6 +60,15 @@ class InvalidWebhook(PermanentConnectorError):
 
     status = 401
     title = "Webhook verification failed"
+
+
+class MalformedWebhook(PermanentConnectorError):
+    """A delivery that passed verification (its signature covers the raw bytes) but is not
+    one the connector can read: the sender holds the secret, so it is a defect at the
+    vendor's end or in a proxy, not a forgery (answered 400 and counted as ``malformed``)."""
+
+    status = 400
+    title = "Webhook delivery malformed"
 
 
 class ConnectorNotFound(ConnectorError):

@@ -129,7 +129,9 @@ class Connector(Protocol):
         url: str = "",
         method: str = "POST",
     ) -> list[WebhookEvent]:
-        """Verify a delivery over the raw bytes and return thin events; raises InvalidWebhook.
+        """Verify a delivery over the raw bytes and return thin events; raises InvalidWebhook
+        when it fails verification (401), MalformedWebhook when it passed but cannot be read
+        (400).
 
         ``url`` is the full URL the vendor called (scheme, host, path and query) as the public
         receiver sees it, and ``method`` its HTTP method: some schemes sign them (HubSpot v2

@@ -33,7 +33,7 @@ from syncbridge_hubspot.webhooks import (
     v3_uri_forms,
 )
 
-from syncbridge.connector.errors import InvalidWebhook
+from syncbridge.connector.errors import InvalidWebhook, MalformedWebhook
 from syncbridge.connector.ratelimit import override_time
 from syncbridge.connector.testing import FakeClock
 
@@ -308,7 +308,7 @@ async def test_a_uri_signed_decoded_is_accepted() -> None:
     assert await parse(make_connector(), headers, body, url=encoded)
 
 
-# ----- malformed bodies: InvalidWebhook and nothing else ------------------------------------
+# ----- malformed bodies: signed ones are MalformedWebhook (400), not forgeries --------------
 
 
 def _signed(body: bytes) -> dict[str, str]:
@@ -338,9 +338,17 @@ def _signed(body: bytes) -> dict[str, str]:
         b"[" + b"1" * 5000 + b"]",
     ],
 )
-async def test_a_signed_but_malformed_body_is_refused(body: bytes) -> None:
-    with pytest.raises(InvalidWebhook):
+async def test_a_signed_but_malformed_body_is_refused_as_malformed(body: bytes) -> None:
+    with pytest.raises(MalformedWebhook):
         await parse(make_connector(), _signed(body), body)
+
+
+async def test_a_malformed_body_with_a_bad_signature_is_a_forgery() -> None:
+    """Verification comes first: bytes nobody signed are refused as a forgery, whatever
+    they hold."""
+    headers = _signed(b"[]")
+    with pytest.raises(InvalidWebhook, match="signature mismatch"):
+        await parse(make_connector(), headers, b"not json")
 
 
 async def test_an_oversized_body_is_refused_before_verification() -> None:
