@@ -9,8 +9,12 @@ points in the ``syncbridge.jobs`` group) and from modules named in the
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from importlib.metadata import entry_points
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.jobs.context import Handler
 
@@ -18,6 +22,10 @@ from syncbridge.jobs.context import Handler
 ENTRY_POINT_GROUP = "syncbridge.jobs"
 
 Registrar = Callable[["HandlerRegistry"], None]
+
+#: What a kind does, in the transaction that buries one of its jobs (``session``, the job's
+#: id, its last error, now): end what the job leaves unfinished, such as its run.
+DeadHook = Callable[[AsyncSession, uuid.UUID, str, datetime], Awaitable[None]]
 
 
 class HandlerLoadError(Exception):
@@ -29,12 +37,18 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._on_dead: dict[str, DeadHook] = {}
 
-    def register(self, kind: str, handler: Handler) -> None:
-        """Run ``handler`` for jobs of ``kind``; a kind registered twice is an error."""
+    def register(self, kind: str, handler: Handler, *, on_dead: DeadHook | None = None) -> None:
+        """Run ``handler`` for jobs of ``kind``; a kind registered twice is an error.
+
+        ``on_dead`` runs in the transaction that makes a job of ``kind`` dead, whether its
+        last attempt failed or the worker holding it stopped renewing its lease."""
         if kind in self._handlers:
             raise ValueError(f"a handler for job kind {kind!r} is already registered")
         self._handlers[kind] = handler
+        if on_dead is not None:
+            self._on_dead[kind] = on_dead
 
     def handles(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`register`."""
@@ -47,6 +61,10 @@ class HandlerRegistry:
 
     def get(self, kind: str) -> Handler | None:
         return self._handlers.get(kind)
+
+    def on_dead(self, kind: str) -> DeadHook | None:
+        """What ``kind`` does when one of its jobs dies (None: nothing)."""
+        return self._on_dead.get(kind)
 
     @property
     def kinds(self) -> list[str]:

@@ -41,6 +41,14 @@ _LIVE_KEY_SQL = text("status IN ('queued', 'running')")
 
 
 @dataclass(frozen=True, slots=True)
+class DeadJob:
+    """A job a claim found dead (its lease ran out on its last attempt) and buried."""
+
+    id: uuid.UUID
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedJob:
     """A job as its claim left it: the lease token is the right to renew and finish it."""
 
@@ -138,10 +146,10 @@ async def claim(
     lease_expires_at: datetime,
     limit: int,
     only: Sequence[uuid.UUID] | None = None,
-) -> tuple[list[ClaimedJob], list[uuid.UUID]]:
+) -> tuple[list[ClaimedJob], list[DeadJob]]:
     """Lease up to ``limit`` claimable jobs of ``kinds`` (and, with ``only``, of those ids) to
     ``owner``, oldest ``run_after`` first, at most one per concurrency key; returns them and
-    the ids of jobs found dead (lease ran out on their last attempt).
+    the jobs found dead (lease ran out on their last attempt), buried in this transaction.
 
     On PostgreSQL rows other claimers hold are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite
     the write transaction (``BEGIN IMMEDIATE``) already excludes every other claimer.
@@ -150,7 +158,9 @@ async def claim(
         return [], []
     found = (
         await session.execute(
-            select(Job.id, Job.status, Job.attempts, Job.max_attempts, Job.concurrency_key)
+            select(
+                Job.id, Job.kind, Job.status, Job.attempts, Job.max_attempts, Job.concurrency_key
+            )
             .where(_claimable(kinds, now, only))
             .order_by(Job.run_after, Job.created_at)
             .limit(limit)
@@ -158,11 +168,12 @@ async def claim(
         )
     ).all()
     found = await _one_per_key(session, found, now)
-    exhausted = [
-        row.id
+    dead = [
+        DeadJob(row.id, row.kind)
         for row in found
         if row.status == JobStatus.running.value and row.attempts >= row.max_attempts
     ]
+    exhausted = {job.id for job in dead}
     order = [row.id for row in found if row.id not in exhausted]
     if exhausted:
         await session.execute(
@@ -178,7 +189,7 @@ async def claim(
             .execution_options(**_NO_SYNC)
         )
     if not order:
-        return [], exhausted
+        return [], dead
     token = uuid.uuid4()
     rows = (
         await session.execute(
@@ -217,7 +228,7 @@ async def claim(
         )
         for job_id in order
     ]
-    return claimed, exhausted
+    return claimed, dead
 
 
 async def _one_per_key(session: AsyncSession, found: Sequence[Any], now: datetime) -> list[Any]:

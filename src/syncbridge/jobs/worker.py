@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,7 @@ from syncbridge.jobs import repository
 from syncbridge.jobs.clock import SYSTEM_CLOCK, Clock
 from syncbridge.jobs.context import JobContext, LeaseLost
 from syncbridge.jobs.registry import HandlerRegistry
-from syncbridge.jobs.repository import ClaimedJob
+from syncbridge.jobs.repository import ClaimedJob, DeadJob
 from syncbridge.jobs.retry import RetryPolicy, decide
 from syncbridge.jobs.wakeup import Wakeup
 from syncbridge.logs import get_logger
@@ -151,8 +151,8 @@ class Worker:
             if not await in_unit_of_work(self.sessionmaker, look, write=False):
                 return []
 
-        async def take(session: AsyncSession) -> tuple[list[ClaimedJob], list[uuid.UUID]]:
-            return await repository.claim(
+        async def take(session: AsyncSession) -> tuple[list[ClaimedJob], list[DeadJob]]:
+            claimed, dead = await repository.claim(
                 session,
                 kinds=kinds,
                 owner=self.owner,
@@ -161,10 +161,15 @@ class Worker:
                 limit=limit,
                 only=self.only,
             )
+            for gone in dead:
+                await self._buried(session, gone.kind, gone.id, repository.LEASE_RAN_OUT, now)
+            return claimed, dead
 
         claimed, dead = await in_unit_of_work(self.sessionmaker, take)
-        for job_id in dead:
-            log.warning("job.dead", job_id=str(job_id), error=repository.LEASE_RAN_OUT)
+        for gone in dead:
+            log.warning(
+                "job.dead", job_id=str(gone.id), kind=gone.kind, error=repository.LEASE_RAN_OUT
+            )
         for job in claimed:
             log.info(
                 "job.claimed",
@@ -223,12 +228,21 @@ class Worker:
                     "job.lease_renew_failed", job_id=str(ctx.job_id), error=type(exc).__name__
                 )
 
+    async def _buried(
+        self, session: AsyncSession, kind: str, job_id: uuid.UUID, error: str, now: datetime
+    ) -> None:
+        """Let ``kind`` end what its dead job leaves unfinished, in the burying transaction."""
+        hook = self.registry.on_dead(kind)
+        if hook is not None:
+            await hook(session, job_id, error, now)
+
     async def _record(self, job: ClaimedJob, error: BaseException | None) -> Outcome:
         """Write the attempt's outcome, only while ``job``'s lease token still holds."""
         now = self.clock.now()
         fields: dict[str, Any] = {"job_id": str(job.id), "kind": job.kind, "attempt": job.attempt}
         # The write, its lease-holding arguments (job, token, now) still to be given.
         write: Callable[..., Awaitable[bool]]
+        dead_error: str | None = None
         if error is None:
             outcome, write = Outcome.done, partial(repository.finish, status=JobStatus.done)
         else:
@@ -249,10 +263,13 @@ class Worker:
             else:
                 outcome = Outcome.dead
                 write = partial(repository.finish, status=JobStatus.dead, last_error=decision.error)
+                dead_error = decision.error
 
         async def held(session: AsyncSession) -> bool:
             if not await write(session, job.id, job.lease_token, now=now):
                 return False
+            if dead_error is not None:
+                await self._buried(session, job.kind, job.id, dead_error, now)
             if job.concurrency_key is not None:
                 # A job waiting for this key may run now: wake the workers (PostgreSQL).
                 await repository.announce(session)

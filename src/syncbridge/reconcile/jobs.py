@@ -23,6 +23,7 @@ from syncbridge.models.jobs import Job
 from syncbridge.models.schedule import JobRun
 from syncbridge.reconcile.execute import execute_reconcile
 from syncbridge.reconcile.service import RECONCILE_JOB, plan_reconcile
+from syncbridge.runs.repository import end_run_of_dead_job
 
 log = get_logger(__name__)
 
@@ -92,7 +93,7 @@ async def reconcile_run(ctx: JobContext) -> None:
 
 def register(registry: HandlerRegistry) -> None:
     """Add the reconciliation handler to ``registry``."""
-    registry.register(RECONCILE_JOB, reconcile_run)
+    registry.register(RECONCILE_JOB, reconcile_run, on_dead=end_run_of_dead_job)
 
 
 __all__ = ["SCHEDULE_ACTOR", "reconcile_run", "register"]

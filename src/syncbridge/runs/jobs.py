@@ -14,7 +14,7 @@ import uuid
 from syncbridge.jobs.context import JobContext, PermanentJobError
 from syncbridge.jobs.registry import HandlerRegistry
 from syncbridge.logs import get_logger
-from syncbridge.runs.repository import SYNC_JOB
+from syncbridge.runs.repository import SYNC_JOB, end_run_of_dead_job
 from syncbridge.sync.runs import execute_run
 
 log = get_logger(__name__)
@@ -48,7 +48,7 @@ async def sync_run(ctx: JobContext) -> None:
 
 def register(registry: HandlerRegistry) -> None:
     """Add the runs' handlers to ``registry``."""
-    registry.register(SYNC_JOB, sync_run)
+    registry.register(SYNC_JOB, sync_run, on_dead=end_run_of_dead_job)
 
 
 __all__ = ["register", "sync_run"]

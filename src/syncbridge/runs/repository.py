@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncbridge.errors import ERROR_MAX_CHARS
 from syncbridge.models import Run, RunRejection, RunStream
 from syncbridge.models.jobs import Job, JobStatus
+from syncbridge.sync.repository import FINISHED
 
 #: The job kind of a sync run (one job per connection of the run).
 SYNC_JOB = "sync.run"
@@ -115,6 +118,47 @@ async def cancel_queued_jobs(
         .execution_options(synchronize_session=False)
     )
     return [row.id for row in rows]
+
+
+async def end_run_of_dead_job(
+    session: AsyncSession, job_id: uuid.UUID, error: str, now: datetime
+) -> None:
+    """A run's job died (its last attempt failed, or the worker holding it stopped): what it
+    left unfinished of its run fails with the job's last error. Its streams (the
+    connection's, for a job of one connection) end ``failed``, and the run too once none of
+    its streams is left to finish, as no other job will conclude it. Without this the run
+    stayed ``running`` for ever, and the scheduler, which waits for the previous incremental
+    sync to finish, queued no sync again. Pages the job committed stay."""
+    job = await session.get(Job, job_id)
+    payload = job.payload if job is not None else {}
+    run_id, connection_id = _uuid_of(payload, "run_id"), _uuid_of(payload, "connection_id")
+    run = None if run_id is None else await locked_run(session, run_id)
+    if run is None or run.status in FINISHED:
+        return
+    detail = f"its job {job_id} died: {error}"[:ERROR_MAX_CHARS]
+    unfinished = (RunStream.run_id == run.id, RunStream.status.in_(("queued", "running")))
+    mine = (
+        unfinished
+        if connection_id is None
+        else (*unfinished, RunStream.connection_id == connection_id)
+    )
+    await session.execute(
+        update(RunStream)
+        .where(*mine)
+        .values(status="failed", error=detail, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    left = await session.scalar(select(RunStream.id).where(*unfinished).limit(1))
+    if left is None:
+        run.status, run.error, run.finished_at = "failed", detail, now
+        run.started_at = run.started_at or now
+
+
+def _uuid_of(payload: dict[str, Any] | None, name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str((payload or {})[name]))
+    except (KeyError, ValueError):
+        return None
 
 
 async def jobs_of(session: AsyncSession, run_id: uuid.UUID) -> list[Job]:

@@ -9,6 +9,7 @@ from syncbridge.errors import NotFound
 from syncbridge.jobs import HandlerRegistry, JobContext, PermanentJobError
 from syncbridge.jobs.context import Handler, LeaseLost
 from syncbridge.logs import get_logger
+from syncbridge.runs.repository import end_run_of_dead_job
 from syncbridge.scoring.runs import SCORE_JOB, execute_score_run, fail_score_run
 
 __all__ = ["register", "score_run_handler", "score_run_job"]
@@ -50,4 +51,4 @@ score_run_job = score_run_handler()
 
 def register(registry: HandlerRegistry) -> None:
     """Register the scoring job handlers."""
-    registry.register(SCORE_JOB, score_run_job)
+    registry.register(SCORE_JOB, score_run_job, on_dead=end_run_of_dead_job)
