@@ -1,12 +1,15 @@
-"""What the schedule tests share: a clock the test sets, tickers as separate worker
-processes would run them (an engine each), and reading the scheduler's rows."""
+"""What the schedule tests share: a clock the test sets, a clock that worker processes share
+with the test, tickers as separate worker processes would run them (an engine each), and
+reading the scheduler's rows."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +18,7 @@ from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.jobs import Clock, Job
 from syncbridge.jobs.services import JobServices
 from syncbridge.models import JobRun
+from syncbridge.models.base import utcnow
 from syncbridge.schedule import ScheduledJob
 from syncbridge.schedule.ticker import Ticker
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -34,6 +38,37 @@ class SetClock:
 
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - ticks never sleep
         raise AssertionError(f"a tick slept {seconds} s")
+
+
+class SharedClock:
+    """Virtual time that separate processes share through a file: it runs at wall speed from
+    the instant the test last set, so heartbeats, polls and leases go on as in service, and
+    it jumps when the test moves it on.
+
+    The file holds the offset from the wall clock (every process reads one machine's wall
+    clock); :meth:`set` replaces it atomically, so a reader sees the old offset or the new.
+    """
+
+    #: How often a sleep looks again whether virtual time has jumped past its end (wall s).
+    LOOK_EVERY_S = 0.05
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, at: datetime) -> None:
+        """Make it ``at`` now (aware), for every process reading the file."""
+        staged = self.path.with_name(self.path.name + ".new")
+        staged.write_text(repr((at - utcnow()).total_seconds()))
+        os.replace(staged, self.path)
+
+    def now(self) -> datetime:
+        return utcnow() + timedelta(seconds=float(self.path.read_text()))
+
+    async def sleep(self, seconds: float) -> None:
+        end = self.now() + timedelta(seconds=seconds)
+        # The time is in a file another process writes: no event tells when it moves.
+        while (left := (end - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, self.LOOK_EVERY_S))
 
 
 @asynccontextmanager

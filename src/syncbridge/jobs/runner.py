@@ -89,7 +89,12 @@ async def running_worker(
                 from syncbridge.schedule.ticker import worker_presence
 
                 presence = worker_presence(
-                    settings, engine, owner=worker.owner, services=services, scheduler=scheduler
+                    settings,
+                    engine,
+                    owner=worker.owner,
+                    services=services,
+                    scheduler=scheduler,
+                    clock=clock,
                 )
                 await stack.enter_async_context(presence)
             yield worker
