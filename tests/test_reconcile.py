@@ -113,7 +113,9 @@ async def test_a_run_finds_each_kind_of_drift_repairs_it_and_a_second_run_change
     assert sorted(examples["changed"]) == sorted([b_edited.external_id, b_people.external_id])
     assert sorted(examples["missing"]) == sorted([b_deleted.external_id, c_deleted.external_id])
     assert sorted(examples["tag_drift"]) == sorted([b_stripped.external_id, c_stripped.external_id])
-    assert report["events_queued"] == 5
+    # Five differences, and the two drifted assets' copies refreshed from the read (their
+    # owned tags differ, nothing else: not a change, but the repair is computed from them).
+    assert report["events_queued"] == 7
     assert report["writebacks_planned"] == 2
     assert set(report["rereads"]) == {"crm", "analytics"}
     assert all(report["rereads"].values()), report["rereads"]
@@ -125,12 +127,15 @@ async def test_a_run_finds_each_kind_of_drift_repairs_it_and_a_second_run_change
             ("updated", b_people.external_id),
             ("deleted", b_deleted.external_id),
             ("deleted", c_deleted.external_id),
+            ("updated", b_stripped.external_id),
+            ("updated", c_stripped.external_id),
         ]
     )
     assert {e.status for e in events} == {"handled"}
-    # New and changed assets are applied from the read that found them: no second fetch.
+    # New, changed and refreshed assets are applied from the read that found them: no
+    # second fetch.
     assert sorted(e.outcome or "" for e in events) == sorted(
-        [FROM_SNAPSHOT] * 3 + ["tombstoned"] * 2
+        [FROM_SNAPSHOT] * 5 + ["tombstoned"] * 2
     )
     applied = [r for r in await rows_of(world, RunStream) if r.run_id in {e.run_id for e in events}]
     assert applied

@@ -217,7 +217,8 @@ async def test_r9_three_workers_write_back_5000_changes_within_the_vendors_limit
 
     arrivals = [at for at, _ in calls]
     assert sorted(arrivals) == sorted(at for t in timed for at in t.arrivals)
-    assert len(arrivals) >= 3 * CHANGES  # a re-read, the connector's read and the write each
+    # The sender's re-read and the write each (the connector merges with that re-read).
+    assert len(arrivals) >= 2 * CHANGES
     assert busiest_window(arrivals, WINDOW_S) <= LIMIT
     assert p.sim.rate_limited == 0  # the simulator's own limit was never hit
     injected = [i for i, (_, status) in enumerate(calls) if status == 429]

@@ -131,6 +131,15 @@ class Settings(BaseSettings):
         description="Write-backs one connection's sender claims and sends at a time (one "
         "connector write: Cloudinary groups up to 1,000 public ids per tag call).",
     )
+    writeback_reread_after_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="A write-back planned by a reconciliation run is sent, on its first "
+        "attempt, from the store's copy of the asset instead of re-reading it when that copy "
+        "was written from a vendor read less than this many seconds ago (and after the last "
+        "confirmed write); 0 = always re-read. A retry always re-reads.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The URL vendors reach this service at (https://sync.example.com): webhook "

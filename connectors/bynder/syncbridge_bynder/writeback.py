@@ -1,16 +1,20 @@
 """Write owned performance tags (and the owned metaproperty) back onto Bynder media.
 
 Bynder's modify call replaces the whole tag set with the ``tags`` form field, so each write
-reads the medium first, keeps every tag outside syncbridge's prefix, and sends the merged
-set. The owned metaproperty is set with ``metaproperty.<id>=<optionId>,...``; missing
-options (one per tier, named after the tag without its prefix) are created first. Bynder
-answers 202 and applies the change a moment later, so a successful write is ``accepted``.
+merges with the medium's current tags: it keeps every tag outside syncbridge's prefix and
+sends the merged set. The current tags are the ones the change was computed from
+(``TagChange.current``: the write-back sender's re-read, or the copy a reconciliation just
+read) or, when the change carries none, a read of the medium just before the write. The
+owned metaproperty is set with ``metaproperty.<id>=<optionId>,...``; missing options (one
+per tier, named after the tag without its prefix) are created first. Bynder answers 202
+and applies the change a moment later, so a successful write is ``accepted``.
 Nothing is sent when the medium already carries what is desired (``skipped``). A medium
 whose human tags hold a comma cannot be sent back through that comma-separated field without
 splitting the tag, so its write fails (not retryable) rather than corrupting the tag.
 
 Bynder has no conditional update: a person editing tags between our read and Bynder's
-asynchronous apply can lose that edit. The window is one round trip plus Bynder's delay.
+asynchronous apply can lose that edit. The window is from that read (the sender's, or the
+reconciliation's) to the write, plus Bynder's delay.
 """
 
 from __future__ import annotations
@@ -83,13 +87,15 @@ class TagWriter:
             return WriteOutcome(change.external_id, "failed", "bynder writes media only")
         if reason := invalid_desired(change.desired, self.prefix):
             return WriteOutcome(change.external_id, "failed", reason)
-        response = await self.http.request(
-            "GET", f"v4/media/{change.external_id}/", allow_status=(404,)
-        )
-        if response.status_code == 404:
-            return WriteOutcome(change.external_id, "failed", "bynder: no such media")
-        media = self.http.parse_json(response)
-        if not isinstance(media, dict) or not isinstance(media.get("tags"), list):
+        media = change.current
+        if media is None or not isinstance(media.get("tags"), list):
+            response = await self.http.request(
+                "GET", f"v4/media/{change.external_id}/", allow_status=(404,)
+            )
+            if response.status_code == 404:
+                return WriteOutcome(change.external_id, "failed", "bynder: no such media")
+            media = self.http.parse_json(response)
+        if not isinstance(media, Mapping) or not isinstance(media.get("tags"), list):
             raise PermanentConnectorError("bynder: media answer has no tag list")
         form = self._tag_form(media, change.desired)
         if "tags" in form and (reason := unwritable_kept(media["tags"], self.prefix)):

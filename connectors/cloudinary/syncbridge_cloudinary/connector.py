@@ -3,8 +3,9 @@
 Primary key: ``asset_id``. Cloudinary documents it as immutable, while a ``public_id``
 changes on every rename or move between folders; keying on it would turn a rename into a
 delete plus a new asset and cut the asset off from its classifications, links, metrics and
-write-back history. The Upload API addresses assets by public id, so writes first read the
-current state by asset id (which the diff needs anyway) and take the public id from it.
+write-back history. The Upload API addresses assets by public id, so writes take the public
+id from the current state: the one a change carries (what its diff was computed from), or
+else read by asset id.
 ``fetch`` also accepts a public id, for notifications that carry no asset id.
 
 Reads, ``fetch`` by asset id and ``fetch`` by public id all use listing calls with the same
@@ -205,12 +206,15 @@ class CloudinaryConnector:
 
     async def write(self, changes: Sequence[TagChange]) -> list[WriteOutcome]:
         """Apply owned tags, owned context keys and the owned metadata field (values from
-        ``change.metadata``) with grouped, signed calls."""
+        ``change.metadata``) with grouped, signed calls. The current state (and public id)
+        of each asset is the one its change carries (``TagChange.current``), else read."""
         for change in changes:
             self._stream(change.stream)
+        current = {c.external_id: c.current for c in changes if c.current is not None}
         try:
-            records = await self._current(dict.fromkeys(c.external_id for c in changes))
-            current = {key: record.data for key, record in records.items()}
+            unread = dict.fromkeys(c.external_id for c in changes if c.external_id not in current)
+            records = await self._current(unread) if unread else {}
+            current |= {key: record.data for key, record in records.items()}
         except AuthError:
             raise
         except ConnectorError as exc:

@@ -199,6 +199,12 @@ class TagChange:
     #: Owned metadata to set (Bynder metaproperty, Cloudinary structured metadata field or
     #: context keys): only keys the connection's settings name as owned are written.
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The asset's record data (as ``fetch`` returns it) that ``add``/``remove`` were
+    #: computed from, or None. A connector that must read the asset before writing (Bynder
+    #: merges people's tags into the one tag field it sends) uses it instead of reading
+    #: again; given, a person's edit made since that read can be lost where the vendor
+    #: replaces a whole set.
+    current: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ What syncbridge owns is left out of the content comparison (its tag namespace, i
 keys and metaproperty) along with the stream's modification stamp (its cursor
 field): a write-back changes exactly those, so the echo of syncbridge's own write is not a
 change, and a person editing an owned tag is drift, repaired by a write-back, not a change
-to fetch. Any difference elsewhere is a change.
+to fetch. Any difference elsewhere is a change. A drifted asset's stored copy is still
+refreshed from the read (``refresh``): the repair is computed from the copy.
 """
 
 from __future__ import annotations
@@ -141,6 +142,10 @@ class PageVerdict:
     changed: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
+    #: Drifted assets whose stored copy differs from the read in owned fields only: not a
+    #: change, but the copy is refreshed from the read (the repair's write-back is computed
+    #: from it, and a copy still holding the removed owned tag would make it a no-op).
+    refresh: list[str] = field(default_factory=list)
     unchanged: int = 0
 
 
@@ -171,11 +176,13 @@ def judge(
         if row is None or row.deleted:
             verdict.new.append(external_id)
             continue
+        changed = False
         if row.content_hash == item.hash:
             verdict.unchanged += 1
         else:
             before = store.data.get(external_id)
-            if before is None or unowned(before, owned) != unowned(item.record.data, owned):
+            changed = before is None or unowned(before, owned) != unowned(item.record.data, owned)
+            if changed:
                 verdict.changed.append(external_id)
             else:
                 verdict.unchanged += 1
@@ -183,6 +190,8 @@ def judge(
             found = _drift(row, external_id, item.record.data, store, owned, drift_before)
             if found is not None:
                 verdict.drift.append(found)
+                if row.content_hash != item.hash and not changed:
+                    verdict.refresh.append(external_id)
     for external_id in gone:
         row = store.stored.get(external_id)
         if row is not None and not row.deleted:

@@ -6,7 +6,9 @@ Per page: the connector's page is read with no transaction open; one read transa
 fetches what the store holds of the page's assets (a few batched statements); the verdict
 is pure (:mod:`syncbridge.reconcile.compare`); one write transaction inserts the page's
 inbox events (``reconcile:<run>:<stream>:<external id>``, so a retried run adds nothing
-twice), queues their processing, reopens the drifted write-back states, and counts the
+twice; a drifted asset whose stored copy differs in owned fields only gets an ``updated``
+event too, not counted as a change, so the copy the repair is computed from is the read's),
+queues their processing, reopens the drifted write-back states, and counts the
 page on the run stream (its progress; a cancel asked of the run is seen there). The store's
 assets are changed only by the inbox's processing, the same path as a webhook's.
 
@@ -316,6 +318,7 @@ def _page_commit(
         rows = (
             _events(target, "created", verdict.new, now, live)
             + _events(target, "updated", verdict.changed, now, live)
+            + _events(target, "updated", verdict.refresh, now, live)
             + _events(target, "deleted", verdict.gone, now)
         )
         events = await _queue_events(session, target, rows)

@@ -24,6 +24,7 @@ def policy_from_settings() -> SendPolicy:
         retry_max_s=settings.writeback_retry_max_s,
         batch=settings.writeback_batch,
         lease_s=settings.worker_lease_s,
+        reread_after_s=settings.writeback_reread_after_s,
     )
 
 

@@ -8,15 +8,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.models import (
     Asset,
     Connection,
     DesiredTag,
+    Run,
     TagRule,
     WriteBack,
     WriteBackAttempt,
@@ -155,6 +156,10 @@ async def supersede_pending(
 # --- sending --------------------------------------------------------------------------------
 
 
+#: The run kind whose write-backs may be sent from the store's copy (see ``claim``).
+RECONCILE_KIND = "reconcile"
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A write-back claimed for sending, with its asset's vendor reference."""
@@ -162,6 +167,29 @@ class Claimed:
     row: WriteBack
     stream: str
     external_id: str
+    #: The store's copy of the asset when the sender may use it instead of re-reading the
+    #: asset (see ``claim``), else None.
+    stored: dict[str, Any] | None = None
+
+
+def _reusable(since: datetime) -> Any:
+    """Whether a claimed row may be sent from the store's copy of its asset: its first
+    attempt (a retry re-reads: the last attempt may have landed, QUALITY R13); planned by a
+    reconciliation run, whose full read just compared that copy with the vendor (and fed
+    what differed through the inbox); the copy written from a vendor read since ``since``
+    and after the last write syncbridge confirmed for the asset (else the copy may predate
+    that write)."""
+    by_reconcile = (
+        select(Run.id).where(Run.id == WriteBack.run_id, Run.kind == RECONCILE_KIND).exists()
+    )
+    return and_(
+        WriteBack.status == WriteBackStatus.pending.value,
+        WriteBack.attempts == 0,
+        by_reconcile,
+        Asset.deleted_at.is_(None),
+        Asset.updated_at >= since,
+        or_(WriteBackState.confirmed_at.is_(None), WriteBackState.confirmed_at < Asset.updated_at),
+    )
 
 
 async def claim(
@@ -173,16 +201,33 @@ async def claim(
     owner: str,
     token: uuid.UUID,
     until: datetime,
+    reuse_since: datetime | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` ready write-backs of a connection (pending and due, or sending
-    with a lapsed lease): each becomes ``sending`` under ``token`` with one more attempt."""
+    with a lapsed lease): each becomes ``sending`` under ``token`` with one more attempt.
+    With ``reuse_since``, the rows that may be sent without re-reading their asset carry
+    the store's copy of it (``_reusable``)."""
     ready = or_(
         and_(WriteBack.status == WriteBackStatus.pending.value, WriteBack.run_after <= now),
         and_(WriteBack.status == WriteBackStatus.sending.value, WriteBack.lease_expires_at < now),
     )
+    reusable: ColumnElement[bool] = _reusable(reuse_since) if reuse_since is not None else false()
+    stored: ColumnElement[dict[str, Any] | None] = case((reusable, Asset.data), else_=null())
     stmt = (
-        select(WriteBack, Asset.stream, Asset.external_id)
+        select(
+            WriteBack,
+            Asset.stream,
+            Asset.external_id,
+            stored.label("stored"),
+        )
         .join(Asset, Asset.id == WriteBack.asset_id)
+        .outerjoin(
+            WriteBackState,
+            and_(
+                WriteBackState.asset_id == WriteBack.asset_id,
+                WriteBackState.connection_id == WriteBack.connection_id,
+            ),
+        )
         .where(WriteBack.connection_id == connection_id, ready)
         .order_by(WriteBack.run_after, WriteBack.created_at, WriteBack.id)
         .limit(limit)
@@ -190,12 +235,14 @@ async def claim(
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=WriteBack, skip_locked=True)
     claimed = []
-    for row, stream, external_id in (await session.execute(stmt)).all():
+    found = cast("Sequence[tuple[WriteBack, str, str, Any]]", (await session.execute(stmt)).all())
+    for row, stream, external_id, copy_data in found:
         row.status = WriteBackStatus.sending.value
         row.attempts += 1
         row.lease_owner, row.lease_token, row.lease_expires_at = owner, token, until
         row.updated_at = now
-        claimed.append(Claimed(row, stream, external_id))
+        copy = dict(copy_data) if isinstance(copy_data, dict) else None
+        claimed.append(Claimed(row, stream, external_id, copy))
     await session.flush()
     return claimed
 

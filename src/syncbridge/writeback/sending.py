@@ -1,7 +1,15 @@
 """Sending write-backs: one connection's sender claims its ready outbox rows, re-reads the
 assets where the vendor allows (``fetch``, no transaction open), computes the owned-tag
 difference, sends one ``write`` for the changed ones (the connector batches where its vendor
-does), and records every attempt in the ledger.
+does; each change carries the record it was computed from, so a connector that merges with
+the current state does not read it again), and records every attempt in the ledger.
+
+A reconciliation's write-backs skip the re-read on their first attempt when the store's copy
+of the asset was written from a vendor read less than ``reread_after_s`` ago (and after the
+last write syncbridge confirmed): the reconciliation has just read every asset and fed what
+differed through the inbox, so reading each again would double its calls (QUALITY B3). The
+price is the window between that read and the write: a person's tag edit made in it can be
+lost where the vendor replaces the whole tag set (Bynder). A retry always re-reads.
 
 Each batch is three steps: claim (a fenced unit of work), vendor calls (none open), record
 (a fenced unit of work that also checks each row's lease token). What an attempt ends in:
@@ -87,6 +95,15 @@ class SendPolicy:
     retry_max_s: float = 3600.0
     batch: int = 1000
     lease_s: float = 300.0
+    #: How recent the store's copy of an asset must be for a reconciliation's write-back
+    #: to be sent from it on its first attempt, without re-reading the asset (0: never).
+    reread_after_s: float = 300.0
+
+    def reuse_since(self, now: datetime) -> datetime | None:
+        """The oldest store copy a first attempt may be sent from (None: always re-read)."""
+        if self.reread_after_s <= 0:
+            return None
+        return now - timedelta(seconds=self.reread_after_s)
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         wait = full_jitter(attempt, self.retry_base_s, self.retry_max_s)
@@ -186,14 +203,21 @@ def _failure(exc: Exception, transient: tuple[type[Exception], ...]) -> Attempt:
 async def _read_current(
     connector: Connector, claimed: Sequence[Claimed], transient: tuple[type[Exception], ...]
 ) -> dict[str, Mapping[str, Any]] | Attempt:
-    refs = [Ref(c.stream, c.external_id) for c in claimed]
+    """What the vendor holds of the claimed assets: the store's copy where the claim gave
+    one (a reconciliation just read it), the others re-read (``fetch``)."""
+    current: dict[str, Mapping[str, Any]] = {
+        c.external_id: c.stored for c in claimed if c.stored is not None
+    }
+    refs = [Ref(c.stream, c.external_id) for c in claimed if c.stored is None]
+    if not refs:
+        return current
     try:
         records = await connector.fetch(refs)
     except Exception as exc:
         if not isinstance(exc, (ConnectorError, *transient)):
             raise
         return _failure(exc, transient)
-    return {r.external_id: r.data for r in records}
+    return current | {r.external_id: r.data for r in records}
 
 
 def _planned(
@@ -213,7 +237,9 @@ def _planned(
     return out
 
 
-def _change(c: Claimed, d: OwnedDiff) -> TagChange:
+def _change(c: Claimed, d: OwnedDiff, current: Mapping[str, Any] | None) -> TagChange:
+    """The change to send, with the record its difference was computed from (a connector
+    that merges with the current state uses it rather than reading the asset again)."""
     return TagChange(
         stream=c.stream,
         external_id=c.external_id,
@@ -221,6 +247,7 @@ def _change(c: Claimed, d: OwnedDiff) -> TagChange:
         add=d.add,
         remove=d.remove,
         metadata=dict(c.row.desired_metadata),
+        current=current,
     )
 
 
@@ -251,13 +278,15 @@ async def send_batch(
             to_send.append(c)
     if not to_send:
         return results, 0
-    sent, writes = await _write(connector, to_send, diffs, transient)
+    changes = {c.row.id: _change(c, diffs[c.row.id], current.get(c.external_id)) for c in to_send}
+    sent, writes = await _write(connector, to_send, changes, diffs, transient)
     return results | sent, writes
 
 
 async def _write(
     connector: Connector,
     to_send: Sequence[Claimed],
+    changes: Mapping[uuid.UUID, TagChange],
     diffs: Mapping[uuid.UUID, OwnedDiff],
     transient: tuple[type[Exception], ...],
 ) -> tuple[dict[uuid.UUID, Attempt], int]:
@@ -266,11 +295,11 @@ async def _write(
     are refused permission (dead at once); refused for every asset, the credentials are
     (retried: an admin may fix them)."""
     try:
-        outcomes = await connector.write([_change(c, diffs[c.row.id]) for c in to_send])
+        outcomes = await connector.write([changes[c.row.id] for c in to_send])
     except AuthError as exc:
         if len(to_send) == 1:
             return {to_send[0].row.id: _refused(exc, diffs[to_send[0].row.id], True)}, 1
-        alone = [await _write(connector, [c], diffs, transient) for c in to_send]
+        alone = [await _write(connector, [c], changes, diffs, transient) for c in to_send]
         results = {k: v for one, _ in alone for k, v in one.items()}
         if any(r.vendor_status != "failed" or not r.auth for r in results.values()):
             results = {k: replace(v, retryable=False) if v.auth else v for k, v in results.items()}
@@ -415,6 +444,7 @@ async def send_writebacks(
                 owner=owner,
                 token=token,
                 until=now + timedelta(seconds=policy.lease_s),
+                reuse_since=policy.reuse_since(now),
             )
 
         claimed: list[Claimed] = await fenced(take)
