@@ -16,7 +16,7 @@ from syncbridge.linking.repository import ID_CHUNK, LinkKey, id_int, id_text
 from syncbridge.models import Asset, StoredRecord, utcnow
 from syncbridge.models.linking import Link
 from syncbridge.store.batches import chunks
-from syncbridge.store.ids import PG_NEW_ID
+from syncbridge.store.ids import id_base, pg_batch_id
 
 _L = Link.__table__.c
 
@@ -36,12 +36,12 @@ _PG_LINKS_OF_RECORDS = text(
 _PG_INSERT = text(
     "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
     "run_id, created_at) "
-    f"SELECT {PG_NEW_ID}, u.a, u.r, u.k, u.v, u.f, u.x, CAST(:run_id AS uuid), "
-    "CAST(:now AS timestamptz) "
+    f"SELECT {pg_batch_id('id_high', 'id_low', 'u.n')}, u.a, u.r, u.k, u.v, u.f, u.x, "
+    "CAST(:run_id AS uuid), CAST(:now AS timestamptz) "
     "FROM unnest(CAST(CAST(:assets AS text) AS uuid[]), CAST(CAST(:records AS text) AS uuid[]), "
     "CAST(CAST(:rules AS text) AS uuid[]), CAST(CAST(:versions AS text) AS integer[]), "
     "CAST(CAST(:paths AS text) AS text[]), CAST(CAST(:values AS text) AS text[])) "
-    "AS u(a, r, k, v, f, x)"
+    "WITH ORDINALITY AS u(a, r, k, v, f, x, n)"
 )
 #: The transaction-scoped advisory lock every link rewrite holds on PostgreSQL from reading a
 #: batch's links to its commit (:func:`lock_links`).
@@ -221,20 +221,23 @@ async def _insert_new(
     connection = await session.connection()
     now = utcnow()
     if _postgres(session):
+        high, low = id_base()
         result = await connection.execute(
             _PG_INSERT,
             {
+                "id_high": high,
+                "id_low": low,
                 "run_id": run_id,
                 "now": now,
-                "assets": _ids_literal(key[0] for key, _ in new),
-                "records": _ids_literal(key[1] for key, _ in new),
-                "rules": _ids_literal(key[2] for key, _ in new),
-                "versions": _literal(
+                "assets": ids_literal(key[0] for key, _ in new),
+                "records": ids_literal(key[1] for key, _ in new),
+                "rules": ids_literal(key[2] for key, _ in new),
+                "versions": array_literal(
                     "NULL" if item.rule.version is None else str(item.rule.version)
                     for _, item in new
                 ),
-                "paths": _literal(_quoted(item.rule.field_path) for _, item in new),
-                "values": _literal(_quoted(item.value) for _, item in new),
+                "paths": array_literal(quoted(item.rule.field_path) for _, item in new),
+                "values": array_literal(quoted(item.value) for _, item in new),
             },
         )
         return int(result.rowcount)
@@ -251,16 +254,16 @@ async def _insert_new(
     return int(result.rowcount)
 
 
-def _literal(elements: Iterable[str]) -> str:
+def array_literal(elements: Iterable[str]) -> str:
     """A PostgreSQL array literal of elements already written as array elements."""
     return "{" + ",".join(elements) + "}"
 
 
-def _ids_literal(ids: Iterable[int]) -> str:
-    return _literal(map(id_text, ids))
+def ids_literal(ids: Iterable[int]) -> str:
+    return array_literal(map(id_text, ids))
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
     """``value`` as a quoted array element (backslashes and double quotes escaped)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

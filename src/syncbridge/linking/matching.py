@@ -389,6 +389,8 @@ def _compile(rule: RuleView, index: AssetIndex) -> _Compiled:
 
 #: Values a :class:`Matcher` remembers the hits of, per rule, before it forgets them all.
 MEMO_MAX = 200_000
+#: What a :class:`Matcher` remembers of one rule: each value's hits (index positions).
+_Memo = dict[str, tuple[int, ...]]
 
 
 class Matcher:
@@ -402,8 +404,8 @@ class Matcher:
     def __init__(self, rules: Iterable[RuleView], index: AssetIndex) -> None:
         self._direct = [rule for rule in rules if not rule.via]
         self._compiled = {rule.id: _compile(rule, index) for rule in self._direct}
-        self._memos: dict[str, dict[str, tuple[int, ...]]] = {r.id: {} for r in self._direct}
-        self._by_scope: dict[Scope, list[tuple[_Compiled, dict[str, tuple[int, ...]]]]] = {}
+        self._memos: dict[str, _Memo] = {r.id: {} for r in self._direct}
+        self._by_scope: dict[Scope, list[tuple[_Compiled, _Memo, int]]] = {}
         self._ids = index._ids
         self._connectors = index._connectors
 
@@ -422,35 +424,87 @@ class Matcher:
                     hits.append(p)
         return tuple(hits)
 
+    @property
+    def rules(self) -> list[RuleView]:
+        """The rules matched (the direct ones of those given, in their order)."""
+        return self._direct
+
+    def _admitted(self, scope: Scope) -> list[tuple[_Compiled, _Memo, int]]:
+        """The compiled rules that read records of ``scope``, each with its memo and its
+        position in :attr:`rules`."""
+        admitted = self._by_scope.get(scope)
+        if admitted is None:
+            admitted = self._by_scope[scope] = [
+                (self._compiled[r.id], self._memos[r.id], number)
+                for number, r in enumerate(self._direct)
+                if scope.admits(r)
+            ]
+        return admitted
+
+    def _lookup(
+        self, rule: _Compiled, memo: dict[str, tuple[int, ...]], value: str
+    ) -> tuple[int, ...]:
+        hits = memo.get(value)
+        if hits is None:
+            if len(memo) >= MEMO_MAX:
+                memo.clear()
+            hits = memo[value] = self._hits(rule, value)
+        return hits
+
     def find(self, records: Iterable[RecordView]) -> list[Found]:
         """Every (asset, record, rule) the rules find; for each, the first value that named
         the asset."""
-        ids = self._ids
         found: list[Found] = []
         for record in records:
-            admitted = self._by_scope.get(record.scope)
-            if admitted is None:
-                admitted = self._by_scope[record.scope] = [
-                    (self._compiled[r.id], self._memos[r.id])
-                    for r in self._direct
-                    if record.scope.admits(r)
-                ]
-            for rule, memo in admitted:
-                seen: set[int] | None = None
-                for value in rule.values(record.data):
-                    hits = memo.get(value)
-                    if hits is None:
-                        if len(memo) >= MEMO_MAX:
-                            memo.clear()
-                        hits = memo[value] = self._hits(rule, value)
-                    for p in hits:
-                        if seen is None:
-                            seen = set()
-                        elif ids[p] in seen:
-                            continue
-                        seen.add(ids[p])
-                        found.append(Found(ids[p], record.id, rule.rule, value[:MAX_VALUE_CHARS]))
+            for asset, number, value in self._record(record.data, self._admitted(record.scope)):
+                found.append(Found(asset, record.id, self._direct[number], value))
         return found
+
+    def columns(
+        self, records: Iterable[Mapping[str, Any]], scope: Scope
+    ) -> tuple[list[int], list[int], list[int], list[str]]:
+        """What :meth:`find` finds in records of ``scope`` given as their data, as columns
+        (one entry per link): the record's position in ``records``, the asset, the rule's
+        position in :attr:`rules`, the value (no object per link: a page of analytics rows
+        makes two thousand)."""
+        admitted = self._admitted(scope)
+        positions: list[int] = []
+        assets: list[int] = []
+        numbers: list[int] = []
+        values: list[str] = []
+        for position, data in enumerate(records):
+            for asset, number, value in self._record(data, admitted):
+                positions.append(position)
+                assets.append(asset)
+                numbers.append(number)
+                values.append(value)
+        return positions, assets, numbers, values
+
+    def _record(
+        self,
+        data: Mapping[str, Any],
+        admitted: list[tuple[_Compiled, _Memo, int]],
+    ) -> list[tuple[int, int, str]]:
+        """One record's (asset, rule position, value) found, in rule order, each asset once
+        per rule with the first value that named it."""
+        ids = self._ids
+        out: list[tuple[int, int, str]] = []
+        for rule, memo, number in admitted:
+            values = rule.values(data)
+            if not values:
+                continue
+            if len(values) == 1:  # one value: its hits are distinct already
+                value = values[0]
+                for p in self._lookup(rule, memo, value):
+                    out.append((ids[p], number, value[:MAX_VALUE_CHARS]))
+                continue
+            seen: set[int] = set()
+            for value in values:
+                for p in self._lookup(rule, memo, value):
+                    if ids[p] not in seen:
+                        seen.add(ids[p])
+                        out.append((ids[p], number, value[:MAX_VALUE_CHARS]))
+        return out
 
 
 def find_links(

@@ -19,7 +19,10 @@ before.
 
 Matching runs before the page's transaction (it needs no row id: a record is known by its
 position until the upsert says which rows it wrote); inside it, the links of the rows the
-upsert wrote are made equal to what was found, as a settle pass would.
+upsert wrote are made equal to what was found, as a settle pass would. On PostgreSQL the
+links of the rows the upsert inserts are inserted by the upsert's own statement
+(:data:`PG_NEW_ROW_LINKS`): a new row has no links to read or diff, and its id never has to
+travel to this process and back; only the rows it rewrote come back to be diffed.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from syncbridge.linking import links
 from syncbridge.linking.links import LinkDiff
-from syncbridge.linking.matching import AssetIndex, Found, Matcher, RecordView, RuleView, Scope
+from syncbridge.linking.matching import AssetIndex, Found, Matcher, RuleView, Scope
 from syncbridge.linking.repository import active_rules, connector_keys
 from syncbridge.linking.run import build_index
+from syncbridge.store.ids import id_base, pg_batch_id
 from syncbridge.store.unit_of_work import in_unit_of_work
 
 __all__ = [
+    "PG_NEW_ROW_LINKS",
     "Matched",
     "PageLinker",
     "SharedIndex",
@@ -49,12 +54,72 @@ __all__ = [
 Sessionmaker = async_sessionmaker[AsyncSession]
 
 
+#: The links of the rows a page's upsert inserted, inserted by the same statement
+#: (PostgreSQL): a data-modifying ``WITH`` query that the upsert's statement runs after the
+#: one it names ``written`` (the rows it wrote: ``external_id``, ``id``, ``new``) and
+#: beside ``page`` (the page's external ids, ``n`` numbering them from 1). Links travel as
+#: columns (:meth:`Matched.pg_params`): the record's number in the page, the asset, the
+#: rule's number among the linker's rules (:meth:`PageLinker.pg_rules`), the value.
+PG_NEW_ROW_LINKS = (
+    "INSERT INTO links (id, asset_id, record_id, rule_id, rule_version, field_path, value, "
+    "run_id, created_at) "
+    f"SELECT {pg_batch_id('link_id_high', 'link_id_low', 'l.n')}, l.asset, w.id, k.id, "
+    "k.version, k.path, l.value, CAST(:run_id AS uuid), CAST(:now AS timestamptz) "
+    "FROM unnest(CAST(CAST(:link_records AS text) AS integer[]), "
+    "CAST(CAST(:link_assets AS text) AS uuid[]), CAST(CAST(:link_rules AS text) AS integer[]), "
+    "CAST(CAST(:link_values AS text) AS text[])) "
+    "WITH ORDINALITY AS l(record, asset, rule, value, n) "
+    "JOIN page AS p ON p.n = l.record "
+    "JOIN written AS w ON w.external_id = p.external_id AND w.new "
+    "JOIN unnest(CAST(CAST(:rule_ids AS text) AS uuid[]), "
+    "CAST(CAST(:rule_versions AS text) AS integer[]), CAST(CAST(:rule_paths AS text) AS text[])) "
+    "WITH ORDINALITY AS k(id, version, path, n) ON k.n = l.rule"
+)
+
+
 @dataclass(frozen=True)
 class Matched:
-    """A page's matches, by the external id of the record that made them (each ``Found``
-    carries the record's position in the page in place of its row id)."""
+    """A page's matches as columns, one entry per link found: the record that made it (its
+    position in ``order``, the page's external ids), the asset (row id as
+    ``uuid.UUID.int``), the rule (its position in ``rules``) and the value found.
 
-    by_external_id: Mapping[str, list[Found]]
+    Columns, not a ``Found`` per link: the links of a million analytics rows are two million,
+    and on PostgreSQL those of new rows go straight into the upsert's statement."""
+
+    order: Sequence[str]
+    rules: Sequence[RuleView]
+    records: list[int]
+    assets: list[int]
+    rule_positions: list[int]
+    values: list[str]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def found(self, row_ids: Mapping[str, int]) -> list[Found]:
+        """The links of the records ``row_ids`` names (external id -> row id)."""
+        order, rules = self.order, self.rules
+        out: list[Found] = []
+        for record, asset, rule, value in zip(
+            self.records, self.assets, self.rule_positions, self.values, strict=True
+        ):
+            row_id = row_ids.get(order[record])
+            if row_id is not None:
+                out.append(Found(asset, row_id, rules[rule], value))
+        return out
+
+    def pg_params(self) -> dict[str, Any]:
+        """The link columns as :data:`PG_NEW_ROW_LINKS` reads them (without the rules'):
+        PostgreSQL array literals, numbers from 1, and a fresh id base for the links."""
+        high, low = id_base()
+        return {
+            "link_records": links.array_literal(str(record + 1) for record in self.records),
+            "link_assets": links.ids_literal(self.assets),
+            "link_rules": links.array_literal(str(rule + 1) for rule in self.rule_positions),
+            "link_values": links.array_literal(map(links.quoted, self.values)),
+            "link_id_high": high,
+            "link_id_low": low,
+        }
 
 
 async def page_linker_rules(
@@ -90,9 +155,16 @@ class PageLinker:
 
     def __init__(self, scope: Scope, rules: Sequence[RuleView], index: AssetIndex) -> None:
         self.scope = scope
-        self.rules = list(rules)
         self.index = index
-        self._matcher = Matcher(self.rules, index)
+        self._matcher = Matcher(rules, index)
+        self.rules = self._matcher.rules
+        self._pg_rules = {
+            "rule_ids": links.ids_literal(uuid.UUID(rule.id).int for rule in self.rules),
+            "rule_versions": links.array_literal(
+                "NULL" if rule.version is None else str(rule.version) for rule in self.rules
+            ),
+            "rule_paths": links.array_literal(links.quoted(rule.field_path) for rule in self.rules),
+        }
 
     @classmethod
     async def build(
@@ -118,14 +190,12 @@ class PageLinker:
         :func:`~syncbridge.linking.matching.field_values`), so a record matches exactly as a
         settle pass that reads it back would match it."""
         order = list(data)
-        views = [
-            RecordView(position, self.scope, data[external_id])
-            for position, external_id in enumerate(order)
-        ]
-        out: dict[str, list[Found]] = {}
-        for found in self._matcher.find(views):
-            out.setdefault(order[found.record_id], []).append(found)
-        return Matched(out)
+        records, assets, rules, values = self._matcher.columns(data.values(), self.scope)
+        return Matched(order, self.rules, records, assets, rules, values)
+
+    def pg_params(self, matched: Matched) -> dict[str, Any]:
+        """The parameters of :data:`PG_NEW_ROW_LINKS` for a page's matches."""
+        return {**matched.pg_params(), **self._pg_rules}
 
     async def write(
         self,
@@ -134,22 +204,18 @@ class PageLinker:
         written: Sequence[tuple[str, int, bool | None]],
         run_id: uuid.UUID,
     ) -> LinkDiff:
-        """Make the links of the rows the page wrote (external id, row id as
-        ``uuid.UUID.int``, whether the row is new or None when unknown) equal to what
-        ``matched`` found.
+        """Make the links of rows the page wrote (external id, row id as ``uuid.UUID.int``,
+        whether the row is new or None when unknown) equal to what ``matched`` found.
 
-        Rows the upsert left alone (unchanged) keep their links. A new row has none yet, so
-        only rewritten rows' links are read; the links lock is held from that read on (see
-        :func:`~syncbridge.linking.links.lock_links`). Every rule-made link of those rows is
-        replaced, as a settle pass would (no via rule reads this stream: see
-        :func:`page_linker_rules`)."""
-        found: list[Found] = []
-        rewritten: list[int] = []
-        for external_id, row_id, new in written:
-            for item in matched.by_external_id.get(external_id, ()):
-                found.append(Found(item.asset_id, row_id, item.rule, item.value))
-            if not new:
-                rewritten.append(row_id)
+        Rows the upsert left alone (unchanged) keep their links, and so do the rows it
+        inserted with their links (PostgreSQL: :data:`PG_NEW_ROW_LINKS`), which are not
+        given. A new row has no links yet, so only the other rows' links are read; the links
+        lock is held from that read on (see :func:`~syncbridge.linking.links.lock_links`).
+        Every rule-made link of those rows is replaced, as a settle pass would (no via rule
+        reads this stream: see :func:`page_linker_rules`)."""
+        row_ids = {external_id: row_id for external_id, row_id, _new in written}
+        found = matched.found(row_ids)
+        rewritten = [row_id for _external_id, row_id, new in written if not new]
         if not found and not rewritten:
             return LinkDiff()
         await links.lock_links(session)

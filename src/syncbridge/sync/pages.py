@@ -17,11 +17,11 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connector.types import Page
-from syncbridge.linking.pages import Matched, PageLinker
+from syncbridge.linking.pages import PG_NEW_ROW_LINKS, Matched, PageLinker
 from syncbridge.models import RunRejection
 from syncbridge.sync import repository
 from syncbridge.sync.encoding import Encoded, Rejected, encode
-from syncbridge.sync.repository import Changes, ItemTable, Stamp
+from syncbridge.sync.repository import AlsoWrite, Changes, ItemTable, Stamp
 
 #: Rejections kept (with their reason) per stream of a run; later ones are only counted.
 MAX_REJECTIONS_KEPT = 1000
@@ -102,19 +102,28 @@ async def write(
     counts = Counts(read=page.read, rejected=len(page.rejected))
     stamp = Stamp(target.connection_id, target.stream, target.run_id, now)
     live = page.live
-    linking = target.linker is not None and page.matched is not None
+    linker, matched = target.linker, page.matched
     if repository.upsert_counts(session):
-        # The upsert skips unchanged rows itself and says what it inserted: no lookup.
+        # The upsert skips unchanged rows itself and says what it inserted: no lookup. It
+        # also links the rows it inserts, and answers the rows it rewrote, to be diffed.
         changes = Changes()
         for key, item in live.items():
             changes.add(key, item.text, item.hash, item.record.updated_at)
-        written = await repository.upsert(session, target.items, stamp, changes, returning=linking)
+        also = None
+        if linker is not None and matched is not None:
+            assert changes.external_ids == matched.order, "links numbered by another order"
+            also = AlsoWrite(PG_NEW_ROW_LINKS, linker.pg_params(matched))
+        written = await repository.upsert(
+            session, target.items, stamp, changes, returning=also is not None, also=also
+        )
         counts.inserted = written.inserted or 0
     else:
         changes = await _changes(session, target, page, counts)
-        written = await repository.upsert(session, target.items, stamp, changes, returning=linking)
-    if target.linker is not None and page.matched is not None and written.ids is not None:
-        await target.linker.write(session, page.matched, written.ids, target.run_id)
+        written = await repository.upsert(
+            session, target.items, stamp, changes, returning=linker is not None
+        )
+    if linker is not None and matched is not None and written.ids:
+        await linker.write(session, matched, written.ids, target.run_id)
     counts.updated = written.rows - counts.inserted
     counts.unchanged = len(live) - written.rows
     if target.full and counts.unchanged:

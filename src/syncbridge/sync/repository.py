@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncbridge.models import Asset, Run, StoredRecord, StreamState
 from syncbridge.models.base import utcnow
 from syncbridge.store.batches import chunks
-from syncbridge.store.ids import PG_NEW_ID
+from syncbridge.store.ids import id_base, pg_batch_id
 
 #: Ids per ``IN (...)`` list on SQLite: far below its 32,766 (older builds: 999) variables.
 ID_CHUNK = 500
@@ -191,35 +191,55 @@ def _conflict(items: ItemTable, alias: str) -> str:
     )
 
 
-@cache
-def _pg_upsert(items: ItemTable) -> TextClause:
+def _pg_insert(items: ItemTable) -> str:
     # The page's columns as arrays, unnested: one statement text for every page size, so
-    # PostgreSQL plans it once, and no per-row parameter handling on the client. It answers
-    # how many rows it wrote and inserted (xmax is 0 on a row version this insert made, the
-    # updating transaction's id on one rewritten by ON CONFLICT DO UPDATE).
-    return text(
-        "WITH written AS ("
+    # PostgreSQL plans it once, and no per-row parameter handling on the client. Row ``n``
+    # of the page gets the id ``id_base + n`` (see syncbridge.store.ids).
+    return (
         f"INSERT INTO {items.table.name} AS t ({', '.join(_COLUMNS)}) "
-        f"SELECT {PG_NEW_ID}, CAST(:connection_id AS uuid), CAST(:stream AS varchar), "
-        "u.external_id, CAST(u.data AS jsonb), u.content_hash, u.vendor_updated_at, "
-        "CAST(:now AS timestamptz), CAST(:now AS timestamptz), NULL, "
+        f"SELECT {pg_batch_id('id_high', 'id_low', 'u.n')}, CAST(:connection_id AS uuid), "
+        "CAST(:stream AS varchar), u.external_id, CAST(u.data AS jsonb), u.content_hash, "
+        "u.vendor_updated_at, CAST(:now AS timestamptz), CAST(:now AS timestamptz), NULL, "
         "CAST(:run_id AS uuid), CAST(:run_id AS uuid) "
         "FROM unnest(CAST(:external_ids AS varchar[]), CAST(:texts AS text[]), "
         "CAST(:hashes AS varchar[]), CAST(:vendor_updated_at AS timestamptz[])) "
-        "AS u(external_id, data, content_hash, vendor_updated_at) " + _conflict(items, "t") + " "
-        "RETURNING (t.xmax = 0) AS inserted) "
-        "SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
+        "WITH ORDINALITY AS u(external_id, data, content_hash, vendor_updated_at, n) "
+        + _conflict(items, "t")
+        # xmax is 0 on a row version this insert made, the updating transaction's id on one
+        # rewritten by ON CONFLICT DO UPDATE.
+        + " RETURNING t.external_id, t.id, (t.xmax = 0) AS new"
     )
 
 
 @cache
-def _pg_upsert_returning(items: ItemTable) -> TextClause:
-    # The same upsert, answering each row it wrote: its external id, row id and whether it
-    # is new (what linking a page in its transaction needs).
-    counted = _pg_upsert(items).text
-    head = counted[: counted.index("RETURNING")]
-    answer = "RETURNING t.external_id, t.id, (t.xmax = 0)"
-    return text(head.removeprefix("WITH written AS (") + answer)
+def _pg_upsert(items: ItemTable) -> TextClause:
+    # It answers how many rows it wrote and inserted.
+    return text(
+        f"WITH written AS ({_pg_insert(items)}) "
+        "SELECT count(*), count(*) FILTER (WHERE new) FROM written"
+    )
+
+
+@cache
+def _pg_upsert_also(items: ItemTable, also: str | None) -> TextClause:
+    # The same upsert, running ``also`` on what it wrote (the links of the rows it inserted)
+    # in the same statement; it answers its counts (the row with a NULL external id), then
+    # the rows it rewrote, which the caller deals with.
+    if also is None:
+        ctes, extra = "", "0"
+    else:
+        ctes = (
+            ", page AS (SELECT * FROM unnest(CAST(:external_ids AS varchar[])) "
+            f"WITH ORDINALITY AS p(external_id, n)), also AS ({also} RETURNING 1)"
+        )
+        extra = "(SELECT count(*) FROM also)"
+    return text(
+        f"WITH written AS ({_pg_insert(items)}){ctes} "
+        "SELECT CAST(NULL AS varchar), CAST(NULL AS uuid), count(*), "
+        f"count(*) FILTER (WHERE new), {extra} FROM written "
+        "UNION ALL "
+        "SELECT external_id, id, NULL, NULL, NULL FROM written WHERE NOT new"
+    )
 
 
 @cache
@@ -243,15 +263,29 @@ def upsert_counts(session: AsyncSession) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class AlsoWrite:
+    """More for an upsert's statement to write from the rows it inserted (PostgreSQL): the
+    SQL of an ``INSERT`` that reads the upsert's ``written`` (``external_id``, ``id``,
+    ``new``) and ``page`` (the page's ``external_id`` numbered ``n`` from 1), and its
+    parameters (those of the upsert, such as ``run_id`` and ``now``, are shared)."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Written:
     """What an upsert did: rows inserted or rewritten, and how many of them were inserted
-    (None where the store cannot tell: see :func:`upsert_counts`); asked for, each row
-    written as (external id, row id as ``uuid.UUID.int``, whether it is new; None where the
-    store cannot tell)."""
+    (None where the store cannot tell: see :func:`upsert_counts`); asked for, the rows whose
+    links are still to be written, as (external id, row id as ``uuid.UUID.int``, whether it
+    is new; None where the store cannot tell): on SQLite every row written; on PostgreSQL,
+    whose statement wrote what :class:`AlsoWrite` asked of the rows it inserted, the rows it
+    rewrote. ``also``: how many rows that wrote."""
 
     rows: int
     inserted: int | None
     ids: list[tuple[str, int, bool | None]] | None = None
+    also: int = 0
 
 
 async def upsert(
@@ -261,37 +295,17 @@ async def upsert(
     changes: Changes,
     *,
     returning: bool = False,
+    also: AlsoWrite | None = None,
 ) -> Written:
     """Insert new items and rewrite changed ones (content hash differs, or a tombstone comes
     back); an unchanged row is left alone. One statement (PostgreSQL) or one ``executemany``
     (SQLite) per call, whatever the number of items; ``returning`` also says which rows it
-    wrote (on SQLite, one more query: the rows of the items sent, all of which it wrote)."""
+    wrote (on SQLite, one more query: the rows of the items sent, all of which it wrote),
+    ``also`` what more the statement writes from the rows it inserts (PostgreSQL only)."""
     if not changes:
         return Written(0, 0, [] if returning else None)
     if _dialect(session) == "postgresql":
-        params = {
-            "connection_id": stamp.connection_id,
-            "stream": stamp.stream,
-            "run_id": stamp.run_id,
-            "now": stamp.now,
-            "external_ids": changes.external_ids,
-            "texts": changes.texts,
-            "hashes": changes.hashes,
-            "vendor_updated_at": changes.vendor_updated_at,
-        }
-        if returning:
-            connection = await session.connection()
-            answer = await connection.execute(_pg_upsert_returning(items), params)
-            ids: list[tuple[str, int, bool | None]] = [
-                (str(ext), cast(uuid.UUID, rid).int, bool(new)) for ext, rid, new in answer
-            ]
-            return Written(len(ids), sum(1 for _, _, new in ids if new), ids)
-        result = await session.execute(
-            _pg_upsert(items).columns(column("rows", Integer), column("inserted", Integer)),
-            params,
-        )
-        count, inserted = cast("tuple[int, int]", tuple(result.one()))
-        return Written(count, inserted)
+        return await _pg_write(session, items, stamp, changes, returning=returning, also=also)
     connection = await session.connection()
     dialect = connection.dialect
     as_uuid, as_time = _binder(items, "id", dialect), _binder(items, "updated_at", dialect)
@@ -318,6 +332,49 @@ async def upsert(
         )
         written += [(str(ext), cast(uuid.UUID, rid).int, None) for ext, rid in found]
     return Written(int(result.rowcount), None, written)
+
+
+async def _pg_write(
+    session: AsyncSession,
+    items: ItemTable,
+    stamp: Stamp,
+    changes: Changes,
+    *,
+    returning: bool,
+    also: AlsoWrite | None,
+) -> Written:
+    high, low = id_base()
+    params = {
+        "connection_id": stamp.connection_id,
+        "stream": stamp.stream,
+        "run_id": stamp.run_id,
+        "now": stamp.now,
+        "external_ids": changes.external_ids,
+        "texts": changes.texts,
+        "hashes": changes.hashes,
+        "vendor_updated_at": changes.vendor_updated_at,
+        "id_high": high,
+        "id_low": low,
+    }
+    if not returning and also is None:
+        result = await session.execute(
+            _pg_upsert(items).columns(column("rows", Integer), column("inserted", Integer)),
+            params,
+        )
+        count, inserted = cast("tuple[int, int]", tuple(result.one()))
+        return Written(count, inserted)
+    statement = _pg_upsert_also(items, also.sql if also is not None else None)
+    connection = await session.connection()
+    answer = await connection.execute(statement, {**params, **(also.params if also else {})})
+    counts: tuple[int, int, int] = (0, 0, 0)
+    ids: list[tuple[str, int, bool | None]] = []
+    for external_id, row_id, *numbers in answer:
+        if external_id is None:
+            counts = cast("tuple[int, int, int]", tuple(numbers))
+        else:
+            ids.append((str(external_id), cast(uuid.UUID, row_id).int, False))
+    count, inserted, extra = counts
+    return Written(count, inserted, ids, extra)
 
 
 async def _update_listed(
@@ -461,6 +518,7 @@ async def save_cursor(
 __all__ = [
     "FINISHED",
     "ID_CHUNK",
+    "AlsoWrite",
     "Changes",
     "ItemTable",
     "Known",
