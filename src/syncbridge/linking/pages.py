@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -92,6 +92,9 @@ class Matched:
     assets: list[int]
     rule_positions: list[int]
     values: list[str]
+    #: The parameters of :data:`PG_NEW_ROW_LINKS`, made with the matches by a linker for
+    #: PostgreSQL (off the event loop, before the page's transaction).
+    pg: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -153,8 +156,11 @@ class SharedIndex:
 class PageLinker:
     """Matches a stream's pages against one index of the live assets and writes their links."""
 
-    def __init__(self, scope: Scope, rules: Sequence[RuleView], index: AssetIndex) -> None:
+    def __init__(
+        self, scope: Scope, rules: Sequence[RuleView], index: AssetIndex, *, pg: bool = False
+    ) -> None:
         self.scope = scope
+        self.pg = pg
         self.index = index
         self._matcher = Matcher(rules, index)
         self.rules = self._matcher.rules
@@ -182,7 +188,7 @@ class PageLinker:
             index = await build_index(sessionmaker, connections, None)
             if shared is not None:
                 shared.index = index
-        return cls(scope, rules, index)
+        return cls(scope, rules, index, pg=sessionmaker.kw["bind"].dialect.name == "postgresql")
 
     def match(self, data: Mapping[str, Mapping[str, Any]]) -> Matched:
         """Match the records given as their data by external id (pure: run it off the event
@@ -191,10 +197,16 @@ class PageLinker:
         settle pass that reads it back would match it."""
         order = list(data)
         records, assets, rules, values = self._matcher.columns(data.values(), self.scope)
-        return Matched(order, self.rules, records, assets, rules, values)
+        matched = Matched(order, self.rules, records, assets, rules, values)
+        if self.pg:
+            return replace(matched, pg=self.pg_params(matched))
+        return matched
 
     def pg_params(self, matched: Matched) -> dict[str, Any]:
-        """The parameters of :data:`PG_NEW_ROW_LINKS` for a page's matches."""
+        """The parameters of :data:`PG_NEW_ROW_LINKS` for a page's matches (those made
+        with them, if any)."""
+        if matched.pg is not None:
+            return matched.pg
         return {**matched.pg_params(), **self._pg_rules}
 
     async def write(

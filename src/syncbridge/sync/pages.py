@@ -59,6 +59,8 @@ class PreparedPage:
     rejected: list[Rejected] = field(default_factory=list)
     read: int = 0
     matched: Matched | None = None
+    #: The live items as the upsert sends them, in their order (made off the event loop).
+    changes: Changes = field(default_factory=Changes)
 
     def data(self) -> dict[str, Mapping[str, Any]]:
         """The data of each live item, by external id."""
@@ -79,6 +81,9 @@ def prepare(page: Page) -> PreparedPage:
             live.pop(key, None)
             gone.pop(key, None)
         (gone if record.deleted else live)[key] = item
+    changes = prepared.changes
+    for key, item in live.items():
+        changes.add(key, item.text, item.hash, item.record.updated_at)
     return prepared
 
 
@@ -106,9 +111,7 @@ async def write(
     if repository.upsert_counts(session):
         # The upsert skips unchanged rows itself and says what it inserted: no lookup. It
         # also links the rows it inserts, and answers the rows it rewrote, to be diffed.
-        changes = Changes()
-        for key, item in live.items():
-            changes.add(key, item.text, item.hash, item.record.updated_at)
+        changes = page.changes
         also = None
         if linker is not None and matched is not None:
             assert changes.external_ids == matched.order, "links numbered by another order"
