@@ -54,6 +54,9 @@ MAX_NUMBER_CHARS = 64
 #: Entries a report keeps of each memo (digests, days, parsed metric values) before it starts
 #: over: a memo saves work on values that come back, it must not grow with a long read.
 MEMO_SIZE = 1 << 16
+#: Reports (property, stream, dimensions, metric types) whose memos and compiled page loop
+#: the process keeps before it starts over (see ``_shared``).
+SHARED_SIZE = 16
 _DATE = re.compile(r"[0-9]{8}")
 _ID = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}):([0-9a-f]{32})")
 
@@ -145,6 +148,27 @@ class _Digests(dict[tuple[str, ...], str]):
         return digest
 
 
+class _Chain(dict[tuple[str, ...], list[Any]]):
+    """Entries ``[*values, digest, next]`` by the other dimensions' values (configured order),
+    each made once, as it is first asked for; ``next`` is the entry of the row that followed
+    one of this entry's rows when that row's entry had to be looked up (see ``page_builder``).
+
+    A link is only ever set to an entry just looked up, so it points into the memo as it is
+    then: once the memo starts over, nothing in it leads to the entries it dropped.
+    """
+
+    def __init__(self, digests: Mapping[tuple[str, ...], str]) -> None:
+        super().__init__()
+        self.digests = digests
+
+    def __missing__(self, values: tuple[str, ...]) -> list[Any]:
+        entry = [*values, self.digests[values], None]
+        if len(self) >= MEMO_SIZE:
+            self.clear()
+        self[values] = entry
+        return entry
+
+
 class _Days(dict[str, str]):
     """ISO days by GA4 date value (``YYYYMMDD``), each checked and converted once."""
 
@@ -175,6 +199,27 @@ class _Numbers(dict[str, Number]):
 
 #: JSON string quoting exactly as ``json.dumps`` does it (ASCII, the C implementation).
 _quote: Callable[[str], str] = encode_basestring_ascii
+
+#: Memos and compiled page loops by what they depend on, kept by the process rather than by
+#: one connector: every sync run builds a new connector, and the next run of a report meets
+#: the same days, combinations of dimension values and metric values again (it re-reads
+#: its look-back days; a combination comes back day after day), so the run starts with its
+#: memos full and its loop compiled instead of paying for both again. Bounded: the whole
+#: cache starts over past ``SHARED_SIZE`` reports, as each memo does past ``MEMO_SIZE``.
+_SHARED: dict[tuple[object, ...], Any] = {}
+
+
+def _shared(key: tuple[object, ...], make: Callable[[], Any]) -> Any:
+    """The process's object for ``key``, made by ``make`` the first time it is asked for.
+
+    Two threads asking at once may both make one (each works; the last one stays).
+    """
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= SHARED_SIZE:
+            _SHARED.clear()
+        found = _SHARED[key] = make()
+    return found
 
 
 def id_day(external_id: str) -> date | None:
@@ -209,17 +254,24 @@ class Report:
 
     @cached_property
     def _digests(self) -> _Digests:
-        others = [d for d in self.settings.dimensions if d != "date"]
-        return _Digests(self.property_id, self.stream, others)
+        others = tuple(d for d in self.settings.dimensions if d != "date")
+        key = ("digests", self.property_id, self.stream, others)
+        digests: _Digests = _shared(key, lambda: _Digests(self.property_id, self.stream, others))
+        return digests
 
     @cached_property
     def _days(self) -> _Days:
-        return _Days()
+        days: _Days = _shared(("days",), _Days)
+        return days
 
     @cached_property
     def _builders(self) -> dict[tuple[object, ...], PageBuilder]:
-        """The row builder for each combination of metric header types met (one, usually)."""
-        return {}
+        """The row builder for each combination of metric header types met (one, usually),
+        shared by the reports of this property and stream with these dimensions and metrics."""
+        dimensions, metrics = tuple(self.settings.dimensions), tuple(self.settings.metrics)
+        key = ("builders", self.property_id, self.stream, dimensions, metrics)
+        builders: dict[tuple[object, ...], PageBuilder] = _shared(key, dict)
+        return builders
 
     @property
     def spec(self) -> StreamSpec:
@@ -316,7 +368,9 @@ def page_builder(
     lot). Rows come ordered by date, so a row's date text is compared with the row before's
     first and looked up only when it differs (a string comparison costs a fraction of a
     lookup: the text is new each row, its hash not yet worked out). Other numbers (mostly
-    distinct) are checked and parsed where they are: a short string, a finite number.
+    distinct) are checked and parsed where they are: a short string, a finite number; but
+    ``"0"``, the usual revenue of a row, is compared for and taken as a zero parsed once
+    (numbers are immutable: the records share it).
     Unpacking checks each row's width; any other malformed value raises some ``KeyError``,
     ``TypeError``, ``ValueError`` or ``InvalidOperation``. Each row's ``data`` is a dict
     display with the names as constant keys (a later name wins, as in any dict display);
@@ -358,32 +412,56 @@ def page_builder(
         number, finite = (
             ("Decimal", f"x{j}.is_finite()") if parse is _currency else ("float", f"isfinite(x{j})")
         )
+        env[f"z{j}"] = parse("0")
         lines += [
             f"t{j} = m{j}['value']",
-            f"if t{j}.__class__ is not str or len(t{j}) > {MAX_NUMBER_CHARS}:",
+            f"if t{j} == '0':",
+            f"    x{j} = z{j}",
+            f"elif t{j}.__class__ is not str or len(t{j}) > {MAX_NUMBER_CHARS}:",
             "    raise ValueError",
-            f"x{j} = {number}(t{j})",
-            f"if not {finite}:",
-            "    raise ValueError",
+            "else:",
+            f"    x{j} = {number}(t{j})",
+            f"    if not {finite}:",
+            "        raise ValueError",
         ]
         items.append(f"{name!r}: x{j}")
     d = "".join(f"d{i}, " for i in range(len(dimensions)))
     m = "".join(f"m{j}, " for j in range(len(metrics)))
     key = "".join(f"{v}, " for v in others)
+    if others:
+        # The entry predicted (``ahead``: the one that came after the row before's entry)
+        # is taken when its values equal the row's; else the row's entry is looked up and
+        # becomes the prediction after the row before's.
+        env["chain"] = _Chain(digests)
+        n = len(others)
+        differs = " or ".join(f"{v} != e[{k}]" for k, v in enumerate(others))
+        lines += [
+            "e = ahead",
+            f"if e is None or {differs}:",
+            f"    e = chain[({key})]",
+            "    if behind is not None:",
+            f"        behind[{n + 1}] = e",
+            "behind = e",
+            f"ahead = e[{n + 1}]",
+        ]
+        digest = f"e[{n}]"
+    else:
+        digest = "digests[()]"
     source = "\n".join(
         [
             "def build(rows):",
             f"    ({', '.join(env)},) = env",
             "    ids, data, read = [], [], []",
-            # The date text of the row before (none yet: the first row's is looked up).
-            "    last = None",
+            # The date text of the row before (none yet: the first row's is looked up), the
+            # entry of its other values and the entry predicted for this row.
+            "    last = behind = ahead = None",
             "    add_id, add_data, add_day = ids.append, data.append, read.append",
             "    for row in rows:",
             f"        ({d}) = row['dimensionValues']",
             f"        ({m}) = row['metricValues']",
             *(f"        {line}" for line in lines),
             "        add_day(day)",
-            f"        add_id(day + digests[({key})])",
+            f"        add_id(day + {digest})",
             f"        add_data({{{', '.join(items)}}})",
             "    return many(stream, ids, data), read",
         ]
