@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp
 
 from syncbridge import __version__
 from syncbridge.api.body_limit import BodyLimitMiddleware
@@ -28,6 +29,7 @@ from syncbridge.connections.ssrf import Resolver, resolve_host
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.inbox.endpoints import router as events_router
 from syncbridge.inbox.endpoints import webhooks as webhooks_router
+from syncbridge.inbox.fast_path import WebhooksFirst
 from syncbridge.inbox.receiver import InboxWriter, WebhookTargets
 from syncbridge.insights.endpoints import router as insights_router
 from syncbridge.insights.facets import FacetCache
@@ -59,6 +61,17 @@ syncbridge joins CRM and analytics records with DAM assets through one shared ta
 
 Admin calls take `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
 """
+
+
+def _webhooks_first(app: FastAPI) -> None:
+    """Have webhook deliveries answered before the middleware stack and the router
+    (:mod:`syncbridge.inbox.fast_path`): the stack Starlette builds is wrapped."""
+    build = app.build_middleware_stack
+
+    def build_stack() -> ASGIApp:
+        return WebhooksFirst(build(), app.state)
+
+    app.build_middleware_stack = build_stack  # type: ignore[method-assign]
 
 
 def create_app(
@@ -181,4 +194,5 @@ def create_app(
         app.include_router(router)
     if sandbox is not None:
         sandbox.mount(app)
+    _webhooks_first(app)
     return app

@@ -55,7 +55,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _send_413(scope, receive, send, max_bytes)
+                    await send_413(scope, receive, send, max_bytes)
                     return
         received = 0
         response_started = False
@@ -79,10 +79,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _send_413(scope, receive, send, max_bytes)
+                await send_413(scope, receive, send, max_bytes)
 
 
-async def _send_413(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+async def send_413(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
     response = problem(
         413,
         "Payload too large",

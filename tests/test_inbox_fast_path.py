@@ -1,0 +1,67 @@
+"""The receiver's lean path: which requests it answers before the middleware stack, and
+that the application built for serving uses it. What it answers (2xx after commit, 401, 404,
+413 on streamed bytes, 503) is shown through HTTP by the receiver tests (R3, R4 and
+``test_inbox_receive``), which all pass through it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from syncbridge.app import create_app
+from syncbridge.inbox.fast_path import WebhooksFirst, delivery_target
+from syncbridge.settings import Settings
+from tests.inbox_support import sandboxed_app
+
+ID = uuid.UUID("0b6f3c2e-3f4a-4d53-9d43-7a2f0e6b1c11")
+
+
+def http(method: str, path: str) -> dict[str, object]:
+    return {"type": "http", "method": method, "path": path, "headers": []}
+
+
+@pytest.mark.parametrize(
+    "path", [f"/webhooks/{ID}", f"/webhooks/{ID}/an-outbound-secret", f"/webhooks/{ID.hex}"]
+)
+def test_a_post_to_a_receiver_path_is_a_delivery_for_its_connection(path: str) -> None:
+    assert delivery_target(http("POST", path)) == ID
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/webhooks/{ID}"),
+        ("PUT", f"/webhooks/{ID}"),
+        ("POST", "/webhooks/not-a-connection"),
+        ("POST", f"/webhooks/{ID}/a/b"),
+        ("POST", f"/webhooks/{ID}/"),
+        ("POST", f"/v1/webhooks/{ID}"),
+        ("POST", "/v1/runs"),
+    ],
+)
+def test_anything_else_goes_on_to_the_middleware_stack(method: str, path: str) -> None:
+    assert delivery_target(http(method, path)) is None
+    assert delivery_target({"type": "websocket", "path": f"/webhooks/{ID}"}) is None
+
+
+def test_the_application_answers_deliveries_before_its_middleware_stack(
+    settings: Settings,
+) -> None:
+    stack = create_app(settings).build_middleware_stack()
+    assert isinstance(stack, WebhooksFirst)
+
+
+async def test_other_methods_and_bad_ids_get_the_routers_answers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with sandboxed_app(settings, tmp_path / "dam") as world:
+        url = world.webhook_url("hubspot")
+        assert (await world.client.get(url)).status_code == 405
+        assert (
+            await world.client.post("/webhooks/not-a-connection", content=b"[]")
+        ).status_code == 404
+        unknown = await world.client.post(f"/webhooks/{ID}", content=b"[]")
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"].startswith("application/problem+json")
