@@ -435,7 +435,7 @@ def _cloudinary_delivery(world: Sandboxed, *, timestamp: int | None = None) -> D
     return Delivery(url, headers, body, (("resources", resource.asset_id, "updated"),))
 
 
-def _cloudinary_signed(world: Sandboxed, body: bytes, stamp: str, secret: str) -> dict[str, str]:
+def cloudinary_signed(world: Sandboxed, body: bytes, stamp: str, secret: str) -> dict[str, str]:
     algorithm = world.simulator("cloudinary").options.signature_algorithm
     return {
         "Content-Type": "application/json",
@@ -446,7 +446,7 @@ def _cloudinary_signed(world: Sandboxed, body: bytes, stamp: str, secret: str) -
 
 def _cloudinary_wrong_secret(world: Sandboxed, genuine: Delivery) -> Delivery:
     stamp = genuine.headers["X-Cld-Timestamp"]
-    headers = _cloudinary_signed(world, genuine.body, stamp, "not-the-api-secret")
+    headers = cloudinary_signed(world, genuine.body, stamp, "not-the-api-secret")
     return replace(genuine, headers=headers)
 
 
@@ -457,7 +457,7 @@ def _cloudinary_other_key(world: Sandboxed, genuine: Delivery) -> Delivery:
     return replace(
         genuine,
         body=body,
-        headers=_cloudinary_signed(world, body, genuine.headers["X-Cld-Timestamp"], secret),
+        headers=cloudinary_signed(world, body, genuine.headers["X-Cld-Timestamp"], secret),
     )
 
 

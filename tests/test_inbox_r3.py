@@ -9,6 +9,8 @@ The processing worker is off: a queued job stays in the ``jobs`` table to be cou
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.inbox_r3_support import (
     SCHEMES,
     Delivery,
     Stored,
+    cloudinary_signed,
     configure,
     post,
     rejected,
@@ -150,24 +153,40 @@ async def test_a_legacy_hubspot_signature_is_refused_where_only_v3_is_accepted(
         assert await stored(world) == NOTHING
 
 
-async def test_a_signed_delivery_hubspot_cannot_have_sent_is_400_and_counted_malformed(
-    settings: Settings, tmp_path: Path
+def _hubspot_malformed(world: Sandboxed) -> Delivery:
+    url = world.webhook_url("hubspot")
+    headers, body, _ = world.simulator("hubspot").webhooks.delivery(
+        [{"eventId": 1, "subscriptionType": "deal.propertyChange"}], version="v3", url=url
+    )
+    return Delivery(url, headers, body, ())
+
+
+def _cloudinary_malformed(world: Sandboxed) -> Delivery:
+    body, stamp = b"not json", str(int(time.time()))
+    secret = world.simulator("cloudinary").options.api_secret
+    headers = cloudinary_signed(world, body, stamp, secret)
+    return Delivery(world.webhook_url("cloudinary"), headers, body, ())
+
+
+@pytest.mark.parametrize(
+    ("connector", "make"),
+    [("hubspot", _hubspot_malformed), ("cloudinary", _cloudinary_malformed)],
+    ids=["hubspot", "cloudinary"],
+)
+async def test_a_signed_delivery_the_vendor_cannot_have_sent_is_400_and_counted_malformed(
+    settings: Settings, tmp_path: Path, connector: str, make: Callable[[Sandboxed], Delivery]
 ) -> None:
-    """Verified (the signature covers the bytes) but not HubSpot's shape: a defect at the
+    """Verified (the signature covers the bytes) but not the vendor's shape: a defect at the
     sender's end, not a forgery. 400, nothing stored, counted ``malformed``, not
     ``signature``."""
     async with sandboxed_app(settings, tmp_path / "dam") as world:
-        url = world.webhook_url("hubspot")
-        headers, body, _ = world.simulator("hubspot").webhooks.delivery(
-            [{"eventId": 1, "subscriptionType": "deal.propertyChange"}], version="v3", url=url
-        )
-        forgeries = await rejected(world, "hubspot")
-        malformed = await rejected(world, "hubspot", "malformed")
+        forgeries = await rejected(world, connector)
+        malformed = await rejected(world, connector, "malformed")
 
-        answer = await post(world, Delivery(url, headers, body, ()))
+        answer = await post(world, make(world))
 
         assert answer.status_code == 400, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert await stored(world) == NOTHING
-        assert await rejected(world, "hubspot", "malformed") == malformed + 1
-        assert await rejected(world, "hubspot") == forgeries
+        assert await rejected(world, connector, "malformed") == malformed + 1
+        assert await rejected(world, connector) == forgeries

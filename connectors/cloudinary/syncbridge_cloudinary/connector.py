@@ -30,6 +30,7 @@ from syncbridge.connector.errors import (
     AuthError,
     ConnectorError,
     InvalidWebhook,
+    MalformedWebhook,
     PermanentConnectorError,
     TransientConnectorError,
 )
@@ -308,9 +309,9 @@ class CloudinaryConnector:
         try:
             body = json.loads(raw_body)
         except (ValueError, RecursionError) as exc:
-            raise InvalidWebhook("notification body is not JSON") from exc
+            raise MalformedWebhook("notification body is not JSON") from exc
         if not isinstance(body, dict):
-            raise InvalidWebhook("notification body is not a JSON object")
+            raise MalformedWebhook("notification body is not a JSON object")
         signature_key = body.get("signature_key")
         if signature_key is not None and str(signature_key) != self.settings.api_key:
             raise InvalidWebhook("notification signed for another API key")
@@ -338,12 +339,12 @@ class CloudinaryConnector:
         occurred: datetime,
     ) -> WebhookEvent:
         if not isinstance(item, dict):
-            raise InvalidWebhook("notification resource is not an object")
+            raise MalformedWebhook("notification resource is not an object")
         asset_id = item.get("asset_id")
         public_id = item.get("public_id") or item.get("to_public_id")
         ident = asset_id or public_id
         if not isinstance(ident, str) or not ident:
-            raise InvalidWebhook("notification names no resource")
+            raise MalformedWebhook("notification names no resource")
         # A request may notify several types and resources: key on all three, so two
         # events of one delivery never collide while a redelivery keeps its keys.
         if isinstance(request_id, str) and request_id:

@@ -12,7 +12,7 @@ from syncbridge_cloudinary.connector import CloudinaryConnector
 from syncbridge_cloudinary.signatures import MAX_NOTIFICATION_BYTES, notification_signature
 from syncbridge_cloudinary.simulator import CloudinarySimulator, NotificationType
 
-from syncbridge.connector.errors import InvalidWebhook
+from syncbridge.connector.errors import InvalidWebhook, MalformedWebhook
 from syncbridge.connector.ratelimit import override_time
 from syncbridge.connector.testing import FAKE_EPOCH, FakeClock
 
@@ -249,6 +249,12 @@ async def test_a_timestamp_of_thousands_of_digits_is_refused_not_a_crash(
     await refused(connector, headers, raw)
 
 
+async def malformed(connector: CloudinaryConnector, headers: dict[str, str], body: bytes) -> None:
+    """Signed with the account's secret, so not a forgery: refused as malformed (400)."""
+    with pytest.raises(MalformedWebhook):
+        await connector.parse_webhook(headers, body)
+
+
 async def test_a_signed_body_nested_beyond_recursion_is_refused_not_a_crash(
     sim: CloudinarySimulator, connector: CloudinaryConnector
 ) -> None:
@@ -258,10 +264,10 @@ async def test_a_signed_body_nested_beyond_recursion_is_refused_not_a_crash(
         "X-Cld-Timestamp": sent,
         "X-Cld-Signature": notification_signature(raw, sent, sim.options.api_secret),
     }
-    await refused(connector, headers, raw)
+    await malformed(connector, headers, raw)
 
 
-async def test_signed_garbage_is_refused(
+async def test_signed_garbage_is_refused_as_malformed(
     sim: CloudinarySimulator, connector: CloudinaryConnector
 ) -> None:
     raw = b"not json"
@@ -270,8 +276,19 @@ async def test_signed_garbage_is_refused(
         "X-Cld-Timestamp": sent,
         "X-Cld-Signature": notification_signature(raw, sent, sim.options.api_secret),
     }
-    await refused(connector, headers, raw)
-    await refused(connector, *signed(sim, {"notification_type": "upload"}))
+    await malformed(connector, headers, raw)
+    await malformed(connector, *signed(sim, {"notification_type": "upload"}))
+
+
+async def test_garbage_with_a_bad_signature_is_a_forgery(
+    sim: CloudinarySimulator, connector: CloudinaryConnector
+) -> None:
+    sent = str(NOW)
+    headers = {
+        "X-Cld-Timestamp": sent,
+        "X-Cld-Signature": notification_signature(b"{}", sent, sim.options.api_secret),
+    }
+    await refused(connector, headers, b"not json", "does not match")
 
 
 async def test_sha1_delivery_is_refused_when_the_account_signs_sha256(
