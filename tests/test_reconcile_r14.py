@@ -3,8 +3,8 @@ for the percentages to mean something, with 1 % of each DAM's assets missing loc
 at the DAM), 1 % stale (edited at the DAM after the sync), 0.5 % extra (deleted at the DAM)
 and owned tags removed by hand on 1 %. The first reconciliation reports exactly what was
 injected and repairs all of it (the store equals the DAMs, every owned tag is back, people's
-tags untouched, the repairs sent from what the run read); a second run right after reports
-nothing, queues nothing, plans nothing and makes only the list-page calls."""
+tags untouched); a second run right after reports nothing, queues nothing, plans nothing
+and makes only the list-page calls."""
 
 from __future__ import annotations
 
@@ -289,7 +289,8 @@ async def test_r14_at_quality_rates_repairs_everything_and_a_second_run_changes_
         for external_id in i.stale:
             assert mine[external_id].content_hash == listed[external_id].hash
 
-    # Every owned tag is back, people's tags as they were; repairs were sent from the read.
+    # Every owned tag is back, people's tags as they were (test_writeback_reuse checks that
+    # the repairs are sent from the run's read).
     now = await stored_assets(world)
     for key, i in injected.items():
         for external_id, kept in i.stripped.items():
