@@ -5,6 +5,7 @@ write-backs)."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,12 +15,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from syncbridge_bynder.sim_params import iso
 
 from syncbridge.models import InboxEvent, Job, Run, WriteBack, WriteBackState
 from syncbridge.models.base import utcnow
 from syncbridge.reconcile.service import plan_reconcile
 from syncbridge.store.unit_of_work import in_unit_of_work
 from tests.writeback_support import (
+    PREFIX,
     Sessionmaker,
     WritebackWorld,
     score,
@@ -27,6 +30,20 @@ from tests.writeback_support import (
     worker,
     writeback_world,
 )
+
+
+def add_bynder_medium(world: WritebackWorld, like: str, media_id: str) -> None:
+    """A person uploads a medium (a copy of ``like`` without syncbridge's tier)."""
+    portal = world.bynder.portal
+    medium = copy.deepcopy(portal.media[like])
+    medium["id"] = media_id
+    medium["tags"] = [t for t in medium["tags"] if not str(t).startswith(PREFIX)]
+    medium.pop("property_PerformanceTier", None)
+    tier = {o["id"] for o in portal.metaproperty_by_name("PerformanceTier")["options"]}
+    medium["propertyOptions"] = [o for o in medium["propertyOptions"] if o not in tier]
+    medium["dateModified"] = iso(portal.now())
+    portal.media[media_id] = medium
+    portal.edit(media_id)
 
 
 @asynccontextmanager

@@ -6,7 +6,6 @@ other."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from syncbridge_bynder.sim_params import iso
 from syncbridge.inbox.processing import FROM_SNAPSHOT
 from syncbridge.models import Asset, InboxEvent, Run, RunStream, WriteBack
 from tests.reconcile_support import (
+    add_bynder_medium,
     age_confirmations,
     drain,
     events_of,
@@ -55,20 +55,6 @@ def tagged(assets: dict[Any, StoredAsset], connector: str) -> list[StoredAsset]:
     """The connector's assets carrying a performance tag, in a stable order."""
     chosen = [a for a in assets.values() if a.connector == connector and a.concepts]
     return sorted(chosen, key=lambda a: a.external_id)
-
-
-def add_bynder_medium(world: WritebackWorld, like: str, media_id: str) -> None:
-    """A person uploads a medium (a copy of ``like`` without syncbridge's tier)."""
-    portal = world.bynder.portal
-    medium = copy.deepcopy(portal.media[like])
-    medium["id"] = media_id
-    medium["tags"] = [t for t in medium["tags"] if not str(t).startswith(PREFIX)]
-    medium.pop("property_PerformanceTier", None)
-    tier = {o["id"] for o in portal.metaproperty_by_name("PerformanceTier")["options"]}
-    medium["propertyOptions"] = [o for o in medium["propertyOptions"] if o not in tier]
-    medium["dateModified"] = iso(portal.now())
-    portal.media[media_id] = medium
-    portal.edit(media_id)
 
 
 async def by_external_id(world: WritebackWorld) -> dict[str, Asset]:

@@ -8,7 +8,6 @@ and makes only the list-page calls."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -32,7 +31,14 @@ from syncbridge.sync import pages
 from syncbridge.sync.encoding import Encoded
 from syncbridge.sync.service import build_connector
 from syncbridge.tagging.defaults import load_default_tag_rules
-from tests.reconcile_support import age_confirmations, drain, events_of, reconcile, rows_of
+from tests.reconcile_support import (
+    add_bynder_medium,
+    age_confirmations,
+    drain,
+    events_of,
+    reconcile,
+    rows_of,
+)
 from tests.sandbox_support import embedded_world
 from tests.writeback_support import (
     PREFIX,
@@ -108,20 +114,6 @@ def share(total: int, percent: float) -> int:
     return max(1, round(total * percent / 100))
 
 
-def _add_bynder(world: WritebackWorld, like: str, media_id: str) -> None:
-    """A person uploads a medium (a copy of ``like`` without syncbridge's tier)."""
-    portal = world.bynder.portal
-    medium = copy.deepcopy(portal.media[like])
-    medium["id"] = media_id
-    medium["tags"] = [t for t in medium["tags"] if not str(t).startswith(PREFIX)]
-    medium.pop("property_PerformanceTier", None)
-    tier = {o["id"] for o in portal.metaproperty_by_name("PerformanceTier")["options"]}
-    medium["propertyOptions"] = [o for o in medium["propertyOptions"] if o not in tier]
-    medium["dateModified"] = iso(portal.now())
-    portal.media[media_id] = medium
-    portal.edit(media_id)
-
-
 def _add_cloudinary(world: WritebackWorld, like: str, index: int) -> str:
     """A person uploads a resource (a copy of ``like`` without syncbridge's tier)."""
     store = world.cloudinary.store
@@ -161,7 +153,7 @@ def inject(world: WritebackWorld, assets: Mapping[uuid.UUID, StoredAsset]) -> di
         for index, a in enumerate(mine[:one]):
             if connector == "bynder":
                 media_id = f"00000000-R14A-DDED-0000-{index:012d}"
-                _add_bynder(world, a.external_id, media_id)
+                add_bynder_medium(world, a.external_id, media_id)
                 injected.added.append(media_id)
             else:
                 injected.added.append(_add_cloudinary(world, a.external_id, index + 1))
