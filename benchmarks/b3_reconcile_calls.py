@@ -401,7 +401,9 @@ def report_calls(
         )
 
 
-async def measure(url: str, assets: int, percent: float, metaproperty: bool) -> None:
+async def measure(
+    url: str, assets: int, percent: float, metaproperty: bool, show_report: bool = False
+) -> None:
     world = World(assets_count=assets)
     started = time.perf_counter()
     settings = None if metaproperty else {"owned_metaproperty_id": None}
@@ -435,6 +437,9 @@ async def measure(url: str, assets: int, percent: float, metaproperty: bool) -> 
                 f"({_seconds(run)} the run), {load()}"
             )
             report_calls("first", first, run, minimum)
+            if show_report:
+                say("  first run's report (GET /v1/runs/{id} 'report'):")
+                say(json.dumps(run.report, indent=1, sort_keys=True))
             await check(bench, drift, tiers)
             again, elapsed = await reconcile_to_the_end(bench, http)
             second = calls.take()
@@ -486,10 +491,16 @@ def main() -> None:
     parser.add_argument(
         "--metaproperty", action="store_true", help="keep Bynder's owned metaproperty"
     )
+    parser.add_argument(
+        "--show-report", action="store_true", help="print the first run's whole report"
+    )
     args = parser.parse_args()
     for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         say(f"{db}: {args.assets:,} assets per DAM, {args.drift} % drift; {load()}")
-        with_store(db, lambda url: measure(url, args.assets, args.drift, args.metaproperty))
+        with_store(
+            db,
+            lambda url: measure(url, args.assets, args.drift, args.metaproperty, args.show_report),
+        )
         say(f"  after: {load()}")
 
 
