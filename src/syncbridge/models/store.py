@@ -32,7 +32,9 @@ EXTERNAL_ID_LENGTH = 500
 STREAM_LENGTH = 200
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-RUN_KINDS = ("sync", "score", "events", "reconcile")
+#: The kind of a reconciliation run (its write-backs may be sent from what it read).
+RECONCILE_KIND = "reconcile"
+RUN_KINDS = ("sync", "score", "events", RECONCILE_KIND)
 
 
 def _in(values: tuple[str, ...]) -> str:

@@ -21,13 +21,13 @@ from syncbridge.logs import get_logger
 from syncbridge.models import Connection, Run, RunStream
 from syncbridge.models.base import utcnow
 from syncbridge.models.jobs import Job, JobStatus
+from syncbridge.models.store import RECONCILE_KIND
 from syncbridge.sync.runs import enabled_connections
 from syncbridge.sync.service import build_connector
 
 log = get_logger(__name__)
 
 RECONCILE_JOB = "reconcile.run"
-RECONCILE_KIND = "reconcile"
 CONCURRENCY_KEY = "reconcile"
 #: System kinds of connectors whose connections reconciliation reads in full, or re-reads.
 DAM = "dam"

@@ -24,6 +24,7 @@ from syncbridge.models import (
     WriteBackState,
     WriteBackStatus,
 )
+from syncbridge.models.store import RECONCILE_KIND
 from syncbridge.store.paging import PageParams, fetch_page
 from syncbridge.tagging.validation import MODES_BY_CONNECTOR
 from syncbridge.writeback.landing import OwnedState
@@ -154,10 +155,6 @@ async def supersede_pending(
 
 
 # --- sending --------------------------------------------------------------------------------
-
-
-#: The run kind whose write-backs may be sent from the store's copy (see ``claim``).
-RECONCILE_KIND = "reconcile"
 
 
 @dataclass(frozen=True, slots=True)
