@@ -6,14 +6,12 @@ rows and two million links touches index pages all over indexes larger than Post
 shared buffers. A UUID version 7 (RFC 9562: 48 bits of Unix time in milliseconds, the version,
 then random bits) of rows written together lands together at the end of those indexes: about a
 third less database time per link at a million rows, measured on the project's machine.
-PostgreSQL 15 has no ``uuidv7()`` (18 does), so it is made from a random UUID: its first six
-bytes replaced by the time, its version bits set to 7.
-
-A statement that writes a batch of rows needs no random UUID per row: :func:`id_base` draws
-one UUID version 7 for the statement and :func:`pg_batch_id` gives its row ``n`` that UUID
-plus ``n`` (RFC 9562, section 6.2, method 2: a monotonic random counter in the random bits).
-Building each id from a random UUID cost PostgreSQL about 3 µs a row, three times what the
-rest of a link's insert cost at some page sizes; one concatenation costs a sixth of that.
+PostgreSQL 15 has no ``uuidv7()`` (18 does), and a statement that writes a batch of rows
+needs no random UUID per row anyway: :func:`id_base` draws one UUID version 7 for the
+statement and :func:`pg_batch_id` gives its row ``n`` that UUID plus ``n`` (RFC 9562, section
+6.2, method 2: a monotonic random counter in the random bits). Building each id from a random
+UUID in SQL cost PostgreSQL about 3 µs a row, three times what the rest of a link's insert
+cost at some page sizes; one concatenation costs a sixth of that.
 """
 
 from __future__ import annotations
@@ -21,14 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["PG_NEW_ID", "IdBase", "id_base", "pg_batch_id"]
-
-#: A SQL expression giving a new UUID version 7 (one per row it is evaluated for).
-PG_NEW_ID = (
-    "CAST(encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
-    "substring(int8send(CAST(floor(extract(epoch FROM clock_timestamp()) * 1000) AS bigint)) "
-    "FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex') AS uuid)"
-)
+__all__ = ["IdBase", "id_base", "pg_batch_id"]
 
 #: Room left above a base's counter: row ``n`` of a batch never reaches the variant bits.
 _COUNTER_BITS = 61
