@@ -8,6 +8,7 @@ enforcing its limit: no window over the limit, no 429)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -61,6 +62,15 @@ def instant_backoff() -> Iterator[None]:
     """Connectors built in the test retry without waiting (their limits are far off)."""
     with override_time(TimeSource(sleep=no_wait)):
         yield
+
+
+@pytest.fixture
+def full_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retry waits the whole of its full-jitter range: the random draw (tenacity's
+    ``random.uniform``) gives its upper bound. Left random, one draw in a hundred or so is
+    shorter than the time the test takes to look again, the retry is due at once, and the
+    test saw two attempts where it checks the first (a flake seen in CI)."""
+    monkeypatch.setattr(random, "uniform", lambda _low, high: high)
 
 
 class Faulty(httpx.AsyncBaseTransport):
@@ -192,7 +202,7 @@ async def test_transient_failures_are_retried_then_dead_after_the_configured_att
     assert {w.status for w in others} == {"done"}
 
 
-@pytest.mark.usefixtures("instant_backoff")
+@pytest.mark.usefixtures("instant_backoff", "full_backoff")
 async def test_r13_an_ambiguous_timeout_is_resolved_by_re_reading_before_the_retry(
     world: WritebackWorld,
 ) -> None:
