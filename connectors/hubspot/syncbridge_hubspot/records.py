@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from syncbridge.connector.errors import PermanentConnectorError
+from syncbridge.connector.jsonbody import loads
 from syncbridge.connector.paging import hubspot_next_after
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -18,7 +19,7 @@ _ONE_MS = timedelta(milliseconds=1)
 def json_of(response: httpx.Response, where: str) -> Any:
     """The JSON of an answer; garbage or a truncated body is a permanent error naming ``where``."""
     try:
-        return response.json()
+        return loads(response.content)
     except ValueError as exc:
         raise PermanentConnectorError(
             f"hubspot: {where}: the answer is not JSON (HTTP {response.status_code}, "

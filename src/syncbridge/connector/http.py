@@ -30,6 +30,7 @@ from syncbridge.connector.errors import (
     RateLimited,
     TransientConnectorError,
 )
+from syncbridge.connector.jsonbody import loads
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, Sleep, parse_retry_after
 from syncbridge.logs import get_logger
 
@@ -249,7 +250,7 @@ class VendorHttp:
         if response.status_code == 204:
             return None
         try:
-            return response.json()
+            return loads(response.content)
         except ValueError as exc:
             raise PermanentConnectorError(
                 f"{self.connector_key}: vendor answered garbage to "
