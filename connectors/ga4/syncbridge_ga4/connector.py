@@ -24,6 +24,7 @@ from syncbridge.connector.errors import (
     RateLimited,
 )
 from syncbridge.connector.http import RetryPolicy, VendorHttp
+from syncbridge.connector.jsonbody import loads
 from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy, parse_retry_after
 from syncbridge.connector.types import (
     CheckResult,
@@ -227,13 +228,29 @@ class Ga4Connector:
     ) -> ReportPage:
         """Rows ``offset..`` of ``start..end``; the JSON answer is let go once it is read."""
         body = report.body(start, end, offset=offset, limit=self.settings.page_size)
-        answer = await self._call("POST", self.report_path, body, where)
-        return report.page(answer, where)
+        response = await self._send("POST", self.report_path, body)
+        page = report.page_of(response.content, where)
+        self._note_quota(page.property_quota)
+        return page
 
     # ----- one call ----------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, json: Any = None, where: str = "") -> Any:
-        """One API call with a bearer token: 401 exchanges a new token once, 429 waits."""
+        """One API call (see ``_send``), its answer decoded; not JSON: PermanentConnectorError."""
+        response = await self._send(method, path, json, where)
+        try:
+            body = loads(response.content)
+        except ValueError:
+            raise PermanentConnectorError(f"ga4: {where}: the answer is not JSON") from None
+        if isinstance(body, dict):
+            self._note_quota(body.get("propertyQuota"))
+        return body
+
+    async def _send(
+        self, method: str, path: str, json: Any = None, where: str = ""
+    ) -> httpx.Response:
+        """One API call with a bearer token, up to its 2xx answer: 401 exchanges a new token
+        once, 429 waits; other refusals raise."""
         refreshed, waited, quota_hits = False, 0.0, 0
         while True:
             token = await self.tokens.get()
@@ -246,7 +263,7 @@ class Ga4Connector:
             )
             status = response.status_code
             if 200 <= status < 300:
-                return self._answer(response, where)
+                return response
             error = _json_or_none(response)
             if status == 401 and not refreshed:
                 self.tokens.invalidate(token)
@@ -265,13 +282,10 @@ class Ga4Connector:
                 raise RateLimited(f"ga4: {where}: quota exhausted", retry_after=wait)
             self.http.limiter.pause_for(wait)
 
-    def _answer(self, response: httpx.Response, where: str) -> Any:
-        try:
-            body = response.json()
-        except ValueError:
-            raise PermanentConnectorError(f"ga4: {where}: the answer is not JSON") from None
-        quota = body.get("propertyQuota") if isinstance(body, dict) else None
-        if isinstance(quota, dict):
+    def _note_quota(self, quota: Any) -> None:
+        """Keep an answer's ``propertyQuota``; pause the limiter when the hour's tokens are
+        spent."""
+        if isinstance(quota, dict) and quota:
             self.last_quota = quota
             left = remaining_tokens(quota)
             if left is not None and left <= 0:
@@ -283,7 +297,6 @@ class Ga4Connector:
                 )
                 log.info("ga4.quota_spent", wait_s=round(wait, 1))
                 limiter.pause_for(wait)
-        return body
 
     def _quota_wait(self, response: httpx.Response, error: Any, attempt: int) -> float:
         metrics.record_rate_limited("ga4")

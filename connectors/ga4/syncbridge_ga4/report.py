@@ -27,7 +27,10 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 from typing import Any
 
+import msgspec
+
 from syncbridge.connector.errors import PermanentConnectorError
+from syncbridge.connector.jsonbody import loads
 from syncbridge.connector.types import Record, StreamSpec
 from syncbridge_ga4.settings import ReportSettings
 
@@ -233,6 +236,46 @@ def id_day(external_id: str) -> date | None:
         return None
 
 
+class _Value(msgspec.Struct, gc=False):
+    """A ``DimensionValue`` or ``MetricValue``: every value arrives as a string."""
+
+    value: str
+
+
+class _Row(msgspec.Struct, gc=False):
+    dimensionValues: list[_Value]
+    metricValues: list[_Value]
+
+
+class _Header(msgspec.Struct):
+    name: str
+
+
+class _MetricHeader(msgspec.Struct):
+    name: str
+    #: ``MetricType`` by name, or by number with ``enum-encoding=int``.
+    type: str | int | None = None
+
+
+class RunReportAnswer(msgspec.Struct):
+    """The parts of a ``RunReportResponse`` a read uses (the others are skipped unread).
+
+    Decoding into these types checks every value's type as it goes, and makes attribute
+    objects instead of a dict per value: about twice as fast as ``json.loads`` on a page.
+    """
+
+    # msgspec copies a default list for each answer.
+    dimensionHeaders: list[_Header] = []
+    metricHeaders: list[_MetricHeader] = []
+    rows: list[_Row] = []
+    #: An ``int32``: a number, which proto3's JSON mapping also accepts as a string.
+    rowCount: int | str = 0
+    propertyQuota: dict[str, Any] | None = None
+
+
+_decode_answer = msgspec.json.Decoder(RunReportAnswer).decode
+
+
 @dataclass(frozen=True)
 class ReportPage:
     """One runReport answer as records, with what paging and quota handling need."""
@@ -304,16 +347,58 @@ class Report:
             body["dimensionFilter"] = self.settings.dimension_filter
         return body
 
-    def page(self, answer: Any, where: str) -> ReportPage:
-        """The records of one answer; a malformed answer raises PermanentConnectorError."""
+    def page_of(self, content: bytes, where: str) -> ReportPage:
+        """The records of one answer's body: decoded straight into ``RunReportAnswer``. A
+        body that is not JSON, or not a runReport response, raises PermanentConnectorError
+        (naming what is wrong: such a body is decoded again, slowly, to find it)."""
         try:
-            return self._page(answer)
-        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
+            return self._page(_decode_answer(content))
+        except msgspec.ValidationError:
+            pass
+        except msgspec.DecodeError:
+            raise PermanentConnectorError(f"ga4: {where}: the answer is not JSON") from None
+        except _MALFORMED:
+            pass
+        try:
+            answer = loads(content)
+        except ValueError:
+            raise PermanentConnectorError(f"ga4: {where}: the answer is not JSON") from None
+        return self.page(answer, where)
+
+    def page(self, answer: Any, where: str) -> ReportPage:
+        """The records of one decoded answer; a malformed one raises PermanentConnectorError."""
+        try:
+            try:
+                typed = msgspec.convert(answer, RunReportAnswer)
+                return self._page(typed)
+            except (msgspec.ValidationError, *_MALFORMED) as exc:
+                # Something is wrong: the checks, part by part, name it (else ``exc`` does).
+                self._check(answer)
+                raise ValueError(str(exc)) from None
+        except _MALFORMED as exc:
             raise PermanentConnectorError(
                 f"ga4: {where}: the answer is not a runReport response ({_reason(exc)})"
             ) from None
 
-    def _page(self, answer: Any) -> ReportPage:
+    def _page(self, answer: RunReportAnswer) -> ReportPage:
+        dims, metrics = self.settings.dimensions, self.settings.metrics
+        names = [h.name for h in answer.dimensionHeaders]
+        if names != dims:
+            raise ValueError(f"dimension headers {names} are not {dims}")
+        headers = answer.metricHeaders
+        if [h.name for h in headers] != metrics:
+            raise ValueError("metric headers do not match the metrics asked for")
+        types = tuple(h.type for h in headers)
+        build = self._builders.get(types)
+        if build is None:
+            build = self._builder(types)
+        records, days = build(answer.rows)
+        quota = answer.propertyQuota
+        return ReportPage(records, days, int(answer.rowCount), quota or {})
+
+    def _check(self, answer: Any) -> None:
+        """Raise the error that names what is wrong with a decoded answer, if anything: its
+        shape, its headers, then its rows value by value."""
         if not isinstance(answer, dict):
             raise TypeError("not a JSON object")
         dims, metrics = self.settings.dimensions, self.settings.metrics
@@ -323,20 +408,9 @@ class Report:
         headers = answer.get("metricHeaders", [])
         if [h["name"] for h in headers] != metrics:
             raise ValueError("metric headers do not match the metrics asked for")
-        types = tuple(h.get("type") for h in headers)
-        rows = _rows(answer)
-        build = self._builders.get(types)
-        if build is None:
-            build = self._builder(types)
-        try:
-            records, days = build(rows)
-        except (KeyError, TypeError, ValueError, InvalidOperation, IndexError) as exc:
-            # Some value is wrong: the checks value by value name it (else this error does).
-            _check_rows(rows, dims, metrics, [metric_parser(t) for t in types])
-            raise exc from None
-        row_count = int(answer.get("rowCount", 0))
-        quota = answer.get("propertyQuota", {})
-        return ReportPage(records, days, row_count, quota if isinstance(quota, dict) else {})
+        parsers = [metric_parser(h.get("type")) for h in headers]
+        _check_rows(_rows(answer), dims, metrics, parsers)
+        int(answer.get("rowCount", 0))
 
     def _builder(self, types: tuple[object, ...]) -> PageBuilder:
         if len(self._builders) >= 8:
@@ -351,6 +425,10 @@ class Report:
         return build
 
 
+#: What a malformed answer raises on its way through ``_page`` (and ``msgspec.convert``).
+_MALFORMED = (KeyError, TypeError, ValueError, InvalidOperation, IndexError)
+
+
 def page_builder(
     stream: str,
     dimensions: Sequence[str],
@@ -358,9 +436,9 @@ def page_builder(
     days: Mapping[str, str],
     digests: Mapping[tuple[str, ...], str],
 ) -> PageBuilder:
-    """``f(rows) -> (records, days)``: runReport rows (``dimensionValues`` by ``dimensions``,
-    ``metricValues`` by ``metrics``, pairs of name and header type) as records of ``stream``,
-    and the ISO day of each, in one loop compiled for this report.
+    """``f(rows) -> (records, days)``: the rows of a ``RunReportAnswer`` (``dimensionValues``
+    by ``dimensions``, ``metricValues`` by ``metrics``, pairs of name and header type) as
+    records of ``stream``, and the ISO day of each, in one loop compiled for this report.
 
     The day comes from ``days``, the id's digest from ``digests`` (by the other dimensions'
     values, in configured order), integers from a memo of each metric's values: each by a
@@ -394,11 +472,11 @@ def page_builder(
         if i == at:
             items.append(f"{name!r}: day")
         else:
-            lines.append(f"v{i} = d{i}['value']")
+            lines.append(f"v{i} = d{i}.value")
             items.append(f"{name!r}: v{i}")
             others.append(f"v{i}")
     lines += [
-        f"text = d{at}['value']",
+        f"text = d{at}.value",
         "if text != last:",
         "    day = days[text]",
         "    last = text",
@@ -407,14 +485,14 @@ def page_builder(
         parse = metric_parser(metric_type)
         if parse is int:
             env[f"p{j}"] = _Numbers(name, parse)
-            items.append(f"{name!r}: p{j}[m{j}['value']]")
+            items.append(f"{name!r}: p{j}[m{j}.value]")
             continue
         number, finite = (
             ("Decimal", f"x{j}.is_finite()") if parse is _currency else ("float", f"isfinite(x{j})")
         )
         env[f"z{j}"] = parse("0")
         lines += [
-            f"t{j} = m{j}['value']",
+            f"t{j} = m{j}.value",
             f"if t{j} == '0':",
             f"    x{j} = z{j}",
             f"elif t{j}.__class__ is not str or len(t{j}) > {MAX_NUMBER_CHARS}:",
@@ -457,8 +535,8 @@ def page_builder(
             "    last = behind = ahead = None",
             "    add_id, add_data, add_day = ids.append, data.append, read.append",
             "    for row in rows:",
-            f"        ({d}) = row['dimensionValues']",
-            f"        ({m}) = row['metricValues']",
+            f"        ({d}) = row.dimensionValues",
+            f"        ({m}) = row.metricValues",
             *(f"        {line}" for line in lines),
             "        add_day(day)",
             f"        add_id(day + {digest})",

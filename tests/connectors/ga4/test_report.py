@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -302,12 +303,39 @@ def _replace(key: str, value: object) -> Callable[[dict[str, Any]], None]:
 def test_a_malformed_page_is_refused_naming_what_is_wrong(
     change: Callable[[dict[str, Any]], None], reason: str
 ) -> None:
+    """Whether the answer comes decoded (``page``) or as the body the vendor sent
+    (``page_of``, which decodes it straight into typed rows and, when that fails, again to
+    find what is wrong)."""
     answer = copy.deepcopy(_answer(PLAIN_ROWS))
     _report().page(answer, "here")
+    _report().page_of(json.dumps(answer).encode(), "here")
     change(answer)
     with pytest.raises(PermanentConnectorError, match="not a runReport response") as caught:
         _report().page(answer, "here")
     assert reason in str(caught.value)
+    with pytest.raises(PermanentConnectorError, match="not a runReport response") as caught:
+        _report().page_of(json.dumps(answer).encode(), "here")
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"<html>502</html>", b'{"rows": [1,'])
+def test_a_body_that_is_not_json_is_refused_as_such(body: bytes) -> None:
+    with pytest.raises(PermanentConnectorError, match="here: the answer is not JSON"):
+        _report().page_of(body, "here")
+
+
+def test_a_body_gives_the_records_its_decoded_answer_gives() -> None:
+    answer = _answer(PLAIN_ROWS)
+    answer["rowCount"] = "12"  # an int32 may come as a string (proto3 JSON)
+    answer["propertyQuota"] = {"tokensPerHour": {"consumed": 1, "remaining": 39999}}
+    answer["kind"] = "analyticsData#runReport"  # fields a read does not use are skipped
+    decoded, body = (
+        _report().page(answer, "here"),
+        _report().page_of(json.dumps(answer).encode(), "here"),
+    )
+    assert body == decoded
+    assert body.row_count == 12
+    assert body.property_quota == answer["propertyQuota"]
 
 
 def test_a_report_by_date_alone_has_one_record_a_day() -> None:
