@@ -1,7 +1,14 @@
 """B2: full syncs from the simulators into the store, end to end, records/s and peak memory.
 
 Usage: ``python benchmarks/b2_sync.py [--quick] [--db sqlite|postgresql|both]
-[--assets 100000] [--rows 1000000] [--crm 5000] [--page 1000] [--no-link-rules]``.
+[--assets 100000] [--rows 1000000] [--crm 5000] [--page 1000] [--analytics-page 10000]
+[--no-link-rules]``.
+
+``--page`` is the page size of the asset and CRM reads; ``--analytics-page`` that of the GA4
+read, by default the connector's own default (10,000 rows, the Data API's default ``limit``):
+the sync as a user runs it, who does not configure a page size. A run at ``--analytics-page
+1000`` shows what small pages cost (a page's transaction and its round trips, ten times as
+many of them).
 
 ``--quick`` runs a reduced B2 in a few minutes: 10,000 assets, analytics rows at 10,000 and
 100,000, 500 CRM records (explicit sizes given with it still win).
@@ -122,9 +129,9 @@ def _days_for(world: World, rows: int) -> int:
     return len(world.analytics_days) - 1
 
 
-def _settings(key: str, page: int, days: int) -> dict[str, Any]:
+def _settings(key: str, page: int, days: int, analytics_page: int) -> dict[str, Any]:
     extra: dict[str, Any] = {"ga4": {"start_date": days}}.get(key, {})
-    return {**CASES[key].settings(page), **extra}
+    return {**CASES[key].settings(analytics_page if key == "ga4" else page), **extra}
 
 
 # -- the simulator processes -------------------------------------------------------------------
@@ -256,7 +263,9 @@ def _start_simulator(key: str, assets: int) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _measure(url: str, assets: int, days: int, page: int, link_rules: bool) -> dict[str, Any]:
+def _measure(
+    url: str, assets: int, days: int, pages: tuple[int, int], link_rules: bool
+) -> dict[str, Any]:
     """One run: the three simulators started, one sync process run against them."""
     sims = {key: _start_simulator(key, assets) for key in STREAMS}
     try:
@@ -264,7 +273,7 @@ def _measure(url: str, assets: int, days: int, page: int, link_rules: bool) -> d
         for key, sim in sims.items():
             assert sim.stdout is not None
             served = json.loads(sim.stdout.readline())["settings"]
-            settings[key] = {**served, **_settings(key, page, days)}
+            settings[key] = {**served, **_settings(key, pages[0], days, pages[1])}
         time.sleep(0.5)  # uvicorn starts serving
         spec = {
             "settings": settings,
@@ -362,9 +371,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--crm", type=int)
     parser.add_argument("--page", type=int, default=1000)
+    parser.add_argument(
+        "--analytics-page", type=int, default=10_000, help="GA4 rows per page (its default)"
+    )
     parser.add_argument("--no-link-rules", action="store_true", help="load no link rules")
     parser.add_argument("--pg-admin-dsn", default=PG_ADMIN)
     args = parser.parse_args()
+    pages = (args.page, args.analytics_page)
     size = {k: getattr(args, k) or v for k, v in (QUICK if args.quick else FULL).items()}
     # The world has a campaign per 20 assets: its size is what gives the CRM records asked.
     assets = max(size["assets"], 20 * size["crm"] - 19)
@@ -373,7 +386,7 @@ def main() -> None:
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(  # noqa: T201
         f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-        f" at start; page size {args.page}; world of {assets:,} assets"
+        f" at start; page size {pages[0]}, analytics {pages[1]}; world of {assets:,} assets"
         f" ({len(world.campaigns):,} campaigns); analytics windows of {windows[0] + 1} and"
         f" {windows[1] + 1} days; link rules {'none' if args.no_link_rules else 'the defaults'}"
     )
@@ -383,7 +396,7 @@ def main() -> None:
         for days in windows:
             url, drop = _fresh_store(db, args.pg_admin_dsn)
             try:
-                outs.append(_measure(url, assets, days, args.page, not args.no_link_rules))
+                outs.append(_measure(url, assets, days, pages, not args.no_link_rules))
             finally:
                 drop()
             print(_line(db, outs[-1]), flush=True)  # noqa: T201
