@@ -228,7 +228,7 @@ class Ga4Connector:
     ) -> ReportPage:
         """Rows ``offset..`` of ``start..end``; the JSON answer is let go once it is read."""
         body = report.body(start, end, offset=offset, limit=self.settings.page_size)
-        response = await self._send("POST", self.report_path, body)
+        response = await self._send("POST", self.report_path, body, where)
         page = report.page_of(response.content, where)
         self._note_quota(page.property_quota)
         return page

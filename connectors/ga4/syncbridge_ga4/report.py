@@ -270,7 +270,8 @@ class RunReportAnswer(msgspec.Struct):
     rows: list[_Row] = []
     #: An ``int32``: a number, which proto3's JSON mapping also accepts as a string.
     rowCount: int | str = 0
-    propertyQuota: dict[str, Any] | None = None
+    #: Taken when it is an object, else ignored (it only paces the reads).
+    propertyQuota: Any = None
 
 
 _decode_answer = msgspec.json.Decoder(RunReportAnswer).decode
@@ -394,7 +395,9 @@ class Report:
             build = self._builder(types)
         records, days = build(answer.rows)
         quota = answer.propertyQuota
-        return ReportPage(records, days, int(answer.rowCount), quota or {})
+        return ReportPage(
+            records, days, int(answer.rowCount), quota if isinstance(quota, dict) else {}
+        )
 
     def _check(self, answer: Any) -> None:
         """Raise the error that names what is wrong with a decoded answer, if anything: its

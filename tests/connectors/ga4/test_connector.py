@@ -281,6 +281,7 @@ async def test_an_invalid_report_is_a_permanent_error_with_googles_reason(
     assert not isinstance(caught.value, AuthError)
     assert "INVALID_ARGUMENT" in str(caught.value)
     assert "pageTitle is not a valid dimension" in str(caught.value)
+    assert "stream 'x', page at " in str(caught.value), "the refusal names stream and page"
 
 
 # ----- quotas -------------------------------------------------------------------------------

@@ -369,3 +369,16 @@ def test_each_row_gets_its_own_day_whatever_the_row_before() -> None:
     assert page.days == days
     assert [r.data["date"] for r in page.records] == days
     assert [r.external_id[:10] for r in page.records] == days
+
+
+def test_a_property_quota_that_is_not_an_object_is_ignored() -> None:
+    """It only paces the reads: a wrong one costs the pacing, not the page."""
+    answer = _answer(PLAIN_ROWS)
+    answer["propertyQuota"] = ["tokensPerHour"]
+    want = _report().page(_answer(PLAIN_ROWS), "here").records
+    for page in (
+        _report().page(answer, "here"),
+        _report().page_of(json.dumps(answer).encode(), "here"),
+    ):
+        assert page.records == want
+        assert page.property_quota == {}
