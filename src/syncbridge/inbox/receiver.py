@@ -5,7 +5,8 @@ every delivery that arrived meanwhile, for one transaction that inserts them all
 CONFLICT DO NOTHING`` on the connection and delivery key) and queues their processing; each
 delivery is answered only once the transaction holding it has committed (a 2xx means the
 event is durable). One transaction per batch instead of one per request is what lets one API
-process keep up with a burst.
+process keep up with a burst. On PostgreSQL the batch is one statement
+(``repository.store_batch_pg``): rows and jobs in one round trip, no session.
 
 :class:`WebhookTargets` turns a connection id into its live connector instance (cached per
 connection revision, so a settings change is seen at the next delivery).
@@ -18,23 +19,25 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from syncbridge.connections.service import ConnectionContext
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.inbox import metrics, repository
-from syncbridge.inbox.service import queue_processing
+from syncbridge.inbox.service import process_job, queue_processing
+from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
 from syncbridge.models.base import utcnow
 from syncbridge.models.inbox import DELIVERY_KEY_LENGTH, EventStatus
 from syncbridge.store import revisions
 from syncbridge.store.revision_watch import RevisionWatch
-from syncbridge.store.unit_of_work import in_unit_of_work
+from syncbridge.store.unit_of_work import in_unit_of_work, retrying
 from syncbridge.sync.service import build_connector
 from syncbridge.tasks import cancel_and_wait
 
@@ -64,6 +67,9 @@ class InboxWriter:
     def __init__(self, sessionmaker: Sessionmaker, *, debounce_s: float) -> None:
         self._sessionmaker = sessionmaker
         self._debounce_s = debounce_s
+        engine = sessionmaker.kw["bind"]
+        #: PostgreSQL: a batch is one statement (``repository.store_batch_pg``).
+        self._engine: AsyncEngine | None = engine if engine.dialect.name == "postgresql" else None
         self._waiting: list[_Waiting] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -101,8 +107,11 @@ class InboxWriter:
                 del self._waiting[:MAX_BATCH]
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
-        rows = [row for waiting in batch for row in waiting.rows]
+    async def _store(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """One transaction: insert the rows, queue the processing of the connections that
+        got a new one; the ids inserted."""
+        if self._engine is not None:
+            return await self._store_pg(self._engine, rows)
 
         async def write(session: AsyncSession) -> set[uuid.UUID]:
             inserted = await repository.insert_events(session, rows)
@@ -111,8 +120,33 @@ class InboxWriter:
                 await queue_processing(session, connections, delay_s=self._debounce_s)
             return inserted
 
+        return await in_unit_of_work(self._sessionmaker, write)
+
+    async def _store_pg(self, engine: AsyncEngine, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """``_store`` on PostgreSQL: the same work as one statement, in a Core transaction
+        this writer owns (no session: its bookkeeping cost more than the statement), retried
+        as a unit of work is (a dropped connection, a serialisation failure). A retry after a
+        commit whose answer was lost inserts nothing: the rows keep their delivery keys."""
+        jobs = [
+            {**process_job(connection_id), "id": uuid.uuid4(), "connection_id": connection_id}
+            for connection_id in dict.fromkeys(row["connection_id"] for row in rows)
+        ]
+        async for attempt in retrying():
+            with attempt:
+                now = utcnow()
+                run_after = now + timedelta(seconds=self._debounce_s)
+                async with engine.begin() as connection:
+                    inserted, queued = await repository.store_batch_pg(
+                        connection, rows, jobs, run_after=run_after, now=now
+                    )
+                    if queued and self._debounce_s <= 0:  # wake idle workers at the commit
+                        await connection.exec_driver_sql("SELECT pg_notify($1, '')", (CHANNEL,))
+        return inserted
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        rows = [row for waiting in batch for row in waiting.rows]
         try:
-            new = await in_unit_of_work(self._sessionmaker, write)
+            new = await self._store(rows)
         except Exception as exc:  # the store is down or refused the batch: all are refused
             log.warning("webhook.inbox_write_failed", error_type=type(exc).__name__)
             _refuse(batch, StoreUnavailable(type(exc).__name__))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,10 +11,14 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, delete, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from syncbridge.models import Connection
 from syncbridge.models.inbox import EventStatus, InboxEvent
+from syncbridge.models.jobs import JobStatus
+
+#: A job holding its dedupe key (``uq_jobs_dedupe_key``'s predicate).
+_LIVE_KEY = "status IN ('queued', 'running')"
 
 _NO_SYNC: dict[str, Any] = {"synchronize_session": False}
 
@@ -45,6 +50,67 @@ async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
     statement = _insert_statement(session.get_bind().dialect.name)
     result = await session.execute(statement, list(rows))
     return set(result.scalars().all())
+
+
+#: :func:`insert_events` and the processing jobs of the connections that got a new event
+#: (``service.queue_processing``) as one PostgreSQL statement: every column a parameter
+#: array (``unnest``), a job inserted only for a connection that got a new row and only when
+#: no live job holds its dedupe key. Through the session the same work took a dozen
+#: statements' compiling and binding, row by row: about four times the CPU per delivery of
+#: a group commit of 16, the largest share of what a delivery cost the API process (B1).
+_PG_STORE_BATCH = f"""
+WITH new AS (
+    INSERT INTO inbox_events (id, connection_id, delivery_key, stream, external_id, action,
+        occurred_at, payload, status, attempts, received_at, replays)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+        $6::text[], $7::timestamptz[], $8::jsonb[], $9::text[], $10::integer[],
+        $11::timestamptz[], $12::integer[])
+    ON CONFLICT (connection_id, delivery_key) DO NOTHING
+    RETURNING id, connection_id
+), queued AS (
+    INSERT INTO jobs (id, kind, payload, dedupe_key, max_attempts, concurrency_key, status,
+        attempts, run_after, created_at, updated_at)
+    SELECT j.id, j.kind, j.payload, j.dedupe_key, j.max_attempts, j.concurrency_key, $20,
+        0, $21, $22, $22
+    FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::jsonb[], $17::text[],
+        $18::integer[], $19::text[])
+        AS j(id, connection_id, kind, payload, dedupe_key, max_attempts, concurrency_key)
+    WHERE j.connection_id IN (SELECT connection_id FROM new)
+    ON CONFLICT (dedupe_key) WHERE {_LIVE_KEY} DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new), (SELECT count(*) FROM queued)
+"""
+_EVENT_COLUMNS = (
+    "id", "connection_id", "delivery_key", "stream", "external_id", "action", "occurred_at",
+    "payload", "status", "attempts", "received_at", "replays",
+)  # fmt: skip
+_JOB_COLUMNS = (
+    "id", "connection_id", "kind", "payload", "dedupe_key", "max_attempts", "concurrency_key",
+)  # fmt: skip
+
+
+async def store_batch_pg(
+    connection: AsyncConnection,
+    rows: Sequence[Mapping[str, Any]],
+    jobs: Sequence[Mapping[str, Any]],
+    *,
+    run_after: datetime,
+    now: datetime,
+) -> tuple[set[uuid.UUID], int]:
+    """On PostgreSQL, in the caller's transaction on ``connection``: insert ``rows`` as
+    :func:`insert_events` does and, for each connection of ``jobs`` (``service.process_job``
+    values with ``id`` and ``connection_id``) that got a new row, its job as
+    ``jobs.repository.insert_job`` does, due at ``run_after``. The ids of the rows inserted,
+    and how many jobs were queued."""
+    events = [[row[name] for row in rows] for name in _EVENT_COLUMNS]
+    events[7] = [json.dumps(payload) for payload in events[7]]
+    queued = [[job[name] for job in jobs] for name in _JOB_COLUMNS]
+    queued[3] = [json.dumps(payload) for payload in queued[3]]
+    parameters = (*events, *queued, JobStatus.queued.value, run_after, now)
+    result = await connection.exec_driver_sql(_PG_STORE_BATCH, parameters)
+    new, count = cast("tuple[list[uuid.UUID], int]", tuple(result.one()))
+    return set(new), int(count)
 
 
 async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[InboxEvent]:
@@ -238,4 +304,5 @@ __all__ = [
     "pending",
     "prune",
     "record_failure",
+    "store_batch_pg",
 ]

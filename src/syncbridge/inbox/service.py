@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,19 @@ def concurrency_key(connection_id: uuid.UUID) -> str:
     return f"inbox:{connection_id}"
 
 
+def process_job(connection_id: uuid.UUID) -> dict[str, Any]:
+    """The values of the job that processes a connection's pending events (but its
+    ``run_after``): one queued at a time per connection (dedupe key), one running at a time
+    (concurrency key)."""
+    return {
+        "kind": PROCESS_JOB,
+        "payload": {"connection_id": str(connection_id)},
+        "dedupe_key": f"{PROCESS_JOB}:{connection_id}",
+        "max_attempts": PROCESS_JOB_ATTEMPTS,
+        "concurrency_key": concurrency_key(connection_id),
+    }
+
+
 async def queue_processing(
     session: AsyncSession, connection_ids: Iterable[uuid.UUID], *, delay_s: float
 ) -> None:
@@ -41,13 +55,7 @@ async def queue_processing(
     queued = False
     for connection_id in dict.fromkeys(connection_ids):
         job = await jobs_repository.insert_job(
-            session,
-            kind=PROCESS_JOB,
-            payload={"connection_id": str(connection_id)},
-            dedupe_key=f"{PROCESS_JOB}:{connection_id}",
-            run_after=run_after,
-            max_attempts=PROCESS_JOB_ATTEMPTS,
-            concurrency_key=concurrency_key(connection_id),
+            session, run_after=run_after, **process_job(connection_id)
         )
         queued = queued or job is not None
     if queued and delay_s <= 0:
@@ -63,6 +71,7 @@ __all__ = [
     "PROCESS_JOB",
     "PRUNE_JOB",
     "concurrency_key",
+    "process_job",
     "queue_processing",
     "queue_pruning",
 ]

@@ -1,0 +1,152 @@
+"""The group commit on PostgreSQL is one statement (``repository.store_batch_pg``): it must
+write exactly what the session path writes (``insert_events`` and ``queue_processing``),
+column by column, for new events, duplicates and connections that got nothing new."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from syncbridge.connector.types import WebhookEvent
+from syncbridge.db import open_store
+from syncbridge.inbox import repository
+from syncbridge.inbox.receiver import InboxWriter, event_rows
+from syncbridge.inbox.service import queue_processing
+from syncbridge.models import Connection
+from syncbridge.store.unit_of_work import in_unit_of_work
+from tests.conftest import BACKEND, TEST_DB, _pg_admin
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's group commit")
+
+DELAY_S = 30.0
+#: Columns the two paths fill from their own clocks or id draws.
+VOLATILE = {"id", "created_at", "updated_at", "run_after"}
+
+
+def _event(key: str, object_id: int, **payload: Any) -> WebhookEvent:
+    return WebhookEvent(
+        delivery_key=key,
+        stream="deals",
+        external_id=str(object_id),
+        action="updated",
+        occurred_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC) if object_id % 2 else None,
+        payload={"eventId": object_id, "propertyValue": "closedwon", "nested": {"é": [1, None]}}
+        | payload,
+    )
+
+
+async def _snapshot(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for table, order in (("inbox_events", "delivery_key"), ("jobs", "dedupe_key")):
+        rows = (await session.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))).all()
+        keep = (lambda k: k not in VOLATILE) if table == "jobs" else (lambda _k: True)
+        out[table] = [{k: v for k, v in row._asdict().items() if keep(k)} for row in rows]
+    return out
+
+
+async def _clear(session: AsyncSession) -> None:
+    await session.execute(text("DELETE FROM inbox_events"))
+    await session.execute(text("DELETE FROM jobs"))
+
+
+async def test_the_one_statement_writes_what_the_session_path_writes(db_url: str) -> None:
+    async with open_store(db_url) as sessionmaker:
+        ids = [uuid.uuid4(), uuid.uuid4()]
+
+        async def connections(session: AsyncSession) -> None:
+            for n, connection_id in enumerate(ids):
+                session.add(
+                    Connection(id=connection_id, connector_key="hubspot", name=f"c{n}",
+                               settings={}, secrets="", enabled=True)
+                )  # fmt: skip
+
+        await in_unit_of_work(sessionmaker, connections)
+        first = event_rows(ids[0], [_event("a", 1), _event("b", 2, extra="x")])
+        first += event_rows(ids[1], [_event("c", 3)])
+        # A redelivery of "a" and "c" (new row ids, same keys), and a new event of ids[0].
+        second = event_rows(ids[0], [_event("a", 1), _event("d", 4)])
+        second += event_rows(ids[1], [_event("c", 3)])
+
+        async def by_session(rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+            async def write(session: AsyncSession) -> set[uuid.UUID]:
+                new = await repository.insert_events(session, rows)
+                got = {row["connection_id"] for row in rows if row["id"] in new}
+                await queue_processing(session, got, delay_s=DELAY_S)
+                return new
+
+            return await in_unit_of_work(sessionmaker, write)
+
+        async def finish_job_of(session: AsyncSession) -> None:
+            # ids[1]'s job is done: its key is free, and a batch that brings ids[1] nothing
+            # new must still queue nothing for it.
+            await session.execute(
+                text("UPDATE jobs SET status = 'done' WHERE dedupe_key LIKE :key"),
+                {"key": f"%{ids[1]}"},
+            )
+
+        expected_new = [await by_session(first)]
+        await in_unit_of_work(sessionmaker, finish_job_of)
+        expected_new.append(await by_session(second))
+        expected = await in_unit_of_work(sessionmaker, _snapshot, write=False)
+        await in_unit_of_work(sessionmaker, _clear)
+
+        writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        assert writer._engine is not None, "PostgreSQL takes the one-statement path"
+        await writer.start()
+        try:
+            started = datetime.now(UTC)
+            counts = [await writer.write(first)]
+            await in_unit_of_work(sessionmaker, finish_job_of)
+            counts.append(await writer.write(second))
+        finally:
+            await writer.stop()
+        got = await in_unit_of_work(sessionmaker, _snapshot, write=False)
+
+        assert [len(new) for new in expected_new] == counts == [3, 1]
+        assert got == expected
+        # The first batch's two jobs and no more: the second batch's new event of ids[0]
+        # found its job holding the key, and ids[1] got only a redelivery.
+        assert sorted((job["payload"]["connection_id"], job["status"]) for job in got["jobs"]) == (
+            sorted([(str(ids[0]), "queued"), (str(ids[1]), "done")])
+        )
+
+        async def due(session: AsyncSession) -> list[datetime]:
+            return list((await session.execute(text("SELECT run_after FROM jobs"))).scalars())
+
+        for run_after in await in_unit_of_work(sessionmaker, due, write=False):
+            assert started + timedelta(seconds=DELAY_S) <= run_after
+            assert run_after <= datetime.now(UTC) + timedelta(seconds=DELAY_S)
+
+
+async def test_a_dropped_connection_is_retried_on_a_fresh_one(db_url: str) -> None:
+    """The pool's connection was cut (a database restart, a proxy): the batch is written on
+    a new one, as a unit of work would be, instead of answering the vendor 503."""
+    async with open_store(db_url) as sessionmaker:
+        connection_id = uuid.uuid4()
+
+        async def add(session: AsyncSession) -> None:
+            session.add(
+                Connection(id=connection_id, connector_key="hubspot", name="c",
+                           settings={}, secrets="", enabled=True)
+            )  # fmt: skip
+
+        await in_unit_of_work(sessionmaker, add)
+        writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        await writer.start()
+        try:
+            assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
+            database = make_url(db_url).database
+            await _pg_admin(
+                TEST_DB,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+            )
+            assert await writer.write(event_rows(connection_id, [_event("b", 2)])) == 1
+        finally:
+            await writer.stop()
