@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syncbridge.connector.errors import InvalidWebhook, MalformedWebhook
+from syncbridge.connector.jsonbody import loads
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.logs import get_logger
 from syncbridge_hubspot.settings import SignatureVersion
@@ -186,14 +187,16 @@ class WebhookVerifier:
 
 
 def _headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """HubSpot's own headers (``X-HubSpot-*``, the only ones read), by lower-cased name."""
     out: dict[str, str] = {}
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidWebhook("hubspot: malformed headers")
         lowered = key.lower()
-        if lowered.startswith("x-hubspot-") and len(value) > MAX_HEADER_CHARS:
-            raise InvalidWebhook("hubspot: header value too long")
-        out[lowered] = value
+        if lowered.startswith("x-hubspot-"):
+            if len(value) > MAX_HEADER_CHARS:
+                raise InvalidWebhook("hubspot: header value too long")
+            out[lowered] = value
     return out
 
 
@@ -205,7 +208,7 @@ def _uri(url: str) -> str:
 
 def _events(raw_body: bytes) -> list[dict[str, Any]]:
     try:
-        body = json.loads(raw_body)
+        body = loads(raw_body)
     except (ValueError, RecursionError) as exc:
         raise MalformedWebhook("hubspot: delivery body is not JSON") from exc
     if not isinstance(body, list) or not body or len(body) > MAX_EVENTS:
@@ -221,11 +224,15 @@ def _events(raw_body: bytes) -> list[dict[str, Any]]:
     return body
 
 
+#: ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, built once:
+#: ``json.dumps`` with any argument builds a new encoder per call, most of a key's cost.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+
+
 def delivery_key(event: Mapping[str, Any]) -> str:
     """Unique per event and equal on redelivery: a hash of every field but ``attemptNumber``."""
     identity = {k: v for k, v in event.items() if k != "attemptNumber"}
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return "hubspot:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "hubspot:" + hashlib.sha256(_CANONICAL(identity).encode()).hexdigest()
 
 
 def _thin_event(event: Mapping[str, Any]) -> WebhookEvent | None:

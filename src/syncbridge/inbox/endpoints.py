@@ -120,16 +120,16 @@ async def handle_delivery(
                        "retry.", headers=_RETRY_LATER)  # fmt: skip
     new = 0
     if events:
-        metrics.events_received.labels(key).inc(len(events))
+        metrics.by_connector(metrics.events_received, key).inc(len(events))
         try:
             new = await writer.write(_untrusted(event_rows(connection_id, events)))
         except StoreUnavailable:
             metrics.deliveries_rejected.labels(key, "store_unavailable").inc()
             return problem(503, "Service unavailable", "The events could not be stored; retry.",
                            headers=_RETRY_LATER)  # fmt: skip
-        metrics.events_accepted.labels(key).inc(new)
+        metrics.by_connector(metrics.events_accepted, key).inc(new)
         if new < len(events):
-            metrics.events_duplicate.labels(key).inc(len(events) - new)
+            metrics.by_connector(metrics.events_duplicate, key).inc(len(events) - new)
     reply = getattr(target.connector, "webhook_reply", None)
     if callable(reply):
         status, media_type, content = reply(events)

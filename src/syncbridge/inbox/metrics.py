@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Histogram
 
 from syncbridge.connector.metrics import registry
@@ -43,3 +45,9 @@ events_processed = Counter(
     ["connector", "outcome"],
     registry=registry,
 )
+
+
+@cache
+def by_connector(counter: Counter, connector: str) -> Counter:
+    """``counter.labels(connector)``, looked up once per connector (every delivery counts)."""
+    return counter.labels(connector)
