@@ -45,8 +45,8 @@ async def _snapshot(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for table, order in (("inbox_events", "delivery_key"), ("jobs", "dedupe_key")):
         rows = (await session.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))).all()
-        keep = (lambda k: k not in VOLATILE) if table == "jobs" else (lambda _k: True)
-        out[table] = [{k: v for k, v in row._asdict().items() if keep(k)} for row in rows]
+        drop = VOLATILE if table == "jobs" else set()
+        out[table] = [{k: v for k, v in row._asdict().items() if k not in drop} for row in rows]
     return out
 
 
