@@ -8,10 +8,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from syncbridge.app import create_app
-from syncbridge.inbox.fast_path import WebhooksFirst, delivery_target
+from syncbridge.app import SyncbridgeAPI
+from syncbridge.inbox.fast_path import delivery_target
 from syncbridge.settings import Settings
 from tests.inbox_support import sandboxed_app
 
@@ -46,11 +48,30 @@ def test_anything_else_goes_on_to_the_middleware_stack(method: str, path: str) -
     assert delivery_target({"type": "websocket", "path": f"/webhooks/{ID}"}) is None
 
 
-def test_the_application_answers_deliveries_before_its_middleware_stack(
-    settings: Settings,
+async def test_the_application_answers_deliveries_before_its_middleware_stack(
+    settings: Settings, tmp_path: Path
 ) -> None:
-    stack = create_app(settings).build_middleware_stack()
-    assert isinstance(stack, WebhooksFirst)
+    """A delivery never reaches the middleware stack (where it would pass the key check and
+    the body limit's wrapping); any other request does."""
+    async with sandboxed_app(settings, tmp_path / "dam") as world:
+        app = world.app
+        assert isinstance(app, SyncbridgeAPI)
+        stack = app.build_middleware_stack()
+        reached: list[str] = []
+
+        async def recorder(scope: Scope, receive: Receive, send: Send) -> None:
+            reached.append(f"{scope['method']} {scope['path']}")
+            await stack(scope, receive, send)
+
+        app.middleware_stack = recorder
+        sim = world.simulator("hubspot")
+        url = world.webhook_url("hubspot")
+        headers, body, _ = sim.notification("deals", sorted(sim.ids("deals"))[0], url=url)
+        answer = await world.client.post(url, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert reached == []
+        assert (await world.client.get(url)).status_code == 405
+        assert reached == [f"GET {httpx.URL(url).path}"]
 
 
 async def test_other_methods_and_bad_ids_get_the_routers_answers(

@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 from syncbridge import __version__
 from syncbridge.api.body_limit import BodyLimitMiddleware
@@ -29,7 +29,7 @@ from syncbridge.connections.ssrf import Resolver, resolve_host
 from syncbridge.db import create_engine, create_sessionmaker
 from syncbridge.inbox.endpoints import router as events_router
 from syncbridge.inbox.endpoints import webhooks as webhooks_router
-from syncbridge.inbox.fast_path import WebhooksFirst
+from syncbridge.inbox.fast_path import delivery_target, serve_delivery
 from syncbridge.inbox.receiver import InboxWriter, WebhookTargets
 from syncbridge.insights.endpoints import router as insights_router
 from syncbridge.insights.facets import FacetCache
@@ -63,15 +63,21 @@ Admin calls take `Authorization: Bearer <api key>`. Errors are `application/prob
 """
 
 
-def _webhooks_first(app: FastAPI) -> None:
-    """Have webhook deliveries answered before the middleware stack and the router
-    (:mod:`syncbridge.inbox.fast_path`): the stack Starlette builds is wrapped."""
-    build = app.build_middleware_stack
+class SyncbridgeAPI(FastAPI):
+    """The application: webhook deliveries are answered first, from its own ASGI call
+    (:mod:`syncbridge.inbox.fast_path`), before FastAPI's per-request telemetry check, the
+    middleware stack and the router; every other request goes through them.
 
-    def build_stack() -> ASGIApp:
-        return WebhooksFirst(build(), app.state)
+    ``FastAPIOffline`` is a factory of plain ``FastAPI`` objects: ``create_app`` makes the
+    one it builds an instance of this subclass, which adds no state, only this call.
+    """
 
-    app.build_middleware_stack = build_stack  # type: ignore[method-assign]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection_id = delivery_target(scope)
+        if connection_id is None:
+            await super().__call__(scope, receive, send)
+            return
+        await serve_delivery(self.state, connection_id, scope, receive, send)
 
 
 def create_app(
@@ -160,6 +166,7 @@ def create_app(
         lifespan=lifespan,
         static_url=DOCS_STATIC,
     )
+    app.__class__ = SyncbridgeAPI
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(RequireBearerMiddleware)
@@ -194,5 +201,4 @@ def create_app(
         app.include_router(router)
     if sandbox is not None:
         sandbox.mount(app)
-    _webhooks_first(app)
     return app

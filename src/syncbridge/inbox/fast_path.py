@@ -1,5 +1,6 @@
 """The receiver's lean path: ``POST /webhooks/{connection_id}[/{path_secret}]`` answered
-from the application's own ASGI call, before Starlette's middleware stack and router.
+from the application's own ASGI call (``syncbridge.app.SyncbridgeAPI``), before FastAPI's
+per-request telemetry check, Starlette's middleware stack and the router.
 
 At webhook rates the framework's per-request work (the middleware chain, route matching, a
 ``Request`` and its wrappers) is a large share of what a delivery costs, and a delivery
@@ -17,7 +18,7 @@ import uuid
 
 from starlette.datastructures import URL, Headers, State
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from syncbridge.api.body_limit import send_413
 from syncbridge.api.problems import problem
@@ -31,22 +32,6 @@ _PATH = re.compile(
     r"/webhooks/([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})"
     r"(?:/[^/]+)?"
 )
-
-
-class WebhooksFirst:
-    """Wraps the application's middleware stack: a webhook delivery is served here, any
-    other request goes on to the stack."""
-
-    def __init__(self, app: ASGIApp, state: State) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        connection_id = delivery_target(scope)
-        if connection_id is None:
-            await self.app(scope, receive, send)
-            return
-        await serve_delivery(self.state, connection_id, scope, receive, send)
 
 
 def delivery_target(scope: Scope) -> uuid.UUID | None:
@@ -105,4 +90,4 @@ async def _capped_body(scope: Scope, receive: Receive, cap: int) -> bytes | None
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-__all__ = ["WebhooksFirst", "delivery_target", "serve_delivery"]
+__all__ = ["delivery_target", "serve_delivery"]
