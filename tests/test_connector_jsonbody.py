@@ -25,6 +25,7 @@ BODIES = [
     b'{"n": NaN, "i": -Infinity}',
     b'["\\ud800"]',
     '{"text": "str, not bytes"}',
+    '["a lone surrogate in a str: \ud800"]',
 ]
 
 
@@ -67,14 +68,24 @@ def test_large_numbers_and_floats_keep_their_values() -> None:
     assert Decimal(value["revenue"]) == Decimal("12.34")
 
 
-def test_the_vendor_client_parses_answers_with_it() -> None:
+def test_the_vendor_client_parses_answers_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """``VendorHttp.parse_json`` decodes through ``loads``: a UTF-16 answer (which only the
     fallback takes) and a UTF-8 one both come back as ``httpx``'s own decoding gives."""
+    from syncbridge.connector import http
     from syncbridge.connector.http import VendorHttp
 
-    for content in ('{"ok": "\u00e9"}'.encode("utf-16"), b'{"ok": "\\u00e9"}'):
+    seen: list[bytes | str] = []
+
+    def recording(data: bytes | str) -> Any:
+        seen.append(data)
+        return loads(data)
+
+    monkeypatch.setattr(http, "loads", recording)
+    contents = ['{"ok": "\u00e9"}'.encode("utf-16"), b'{"ok": "\\u00e9"}']
+    for content in contents:
         response = httpx.Response(200, content=content)
         assert VendorHttp.parse_json(_vendor_http(), response) == response.json()
+    assert seen == contents
 
 
 def _vendor_http() -> Any:

@@ -7,6 +7,9 @@ by the record (time-ordered UUIDv7 ids, ``syncbridge.store.ids``), a sync's new 
 together at the index's right edge. That index also serves a batch's lookups by record, so
 ``ix_links_record_id`` goes, and a narrow ``ix_links_asset_id`` serves lookups by asset.
 
+On a large PostgreSQL store the two index builds block writes to ``links`` while they run
+(minutes at tens of millions of links): upgrade with no sync running.
+
 Revision ID: d5f7a9b1c3e8
 Revises: a7c9e1f3b5d6
 Create Date: 2026-12-05 09:00:00

@@ -69,7 +69,9 @@ class SyncbridgeAPI(FastAPI):
     middleware stack and the router; every other request goes through them.
 
     ``FastAPIOffline`` is a factory of plain ``FastAPI`` objects: ``create_app`` makes the
-    one it builds an instance of this subclass, which adds no state, only this call.
+    one it builds an instance of this subclass, which adds no state, only this call. A
+    delivery so gets none of FastAPI's OpenTelemetry spans (when a provider is configured);
+    ingest is observed through ``/metrics`` and the JSON logs instead.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -253,8 +253,9 @@ class _Header(msgspec.Struct):
 
 class _MetricHeader(msgspec.Struct):
     name: str
-    #: ``MetricType`` by name, or by number with ``enum-encoding=int``.
-    type: str | int | None = None
+    #: ``MetricType`` by name, or by number with ``enum-encoding=int`` (any JSON value is
+    #: taken here; ``metric_parser`` refuses what is not a type).
+    type: Any = None
 
 
 class RunReportAnswer(msgspec.Struct):
@@ -268,8 +269,9 @@ class RunReportAnswer(msgspec.Struct):
     dimensionHeaders: list[_Header] = []
     metricHeaders: list[_MetricHeader] = []
     rows: list[_Row] = []
-    #: An ``int32``: a number, which proto3's JSON mapping also accepts as a string.
-    rowCount: int | str = 0
+    #: An ``int32``: a number, which proto3's JSON mapping also accepts as a string (any
+    #: JSON value is taken here; ``int()`` refuses what is not a count).
+    rowCount: Any = 0
     #: Taken when it is an object, else ignored (it only paces the reads).
     propertyQuota: Any = None
 
@@ -354,11 +356,9 @@ class Report:
         (naming what is wrong: such a body is decoded again, slowly, to find it)."""
         try:
             return self._page(_decode_answer(content))
-        except msgspec.ValidationError:
-            pass
-        except msgspec.DecodeError:
-            raise PermanentConnectorError(f"ga4: {where}: the answer is not JSON") from None
-        except _MALFORMED:
+        except (msgspec.DecodeError, *_MALFORMED):
+            # Not JSON msgspec takes (garbage, or JSON only the standard decoder takes: a
+            # byte order mark, UTF-16, NaN, a lone surrogate), or not a runReport response.
             pass
         try:
             answer = loads(content)

@@ -23,9 +23,10 @@ def loads(data: bytes | str) -> Any:
     """The JSON value of ``data``; ``ValueError`` when it is not JSON."""
     try:
         return _decode(data)
-    except msgspec.DecodeError:
-        # What msgspec refuses: either JSON it does not take (see above) or garbage, which
-        # ``json.loads`` refuses in turn with its own error.
+    except (msgspec.DecodeError, UnicodeEncodeError):
+        # What msgspec refuses: either JSON it does not take (see above; a ``str`` holding a
+        # lone surrogate cannot even be encoded for it) or garbage, which ``json.loads``
+        # refuses in turn with its own error.
         return json.loads(data)
 
 

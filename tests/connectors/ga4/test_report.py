@@ -382,3 +382,37 @@ def test_a_property_quota_that_is_not_an_object_is_ignored() -> None:
     ):
         assert page.records == want
         assert page.property_quota == {}
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: b"\xef\xbb\xbf" + text.encode(),  # a byte order mark
+        lambda text: text.encode("utf-16"),
+        lambda text: text.replace('"/p/"', '"/p/\\ud83d"').encode(),  # a lone surrogate
+        lambda text: text.replace('"QUOTA"', "NaN").encode(),
+    ],
+)
+def test_a_body_only_the_standard_decoder_takes_still_gives_its_records(
+    encode: Callable[[str], bytes],
+) -> None:
+    """JSON msgspec refuses but ``json.loads`` takes (as the connector read it before)."""
+    answer = _answer([(["/p/", "20261130", "x", "y"], ["1", "2.5", "3"])])
+    answer["propertyQuota"] = {"tokensPerHour": "QUOTA"}
+    body = encode(json.dumps(answer))
+    want = _report().page(json.loads(body), "here")
+    assert _report().page_of(body, "here") == want
+    assert len(want.records) == 1
+
+
+def test_counts_and_types_are_taken_as_the_dict_path_took_them() -> None:
+    """``rowCount`` as any number ``int()`` takes; a header ``type`` as any JSON value."""
+    answer = _answer(PLAIN_ROWS)
+    answer["rowCount"] = 12.0
+    answer["metricHeaders"][0]["type"] = 1  # TYPE_INTEGER by number
+    for page in (
+        _report().page(answer, "here"),
+        _report().page_of(json.dumps(answer).encode(), "here"),
+    ):
+        assert page.row_count == 12
+        assert page.records == _report().page(_answer(PLAIN_ROWS), "here").records
