@@ -73,6 +73,14 @@ def test_the_vendor_client_parses_answers_with_it(monkeypatch: pytest.MonkeyPatc
     fallback takes) and a UTF-8 one both come back as ``httpx``'s own decoding gives."""
     from syncbridge.connector import http
     from syncbridge.connector.http import VendorHttp
+    from syncbridge.connector.ratelimit import AdaptiveRateLimiter, RateLimitPolicy
+
+    vendor = VendorHttp(
+        httpx.AsyncClient(),
+        base_url="https://vendor.example/api",
+        connector_key="test",
+        limiter=AdaptiveRateLimiter(RateLimitPolicy(10, 1.0)),
+    )
 
     seen: list[bytes | str] = []
 
@@ -84,12 +92,5 @@ def test_the_vendor_client_parses_answers_with_it(monkeypatch: pytest.MonkeyPatc
     contents = ['{"ok": "\u00e9"}'.encode("utf-16"), b'{"ok": "\\u00e9"}']
     for content in contents:
         response = httpx.Response(200, content=content)
-        assert VendorHttp.parse_json(_vendor_http(), response) == response.json()
+        assert vendor.parse_json(response) == response.json()
     assert seen == contents
-
-
-def _vendor_http() -> Any:
-    class _Named:
-        connector_key = "test"
-
-    return _Named()

@@ -13,12 +13,10 @@ from sqlalchemy import Select, Table, delete, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from syncbridge.jobs.repository import LIVE_KEY_PREDICATE
 from syncbridge.models import Connection
 from syncbridge.models.inbox import EventStatus, InboxEvent
 from syncbridge.models.jobs import JobStatus
-
-#: A job holding its dedupe key (``uq_jobs_dedupe_key``'s predicate).
-_LIVE_KEY = "status IN ('queued', 'running')"
 
 _NO_SYNC: dict[str, Any] = {"synchronize_session": False}
 
@@ -76,7 +74,7 @@ WITH new AS (
         $18::integer[], $19::text[])
         AS j(id, connection_id, kind, payload, dedupe_key, max_attempts, concurrency_key)
     WHERE j.connection_id IN (SELECT connection_id FROM new)
-    ON CONFLICT (dedupe_key) WHERE {_LIVE_KEY} DO NOTHING
+    ON CONFLICT (dedupe_key) WHERE {LIVE_KEY_PREDICATE} DO NOTHING
     RETURNING id
 )
 SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new), (SELECT count(*) FROM queued)
@@ -103,14 +101,26 @@ async def store_batch_pg(
     values with ``id`` and ``connection_id``) that got a new row, its job as
     ``jobs.repository.insert_job`` does, due at ``run_after``. The ids of the rows inserted,
     and how many jobs were queued."""
-    events = [[row[name] for row in rows] for name in _EVENT_COLUMNS]
-    events[7] = [json.dumps(payload) for payload in events[7]]
-    queued = [[job[name] for job in jobs] for name in _JOB_COLUMNS]
-    queued[3] = [json.dumps(payload) for payload in queued[3]]
-    parameters = (*events, *queued, JobStatus.queued.value, run_after, now)
+    parameters = (
+        *_arrays(rows, _EVENT_COLUMNS),
+        *_arrays(jobs, _JOB_COLUMNS),
+        JobStatus.queued.value,
+        run_after,
+        now,
+    )
     result = await connection.exec_driver_sql(_PG_STORE_BATCH, parameters)
     new, count = cast("tuple[list[uuid.UUID], int]", tuple(result.one()))
     return set(new), int(count)
+
+
+def _arrays(items: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[list[Any]]:
+    """One parameter array per column of ``items``; ``payload`` as JSON text (``jsonb[]``)."""
+    return [
+        [json.dumps(item[name]) for item in items]
+        if name == "payload"
+        else [item[name] for item in items]
+        for name in names
+    ]
 
 
 async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[InboxEvent]:

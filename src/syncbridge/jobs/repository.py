@@ -37,7 +37,8 @@ _LIVE_KEY = Job.status.in_(LIVE_STATUSES)
 #: The dedupe index's predicate as literal SQL: PostgreSQL matches an ON CONFLICT target to a
 #: partial index only by its text, and a bound parameter stops matching under the generic
 #: plan of a prepared statement (after its fifth execution).
-_LIVE_KEY_SQL = text("status IN ('queued', 'running')")
+LIVE_KEY_PREDICATE = "status IN ('queued', 'running')"
+_LIVE_KEY_SQL = text(LIVE_KEY_PREDICATE)
 
 
 @dataclass(frozen=True, slots=True)
