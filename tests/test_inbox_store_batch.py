@@ -5,18 +5,18 @@ column by column, for new events, duplicates and connections that got nothing ne
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.db import open_store
-from syncbridge.inbox import repository
-from syncbridge.inbox.receiver import InboxWriter, event_rows
+from syncbridge.inbox import receiver, repository
+from syncbridge.inbox.receiver import InboxWriter, StoreUnavailable, event_rows
 from syncbridge.inbox.service import queue_processing
 from syncbridge.models import Connection
 from syncbridge.store.unit_of_work import in_unit_of_work
@@ -30,13 +30,23 @@ VOLATILE = {"id", "created_at", "updated_at", "run_after"}
 
 
 def _event(key: str, object_id: int, **payload: Any) -> WebhookEvent:
+    # Vendor times aware, missing, and without a zone (taken as UTC by both paths).
+    occurred_at = {
+        1: datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=timezone(timedelta(hours=-5))),
+        3: datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+        4: datetime(2026, 12, 1, 9, 31, 7, 5),
+    }.get(object_id)
     return WebhookEvent(
         delivery_key=key,
         stream="deals",
-        external_id=str(object_id),
+        external_id=str(object_id) if object_id != 3 else None,
         action="updated",
-        occurred_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC) if object_id % 2 else None,
-        payload={"eventId": object_id, "propertyValue": "closedwon", "nested": {"é": [1, None]}}
+        occurred_at=occurred_at,
+        payload={
+            "eventId": object_id,
+            "propertyValue": 'closed "won"\n\t\u0001 😀',
+            "nested": {"é": [1, None, 2.5e-7, 1e16, 2**63 + 1, True]},
+        }
         | payload,
     )
 
@@ -97,7 +107,7 @@ async def test_the_one_statement_writes_what_the_session_path_writes(db_url: str
         await in_unit_of_work(sessionmaker, _clear)
 
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        assert writer._engine is not None, "PostgreSQL takes the one-statement path"
+        assert writer._connection is not None, "PostgreSQL takes the one-statement path"
         await writer.start()
         try:
             started = datetime.now(UTC)
@@ -148,5 +158,67 @@ async def test_a_dropped_connection_is_retried_on_a_fresh_one(db_url: str) -> No
                 f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
             )
             assert await writer.write(event_rows(connection_id, [_event("b", 2)])) == 1
+        finally:
+            await writer.stop()
+
+
+async def _connection(sessionmaker: Any) -> uuid.UUID:
+    connection_id = uuid.uuid4()
+
+    async def add(session: AsyncSession) -> None:
+        session.add(
+            Connection(id=connection_id, connector_key="hubspot", name="c",
+                       settings={}, secrets="", enabled=True)
+        )  # fmt: skip
+
+    await in_unit_of_work(sessionmaker, add)
+    return connection_id
+
+
+async def test_the_writer_holds_one_connection_and_hands_it_back(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches reuse one connection kept out of the pool; once held for ``HOLD_S`` it goes
+    back (so the pool's recycling applies) and another is taken; stopping hands it back."""
+    async with open_store(db_url) as sessionmaker:
+        connection_id = await _connection(sessionmaker)
+        pool = sessionmaker.kw["bind"].sync_engine.pool
+        checkins: list[object] = []
+        event.listen(pool, "checkin", lambda *_: checkins.append(None))
+        writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        await writer.start()
+        try:
+            for n in range(3):
+                assert await writer.write(event_rows(connection_id, [_event(f"k{n}", n)])) == 1
+            assert (pool.checkedout(), len(checkins)) == (1, 0)
+            monkeypatch.setattr(receiver, "HOLD_S", 0.0)
+            for n in range(3, 6):
+                assert await writer.write(event_rows(connection_id, [_event(f"k{n}", n)])) == 1
+            assert (pool.checkedout(), len(checkins)) == (1, 3)
+        finally:
+            await writer.stop()
+        assert (pool.checkedout(), len(checkins)) == (0, 4)
+
+
+async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
+    db_url: str,
+) -> None:
+    """A statement the store refuses (here: an event of no connection) answers that batch's
+    deliveries 503 and invalidates the connection, which is never used again; the next batch
+    is written on a fresh one."""
+    async with open_store(db_url) as sessionmaker:
+        connection_id = await _connection(sessionmaker)
+        pool = sessionmaker.kw["bind"].sync_engine.pool
+        invalidated: list[object] = []
+        event.listen(pool, "invalidate", lambda *_: invalidated.append(None))
+        writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        await writer.start()
+        try:
+            assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
+            with pytest.raises(StoreUnavailable, match="ForeignKeyViolation"):
+                await writer.write(event_rows(uuid.uuid4(), [_event("b", 2)]))
+            assert (len(invalidated), pool.checkedout()) == (1, 0)
+            assert await writer.write(event_rows(connection_id, [_event("c", 3)])) == 1
+            assert pool.checkedout() == 1
         finally:
             await writer.stop()

@@ -64,9 +64,10 @@ def called_url(url: URL, settings: Settings) -> str:
 async def receive(request: Request, connection_id: uuid.UUID) -> Response:
     """Verify, store, answer (see the module docstring)."""
     body = await request.body()
-    return await handle_delivery(
-        request.app.state, connection_id, request.headers, body, request.url, request.method
-    )
+    state = request.app.state
+    called = called_url(request.url, state.settings)
+    method = request.method
+    return await handle_delivery(state, connection_id, request.headers, body, called, method)
 
 
 async def handle_delivery(
@@ -74,11 +75,11 @@ async def handle_delivery(
     connection_id: uuid.UUID,
     headers: Mapping[str, str],
     body: bytes,
-    url: URL,
+    called: str,
     method: str,
 ) -> Response:
-    """A delivery's answer: verified, stored and committed, or refused (module docstring)."""
-    settings: Settings = state.settings
+    """A delivery's answer: verified, stored and committed, or refused (module docstring).
+    ``called`` is the URL the vendor called (:func:`called_url`)."""
     targets: WebhookTargets = state.webhook_targets
     writer: InboxWriter = state.inbox_writer
     try:
@@ -93,9 +94,7 @@ async def handle_delivery(
         return problem(404, "Not found", f"No enabled connection {connection_id}.")
     key = target.connector_key
     try:
-        events = await target.connector.parse_webhook(
-            headers, body, url=called_url(url, settings), method=method
-        )
+        events = await target.connector.parse_webhook(headers, body, url=called, method=method)
     except InvalidWebhook as exc:
         metrics.deliveries_rejected.labels(key, "signature").inc()
         log.warning(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from starlette.datastructures import URL, Headers, State
 from starlette.requests import ClientDisconnect
@@ -22,8 +23,9 @@ from starlette.types import Receive, Scope, Send
 
 from syncbridge.api.body_limit import send_413
 from syncbridge.api.problems import problem
-from syncbridge.inbox.endpoints import handle_delivery
+from syncbridge.inbox.endpoints import called_url, handle_delivery
 from syncbridge.logs import get_logger
+from syncbridge.settings import Settings
 
 log = get_logger(__name__)
 
@@ -58,13 +60,45 @@ async def serve_delivery(
         await send_413(scope, receive, send, cap)
         return
     try:
+        called = _called_url(scope, state.settings)
         response = await handle_delivery(
-            state, connection_id, Headers(scope=scope), body, URL(scope=scope), "POST"
+            state, connection_id, Headers(scope=scope), body, called, "POST"
         )
     except Exception:
         log.exception("webhook.failed", connection_id=str(connection_id))
         response = problem(500, "Internal server error")
     await response(scope, receive, send)
+
+
+#: ``called_url`` by what it reads of a request (see :func:`_called_url`).
+_CALLED: dict[tuple[Any, ...], str] = {}
+#: Entries kept at most (a vendor calls a few receiver URLs, the same ones again and again).
+MAX_CALLED = 1024
+
+
+def _called_url(scope: Scope, settings: Settings) -> str:
+    """``called_url(URL(scope=scope), settings)``, remembered by every value of the request
+    that it reads (the scheme, server, path, query and ``Host`` header, and the public URL):
+    building and splitting the URL cost a few per cent of a delivery."""
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    key = (
+        scope.get("scheme"),
+        scope.get("server"),
+        scope["path"],
+        scope.get("query_string"),
+        host,
+        settings.public_url,
+    )
+    called = _CALLED.get(key)
+    if called is None:
+        if len(_CALLED) >= MAX_CALLED:
+            _CALLED.clear()
+        called = _CALLED[key] = called_url(URL(scope=scope), settings)
+    return called
 
 
 async def _capped_body(scope: Scope, receive: Receive, cap: int) -> bytes | None:

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import msgspec
 from sqlalchemy import Select, Table, delete, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.jobs.repository import LIVE_KEY_PREDICATE
+from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.models import Connection
 from syncbridge.models.inbox import EventStatus, InboxEvent
 from syncbridge.models.jobs import JobStatus
 
 _NO_SYNC: dict[str, Any] = {"synchronize_session": False}
+
+#: Runs one statement with positional parameters and gives its first row (the driver's
+#: ``fetchrow``, as ``receiver`` calls it).
+FetchRow = Callable[..., Awaitable[Sequence[Any]]]
 
 
 #: The insert of inbox rows per dialect: built once, so its compiled form is cached and a
@@ -50,77 +55,72 @@ async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
     return set(result.scalars().all())
 
 
-#: :func:`insert_events` and the processing jobs of the connections that got a new event
-#: (``service.queue_processing``) as one PostgreSQL statement: every column a parameter
-#: array (``unnest``), a job inserted only for a connection that got a new row and only when
-#: no live job holds its dedupe key. Through the session the same work took a dozen
-#: statements' compiling and binding, row by row: about four times the CPU per delivery of
-#: a group commit of 16, the largest share of what a delivery cost the API process (B1).
+#: :func:`insert_events` and the processing jobs of the connections that got a new one
+#: (``service.queue_processing``) as one PostgreSQL statement: the rows and the jobs each one
+#: JSON parameter (``json_to_recordset``), a job inserted only for a connection that got a new
+#: row and only when no live job holds its dedupe key. Through the session the same work took
+#: a dozen statements' compiling and binding, row by row: about four times the CPU per
+#: delivery of a group commit of 16, the largest share of what a delivery cost the API process
+#: (B1); binding the values column by column as arrays still cost the API process more than
+#: encoding them as one JSON text, which the database parses instead.
 _PG_STORE_BATCH = f"""
 WITH new AS (
     INSERT INTO inbox_events (id, connection_id, delivery_key, stream, external_id, action,
         occurred_at, payload, status, attempts, received_at, replays)
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-        $6::text[], $7::timestamptz[], $8::jsonb[], $9::text[], $10::integer[],
-        $11::timestamptz[], $12::integer[])
+    SELECT * FROM json_to_recordset($1::json) AS e(id uuid, connection_id uuid,
+        delivery_key text, stream text, external_id text, action text,
+        occurred_at timestamptz, payload jsonb, status text, attempts integer,
+        received_at timestamptz, replays integer)
     ON CONFLICT (connection_id, delivery_key) DO NOTHING
     RETURNING id, connection_id
 ), queued AS (
     INSERT INTO jobs (id, kind, payload, dedupe_key, max_attempts, concurrency_key, status,
         attempts, run_after, created_at, updated_at)
-    SELECT j.id, j.kind, j.payload, j.dedupe_key, j.max_attempts, j.concurrency_key, $20,
-        0, $21, $22, $22
-    FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::jsonb[], $17::text[],
-        $18::integer[], $19::text[])
-        AS j(id, connection_id, kind, payload, dedupe_key, max_attempts, concurrency_key)
+    SELECT j.id, j.kind, j.payload, j.dedupe_key, j.max_attempts, j.concurrency_key, $3,
+        0, $4, $5, $5
+    FROM json_to_recordset($2::json) AS j(id uuid, connection_id uuid, kind text,
+        payload jsonb, dedupe_key text, max_attempts integer, concurrency_key text)
     WHERE j.connection_id IN (SELECT connection_id FROM new)
     ON CONFLICT (dedupe_key) WHERE {LIVE_KEY_PREDICATE} DO NOTHING
     RETURNING id
 )
-SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new), (SELECT count(*) FROM queued)
+SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new), (SELECT count(*) FROM queued),
+    (SELECT count(*) FROM (SELECT pg_notify($6, '') FROM queued WHERE $7 LIMIT 1) AS woke)
 """
-_EVENT_COLUMNS = (
-    "id", "connection_id", "delivery_key", "stream", "external_id", "action", "occurred_at",
-    "payload", "status", "attempts", "received_at", "replays",
-)  # fmt: skip
-_JOB_COLUMNS = (
-    "id", "connection_id", "kind", "payload", "dedupe_key", "max_attempts", "concurrency_key",
-)  # fmt: skip
+
+#: The JSON of the statement's rows: uuids and datetimes as text (an aware datetime with its
+#: offset, which ``timestamptz`` reads exactly).
+_encode = msgspec.json.Encoder().encode
 
 
 async def store_batch_pg(
-    connection: AsyncConnection,
+    fetchrow: FetchRow,
     rows: Sequence[Mapping[str, Any]],
     jobs: Sequence[Mapping[str, Any]],
     *,
     run_after: datetime,
     now: datetime,
+    announce: bool,
 ) -> tuple[set[uuid.UUID], int]:
-    """On PostgreSQL, in the caller's transaction on ``connection``: insert ``rows`` as
-    :func:`insert_events` does and, for each connection of ``jobs`` (``service.process_job``
-    values with ``id`` and ``connection_id``) that got a new row, its job as
-    ``jobs.repository.insert_job`` does, due at ``run_after``. The ids of the rows inserted,
-    and how many jobs were queued."""
-    parameters = (
-        *_arrays(rows, _EVENT_COLUMNS),
-        *_arrays(jobs, _JOB_COLUMNS),
+    """On PostgreSQL, as one statement (atomic on its own: ``fetchrow`` runs it on an
+    autocommit connection): insert ``rows`` as :func:`insert_events` does and, for each
+    connection of ``jobs`` (``service.process_job`` values with ``id`` and ``connection_id``)
+    that got a new row, its job as ``jobs.repository.insert_job`` does, due at ``run_after``;
+    with ``announce``, wake idle workers at the commit when a job was queued (as
+    ``jobs.repository.announce`` does). Datetimes must be timezone-aware. The ids of the rows
+    inserted, and how many jobs were queued."""
+    row = await fetchrow(
+        _PG_STORE_BATCH,
+        _encode(rows).decode(),
+        _encode(jobs).decode(),
         JobStatus.queued.value,
         run_after,
         now,
+        CHANNEL,
+        announce,
     )
-    result = await connection.exec_driver_sql(_PG_STORE_BATCH, parameters)
-    new, count = cast("tuple[list[uuid.UUID], int]", tuple(result.one()))
+    new, count = row[0], row[1]
     return set(new), int(count)
-
-
-def _arrays(items: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[list[Any]]:
-    """One parameter array per column of ``items``; ``payload`` as JSON text (``jsonb[]``)."""
-    return [
-        [json.dumps(item[name]) for item in items]
-        if name == "payload"
-        else [item[name] for item in items]
-        for name in names
-    ]
 
 
 async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[InboxEvent]:

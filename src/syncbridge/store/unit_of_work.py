@@ -69,10 +69,13 @@ def _log_retry(state: Any) -> None:
     log.warning("store.transaction_retried", attempt=state.attempt_number, error=type(exc).__name__)
 
 
-def retrying(attempts: int = MAX_ATTEMPTS) -> AsyncRetrying:
-    """A tenacity loop that re-runs a unit of work on retryable database errors only."""
+def retrying(
+    attempts: int = MAX_ATTEMPTS, *, when: Callable[[BaseException], bool] = is_retryable
+) -> AsyncRetrying:
+    """A tenacity loop that re-runs a unit of work on retryable database errors only
+    (``when`` tells them, :func:`is_retryable` by default)."""
     return AsyncRetrying(
-        retry=retry_if_exception(is_retryable),
+        retry=retry_if_exception(when),
         stop=stop_after_attempt(attempts),
         wait=wait_random_exponential(multiplier=0.01, max=0.25),
         before_sleep=_log_retry,
