@@ -10,9 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
 from syncbridge.app import SyncbridgeAPI
+from syncbridge.inbox import fast_path
+from syncbridge.inbox.endpoints import called_url
 from syncbridge.inbox.fast_path import delivery_target
 from syncbridge.settings import Settings
 from tests.inbox_support import sandboxed_app
@@ -86,3 +89,56 @@ async def test_other_methods_and_bad_ids_get_the_routers_answers(
         unknown = await world.client.post(f"/webhooks/{ID}", content=b"[]")
         assert unknown.status_code == 404
         assert unknown.headers["content-type"].startswith("application/problem+json")
+
+
+def _scope(**changes: object) -> dict[str, object]:
+    scope: dict[str, object] = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "path": f"/webhooks/{ID}",
+        "query_string": b"",
+        "headers": [(b"host", b"hooks.example.com")],
+    }
+    return scope | changes
+
+
+#: Requests that differ from the first in one thing the called URL is built from.
+VARIANTS = [
+    {},
+    {"scheme": "https"},
+    {"server": ("10.0.0.2", 9000), "headers": []},
+    {"server": ("10.0.0.3", 9000), "headers": []},
+    {"path": f"/webhooks/{ID}/an-outbound-secret"},
+    {"path": f"/webhooks/{ID}/a?b#c"},
+    {"query_string": b"portal=1"},
+    {"query_string": b"portal=2"},
+    {"headers": [(b"x-other", b"1"), (b"host", b"other.example.com:8443")]},
+]
+
+
+@pytest.mark.parametrize("public_url", [None, "https://syncbridge.example.com/"])
+def test_the_called_url_is_what_the_request_says_every_time(
+    public_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver remembers the URL each request was called at (building it cost a few
+    per cent of a delivery): asked again, in any order, each request still gets its own."""
+    monkeypatch.setattr(fast_path, "_CALLED", {})
+    settings = Settings(public_url=public_url)
+    expected = [called_url(URL(scope=_scope(**v)), settings) for v in VARIANTS]
+    assert len(set(expected)) == (len(VARIANTS) if public_url is None else 5)
+    for _ in range(2):
+        for variant, url in zip(reversed(VARIANTS), reversed(expected), strict=True):
+            assert fast_path._called_url(_scope(**variant), settings) == url
+    other = Settings(public_url="https://other.example.com")
+    assert fast_path._called_url(_scope(), other) == called_url(URL(scope=_scope()), other)
+
+
+def test_the_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_path, "_CALLED", {})
+    settings = Settings()
+    for n in range(fast_path.MAX_CALLED + 10):
+        scope = _scope(query_string=f"n={n}".encode())
+        assert fast_path._called_url(scope, settings).endswith(f"?n={n}")
+    assert len(fast_path._CALLED) <= fast_path.MAX_CALLED
