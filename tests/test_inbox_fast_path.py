@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -91,8 +92,8 @@ async def test_other_methods_and_bad_ids_get_the_routers_answers(
         assert unknown.headers["content-type"].startswith("application/problem+json")
 
 
-def _scope(**changes: object) -> dict[str, object]:
-    scope: dict[str, object] = {
+def _scope(**changes: Any) -> dict[str, Any]:
+    scope: dict[str, Any] = {
         "type": "http",
         "method": "POST",
         "scheme": "http",
@@ -105,11 +106,11 @@ def _scope(**changes: object) -> dict[str, object]:
 
 
 #: Requests that differ from the first in one thing the called URL is built from.
-VARIANTS = [
+VARIANTS: list[dict[str, Any]] = [
     {},
     {"scheme": "https"},
     {"server": ("10.0.0.2", 9000), "headers": []},
-    {"server": ("10.0.0.3", 9000), "headers": []},
+    {"server": ["10.0.0.3", 9000], "headers": []},  # ASGI allows any iterable
     {"path": f"/webhooks/{ID}/an-outbound-secret"},
     {"path": f"/webhooks/{ID}/a?b#c"},
     {"query_string": b"portal=1"},
@@ -136,9 +137,19 @@ def test_the_called_url_is_what_the_request_says_every_time(
 
 
 def test_the_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most ``MAX_CALLED`` of them, none from a long request line or ``Host``."""
     monkeypatch.setattr(fast_path, "_CALLED", {})
     settings = Settings()
     for n in range(fast_path.MAX_CALLED + 10):
         scope = _scope(query_string=f"n={n}".encode())
         assert fast_path._called_url(scope, settings).endswith(f"?n={n}")
-    assert len(fast_path._CALLED) <= fast_path.MAX_CALLED
+    assert 0 < len(fast_path._CALLED) <= fast_path.MAX_CALLED
+    fast_path._CALLED.clear()
+    long = "x" * fast_path.MAX_CALLED_CHARS
+    for scope in (
+        _scope(query_string=long.encode()),
+        _scope(path=f"/webhooks/{ID}/{long}"),
+        _scope(headers=[(b"host", long.encode())]),
+    ):
+        assert fast_path._called_url(scope, settings) == called_url(URL(scope=scope), settings)
+    assert fast_path._CALLED == {}

@@ -4,10 +4,12 @@ column by column, for new events, duplicates and connections that got nothing ne
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -18,9 +20,11 @@ from syncbridge.db import open_store
 from syncbridge.inbox import receiver, repository
 from syncbridge.inbox.receiver import InboxWriter, StoreUnavailable, event_rows
 from syncbridge.inbox.service import queue_processing
+from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.models import Connection
 from syncbridge.store.unit_of_work import in_unit_of_work
 from tests.conftest import BACKEND, TEST_DB, _pg_admin
+from tests.jobs_support import eventually
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's group commit")
 
@@ -46,6 +50,8 @@ def _event(key: str, object_id: int, **payload: Any) -> WebhookEvent:
             "eventId": object_id,
             "propertyValue": 'closed "won"\n\t\u0001 😀',
             "nested": {"é": [1, None, 2.5e-7, 1e16, 2**63 + 1, True]},
+            # What the receiver makes keepable (receiver._json_safe): both paths alike.
+            "odd\x00": ["\x00", "\ud800", math.nan, -math.inf],
         }
         | payload,
     )
@@ -167,7 +173,7 @@ async def _connection(sessionmaker: Any) -> uuid.UUID:
 
     async def add(session: AsyncSession) -> None:
         session.add(
-            Connection(id=connection_id, connector_key="hubspot", name="c",
+            Connection(id=connection_id, connector_key="hubspot", name=f"c-{connection_id}",
                        settings={}, secrets="", enabled=True)
         )  # fmt: skip
 
@@ -175,29 +181,56 @@ async def _connection(sessionmaker: Any) -> uuid.UUID:
     return connection_id
 
 
-async def test_the_writer_holds_one_connection_and_hands_it_back(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Batches reuse one connection kept out of the pool; once held for ``HOLD_S`` it goes
-    back (so the pool's recycling applies) and another is taken; stopping hands it back."""
+async def test_the_writer_holds_one_connection_and_hands_it_back(db_url: str) -> None:
+    """Batches reuse one connection kept out of the pool; at the first batch after it was
+    held for ``HOLD_S`` it goes back (so the pool's recycling applies) and another is taken;
+    stopping hands it back."""
     async with open_store(db_url) as sessionmaker:
         connection_id = await _connection(sessionmaker)
         pool = sessionmaker.kw["bind"].sync_engine.pool
         checkins: list[object] = []
         event.listen(pool, "checkin", lambda *_: checkins.append(None))
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        now = [1000.0]
+        assert writer._connection is not None
+        writer._connection._clock = lambda: now[0]
         await writer.start()
         try:
             for n in range(3):
                 assert await writer.write(event_rows(connection_id, [_event(f"k{n}", n)])) == 1
             assert (pool.checkedout(), len(checkins)) == (1, 0)
-            monkeypatch.setattr(receiver, "HOLD_S", 0.0)
-            for n in range(3, 6):
-                assert await writer.write(event_rows(connection_id, [_event(f"k{n}", n)])) == 1
-            assert (pool.checkedout(), len(checkins)) == (1, 3)
+            now[0] += receiver.HOLD_S - 1
+            assert await writer.write(event_rows(connection_id, [_event("k3", 3)])) == 1
+            assert (pool.checkedout(), len(checkins)) == (1, 0)
+            now[0] += 1
+            assert await writer.write(event_rows(connection_id, [_event("k4", 4)])) == 1
+            assert (pool.checkedout(), len(checkins)) == (1, 1)
         finally:
             await writer.stop()
-        assert (pool.checkedout(), len(checkins)) == (0, 4)
+        assert (pool.checkedout(), len(checkins)) == (0, 2)
+
+
+async def test_an_idle_writer_hands_its_connection_back(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle for ``HOLD_S``, the writer returns its connection to the pool; the next batch
+    takes one again."""
+    monkeypatch.setattr(receiver, "HOLD_S", 0.05)
+    async with open_store(db_url) as sessionmaker:
+        connection_id = await _connection(sessionmaker)
+        pool = sessionmaker.kw["bind"].sync_engine.pool
+        writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        await writer.start()
+        try:
+            assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
+
+            async def handed_back() -> bool:
+                return bool(pool.checkedout() == 0)
+
+            await eventually(handed_back, "the idle writer hands its connection back")
+            assert await writer.write(event_rows(connection_id, [_event("b", 2)])) == 1
+        finally:
+            await writer.stop()
 
 
 async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
@@ -222,3 +255,36 @@ async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
             assert pool.checkedout() == 1
         finally:
             await writer.stop()
+
+
+async def test_the_statement_wakes_idle_workers_only_for_a_job_due_at_once(db_url: str) -> None:
+    """With no debounce, the commit that queues a processing job notifies idle workers (as
+    ``jobs.repository.announce`` does); a debounced job, or a batch that queued none (its
+    connection's job was queued already), notifies nobody."""
+    async with open_store(db_url) as sessionmaker:
+        later, now = await _connection(sessionmaker), await _connection(sessionmaker)
+        dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        listener = await asyncpg.connect(dsn)
+        heard: list[str] = []
+        await listener.add_listener(CHANNEL, lambda *args: heard.append(args[-1]))
+        try:
+            for debounce_s, connection_id, key in (
+                (DELAY_S, later, "a"),
+                (0.0, now, "b"),
+                (0.0, now, "c"),
+            ):
+                writer = InboxWriter(sessionmaker, debounce_s=debounce_s)
+                await writer.start()
+                try:
+                    assert await writer.write(event_rows(connection_id, [_event(key, 1)])) == 1
+                finally:
+                    await writer.stop()
+            await _pg_admin(dsn, f"SELECT pg_notify('{CHANNEL}', 'sentinel')")
+
+            async def sentinel_heard() -> bool:
+                return "sentinel" in heard
+
+            await eventually(sentinel_heard, "the sentinel notification")
+        finally:
+            await listener.close()
+        assert heard == ["", "sentinel"]

@@ -121,7 +121,8 @@ async def handle_delivery(
     if events:
         metrics.by_connector(metrics.events_received, key).inc(len(events))
         try:
-            new = await writer.write(_untrusted(event_rows(connection_id, events)))
+            rows = _untrusted(event_rows(connection_id, events))
+            new = await writer.write(rows, size=len(body))
         except StoreUnavailable:
             metrics.deliveries_rejected.labels(key, "store_unavailable").inc()
             return problem(503, "Service unavailable", "The events could not be stored; retry.",

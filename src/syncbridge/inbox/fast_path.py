@@ -74,22 +74,30 @@ async def serve_delivery(
 _CALLED: dict[tuple[Any, ...], str] = {}
 #: Entries kept at most (a vendor calls a few receiver URLs, the same ones again and again).
 MAX_CALLED = 1024
+#: Requests whose path, query and ``Host`` header are longer than this (in all) are not
+#: remembered: a sender cannot make the memory hold much.
+MAX_CALLED_CHARS = 512
 
 
 def _called_url(scope: Scope, settings: Settings) -> str:
     """``called_url(URL(scope=scope), settings)``, remembered by every value of the request
     that it reads (the scheme, server, path, query and ``Host`` header, and the public URL):
     building and splitting the URL cost a few per cent of a delivery."""
-    host = None
+    host: bytes = b""
     for name, value in scope["headers"]:
         if name == b"host":
             host = value
             break
+    path: str = scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    if len(path) + len(query) + len(host) > MAX_CALLED_CHARS:
+        return called_url(URL(scope=scope), settings)
+    server = scope.get("server")
     key = (
         scope.get("scheme"),
-        scope.get("server"),
-        scope["path"],
-        scope.get("query_string"),
+        None if server is None else tuple(server),  # any iterable in ASGI (a list from some)
+        path,
+        query,
         host,
         settings.public_url,
     )

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from syncbridge.connections.service import ConnectionContext
@@ -48,8 +51,13 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 
 #: Deliveries one group-commit transaction takes at most.
 MAX_BATCH = 512
+#: Deliveries' body bytes one group-commit transaction takes at most (but for its first):
+#: a batch's JSON parameter stays far below PostgreSQL's 1 GB limit.
+MAX_BATCH_BYTES = 16 * 1_048_576
 #: Seconds the writer keeps a connection out of the engine's pool before handing it back.
 HOLD_S = 60.0
+#: Closed connections the pool may hand the writer in a row before a batch is refused.
+MAX_CLOSED_CHECKOUTS = 16
 #: Connection ids remembered by :class:`WebhookTargets` before misses are forgotten.
 MAX_KNOWN = 10_000
 
@@ -61,6 +69,8 @@ class StoreUnavailable(Exception):
 @dataclass
 class _Waiting:
     rows: list[dict[str, Any]]
+    #: The delivery's body size, what a batch's size is counted in.
+    size: int
     done: asyncio.Future[int]
 
 
@@ -85,39 +95,60 @@ class InboxWriter:
     async def stop(self) -> None:
         """Stop taking deliveries; those waiting are refused (the vendor retries), and so are
         those of a transaction cut short (whether it committed is unknown)."""
-        if self._task is not None:
-            await cancel_and_wait([self._task])
-            self._task = None
-        if self._connection is not None:
-            await self._connection.release()
-        for waiting in self._waiting:
-            if not waiting.done.done():
-                waiting.done.set_exception(StoreUnavailable("the inbox writer stopped"))
-        self._waiting.clear()
+        try:
+            if self._task is not None:
+                await cancel_and_wait([self._task])
+                self._task = None
+            if self._connection is not None:
+                await self._connection.release()
+        finally:
+            _refuse(self._waiting, StoreUnavailable("the inbox writer stopped"))
+            self._waiting.clear()
 
-    async def write(self, rows: list[dict[str, Any]]) -> int:
-        """Store ``rows`` (inbox event values) durably; how many were new. Returns after
-        the commit; raises :class:`StoreUnavailable` when it failed."""
+    async def write(self, rows: list[dict[str, Any]], *, size: int = 0) -> int:
+        """Store ``rows`` (inbox event values of one delivery, whose body had ``size`` bytes)
+        durably; how many were new. Returns after the commit; raises
+        :class:`StoreUnavailable` when it failed."""
         if self._task is None or self._task.done():
             raise StoreUnavailable("the inbox writer is not running")
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(rows, done))
+        self._waiting.append(_Waiting(rows, size, done))
         self._wake.set()
         return await done  # a request cancelled meanwhile cancels only its own future
 
     async def _run(self) -> None:
-        """Take what waits (up to :data:`MAX_BATCH` deliveries) as soon as the last commit is
-        done, and commit it, in this task (a task per batch cost each delivery another turn of
-        the event loop). One transaction at a time: a second one in flight wrote smaller
-        batches for no more throughput (B1), and commits in order keep the process's events
-        visible in the order they arrived."""
+        """Take what waits as soon as the last commit is done (:meth:`_next_batch`), and
+        commit it, in this task (a task per batch cost each delivery another turn of the
+        event loop). One transaction at a time: a second one in flight wrote smaller batches
+        for no more throughput (B1), and commits in order keep the process's events visible
+        in the order they arrived. Idle for :data:`HOLD_S`, the writer hands its PostgreSQL
+        connection back to the pool."""
         while True:
-            await self._wake.wait()
+            if self._connection is not None and self._connection.held:
+                try:
+                    async with asyncio.timeout(HOLD_S):
+                        await self._wake.wait()
+                except TimeoutError:
+                    await self._connection.release()
+                    continue
+            else:
+                await self._wake.wait()
             self._wake.clear()
             while self._waiting:
-                batch = self._waiting[:MAX_BATCH]
-                del self._waiting[:MAX_BATCH]
-                await self._commit(batch)
+                await self._commit(self._next_batch())
+
+    def _next_batch(self) -> list[_Waiting]:
+        """The oldest waiting deliveries, at most :data:`MAX_BATCH` of them and (but for
+        the first) :data:`MAX_BATCH_BYTES` of bodies in all."""
+        taken = size = 0
+        for waiting in self._waiting:
+            size += waiting.size
+            if taken == MAX_BATCH or (taken and size > MAX_BATCH_BYTES):
+                break
+            taken += 1
+        batch = self._waiting[:taken]
+        del self._waiting[:taken]
+        return batch
 
     async def _store(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         """One transaction: insert the rows, queue the processing of the connections that
@@ -163,7 +194,20 @@ class InboxWriter:
         rows = [row for waiting in batch for row in waiting.rows]
         try:
             new = await self._store(rows)
-        except Exception as exc:  # the store is down or refused the batch: all are refused
+        except Exception as exc:
+            if len(batch) > 1 and _refused_values(exc):
+                # One delivery's values may be to blame: each is written on its own, so only
+                # the deliveries the store refuses are refused.
+                split = {"deliveries": len(batch), "error_type": type(exc).__name__}
+                log.warning("webhook.inbox_batch_split", **split)
+                try:
+                    for waiting in batch:
+                        await self._commit([waiting])
+                except BaseException:  # stopped meanwhile: those not written are refused
+                    _refuse(batch, StoreUnavailable("the inbox writer stopped"))
+                    raise
+                return
+            # The store is down, or refused the delivery: the vendor retries.
             log.warning("webhook.inbox_write_failed", error_type=type(exc).__name__)
             _refuse(batch, StoreUnavailable(type(exc).__name__))
             return
@@ -190,19 +234,47 @@ def _retryable(exc: BaseException) -> bool:
     )
 
 
+#: PostgreSQL's errors that end the session: an administrator's or a crash's shutdown, and
+#: ``08``, connection exceptions.
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _lost(exc: BaseException, driver: Any) -> bool:
+    """True when ``exc`` under a statement means the connection is gone."""
+    state = getattr(exc, "sqlstate", None) or ""
+    return driver.is_closed() or state in _SESSION_ENDED or state.startswith("08")
+
+
+def _refused_values(exc: BaseException) -> bool:
+    """True when the store refused what a batch holds rather than the writing of it: values
+    it cannot encode or take (``22``, data exceptions) or that break a constraint (``23``:
+    an event of a connection deleted meanwhile)."""
+    if isinstance(exc, IntegrityError | DataError | msgspec.EncodeError | UnicodeError):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return state[:2] in ("22", "23")
+
+
 class _HeldConnection:
     """The PostgreSQL connection of an :class:`InboxWriter`: checked out of the engine's pool
     and kept, and used through the driver (autocommit: each statement its own transaction).
     A pool checkout and SQLAlchemy's cursor per batch cost the API process more CPU than the
     batch's statement itself (B1).
 
-    It goes back to the pool once held for :data:`HOLD_S` (and one is taken again, so the
-    pool's recycling applies to it); one that failed under a statement is invalidated."""
+    It goes back to the pool at the first batch after it was held for :data:`HOLD_S` (and
+    one is taken again, so the pool's recycling applies to it) and when the writer has been
+    idle that long; one that failed under a statement is invalidated, and one the pool hands
+    out already closed (the server restarted) is invalidated and another taken."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
+        self._clock = clock
         #: (taken at, the connection, its driver connection) while one is held.
         self._held: tuple[float, AsyncConnection, Any] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         """Run ``sql`` on the held connection; its first row."""
@@ -211,32 +283,39 @@ class _HeldConnection:
             return await driver.fetchrow(sql, *args)
         except BaseException as exc:
             self._held = None
-            lost = driver.is_closed()
+            lost = _lost(exc, driver)
             await _discard(connection)
             if lost and isinstance(exc, Exception):
                 raise _ConnectionLost(type(exc).__name__) from exc
             raise
 
     async def _take(self) -> tuple[float, AsyncConnection, Any]:
-        now = time.monotonic()
+        now = self._clock()
         if self._held is not None:
             if now - self._held[0] < HOLD_S:
                 return self._held
             await self.release()
-        connection = await self._engine.connect()
-        try:
-            raw = await connection.get_raw_connection()
-        except BaseException:
+        for _ in range(MAX_CLOSED_CHECKOUTS):
+            connection = await self._engine.connect()
+            try:
+                driver: Any = (await connection.get_raw_connection()).driver_connection
+            except BaseException:
+                await _discard(connection)
+                raise
+            if not driver.is_closed():
+                self._held = (now, connection, driver)
+                return self._held
             await _discard(connection)
-            raise
-        self._held = (now, connection, raw.driver_connection)
-        return self._held
+        raise _ConnectionLost("the pool's connections are closed")
 
     async def release(self) -> None:
-        """Hand the connection back to the pool."""
+        """Hand the connection back to the pool (invalidated if that fails)."""
         if self._held is not None:
             connection, self._held = self._held[1], None
-            await connection.close()
+            try:
+                await connection.close()
+            except Exception:
+                await _discard(connection)
 
 
 async def _discard(connection: AsyncConnection) -> None:
@@ -350,10 +429,10 @@ def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list
         {
             "id": uuid.uuid4(),
             "connection_id": connection_id,
-            "delivery_key": _key(event.delivery_key),
-            "stream": event.stream,
-            "external_id": event.external_id,
-            "action": event.action,
+            "delivery_key": _key(_text(event.delivery_key)),
+            "stream": _text(event.stream),
+            "external_id": None if event.external_id is None else _text(event.external_id),
+            "action": _text(event.action),
             "occurred_at": _aware(event.occurred_at),
             "payload": _json_safe(event.payload),
             "status": EventStatus.pending.value,
@@ -366,9 +445,11 @@ def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list
 
 
 def _aware(at: datetime | None) -> datetime | None:
-    """A vendor time without a zone taken as UTC (as the driver takes one for ``timestamptz``),
-    so both stores' paths read it alike."""
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+    """A vendor time in UTC (one without a zone taken as UTC), so both stores' paths write
+    the same instant (the JSON encoder would round an offset's seconds)."""
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _key(delivery_key: str) -> str:
@@ -379,20 +460,55 @@ def _key(delivery_key: str) -> str:
     return "sha256:" + hashlib.sha256(delivery_key.encode()).hexdigest()
 
 
+def _text(value: str) -> str:
+    """``value`` as every store can keep it: NUL characters (which PostgreSQL refuses and
+    SQLite keeps) and lone surrogates (which cannot be encoded) as U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if value.isascii():
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+#: JSON's missing numbers, as text (JSON has none; the encoders disagree on them).
+_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _value(value: Any) -> Any:
+    """A payload scalar as every store keeps it alike (see :func:`_json_safe`)."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return value if value.isascii() and "\x00" not in value else _text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NOT_FINITE[repr(value)]
+    return _text(str(value))
+
+
 def _json_safe(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload as JSON-able values (datetimes and the like as strings)."""
+    """The payload as JSON values that both stores keep alike: datetimes and the like as
+    strings, non-finite numbers as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, NUL
+    characters and lone surrogates as U+FFFD (:func:`_text`)."""
     out: dict[str, Any] = {}
     for key, value in payload.items():
-        if value is None or isinstance(value, str | int | float | bool):
-            out[str(key)] = value
+        # Plain text and integers (most of a payload) are taken as they are, inline.
+        if type(key) is not str or not key.isascii() or "\x00" in key:
+            key = _text(str(key))
+        kind = type(value)
+        if kind is str:
+            out[key] = value if value.isascii() and "\x00" not in value else _text(value)
+        elif kind is int or value is None:
+            out[key] = value
         elif isinstance(value, Mapping):
-            out[str(key)] = _json_safe(value)
+            out[key] = _json_safe(value)
         elif isinstance(value, list | tuple):
-            out[str(key)] = [
-                v if v is None or isinstance(v, str | int | float | bool) else str(v) for v in value
-            ]
+            out[key] = [_value(v) for v in value]
         else:
-            out[str(key)] = str(value)
+            out[key] = _value(value)
     return out
 
 

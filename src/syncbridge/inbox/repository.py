@@ -88,8 +88,8 @@ SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new), (SELECT count(*) FROM 
     (SELECT count(*) FROM (SELECT pg_notify($6, '') FROM queued WHERE $7 LIMIT 1) AS woke)
 """
 
-#: The JSON of the statement's rows: uuids and datetimes as text (an aware datetime with its
-#: offset, which ``timestamptz`` reads exactly).
+#: The JSON of the statement's rows: uuids and datetimes as text (``receiver.event_rows``
+#: gives datetimes in UTC, which ``timestamptz`` reads exactly).
 _encode = msgspec.json.Encoder().encode
 
 
@@ -107,8 +107,8 @@ async def store_batch_pg(
     connection of ``jobs`` (``service.process_job`` values with ``id`` and ``connection_id``)
     that got a new row, its job as ``jobs.repository.insert_job`` does, due at ``run_after``;
     with ``announce``, wake idle workers at the commit when a job was queued (as
-    ``jobs.repository.announce`` does). Datetimes must be timezone-aware. The ids of the rows
-    inserted, and how many jobs were queued."""
+    ``jobs.repository.announce`` does). Datetimes must be in UTC. The ids of the rows inserted,
+    and how many jobs were queued."""
     row = await fetchrow(
         _PG_STORE_BATCH,
         _encode(rows).decode(),
