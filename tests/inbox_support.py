@@ -100,3 +100,18 @@ async def sandboxed_app(
 
         connections = await in_unit_of_work(app.state.sessionmaker, ids, write=False)
         yield Sandboxed(app, sandbox, client, connections)
+
+
+async def add_connection(sessionmaker: Any, connector_key: str = "hubspot") -> uuid.UUID:
+    """An enabled connection row of ``connector_key`` (no settings): what the inbox's rows
+    point at, for tests of the inbox writer itself."""
+    connection_id = uuid.uuid4()
+
+    async def add(session: AsyncSession) -> None:
+        session.add(
+            Connection(id=connection_id, connector_key=connector_key, name=f"c-{connection_id}",
+                       settings={}, secrets="", enabled=True)
+        )  # fmt: skip
+
+    await in_unit_of_work(sessionmaker, add)
+    return connection_id

@@ -211,6 +211,18 @@ def echo_signature(secret: SecretStr, body: bytes) -> str:
     return hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
 
 
+async def deliver_echo(
+    client: httpx.AsyncClient, connection_id: str, events: list[dict[str, Any]], secret: str
+) -> httpx.Response:
+    """POST ``events`` to the receiver as the echo vendor signs them under ``secret``."""
+    raw = json.dumps(events).encode()
+    return await client.post(
+        f"/webhooks/{connection_id}",
+        content=raw,
+        headers={"X-Echo-Signature": echo_signature(SecretStr(secret), raw)},
+    )
+
+
 def echo_settings(**changes: Any) -> dict[str, Any]:
     """Valid echo settings with ``changes`` applied."""
     return {"base_url": "http://api.vendor.example", "api_token": GOOD_TOKEN, **changes}

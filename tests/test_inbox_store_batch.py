@@ -24,6 +24,7 @@ from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.models import Connection
 from syncbridge.store.unit_of_work import in_unit_of_work
 from tests.conftest import BACKEND, TEST_DB, _pg_admin
+from tests.inbox_support import add_connection
 from tests.jobs_support import eventually
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's group commit")
@@ -168,25 +169,12 @@ async def test_a_dropped_connection_is_retried_on_a_fresh_one(db_url: str) -> No
             await writer.stop()
 
 
-async def _connection(sessionmaker: Any) -> uuid.UUID:
-    connection_id = uuid.uuid4()
-
-    async def add(session: AsyncSession) -> None:
-        session.add(
-            Connection(id=connection_id, connector_key="hubspot", name=f"c-{connection_id}",
-                       settings={}, secrets="", enabled=True)
-        )  # fmt: skip
-
-    await in_unit_of_work(sessionmaker, add)
-    return connection_id
-
-
 async def test_the_writer_holds_one_connection_and_hands_it_back(db_url: str) -> None:
     """Batches reuse one connection kept out of the pool; at the first batch after it was
     held for ``HOLD_S`` it goes back (so the pool's recycling applies) and another is taken;
     stopping hands it back."""
     async with open_store(db_url) as sessionmaker:
-        connection_id = await _connection(sessionmaker)
+        connection_id = await add_connection(sessionmaker)
         pool = sessionmaker.kw["bind"].sync_engine.pool
         checkins: list[object] = []
         event.listen(pool, "checkin", lambda *_: checkins.append(None))
@@ -217,7 +205,7 @@ async def test_an_idle_writer_hands_its_connection_back(
     takes one again."""
     monkeypatch.setattr(receiver, "HOLD_S", 0.05)
     async with open_store(db_url) as sessionmaker:
-        connection_id = await _connection(sessionmaker)
+        connection_id = await add_connection(sessionmaker)
         pool = sessionmaker.kw["bind"].sync_engine.pool
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
         await writer.start()
@@ -240,7 +228,7 @@ async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
     deliveries 503 and invalidates the connection, which is never used again; the next batch
     is written on a fresh one."""
     async with open_store(db_url) as sessionmaker:
-        connection_id = await _connection(sessionmaker)
+        connection_id = await add_connection(sessionmaker)
         pool = sessionmaker.kw["bind"].sync_engine.pool
         invalidated: list[object] = []
         event.listen(pool, "invalidate", lambda *_: invalidated.append(None))
@@ -262,7 +250,7 @@ async def test_the_statement_wakes_idle_workers_only_for_a_job_due_at_once(db_ur
     ``jobs.repository.announce`` does); a debounced job, or a batch that queued none (its
     connection's job was queued already), notifies nobody."""
     async with open_store(db_url) as sessionmaker:
-        later, now = await _connection(sessionmaker), await _connection(sessionmaker)
+        later, now = await add_connection(sessionmaker), await add_connection(sessionmaker)
         dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
         listener = await asyncpg.connect(dsn)
         heard: list[str] = []

@@ -7,13 +7,12 @@ import json
 
 import httpx
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncbridge.inbox.processing import SNAPSHOT_KEY
 from syncbridge.models import InboxEvent
-from tests.plugins_connections import echo_installed, echo_settings, echo_signature
+from tests.plugins_connections import deliver_echo, echo_installed, echo_settings
 
 SECRET = "echo-webhook-secret-for-tests"
 
@@ -37,12 +36,7 @@ async def test_an_item_a_delivery_carries_is_dropped_before_the_inbox(
                 "payload": {"note": "kept", SNAPSHOT_KEY: forged_item},
             }
         ]
-        raw = json.dumps(events).encode()
-        answer = await client.post(
-            f"/webhooks/{connection_id}",
-            content=raw,
-            headers={"X-Echo-Signature": echo_signature(SecretStr(SECRET), raw)},
-        )
+        answer = await deliver_echo(client, connection_id, events, SECRET)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"received": 1, "new": 1}
         [event] = list(await session.scalars(select(InboxEvent)))
