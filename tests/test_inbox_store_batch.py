@@ -4,6 +4,7 @@ column by column, for new events, duplicates and connections that got nothing ne
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
 
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.db import open_store
@@ -145,15 +147,7 @@ async def test_a_dropped_connection_is_retried_on_a_fresh_one(db_url: str) -> No
     """The pool's connection was cut (a database restart, a proxy): the batch is written on
     a new one, as a unit of work would be, instead of answering the vendor 503."""
     async with open_store(db_url) as sessionmaker:
-        connection_id = uuid.uuid4()
-
-        async def add(session: AsyncSession) -> None:
-            session.add(
-                Connection(id=connection_id, connector_key="hubspot", name="c",
-                           settings={}, secrets="", enabled=True)
-            )  # fmt: skip
-
-        await in_unit_of_work(sessionmaker, add)
+        connection_id = await add_connection(sessionmaker)
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
         await writer.start()
         try:
@@ -224,9 +218,9 @@ async def test_an_idle_writer_hands_its_connection_back(
 async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
     db_url: str,
 ) -> None:
-    """A statement the store refuses (here: an event of no connection) answers that batch's
-    deliveries 503 and invalidates the connection, which is never used again; the next batch
-    is written on a fresh one."""
+    """A statement the store refuses for its values (here: an event of no connection) answers
+    that batch's delivery 503; the connection, which the refusal left as it was, writes the
+    next batch."""
     async with open_store(db_url) as sessionmaker:
         connection_id = await add_connection(sessionmaker)
         pool = sessionmaker.kw["bind"].sync_engine.pool
@@ -238,9 +232,9 @@ async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
             assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
             with pytest.raises(StoreUnavailable, match="ForeignKeyViolation"):
                 await writer.write(event_rows(uuid.uuid4(), [_event("b", 2)]))
-            assert (len(invalidated), pool.checkedout()) == (1, 0)
+            assert (len(invalidated), pool.checkedout()) == (0, 1)
             assert await writer.write(event_rows(connection_id, [_event("c", 3)])) == 1
-            assert pool.checkedout() == 1
+            assert (len(invalidated), pool.checkedout()) == (0, 1)
         finally:
             await writer.stop()
 
@@ -276,3 +270,37 @@ async def test_the_statement_wakes_idle_workers_only_for_a_job_due_at_once(db_ur
         finally:
             await listener.close()
         assert heard == ["", "sentinel"]
+
+
+async def test_a_store_that_fails_refuses_the_whole_batch_without_splitting_it(
+    db_url: str,
+) -> None:
+    """The store itself fails (it refuses connections): every delivery of the batch gets 503
+    at once, not one attempt each as for a batch refused for its values."""
+    database = make_url(db_url).database
+    async with open_store(db_url) as sessionmaker:
+        connection_id = await add_connection(sessionmaker)
+        writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
+        await writer.start()
+        try:
+            await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            await _pg_admin(
+                TEST_DB,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+            )
+            with capture_logs() as logs:
+                answers = await asyncio.gather(
+                    *(
+                        writer.write(event_rows(connection_id, [_event(key, n)]))
+                        for n, key in enumerate("abc")
+                    ),
+                    return_exceptions=True,
+                )
+        finally:
+            await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            await writer.stop()
+        assert all(isinstance(answer, StoreUnavailable) for answer in answers), answers
+        events = [e["event"] for e in logs]
+        assert events.count("webhook.inbox_write_failed") == 1
+        assert "webhook.inbox_batch_split" not in events

@@ -5,6 +5,7 @@ bytes, and values a store cannot keep as sent are kept alike by both."""
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import math
 import uuid
@@ -24,8 +25,10 @@ from syncbridge.db import open_store
 from syncbridge.inbox import receiver
 from syncbridge.inbox.receiver import InboxWriter, StoreUnavailable, event_rows
 from syncbridge.models import InboxEvent
+from syncbridge.models.store import EXTERNAL_ID_LENGTH
 from syncbridge.store.unit_of_work import in_unit_of_work
 from tests.inbox_support import add_connection
+from tests.jobs_support import finished
 from tests.plugins_connections import deliver_echo, echo_installed, echo_settings
 
 DELAY_S = 30.0
@@ -84,9 +87,9 @@ async def test_a_request_gone_meanwhile_costs_the_others_nothing(db_url: str) ->
             kept = asyncio.ensure_future(writer.write(event_rows(connection_id, [_event("b")])))
             await asyncio.sleep(0)  # both are waiting
             gone.cancel()
-            assert await kept == 1
+            assert await finished(kept) == 1
             assert gone.cancelled()
-            assert await writer.write(event_rows(connection_id, [_event("c")])) == 1
+            assert await finished(writer.write(event_rows(connection_id, [_event("c")]))) == 1
         finally:
             await writer.stop()
 
@@ -117,11 +120,28 @@ async def test_a_batch_is_capped_in_body_bytes(
         assert _batches() - before == 4
 
 
+class _Int(int):
+    pass
+
+
+class _Str(str):
+    __slots__ = ()
+
+
+class _Float(float):
+    def __repr__(self) -> str:
+        return "a float of its own"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
 def test_vendor_values_are_made_what_every_store_keeps() -> None:
     """NUL characters (PostgreSQL refuses them, SQLite keeps them) and lone surrogates (no
     encoder takes them) become U+FFFD, non-finite numbers text, vendor times UTC."""
     event = WebhookEvent(
-        delivery_key="k\x00",
+        delivery_key="k\ufffd",
         stream="deals",
         external_id="id\x00\ud800",
         action="updated",
@@ -133,6 +153,8 @@ def test_vendor_values_are_made_what_every_store_keeps() -> None:
             "numbers": [math.nan, math.inf, -math.inf, 1.5, 2**70, True, None],
             "nested": {"n": math.nan, "s": "\x00"},
             "kept": "plain",
+            "in a list": [{"a": [1, {"b": math.inf}]}, [2, "\x00"], ()],
+            "subclasses": [_Int(7), _Str("s"), _Float(0.5), _Float(math.nan), Level.HIGH],
         },
     )  # fmt: skip
     [row] = event_rows(uuid.uuid4(), [event])
@@ -143,7 +165,20 @@ def test_vendor_values_are_made_what_every_store_keeps() -> None:
         "numbers": ["NaN", "Infinity", "-Infinity", 1.5, 2**70, True, None],
         "nested": {"n": "NaN", "s": "\ufffd"},
         "kept": "plain",
+        "in a list": [{"a": [1, {"b": "Infinity"}]}, [2, "\ufffd"], []],
+        "subclasses": [7, "s", 0.5, "NaN", 3],
     }
+    plain = row["payload"]["subclasses"]
+    assert [type(v) for v in plain] == [int, str, float, str, int]
+    # A key a store cannot keep is stored as its hash: two such keys stay two.
+    keys = [
+        r["delivery_key"]
+        for r in event_rows(uuid.uuid4(), [_event("a\x00"), _event("a\ufffd"), _event("a\ud800")])
+    ]
+    assert keys[1] == "a\ufffd"
+    assert keys[0].startswith("sha256:")
+    assert keys[2].startswith("sha256:")
+    assert len(set(keys)) == 3
     assert row["occurred_at"] == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
     assert row["occurred_at"].tzinfo is UTC
     naive = WebhookEvent("n", "deals", "n", "updated", datetime(2026, 12, 1, 9, 30))
@@ -171,3 +206,32 @@ async def test_a_delivery_with_values_a_store_refuses_is_kept(
         assert answer.json() == {"received": 1, "new": 1}
         [stored] = list(await session.scalars(select(InboxEvent)))
         assert stored.payload == {"note": "a\ufffdb", "odd": "\ufffd", "n": "NaN"}
+
+
+async def test_an_event_the_inbox_cannot_hold_is_a_malformed_delivery(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, admin: dict[str, str]
+) -> None:
+    """An object id longer than the inbox's column (a defect at the sender or its connector)
+    gets 400 and is counted as malformed, on either store, instead of being kept by one and
+    refused by the other at every redelivery."""
+    async with echo_installed(app):
+        body = {"connector": "echo", "name": "vendor-x",
+                "settings": echo_settings(webhook_secret=SECRET)}  # fmt: skip
+        created = await client.post("/v1/connections", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        before = _rejected("malformed")
+        for external_id, status in (("x" * EXTERNAL_ID_LENGTH, 200), ("y" * 501, 400)):
+            events = [{"key": external_id[:10], "stream": "media", "id": external_id,
+                       "action": "updated", "payload": {}}]  # fmt: skip
+            answer = await deliver_echo(client, created.json()["id"], events, SECRET)
+            assert answer.status_code == status, answer.text
+        assert _rejected("malformed") - before == 1
+        stored = list(await session.scalars(select(InboxEvent.external_id)))
+        assert stored == ["x" * EXTERNAL_ID_LENGTH]
+
+
+def _rejected(reason: str) -> float:
+    sample = registry.get_sample_value(
+        "syncbridge_webhook_deliveries_rejected_total", {"connector": "echo", "reason": reason}
+    )
+    return sample or 0.0

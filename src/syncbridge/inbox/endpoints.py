@@ -28,7 +28,13 @@ from syncbridge.connector.errors import InvalidWebhook, PermanentConnectorError
 from syncbridge.errors import InvalidInput, NotFound
 from syncbridge.inbox import metrics, repository
 from syncbridge.inbox.processing import SNAPSHOT_KEY
-from syncbridge.inbox.receiver import InboxWriter, StoreUnavailable, WebhookTargets, event_rows
+from syncbridge.inbox.receiver import (
+    InboxWriter,
+    StoreUnavailable,
+    WebhookTargets,
+    check_fits,
+    event_rows,
+)
 from syncbridge.inbox.schemas import (
     EventOut,
     EventStatusParam,
@@ -95,6 +101,7 @@ async def handle_delivery(
     key = target.connector_key
     try:
         events = await target.connector.parse_webhook(headers, body, url=called, method=method)
+        check_fits(events)
     except InvalidWebhook as exc:
         metrics.deliveries_rejected.labels(key, "signature").inc()
         log.warning(

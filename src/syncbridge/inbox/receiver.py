@@ -31,6 +31,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from syncbridge.connections.service import ConnectionContext
+from syncbridge.connector.errors import MalformedWebhook
 from syncbridge.connector.spec import Connector
 from syncbridge.connector.types import WebhookEvent
 from syncbridge.inbox import metrics, repository
@@ -38,7 +39,8 @@ from syncbridge.inbox.service import process_job, queue_processing
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
 from syncbridge.models.base import utcnow
-from syncbridge.models.inbox import DELIVERY_KEY_LENGTH, EventStatus
+from syncbridge.models.inbox import ACTION_LENGTH, DELIVERY_KEY_LENGTH, EventStatus
+from syncbridge.models.store import EXTERNAL_ID_LENGTH, STREAM_LENGTH
 from syncbridge.store import revisions
 from syncbridge.store.revision_watch import RevisionWatch
 from syncbridge.store.unit_of_work import RETRYABLE_SQLSTATES, in_unit_of_work, retrying
@@ -99,11 +101,13 @@ class InboxWriter:
             if self._task is not None:
                 await cancel_and_wait([self._task])
                 self._task = None
-            if self._connection is not None:
-                await self._connection.release()
         finally:
-            _refuse(self._waiting, StoreUnavailable("the inbox writer stopped"))
-            self._waiting.clear()
+            try:
+                if self._connection is not None:
+                    await self._connection.release()
+            finally:
+                _refuse(self._waiting, StoreUnavailable("the inbox writer stopped"))
+                self._waiting.clear()
 
     async def write(self, rows: list[dict[str, Any]], *, size: int = 0) -> int:
         """Store ``rows`` (inbox event values of one delivery, whose body had ``size`` bytes)
@@ -200,12 +204,7 @@ class InboxWriter:
                 # the deliveries the store refuses are refused.
                 split = {"deliveries": len(batch), "error_type": type(exc).__name__}
                 log.warning("webhook.inbox_batch_split", **split)
-                try:
-                    for waiting in batch:
-                        await self._commit([waiting])
-                except BaseException:  # stopped meanwhile: those not written are refused
-                    _refuse(batch, StoreUnavailable("the inbox writer stopped"))
-                    raise
+                await self._commit_each(batch)
                 return
             # The store is down, or refused the delivery: the vendor retries.
             log.warning("webhook.inbox_write_failed", error_type=type(exc).__name__)
@@ -216,10 +215,28 @@ class InboxWriter:
             # of the batch is refused (the vendor retries; a redelivery is one event).
             _refuse(batch, StoreUnavailable("the inbox writer stopped"))
             raise
-        metrics.commit_batch.observe(len(batch))
-        for waiting in batch:
-            if not waiting.done.done():
-                waiting.done.set_result(sum(1 for row in waiting.rows if row["id"] in new))
+        _answer(batch, new)
+
+    async def _commit_each(self, batch: list[_Waiting]) -> None:
+        """A batch the store refused for its values, written delivery by delivery: only those
+        it refuses again are refused; at a failure of the store itself, the rest are too."""
+        try:
+            for waiting in batch:
+                try:
+                    new = await self._store(waiting.rows)
+                except Exception as exc:
+                    error = StoreUnavailable(type(exc).__name__)
+                    _refuse([waiting], error)
+                    if not _refused_values(exc):
+                        log.warning("webhook.inbox_write_failed", error_type=type(exc).__name__)
+                        _refuse(batch, error)
+                        return
+                    log.warning("webhook.inbox_delivery_refused", error_type=type(exc).__name__)
+                    continue
+                _answer([waiting], new)
+        except BaseException:  # stopped meanwhile: those not answered are refused
+            _refuse(batch, StoreUnavailable("the inbox writer stopped"))
+            raise
 
 
 class _ConnectionLost(Exception):
@@ -249,8 +266,14 @@ def _refused_values(exc: BaseException) -> bool:
     """True when the store refused what a batch holds rather than the writing of it: values
     it cannot encode or take (``22``, data exceptions) or that break a constraint (``23``:
     an event of a connection deleted meanwhile)."""
-    if isinstance(exc, IntegrityError | DataError | msgspec.EncodeError | UnicodeError):
+    if isinstance(exc, IntegrityError | DataError | msgspec.EncodeError | UnicodeError | TypeError):
         return True
+    return _refused_by_database(exc)
+
+
+def _refused_by_database(exc: BaseException) -> bool:
+    """A statement PostgreSQL refused for its values (classes ``22`` and ``23``): it changed
+    nothing, and an autocommit connection stays as good as it was."""
     state = getattr(exc, "sqlstate", None) or ""
     return state[:2] in ("22", "23")
 
@@ -282,6 +305,8 @@ class _HeldConnection:
         try:
             return await driver.fetchrow(sql, *args)
         except BaseException as exc:
+            if _refused_by_database(exc) and not driver.is_closed():
+                raise  # the values, not the connection: it is kept
             self._held = None
             lost = _lost(exc, driver)
             await _discard(connection)
@@ -314,8 +339,9 @@ class _HeldConnection:
             connection, self._held = self._held[1], None
             try:
                 await connection.close()
-            except Exception:
-                await _discard(connection)
+            except BaseException:  # failed or cut short: it never goes back half-closed
+                await asyncio.shield(_discard(connection))
+                raise
 
 
 async def _discard(connection: AsyncConnection) -> None:
@@ -325,6 +351,14 @@ async def _discard(connection: AsyncConnection) -> None:
         await connection.close()
     except Exception:  # it is gone either way
         log.debug("webhook.inbox_connection_discarded")
+
+
+def _answer(batch: list[_Waiting], new: set[uuid.UUID]) -> None:
+    """Answer a committed batch's deliveries: how many of each one's rows were new."""
+    metrics.commit_batch.observe(len(batch))
+    for waiting in batch:
+        if not waiting.done.done():
+            waiting.done.set_result(sum(1 for row in waiting.rows if row["id"] in new))
 
 
 def _refuse(batch: list[_Waiting], error: StoreUnavailable) -> None:
@@ -429,7 +463,7 @@ def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list
         {
             "id": uuid.uuid4(),
             "connection_id": connection_id,
-            "delivery_key": _key(_text(event.delivery_key)),
+            "delivery_key": _key(event.delivery_key),
             "stream": _text(event.stream),
             "external_id": None if event.external_id is None else _text(event.external_id),
             "action": _text(event.action),
@@ -453,11 +487,12 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 def _key(delivery_key: str) -> str:
-    """The delivery key as stored: as given, or its sha256 when too long to keep whole (a cut
-    key could make two deliveries one)."""
-    if len(delivery_key) <= DELIVERY_KEY_LENGTH:
+    """The delivery key as stored: as given, or its sha256 when too long to keep whole or
+    holding what a store cannot keep (a cut or mended key could make two deliveries one)."""
+    if len(delivery_key) <= DELIVERY_KEY_LENGTH and _text(delivery_key) == delivery_key:
         return delivery_key
-    return "sha256:" + hashlib.sha256(delivery_key.encode()).hexdigest()
+    whole = delivery_key.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(whole).hexdigest()
 
 
 def _text(value: str) -> str:
@@ -474,18 +509,24 @@ def _text(value: str) -> str:
     return value
 
 
-#: JSON's missing numbers, as text (JSON has none; the encoders disagree on them).
-_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
 def _value(value: Any) -> Any:
-    """A payload scalar as every store keeps it alike (see :func:`_json_safe`)."""
-    if value is None or isinstance(value, bool | int):
+    """A payload value as every store keeps it alike (see :func:`_json_safe`): plain JSON
+    types only (an ``int``, ``str`` or ``float`` of a subclass as its plain value)."""
+    if value is None or value is True or value is False:
         return value
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, str):
-        return value if value.isascii() and "\x00" not in value else _text(value)
+        return _text(str.__str__(value))
     if isinstance(value, float):
-        return value if math.isfinite(value) else _NOT_FINITE[repr(value)]
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        return "NaN" if number != number else "Infinity" if number > 0 else "-Infinity"
+    if isinstance(value, Mapping):
+        return _json_safe(value)
+    if isinstance(value, list | tuple):
+        return [_value(v) for v in value]
     return _text(str(value))
 
 
@@ -503,13 +544,29 @@ def _json_safe(payload: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value if value.isascii() and "\x00" not in value else _text(value)
         elif kind is int or value is None:
             out[key] = value
-        elif isinstance(value, Mapping):
-            out[key] = _json_safe(value)
-        elif isinstance(value, list | tuple):
-            out[key] = [_value(v) for v in value]
         else:
             out[key] = _value(value)
     return out
 
 
-__all__ = ["InboxWriter", "StoreUnavailable", "Target", "WebhookTargets", "event_rows"]
+def check_fits(events: Sequence[WebhookEvent]) -> None:
+    """Raise ``MalformedWebhook`` for an event the inbox cannot hold as it is: a stream,
+    object id or action longer than its column (a defect at the sender or in its connector;
+    stored, it would be refused by PostgreSQL at every redelivery and kept by SQLite)."""
+    for event in events:
+        if (
+            len(event.stream) > STREAM_LENGTH
+            or len(event.action) > ACTION_LENGTH
+            or (event.external_id is not None and len(event.external_id) > EXTERNAL_ID_LENGTH)
+        ):
+            raise MalformedWebhook("an event's stream, object id or action is too long")
+
+
+__all__ = [
+    "InboxWriter",
+    "StoreUnavailable",
+    "Target",
+    "WebhookTargets",
+    "check_fits",
+    "event_rows",
+]

@@ -21,6 +21,8 @@ from syncbridge.models.store import EXTERNAL_ID_LENGTH, STREAM_LENGTH
 
 #: Longest delivery key kept (vendor message ids, or hashes of identifying fields).
 DELIVERY_KEY_LENGTH = 300
+#: The longest action name an event can carry.
+ACTION_LENGTH = 50
 
 
 class EventStatus(StrEnum):
@@ -63,7 +65,7 @@ class InboxEvent(IdMixin, Base):
     stream: Mapped[str] = mapped_column(String(STREAM_LENGTH))
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), default=None)
     #: ``created``, ``updated``, ``deleted``... as the connector normalised it.
-    action: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(ACTION_LENGTH))
     occurred_at: Mapped[datetime | None] = mapped_column(default=None)
     #: What the vendor said about the change (thin: the processor fetches fresh state).
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
