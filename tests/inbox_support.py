@@ -21,6 +21,7 @@ from syncbridge.app import create_app
 from syncbridge.cli.serve import sandbox_settings
 from syncbridge.connector.registry import ConnectorRegistry
 from syncbridge.inbox import jobs as inbox_jobs
+from syncbridge.inbox.receiver import InboxWriter
 from syncbridge.jobs import HandlerRegistry, RetryPolicy, Worker, WorkerConfig
 from syncbridge.models import Connection, InboxEvent
 from syncbridge.sandbox.embedded import EmbeddedSandbox, prepare_sandbox_connections
@@ -28,6 +29,7 @@ from syncbridge.sandbox.spec import SandboxRegistry
 from syncbridge.sandbox.world import World
 from syncbridge.settings import Settings
 from syncbridge.store.unit_of_work import in_unit_of_work
+from tests.conftest import TEST_DB, _pg_admin
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -115,3 +117,33 @@ async def add_connection(sessionmaker: Any, connector_key: str = "hubspot") -> u
 
     await in_unit_of_work(sessionmaker, add)
     return connection_id
+
+
+@asynccontextmanager
+async def running(writer: InboxWriter) -> AsyncIterator[InboxWriter]:
+    """``writer`` started for the block and stopped after it, whatever the block raised."""
+    await writer.start()
+    try:
+        yield writer
+    finally:
+        await writer.stop()
+
+
+async def terminate_backends(database: str) -> None:
+    """Cut every PostgreSQL connection to ``database`` (a restart, as its clients see it)."""
+    await _pg_admin(
+        TEST_DB,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+    )
+
+
+@asynccontextmanager
+async def refusing_connections(database: str) -> AsyncIterator[None]:
+    """PostgreSQL refuses connections to ``database`` for the block, its open ones cut."""
+    await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    try:
+        await terminate_backends(database)
+        yield
+    finally:
+        await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')

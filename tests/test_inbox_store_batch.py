@@ -25,8 +25,8 @@ from syncbridge.inbox.service import queue_processing
 from syncbridge.jobs.wakeup import CHANNEL
 from syncbridge.models import Connection
 from syncbridge.store.unit_of_work import in_unit_of_work
-from tests.conftest import BACKEND, TEST_DB, _pg_admin
-from tests.inbox_support import add_connection
+from tests.conftest import BACKEND, _pg_admin
+from tests.inbox_support import add_connection, refusing_connections, running, terminate_backends
 from tests.jobs_support import eventually
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's group commit")
@@ -117,14 +117,11 @@ async def test_the_one_statement_writes_what_the_session_path_writes(db_url: str
 
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
         assert writer._connection is not None, "PostgreSQL takes the one-statement path"
-        await writer.start()
-        try:
+        async with running(writer):
             started = datetime.now(UTC)
             counts = [await writer.write(first)]
             await in_unit_of_work(sessionmaker, finish_job_of)
             counts.append(await writer.write(second))
-        finally:
-            await writer.stop()
         got = await in_unit_of_work(sessionmaker, _snapshot, write=False)
 
         assert [len(new) for new in expected_new] == counts == [3, 1]
@@ -149,18 +146,10 @@ async def test_a_dropped_connection_is_retried_on_a_fresh_one(db_url: str) -> No
     async with open_store(db_url) as sessionmaker:
         connection_id = await add_connection(sessionmaker)
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
+        async with running(writer):
             assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
-            database = make_url(db_url).database
-            await _pg_admin(
-                TEST_DB,
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
-            )
+            await terminate_backends(str(make_url(db_url).database))
             assert await writer.write(event_rows(connection_id, [_event("b", 2)])) == 1
-        finally:
-            await writer.stop()
 
 
 async def test_the_writer_holds_one_connection_and_hands_it_back(db_url: str) -> None:
@@ -176,8 +165,7 @@ async def test_the_writer_holds_one_connection_and_hands_it_back(db_url: str) ->
         now = [1000.0]
         assert writer._connection is not None
         writer._connection._clock = lambda: now[0]
-        await writer.start()
-        try:
+        async with running(writer):
             for n in range(3):
                 assert await writer.write(event_rows(connection_id, [_event(f"k{n}", n)])) == 1
             assert (pool.checkedout(), len(checkins)) == (1, 0)
@@ -187,8 +175,6 @@ async def test_the_writer_holds_one_connection_and_hands_it_back(db_url: str) ->
             now[0] += 1
             assert await writer.write(event_rows(connection_id, [_event("k4", 4)])) == 1
             assert (pool.checkedout(), len(checkins)) == (1, 1)
-        finally:
-            await writer.stop()
         assert (pool.checkedout(), len(checkins)) == (0, 2)
 
 
@@ -202,8 +188,7 @@ async def test_an_idle_writer_hands_its_connection_back(
         connection_id = await add_connection(sessionmaker)
         pool = sessionmaker.kw["bind"].sync_engine.pool
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
+        async with running(writer):
             assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
 
             async def handed_back() -> bool:
@@ -211,8 +196,6 @@ async def test_an_idle_writer_hands_its_connection_back(
 
             await eventually(handed_back, "the idle writer hands its connection back")
             assert await writer.write(event_rows(connection_id, [_event("b", 2)])) == 1
-        finally:
-            await writer.stop()
 
 
 async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
@@ -227,16 +210,13 @@ async def test_a_failed_statement_refuses_its_batch_and_the_next_one_is_written(
         invalidated: list[object] = []
         event.listen(pool, "invalidate", lambda *_: invalidated.append(None))
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
+        async with running(writer):
             assert await writer.write(event_rows(connection_id, [_event("a", 1)])) == 1
             with pytest.raises(StoreUnavailable, match="ForeignKeyViolation"):
                 await writer.write(event_rows(uuid.uuid4(), [_event("b", 2)]))
             assert (len(invalidated), pool.checkedout()) == (0, 1)
             assert await writer.write(event_rows(connection_id, [_event("c", 3)])) == 1
             assert (len(invalidated), pool.checkedout()) == (0, 1)
-        finally:
-            await writer.stop()
 
 
 async def test_the_statement_wakes_idle_workers_only_for_a_job_due_at_once(db_url: str) -> None:
@@ -256,11 +236,8 @@ async def test_the_statement_wakes_idle_workers_only_for_a_job_due_at_once(db_ur
                 (0.0, now, "c"),
             ):
                 writer = InboxWriter(sessionmaker, debounce_s=debounce_s)
-                await writer.start()
-                try:
+                async with running(writer):
                     assert await writer.write(event_rows(connection_id, [_event(key, 1)])) == 1
-                finally:
-                    await writer.stop()
             await _pg_admin(dsn, f"SELECT pg_notify('{CHANNEL}', 'sentinel')")
 
             async def sentinel_heard() -> bool:
@@ -277,18 +254,11 @@ async def test_a_store_that_fails_refuses_the_whole_batch_without_splitting_it(
 ) -> None:
     """The store itself fails (it refuses connections): every delivery of the batch gets 503
     at once, not one attempt each as for a batch refused for its values."""
-    database = make_url(db_url).database
+    database = str(make_url(db_url).database)
     async with open_store(db_url) as sessionmaker:
         connection_id = await add_connection(sessionmaker)
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
-            await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-            await _pg_admin(
-                TEST_DB,
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
-            )
+        async with running(writer), refusing_connections(database):
             with capture_logs() as logs:
                 answers = await asyncio.gather(
                     *(
@@ -297,9 +267,6 @@ async def test_a_store_that_fails_refuses_the_whole_batch_without_splitting_it(
                     ),
                     return_exceptions=True,
                 )
-        finally:
-            await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-            await writer.stop()
         assert all(isinstance(answer, StoreUnavailable) for answer in answers), answers
         events = [e["event"] for e in logs]
         assert events.count("webhook.inbox_write_failed") == 1

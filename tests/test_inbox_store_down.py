@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from syncbridge.settings import Settings
-from tests.conftest import BACKEND, TEST_DB, _pg_admin
-from tests.inbox_support import sandboxed_app
+from tests.conftest import BACKEND
+from tests.inbox_support import refusing_connections, sandboxed_app
 
 pytestmark = [
     pytest.mark.embedded_worker(False),
@@ -32,19 +32,11 @@ async def test_a_store_that_refuses_connections_gets_503_and_the_vendor_retries(
         headers, body, _ = sim.notification("deals", deals[0], url=url)
         assert (await world.client.post(url, content=body, headers=headers)).status_code == 200
         headers2, body2, _ = sim.notification("deals", deals[1], url=url)
-        try:
-            await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-            await _pg_admin(
-                TEST_DB,
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
-            )
+        async with refusing_connections(str(database)):
             refused = await world.client.post(url, content=body2, headers=headers2)
             assert refused.status_code == 503
             assert refused.headers["retry-after"]
             assert refused.headers["content-type"].startswith("application/problem+json")
-        finally:
-            await _pg_admin(TEST_DB, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         assert [e.external_id for e in await world.events()] == [deals[0]]
         # The vendor's retry, once the store is back, is taken.
         retried = await world.client.post(url, content=body2, headers=headers2)

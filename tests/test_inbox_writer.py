@@ -27,7 +27,7 @@ from syncbridge.inbox.receiver import InboxWriter, StoreUnavailable, event_rows
 from syncbridge.models import InboxEvent
 from syncbridge.models.store import EXTERNAL_ID_LENGTH
 from syncbridge.store.unit_of_work import in_unit_of_work
-from tests.inbox_support import add_connection
+from tests.inbox_support import add_connection, running
 from tests.jobs_support import finished
 from tests.plugins_connections import deliver_echo, echo_installed, echo_settings
 
@@ -51,8 +51,7 @@ async def test_a_batch_one_delivery_spoils_is_written_delivery_by_delivery(db_ur
     async with open_store(db_url) as sessionmaker:
         connection_id = await add_connection(sessionmaker)
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
+        async with running(writer):
             with capture_logs() as logs:
                 answers = await asyncio.gather(
                     writer.write(event_rows(connection_id, [_event("a")])),
@@ -60,8 +59,6 @@ async def test_a_batch_one_delivery_spoils_is_written_delivery_by_delivery(db_ur
                     writer.write(event_rows(connection_id, [_event("c"), _event("d")])),
                     return_exceptions=True,
                 )
-        finally:
-            await writer.stop()
         assert answers[0] == 1
         assert answers[2] == 2
         assert isinstance(answers[1], StoreUnavailable)
@@ -81,8 +78,7 @@ async def test_a_request_gone_meanwhile_costs_the_others_nothing(db_url: str) ->
     async with open_store(db_url) as sessionmaker:
         connection_id = await add_connection(sessionmaker)
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
+        async with running(writer):
             gone = asyncio.ensure_future(writer.write(event_rows(connection_id, [_event("a")])))
             kept = asyncio.ensure_future(writer.write(event_rows(connection_id, [_event("b")])))
             await asyncio.sleep(0)  # both are waiting
@@ -90,8 +86,6 @@ async def test_a_request_gone_meanwhile_costs_the_others_nothing(db_url: str) ->
             assert await finished(kept) == 1
             assert gone.cancelled()
             assert await finished(writer.write(event_rows(connection_id, [_event("c")]))) == 1
-        finally:
-            await writer.stop()
 
 
 async def test_a_batch_is_capped_in_body_bytes(
@@ -103,8 +97,7 @@ async def test_a_batch_is_capped_in_body_bytes(
     async with open_store(db_url) as sessionmaker:
         connection_id = await add_connection(sessionmaker)
         writer = InboxWriter(sessionmaker, debounce_s=DELAY_S)
-        await writer.start()
-        try:
+        async with running(writer):
             before = _batches()
             sizes = [10, 10, 10, 30, 5, 20]
             answers = await asyncio.gather(
@@ -113,8 +106,6 @@ async def test_a_batch_is_capped_in_body_bytes(
                     for n, size in enumerate(sizes)
                 )
             )
-        finally:
-            await writer.stop()
         assert answers == [1] * len(sizes)
         # [10, 10] [10] [30] [5, 20]
         assert _batches() - before == 4

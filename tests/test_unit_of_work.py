@@ -20,7 +20,12 @@ from syncbridge.connections.ssrf import SSRFRefused
 from syncbridge.db import create_engine
 from syncbridge.models import StoreRevision
 from syncbridge.settings import Settings
-from syncbridge.store.unit_of_work import in_unit_of_work, is_retryable, unit_of_work
+from syncbridge.store.unit_of_work import (
+    ConnectionLost,
+    in_unit_of_work,
+    is_retryable,
+    unit_of_work,
+)
 from tests.conftest import BACKEND
 from tests.plugins_connections import HostTable, echo_installed, echo_settings, vendor_app
 
@@ -159,6 +164,11 @@ def test_what_counts_as_retryable() -> None:
     assert is_retryable(OperationalError("x", {}, PgError("40001")))  # serialization
     assert not is_retryable(OperationalError("x", {}, PgError("23505")))  # unique violation
     assert not is_retryable(ValueError("database is locked"))
+    # The driver's own errors, for a statement run without SQLAlchemy (the inbox's writer).
+    assert is_retryable(PgError("40P01"))
+    assert is_retryable(ConnectionLost("ConnectionDoesNotExistError"))
+    assert not is_retryable(PgError("23505"))
+    assert not is_retryable(PgError("database is locked"))
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="BEGIN IMMEDIATE is SQLite's write lock")

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -38,12 +38,12 @@ from syncbridge.inbox import metrics, repository
 from syncbridge.inbox.service import process_job, queue_processing
 from syncbridge.logs import get_logger
 from syncbridge.models import Connection
-from syncbridge.models.base import utcnow
+from syncbridge.models.base import as_utc, utcnow
 from syncbridge.models.inbox import ACTION_LENGTH, DELIVERY_KEY_LENGTH, EventStatus
 from syncbridge.models.store import EXTERNAL_ID_LENGTH, STREAM_LENGTH
 from syncbridge.store import revisions
 from syncbridge.store.revision_watch import RevisionWatch
-from syncbridge.store.unit_of_work import RETRYABLE_SQLSTATES, in_unit_of_work, retrying
+from syncbridge.store.unit_of_work import ConnectionLost, in_unit_of_work, retrying
 from syncbridge.sync.service import build_connector
 from syncbridge.tasks import cancel_and_wait
 
@@ -181,10 +181,10 @@ class InboxWriter:
             {**process_job(connection_id), "id": uuid.uuid4(), "connection_id": connection_id}
             for connection_id in dict.fromkeys(row["connection_id"] for row in rows)
         ]
-        async for attempt in retrying(when=_retryable):
+        async for attempt in retrying():
             with attempt:
                 now = utcnow()
-                inserted, _ = await repository.store_batch_pg(
+                inserted = await repository.store_batch_pg(
                     connection.fetchrow,
                     rows,
                     jobs,
@@ -237,18 +237,6 @@ class InboxWriter:
         except BaseException:  # stopped meanwhile: those not answered are refused
             _refuse(batch, StoreUnavailable("the inbox writer stopped"))
             raise
-
-
-class _ConnectionLost(Exception):
-    """The writer's connection was lost under a statement (a restart, a dropped socket)."""
-
-
-def _retryable(exc: BaseException) -> bool:
-    """What a new attempt on a fresh connection can cure (as ``unit_of_work.is_retryable``
-    tells for SQLAlchemy's errors): a lost connection, a serialisation failure, a deadlock."""
-    return isinstance(exc, _ConnectionLost) or getattr(exc, "sqlstate", None) in (
-        RETRYABLE_SQLSTATES
-    )
 
 
 #: PostgreSQL's errors that end the session: an administrator's or a crash's shutdown, and
@@ -311,7 +299,7 @@ class _HeldConnection:
             lost = _lost(exc, driver)
             await _discard(connection)
             if lost and isinstance(exc, Exception):
-                raise _ConnectionLost(type(exc).__name__) from exc
+                raise ConnectionLost(type(exc).__name__) from exc
             raise
 
     async def _take(self) -> tuple[float, AsyncConnection, Any]:
@@ -331,7 +319,7 @@ class _HeldConnection:
                 self._held = (now, connection, driver)
                 return self._held
             await _discard(connection)
-        raise _ConnectionLost("the pool's connections are closed")
+        raise ConnectionLost("the pool's connections are closed")
 
     async def release(self) -> None:
         """Hand the connection back to the pool (invalidated if that fails)."""
@@ -467,7 +455,9 @@ def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list
             "stream": _text(event.stream),
             "external_id": None if event.external_id is None else _text(event.external_id),
             "action": _text(event.action),
-            "occurred_at": _aware(event.occurred_at),
+            # In UTC (naive taken as UTC), so both stores' paths write the same instant (the
+            # JSON encoder would round an offset's seconds).
+            "occurred_at": None if event.occurred_at is None else as_utc(event.occurred_at),
             "payload": _json_safe(event.payload),
             "status": EventStatus.pending.value,
             "attempts": 0,
@@ -476,14 +466,6 @@ def event_rows(connection_id: uuid.UUID, events: Sequence[WebhookEvent]) -> list
         }
         for event in events
     ]
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    """A vendor time in UTC (one without a zone taken as UTC), so both stores' paths write
-    the same instant (the JSON encoder would round an offset's seconds)."""
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _key(delivery_key: str) -> str:

@@ -84,7 +84,7 @@ WITH new AS (
     ON CONFLICT (dedupe_key) WHERE {LIVE_KEY_PREDICATE} DO NOTHING
     RETURNING id
 )
-SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new), (SELECT count(*) FROM queued),
+SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM new),
     (SELECT count(*) FROM (SELECT pg_notify($6, '') FROM queued WHERE $7 LIMIT 1) AS woke)
 """
 
@@ -101,14 +101,13 @@ async def store_batch_pg(
     run_after: datetime,
     now: datetime,
     announce: bool,
-) -> tuple[set[uuid.UUID], int]:
+) -> set[uuid.UUID]:
     """On PostgreSQL, as one statement (atomic on its own: ``fetchrow`` runs it on an
     autocommit connection): insert ``rows`` as :func:`insert_events` does and, for each
     connection of ``jobs`` (``service.process_job`` values with ``id`` and ``connection_id``)
     that got a new row, its job as ``jobs.repository.insert_job`` does, due at ``run_after``;
     with ``announce``, wake idle workers at the commit when a job was queued (as
-    ``jobs.repository.announce`` does). Datetimes must be in UTC. The ids of the rows inserted,
-    and how many jobs were queued."""
+    ``jobs.repository.announce`` does). Datetimes must be in UTC. The ids of the rows inserted."""
     row = await fetchrow(
         _PG_STORE_BATCH,
         _encode(rows).decode(),
@@ -119,8 +118,7 @@ async def store_batch_pg(
         CHANNEL,
         announce,
     )
-    new, count = row[0], row[1]
-    return set(new), int(count)
+    return set(row[0])
 
 
 async def pending(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[InboxEvent]:

@@ -48,20 +48,30 @@ READ_OPTIONS: dict[str, Any] = {"sqlite_begin": "DEFERRED"}
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
+class ConnectionLost(Exception):
+    """A connection lost under a statement run through the driver itself, not SQLAlchemy
+    (which says so with ``connection_invalidated``): a new connection may work."""
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """True for a database error that a fresh attempt of the same transaction can cure."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        # The connection was lost (a database restart, a dropped socket); a new one may work.
+    """True for a database error that a fresh attempt of the same transaction can cure:
+    SQLAlchemy's, or the driver's own for a statement run without it."""
+    if isinstance(exc, ConnectionLost):
         return True
-    orig = exc.orig
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            # The connection was lost (a database restart, a dropped socket); a new one may
+            # work.
+            return True
+        orig: BaseException | None = exc.orig
+    else:
+        orig = exc
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code in RETRYABLE_SQLSTATES:
         return True
     # SQLite's SQLITE_BUSY surfaces as OperationalError("database is locked") once the busy
     # timeout runs out; a deferred reader that tried to write sees it at once.
-    return "database is locked" in str(orig)
+    return isinstance(exc, DBAPIError) and "database is locked" in str(orig)
 
 
 def _log_retry(state: Any) -> None:
@@ -69,13 +79,10 @@ def _log_retry(state: Any) -> None:
     log.warning("store.transaction_retried", attempt=state.attempt_number, error=type(exc).__name__)
 
 
-def retrying(
-    attempts: int = MAX_ATTEMPTS, *, when: Callable[[BaseException], bool] = is_retryable
-) -> AsyncRetrying:
-    """A tenacity loop that re-runs a unit of work on retryable database errors only
-    (``when`` tells them, :func:`is_retryable` by default)."""
+def retrying(attempts: int = MAX_ATTEMPTS) -> AsyncRetrying:
+    """A tenacity loop that re-runs a unit of work on retryable database errors only."""
     return AsyncRetrying(
-        retry=retry_if_exception(when),
+        retry=retry_if_exception(is_retryable),
         stop=stop_after_attempt(attempts),
         wait=wait_random_exponential(multiplier=0.01, max=0.25),
         before_sleep=_log_retry,
